@@ -1,0 +1,67 @@
+use std::collections::HashMap;
+
+/// A snapshot of environment variables, read once.
+///
+/// Everything in this crate that reads the environment reads it through an
+/// `Environment`, so tests can hand in a fake one (no process-global state,
+/// safe in parallel tests) and setup reads the process environment exactly once.
+///
+/// Per the OpenTelemetry specification an empty value is the same as an unset
+/// one: [`Environment::get`] returns `None` for both.
+#[derive(Clone, Debug, Default)]
+pub struct Environment {
+    vars: HashMap<String, String>,
+}
+
+impl Environment {
+    /// Reads every variable of the current process. Variables whose name or
+    /// value is not valid Unicode are skipped.
+    pub fn from_process() -> Self {
+        let vars = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        Self { vars }
+    }
+
+    /// An environment holding exactly these variables (for tests and embedding).
+    pub fn from_pairs<K, V, I>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// The value of `name`, trimmed of surrounding whitespace; `None` when unset or empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Sets (or replaces) a variable in this snapshot; the process is not touched.
+    pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.vars.insert(name.into(), value.into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_value_is_unset() {
+        let env = Environment::from_pairs([("A", ""), ("B", "  "), ("C", " x ")]);
+        assert_eq!(env.get("A"), None);
+        assert_eq!(env.get("B"), None);
+        assert_eq!(env.get("C"), Some("x"));
+        assert_eq!(env.get("D"), None);
+    }
+}

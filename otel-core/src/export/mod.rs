@@ -1,0 +1,1 @@
+//! Exporters this crate adds to the SDK: the human-readable console tree.

@@ -1,0 +1,19 @@
+//! One-call OpenTelemetry setup for Rust services, from the standard `OTEL_*` environment.
+//!
+//! (Crate docs are completed when the setup module lands.)
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod export;
+pub mod propagation;
+pub mod resource;
+pub mod sampling;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use opentelemetry;
+pub use opentelemetry_sdk;
+pub use opentelemetry_semantic_conventions as semconv;
+#[cfg(feature = "otlp")]
+pub use opentelemetry_otlp;

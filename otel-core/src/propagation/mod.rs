@@ -1,0 +1,1 @@
+//! Propagators (W3C trace context and baggage, B3, Jaeger, mesh header forwarding) and context helpers.

@@ -1,0 +1,1 @@
+//! Resource detection: service, host, OS, process, container and Kubernetes.

@@ -1,0 +1,1 @@
+//! In-memory capture of spans and metrics for tests (in progress).
