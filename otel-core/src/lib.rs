@@ -17,3 +17,8 @@ pub use opentelemetry_sdk;
 pub use opentelemetry_semantic_conventions as semconv;
 #[cfg(feature = "otlp")]
 pub use opentelemetry_otlp;
+mod setup;
+#[cfg(feature = "tracing")]
+pub mod tracing_bridge;
+
+pub use setup::{SetupError, SetupReport, ShutdownError, Telemetry, TelemetryBuilder, init};

@@ -67,10 +67,6 @@ impl Diagnostics {
     pub fn mentions(&self, variable: &str) -> bool {
         self.0.iter().any(|d| d.variable == variable)
     }
-
-    pub(crate) fn extend(&mut self, other: Diagnostics) {
-        self.0.extend(other.0);
-    }
 }
 
 impl<'a> IntoIterator for &'a Diagnostics {

@@ -1,0 +1,583 @@
+use super::guard::{SetupReport, Telemetry};
+use super::limits::ValueLengthLimit;
+use super::runtime::{ExportRuntime, OnExportRuntime};
+use super::SetupError;
+use crate::config::{
+    self, Config, Diagnostics, Environment, ExporterKind, LogLevel, PropagatorKind, Protocol, Signal,
+};
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, ShouldSample, SpanLimits, SpanProcessor};
+use std::time::Duration;
+use tokio::runtime::Handle;
+
+/// Builds a [`Telemetry`] from the environment plus code-level overrides.
+///
+/// Every setter corresponds to an `OTEL_*` variable (or has no variable, as
+/// noted) and wins over it.
+///
+/// ```no_run
+/// use otel_core::{Telemetry, config::{ExporterKind, Protocol}};
+///
+/// # fn main() -> Result<(), otel_core::SetupError> {
+/// let telemetry = Telemetry::builder()
+///     .service_name("checkout")
+///     .service_version(env!("CARGO_PKG_VERSION"))
+///     .otlp_endpoint("http://collector:4317")
+///     .otlp_protocol(Protocol::Grpc)
+///     .console_when_unconfigured(true)
+///     .install()?;
+/// # Ok(()) }
+/// ```
+#[must_use = "call .install() to set up telemetry"]
+pub struct TelemetryBuilder {
+    env: Option<Environment>,
+    overrides: Vec<(&'static str, Option<String>)>,
+    resource_attributes: Vec<KeyValue>,
+    service_version: Option<String>,
+    sampler: Option<Box<dyn ShouldSample>>,
+    span_processors: Vec<Box<dyn SpanProcessor>>,
+    forward_headers: Vec<String>,
+    mesh_forwarding: bool,
+    install_global: bool,
+    strict: bool,
+    console_fallback: bool,
+    detection: crate::resource::ResourceDetection,
+    shutdown_timeout: Option<Duration>,
+    #[cfg(feature = "tracing")]
+    tracing: Option<crate::tracing_bridge::TracingOptions>,
+}
+
+impl Default for TelemetryBuilder {
+    fn default() -> Self {
+        Self {
+            env: None,
+            overrides: Vec::new(),
+            resource_attributes: Vec::new(),
+            service_version: None,
+            sampler: None,
+            span_processors: Vec::new(),
+            forward_headers: Vec::new(),
+            mesh_forwarding: true,
+            install_global: true,
+            strict: false,
+            console_fallback: false,
+            detection: crate::resource::ResourceDetection::new(),
+            shutdown_timeout: None,
+            #[cfg(feature = "tracing")]
+            tracing: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for TelemetryBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelemetryBuilder")
+            .field("install_global", &self.install_global)
+            .field("strict", &self.strict)
+            .finish_non_exhaustive()
+    }
+}
+
+fn join<T>(items: &[T], name: impl Fn(&T) -> &'static str) -> String {
+    if items.is_empty() {
+        return "none".into();
+    }
+    items.iter().map(name).collect::<Vec<_>>().join(",")
+}
+
+impl TelemetryBuilder {
+    fn set(mut self, var: &'static str, value: Option<String>) -> Self {
+        self.overrides.push((var, value));
+        self
+    }
+
+    /// Reads this environment instead of the process's (tests, embedding).
+    pub fn environment(mut self, env: Environment) -> Self {
+        self.env = Some(env);
+        self
+    }
+
+    /// `service.name` (`OTEL_SERVICE_NAME`).
+    pub fn service_name(self, name: impl Into<String>) -> Self {
+        self.set("OTEL_SERVICE_NAME", Some(name.into()))
+    }
+
+    /// `service.version` (no variable; `OTEL_RESOURCE_ATTRIBUTES` can set it too).
+    pub fn service_version(mut self, version: impl Into<String>) -> Self {
+        self.service_version = Some(version.into());
+        self
+    }
+
+    /// Resource attributes that win over every detected or configured one.
+    pub fn resource_attributes(mut self, attrs: impl IntoIterator<Item = KeyValue>) -> Self {
+        self.resource_attributes.extend(attrs);
+        self
+    }
+
+    /// Which resource detectors run (default: all but command-line arguments;
+    /// `ResourceDetection::none()` turns detection off).
+    pub fn resource_detection(mut self, detection: crate::resource::ResourceDetection) -> Self {
+        self.detection = detection;
+        self
+    }
+
+    /// The sampler, overriding `OTEL_TRACES_SAMPLER` (see [`crate::sampling`]).
+    pub fn sampler(mut self, sampler: impl ShouldSample + 'static) -> Self {
+        self.sampler = Some(Box::new(sampler));
+        self
+    }
+
+    /// The propagators in composite order (`OTEL_PROPAGATORS`); empty = none.
+    pub fn propagators(self, kinds: &[PropagatorKind]) -> Self {
+        let v = join(kinds, |k| k.as_str());
+        self.set("OTEL_PROPAGATORS", Some(v))
+    }
+
+    /// Extra headers forwarded from incoming to outgoing requests, on top of
+    /// `x-request-id` (always forwarded; see [`crate::propagation::MeshHeaders`]).
+    pub fn forward_headers<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.forward_headers.extend(names.into_iter().map(Into::into));
+        self
+    }
+
+    /// Whether mesh headers (`x-request-id`, ...) are forwarded (default on).
+    pub fn mesh_forwarding(mut self, on: bool) -> Self {
+        self.mesh_forwarding = on;
+        self
+    }
+
+    /// Trace exporters (`OTEL_TRACES_EXPORTER`); empty = none.
+    pub fn traces_exporter(self, kinds: &[ExporterKind]) -> Self {
+        let v = join(kinds, |k| k.as_str());
+        self.set("OTEL_TRACES_EXPORTER", Some(v))
+    }
+
+    /// Metric exporters (`OTEL_METRICS_EXPORTER`); empty = none.
+    pub fn metrics_exporter(self, kinds: &[ExporterKind]) -> Self {
+        let v = join(kinds, |k| k.as_str());
+        self.set("OTEL_METRICS_EXPORTER", Some(v))
+    }
+
+    /// Log exporters (`OTEL_LOGS_EXPORTER`); empty = none.
+    pub fn logs_exporter(self, kinds: &[ExporterKind]) -> Self {
+        let v = join(kinds, |k| k.as_str());
+        self.set("OTEL_LOGS_EXPORTER", Some(v))
+    }
+
+    /// OTLP base endpoint of every signal (`OTEL_EXPORTER_OTLP_ENDPOINT`;
+    /// clears the per-signal endpoint variables). For HTTP the signal paths
+    /// `v1/traces`, ... are appended.
+    pub fn otlp_endpoint(self, url: impl Into<String>) -> Self {
+        self.set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", None)
+            .set("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", None)
+            .set("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", None)
+            .set("OTEL_EXPORTER_OTLP_ENDPOINT", Some(url.into()))
+    }
+
+    /// OTLP transport of every signal (`OTEL_EXPORTER_OTLP_PROTOCOL`).
+    pub fn otlp_protocol(self, protocol: Protocol) -> Self {
+        self.set("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", None)
+            .set("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", None)
+            .set("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", None)
+            .set("OTEL_EXPORTER_OTLP_PROTOCOL", Some(protocol.as_str().into()))
+    }
+
+    /// OTLP request headers of every signal (`OTEL_EXPORTER_OTLP_HEADERS`).
+    pub fn otlp_headers<I, K, V>(self, headers: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+        let v = headers
+            .into_iter()
+            .map(|(k, v)| format!("{}={}", k.as_ref(), utf8_percent_encode(v.as_ref(), NON_ALPHANUMERIC)))
+            .collect::<Vec<_>>()
+            .join(",");
+        self.set("OTEL_EXPORTER_OTLP_TRACES_HEADERS", None)
+            .set("OTEL_EXPORTER_OTLP_METRICS_HEADERS", None)
+            .set("OTEL_EXPORTER_OTLP_LOGS_HEADERS", None)
+            .set("OTEL_EXPORTER_OTLP_HEADERS", Some(v))
+    }
+
+    /// OTLP export timeout of every signal (`OTEL_EXPORTER_OTLP_TIMEOUT`).
+    pub fn otlp_timeout(self, timeout: Duration) -> Self {
+        let ms = timeout.as_millis().clamp(1, i32::MAX as u128).to_string();
+        self.set("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", None)
+            .set("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", None)
+            .set("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", None)
+            .set("OTEL_EXPORTER_OTLP_TIMEOUT", Some(ms))
+    }
+
+    /// Delay between two span exports (`OTEL_BSP_SCHEDULE_DELAY`).
+    pub fn span_export_delay(self, delay: Duration) -> Self {
+        let ms = delay.as_millis().min(i32::MAX as u128).to_string();
+        self.set("OTEL_BSP_SCHEDULE_DELAY", Some(ms))
+    }
+
+    /// Disables every signal (`OTEL_SDK_DISABLED`); propagators still work.
+    pub fn disabled(self, disabled: bool) -> Self {
+        self.set("OTEL_SDK_DISABLED", Some(disabled.to_string()))
+    }
+
+    /// An extra span processor (e.g. the test kit's), after the configured ones.
+    pub fn with_span_processor(mut self, processor: impl SpanProcessor + 'static) -> Self {
+        self.span_processors.push(Box::new(processor));
+        self
+    }
+
+    /// Whether the providers and propagator become the global ones (default
+    /// on; turn off in tests that run in parallel).
+    pub fn install_global(mut self, on: bool) -> Self {
+        self.install_global = on;
+        self
+    }
+
+    /// Strict mode: any configuration problem fails [`install`](Self::install)
+    /// with [`SetupError::InvalidConfiguration`] instead of a warning.
+    pub fn strict(mut self, on: bool) -> Self {
+        self.strict = on;
+        self
+    }
+
+    /// When no exporter variable and no OTLP endpoint is set, print to the
+    /// console instead of exporting OTLP to `localhost` (examples, local runs).
+    pub fn console_when_unconfigured(mut self, on: bool) -> Self {
+        self.console_fallback = on;
+        self
+    }
+
+    /// Longest time the final flush and shutdown may take (default: the
+    /// longest OTLP timeout of the installed exporters plus one second).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = Some(timeout);
+        self
+    }
+
+    /// Installs the `tracing` bridge: `tracing` spans become OpenTelemetry
+    /// spans nested with ours, and events become log records carrying
+    /// `trace_id`/`span_id` (feature `tracing`).
+    #[cfg(feature = "tracing")]
+    pub fn with_tracing(mut self, options: crate::tracing_bridge::TracingOptions) -> Self {
+        self.tracing = Some(options);
+        self
+    }
+
+    /// Reads the configuration, builds and installs everything.
+    pub fn install(self) -> Result<Telemetry, SetupError> {
+        let mut env = self.env.clone().unwrap_or_else(Environment::from_process);
+        for (var, value) in &self.overrides {
+            match value {
+                Some(v) => env.set(*var, v.clone()),
+                None => env.set(*var, ""),
+            }
+        }
+        let (config, mut diag) = Config::from_env(&env);
+
+        // Exporter defaults: OTLP per the specification, or the console when
+        // asked to and nothing is configured.
+        let fallback = |kinds: &Option<Vec<ExporterKind>>, signal: Signal, config: &Config| {
+            kinds.clone().unwrap_or_else(|| {
+                if self.console_fallback && !config.otlp(signal).endpoint_configured {
+                    vec![ExporterKind::Console]
+                } else {
+                    vec![ExporterKind::Otlp]
+                }
+            })
+        };
+        let traces = fallback(&config.traces_exporter, Signal::Traces, &config);
+        let metrics = fallback(&config.metrics_exporter, Signal::Metrics, &config);
+        let logs = fallback(&config.logs_exporter, Signal::Logs, &config);
+
+        let resource = self.build_resource(&config, &env, &mut diag);
+        let (sampler, sampler_text) = match self.sampler {
+            Some(s) => (s, "set by code".to_string()),
+            None => super::compose::sampler(&config, &mut diag),
+        };
+        let propagator = super::compose::propagator(
+            &config.propagators,
+            self.mesh_forwarding.then_some(self.forward_headers.as_slice()),
+        );
+
+        if self.strict && !diag.is_empty() {
+            return Err(SetupError::InvalidConfiguration(diag));
+        }
+
+        config::set_semconv_stability(config.semconv);
+        if self.install_global {
+            opentelemetry::global::set_text_map_propagator(propagator);
+        }
+
+        let runtime = ExportRuntime::start().map_err(SetupError::Runtime)?;
+        let rt = runtime.handle();
+        let mut installed = (Vec::new(), Vec::new(), Vec::new());
+
+        let mut tracer_builder = SdkTracerProvider::builder()
+            .with_resource(resource.clone())
+            .with_sampler(sampler)
+            .with_span_limits(SpanLimits {
+                max_attributes_per_span: config.limits.span_attribute_count,
+                max_events_per_span: config.limits.span_event_count,
+                max_links_per_span: config.limits.span_link_count,
+                max_attributes_per_event: config.limits.event_attribute_count,
+                max_attributes_per_link: config.limits.link_attribute_count,
+            });
+        let mut meter_builder = SdkMeterProvider::builder().with_resource(resource.clone());
+        let mut logger_builder = SdkLoggerProvider::builder().with_resource(resource.clone());
+        #[cfg(feature = "prometheus")]
+        let mut prometheus = None;
+
+        if !config.sdk_disabled {
+            for kind in &traces {
+                if let Some(p) = span_processor(*kind, &config, &rt, &mut diag) {
+                    tracer_builder = match config.limits.span_attribute_value_length {
+                        Some(max) => tracer_builder.with_span_processor(ValueLengthLimit { inner: p, max }),
+                        None => tracer_builder.with_span_processor(p),
+                    };
+                    installed.0.push(kind.as_str());
+                }
+            }
+            for p in self.span_processors {
+                tracer_builder = tracer_builder.with_span_processor(BoxedProcessor(p));
+            }
+            for kind in &metrics {
+                match kind {
+                    ExporterKind::Console => {
+                        let exporter = crate::export::ConsoleMetricExporter::new();
+                        meter_builder = meter_builder.with_reader(periodic(exporter, &config, &rt));
+                        installed.1.push(kind.as_str());
+                    }
+                    #[cfg(feature = "otlp")]
+                    ExporterKind::Otlp => {
+                        match super::otlp::metric_exporter(&config.otlp_metrics, config.metrics.temporality, &rt, &mut diag) {
+                            Ok(exporter) => {
+                                meter_builder = meter_builder.with_reader(periodic(exporter, &config, &rt));
+                                installed.1.push(kind.as_str());
+                            }
+                            Err(e) => exporter_failed(&mut diag, Signal::Metrics, &config, e),
+                        }
+                    }
+                    #[cfg(feature = "prometheus")]
+                    ExporterKind::Prometheus => match super::prometheus::PrometheusEndpoint::start(&config.prometheus, &rt) {
+                        Ok((reader, endpoint)) => {
+                            meter_builder = meter_builder.with_reader(reader);
+                            prometheus = Some(endpoint);
+                            installed.1.push(kind.as_str());
+                        }
+                        Err(e) => diag.push(
+                            "OTEL_EXPORTER_PROMETHEUS_HOST/PORT",
+                            format!("{}:{}", config.prometheus.host, config.prometheus.port),
+                            e,
+                            "no Prometheus endpoint",
+                        ),
+                    },
+                    #[allow(unreachable_patterns)]
+                    other => missing_feature(&mut diag, "OTEL_METRICS_EXPORTER", other.as_str()),
+                }
+            }
+            for kind in &logs {
+                match kind {
+                    ExporterKind::Console => {
+                        logger_builder = logger_builder.with_log_processor(batch_logs(
+                            crate::export::ConsoleLogExporter::new(),
+                            &config,
+                            &rt,
+                        ));
+                        installed.2.push(kind.as_str());
+                    }
+                    #[cfg(feature = "otlp")]
+                    ExporterKind::Otlp => match super::otlp::log_exporter(&config.otlp_logs, &rt, &mut diag) {
+                        Ok(exporter) => {
+                            logger_builder = logger_builder.with_log_processor(batch_logs(exporter, &config, &rt));
+                            installed.2.push(kind.as_str());
+                        }
+                        Err(e) => exporter_failed(&mut diag, Signal::Logs, &config, e),
+                    },
+                    #[allow(unreachable_patterns)]
+                    other => missing_feature(&mut diag, "OTEL_LOGS_EXPORTER", other.as_str()),
+                }
+            }
+        }
+
+        if self.strict && !diag.is_empty() {
+            return Err(SetupError::InvalidConfiguration(diag));
+        }
+
+        let tracer_provider = tracer_builder.build();
+        let meter_provider = meter_builder.build();
+        let logger_provider = logger_builder.build();
+        if self.install_global && !config.sdk_disabled {
+            opentelemetry::global::set_tracer_provider(tracer_provider.clone());
+            opentelemetry::global::set_meter_provider(meter_provider.clone());
+        }
+        #[cfg(feature = "tracing")]
+        if let Some(options) = self.tracing {
+            if let Err(e) = crate::tracing_bridge::install(options, &tracer_provider, &logger_provider) {
+                diag.push("tracing", "subscriber", e, "the tracing bridge was not installed");
+            }
+        }
+
+        if config.log_level >= LogLevel::Warn {
+            for d in &diag {
+                eprintln!("otel-core: warning: {d}");
+            }
+        }
+
+        let shutdown_timeout = self.shutdown_timeout.unwrap_or_else(|| {
+            let mut longest = Duration::from_secs(1);
+            for (signal, kinds) in [(Signal::Traces, &traces), (Signal::Metrics, &metrics), (Signal::Logs, &logs)] {
+                if kinds.contains(&ExporterKind::Otlp) {
+                    longest = longest.max(config.otlp(signal).timeout);
+                }
+            }
+            (longest + Duration::from_secs(1)).min(Duration::from_secs(60))
+        });
+
+        let report = SetupReport {
+            config,
+            diagnostics: diag,
+            resource,
+            traces: installed.0,
+            metrics: installed.1,
+            logs: installed.2,
+            sampler: sampler_text,
+        };
+        Ok(Telemetry {
+            tracer_provider,
+            meter_provider,
+            logger_provider,
+            report,
+            shutdown_timeout,
+            runtime: Some(runtime),
+            #[cfg(feature = "prometheus")]
+            prometheus,
+            done: false,
+        })
+    }
+
+    fn build_resource(&self, config: &Config, env: &Environment, diag: &mut Diagnostics) -> Resource {
+        let mut attrs = self.resource_attributes.clone();
+        if let Some(v) = &self.service_version {
+            attrs.push(KeyValue::new(crate::semconv::resource::SERVICE_VERSION, v.clone()));
+        }
+        super::compose::resource(config, env, self.detection, attrs, diag)
+    }
+}
+
+/// A boxed processor, so user processors can be added after the typed ones.
+#[derive(Debug)]
+struct BoxedProcessor(Box<dyn SpanProcessor>);
+
+impl SpanProcessor for BoxedProcessor {
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
+        self.0.on_start(span, cx)
+    }
+    fn on_end(&self, span: opentelemetry_sdk::trace::SpanData) {
+        self.0.on_end(span)
+    }
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.force_flush()
+    }
+    fn shutdown_with_timeout(&self, timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+    fn set_resource(&mut self, resource: &Resource) {
+        self.0.set_resource(resource)
+    }
+}
+
+fn batch_spans<E: opentelemetry_sdk::trace::SpanExporter + 'static>(
+    exporter: E,
+    config: &Config,
+    rt: &Handle,
+) -> BatchSpanProcessor {
+    use opentelemetry_sdk::trace::BatchConfigBuilder;
+    let b = &config.span_batch;
+    let exporter = OnExportRuntime::new(exporter, rt.clone(), b.export_timeout);
+    BatchSpanProcessor::builder(exporter)
+        .with_batch_config(
+            BatchConfigBuilder::default()
+                .with_max_queue_size(b.max_queue_size)
+                .with_max_export_batch_size(b.max_export_batch_size)
+                .with_scheduled_delay(b.schedule_delay)
+                .build(),
+        )
+        .build()
+}
+
+fn batch_logs<E: opentelemetry_sdk::logs::LogExporter + 'static>(
+    exporter: E,
+    config: &Config,
+    rt: &Handle,
+) -> opentelemetry_sdk::logs::BatchLogProcessor {
+    use opentelemetry_sdk::logs::{BatchConfigBuilder, BatchLogProcessor};
+    let b = &config.log_batch;
+    let exporter = OnExportRuntime::new(exporter, rt.clone(), b.export_timeout);
+    BatchLogProcessor::builder(exporter)
+        .with_batch_config(
+            BatchConfigBuilder::default()
+                .with_max_queue_size(b.max_queue_size)
+                .with_max_export_batch_size(b.max_export_batch_size)
+                .with_scheduled_delay(b.schedule_delay)
+                .build(),
+        )
+        .build()
+}
+
+fn periodic<E: opentelemetry_sdk::metrics::exporter::PushMetricExporter>(
+    exporter: E,
+    config: &Config,
+    rt: &Handle,
+) -> opentelemetry_sdk::metrics::PeriodicReader<OnExportRuntime<E>> {
+    let exporter = OnExportRuntime::new(exporter, rt.clone(), config.metrics.export_timeout);
+    opentelemetry_sdk::metrics::PeriodicReader::builder(exporter)
+        .with_interval(config.metrics.export_interval)
+        .build()
+}
+
+fn span_processor(
+    kind: ExporterKind,
+    config: &Config,
+    rt: &Handle,
+    diag: &mut Diagnostics,
+) -> Option<BatchSpanProcessor> {
+    match kind {
+        ExporterKind::Console => Some(batch_spans(crate::export::ConsoleSpanExporter::new(), config, rt)),
+        #[cfg(feature = "otlp")]
+        ExporterKind::Otlp => match super::otlp::span_exporter(&config.otlp_traces, rt, diag) {
+            Ok(exporter) => Some(batch_spans(exporter, config, rt)),
+            Err(e) => {
+                exporter_failed(diag, Signal::Traces, config, e);
+                None
+            }
+        },
+        #[allow(unreachable_patterns)]
+        other => {
+            missing_feature(diag, "OTEL_TRACES_EXPORTER", other.as_str());
+            None
+        }
+    }
+}
+
+#[cfg(feature = "otlp")]
+fn exporter_failed(diag: &mut Diagnostics, signal: Signal, config: &Config, error: String) {
+    diag.push(
+        format!("OTEL_EXPORTER_OTLP_[{}_]ENDPOINT", signal.env_infix()),
+        config.otlp(signal).endpoint.clone(),
+        format!("cannot build the OTLP {signal} exporter: {error}"),
+        format!("{signal} are not exported"),
+    );
+}
+
+#[allow(dead_code)]
+fn missing_feature(diag: &mut Diagnostics, var: &str, value: &str) {
+    diag.push(var, value, "otel-core was built without the feature this exporter needs", "exporter skipped");
+}

@@ -1,0 +1,83 @@
+//! Turning the configuration into the sampler, propagator and resource.
+
+use crate::config::{Config, Diagnostics, Environment, PropagatorKind};
+use crate::propagation::{
+    B3Propagator, BaggagePropagator, ForwardHeadersPropagator, JaegerPropagator,
+    TraceContextPropagator,
+};
+use crate::resource::{FileSystemRoot, ResourceComposer, ResourceDetection};
+use crate::sampling::SamplerSpec;
+use opentelemetry::KeyValue;
+use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::ShouldSample;
+
+/// The sampler named by `OTEL_TRACES_SAMPLER` / `_ARG`; an invalid argument is
+/// reported and treated as unset, an invalid sampler as the default
+/// `parentbased_always_on`.
+pub(crate) fn sampler(config: &Config, diag: &mut Diagnostics) -> (Box<dyn ShouldSample>, String) {
+    let name = config.sampler.as_deref();
+    let arg = if name.is_some() { config.sampler_arg.as_deref() } else { None };
+    let spec = match SamplerSpec::from_env_values(name, arg) {
+        Ok(spec) => spec,
+        Err(e) => {
+            let fallback = SamplerSpec::from_env_values(name, None);
+            let (var, value, action) = match (&fallback, arg) {
+                (Ok(_), Some(arg)) => ("OTEL_TRACES_SAMPLER_ARG", arg, "argument ignored"),
+                _ => ("OTEL_TRACES_SAMPLER", name.unwrap_or_default(), "using parentbased_always_on"),
+            };
+            diag.push(var, value, e.to_string(), action);
+            fallback.unwrap_or_default()
+        }
+    };
+    let text = spec.to_string();
+    (spec.build(), text)
+}
+
+/// The composite propagator in `OTEL_PROPAGATORS` order, followed by mesh
+/// header forwarding (`x-request-id` plus `extra`) unless `forward` is `None`.
+pub(crate) fn propagator(
+    kinds: &[PropagatorKind],
+    forward: Option<&[String]>,
+) -> TextMapCompositePropagator {
+    let mut list: Vec<Box<dyn TextMapPropagator + Send + Sync>> = kinds
+        .iter()
+        .map(|k| -> Box<dyn TextMapPropagator + Send + Sync> {
+            match k {
+                PropagatorKind::TraceContext => Box::new(TraceContextPropagator::new()),
+                PropagatorKind::Baggage => Box::new(BaggagePropagator::new()),
+                PropagatorKind::B3 => Box::new(B3Propagator::single()),
+                PropagatorKind::B3Multi => Box::new(B3Propagator::multi()),
+                PropagatorKind::Jaeger => Box::new(JaegerPropagator::new()),
+            }
+        })
+        .collect();
+    if let Some(extra) = forward {
+        let mut b = ForwardHeadersPropagator::builder().headers(extra.iter().cloned());
+        for p in &list {
+            b = b.exclude_fields_of(p.as_ref());
+        }
+        // Invalid extra names are dropped by falling back to the default set.
+        let fwd = b.build().unwrap_or_else(|_| ForwardHeadersPropagator::new());
+        list.push(Box::new(fwd));
+    }
+    TextMapCompositePropagator::new(list)
+}
+
+/// The resource: detected < `OTEL_RESOURCE_ATTRIBUTES` < `OTEL_SERVICE_NAME` < code.
+pub(crate) fn resource(
+    config: &Config,
+    env: &Environment,
+    detection: ResourceDetection,
+    attrs: Vec<KeyValue>,
+    diag: &mut Diagnostics,
+) -> Resource {
+    let _ = config;
+    let mut c = ResourceComposer::new();
+    c.detected(detection.detect(env, &FileSystemRoot::host()));
+    for d in c.env(env) {
+        diag.push(d.variable, d.value.clone(), d.error.to_string(), d.action());
+    }
+    c.with_attributes(attrs);
+    c.build()
+}

@@ -1,0 +1,244 @@
+use super::runtime::ExportRuntime;
+use crate::config::{Config, Diagnostics, LogLevel};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use std::fmt;
+use std::time::Duration;
+
+/// What setup did: the effective configuration, the resource, and every
+/// problem found. `Display` prints it all with secrets redacted.
+#[derive(Debug, Clone)]
+pub struct SetupReport {
+    pub(crate) config: Config,
+    pub(crate) diagnostics: Diagnostics,
+    pub(crate) resource: Resource,
+    pub(crate) traces: Vec<&'static str>,
+    pub(crate) metrics: Vec<&'static str>,
+    pub(crate) logs: Vec<&'static str>,
+    pub(crate) sampler: String,
+}
+
+impl SetupReport {
+    /// The configuration in effect (environment plus builder overrides).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Every problem found in the configuration; each names the variable and value.
+    pub fn diagnostics(&self) -> &Diagnostics {
+        &self.diagnostics
+    }
+
+    /// The resource every signal carries.
+    pub fn resource(&self) -> &Resource {
+        &self.resource
+    }
+
+    /// The exporters installed for traces (e.g. `["otlp"]`, `["console"]`, `[]`).
+    pub fn trace_exporters(&self) -> &[&'static str] {
+        &self.traces
+    }
+
+    /// The exporters (or readers) installed for metrics.
+    pub fn metric_exporters(&self) -> &[&'static str] {
+        &self.metrics
+    }
+
+    /// The exporters installed for logs.
+    pub fn log_exporters(&self) -> &[&'static str] {
+        &self.logs
+    }
+}
+
+impl fmt::Display for SetupReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "OpenTelemetry setup")?;
+        let mut attrs: Vec<String> = self
+            .resource
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        attrs.sort();
+        writeln!(f, "resource: {}", attrs.join(", "))?;
+        writeln!(f, "sampler: {}", self.sampler)?;
+        writeln!(
+            f,
+            "installed exporters: traces=[{}] metrics=[{}] logs=[{}]",
+            self.traces.join(","),
+            self.metrics.join(","),
+            self.logs.join(",")
+        )?;
+        writeln!(f, "{}", self.config)?;
+        if self.diagnostics.is_empty() {
+            write!(f, "diagnostics: none")
+        } else {
+            write!(f, "diagnostics:\n{}", self.diagnostics)
+        }
+    }
+}
+
+/// A problem met while flushing and shutting a provider down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShutdownError {
+    /// One line per signal that failed, e.g. `traces: Operation timed out after 10s`.
+    pub failures: Vec<String>,
+}
+
+impl fmt::Display for ShutdownError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "telemetry shutdown: {}", self.failures.join("; "))
+    }
+}
+
+impl std::error::Error for ShutdownError {}
+
+/// The installed telemetry. Dropping it flushes and shuts down the tracer,
+/// meter and logger providers (within [`TelemetryBuilder::shutdown_timeout`]):
+/// nothing recorded before a clean shutdown is lost.
+///
+/// Dropping is safe anywhere: inside a multi-thread or current-thread Tokio
+/// runtime or outside any runtime. Exporters do their I/O on a runtime of
+/// their own, so a flush never waits for the runtime that is dropping the
+/// guard. In async code prefer [`Telemetry::shutdown`], which does not block
+/// the calling task's thread.
+///
+/// [`TelemetryBuilder::shutdown_timeout`]: super::TelemetryBuilder::shutdown_timeout
+pub struct Telemetry {
+    pub(crate) tracer_provider: SdkTracerProvider,
+    pub(crate) meter_provider: SdkMeterProvider,
+    pub(crate) logger_provider: SdkLoggerProvider,
+    pub(crate) report: SetupReport,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) runtime: Option<ExportRuntime>,
+    #[cfg(feature = "prometheus")]
+    pub(crate) prometheus: Option<super::prometheus::PrometheusEndpoint>,
+    pub(crate) done: bool,
+}
+
+impl fmt::Debug for Telemetry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Telemetry")
+            .field("report", &self.report)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Telemetry {
+    /// A builder over the environment: values set on it win over `OTEL_*`.
+    pub fn builder() -> super::TelemetryBuilder {
+        super::TelemetryBuilder::default()
+    }
+
+    /// The tracer provider (also installed globally unless disabled).
+    pub fn tracer_provider(&self) -> &SdkTracerProvider {
+        &self.tracer_provider
+    }
+
+    /// The meter provider (also installed globally unless disabled).
+    pub fn meter_provider(&self) -> &SdkMeterProvider {
+        &self.meter_provider
+    }
+
+    /// The logger provider: bridge log libraries to it (feature `tracing`
+    /// does that for the `tracing` crate).
+    pub fn logger_provider(&self) -> &SdkLoggerProvider {
+        &self.logger_provider
+    }
+
+    /// A tracer from this setup's provider.
+    pub fn tracer(&self, name: &'static str) -> SdkTracer {
+        use opentelemetry::trace::TracerProvider as _;
+        self.tracer_provider.tracer(name)
+    }
+
+    /// The effective configuration, resource and diagnostics.
+    pub fn report(&self) -> &SetupReport {
+        &self.report
+    }
+
+    /// The address the Prometheus scrape endpoint listens on, when
+    /// `OTEL_METRICS_EXPORTER=prometheus` (feature `prometheus`).
+    #[cfg(feature = "prometheus")]
+    pub fn prometheus_addr(&self) -> Option<std::net::SocketAddr> {
+        self.prometheus.as_ref().map(|p| p.local_addr())
+    }
+
+    /// Exports everything buffered so far, without shutting down.
+    pub fn force_flush(&self) -> Result<(), ShutdownError> {
+        let mut failures = Vec::new();
+        if let Err(e) = self.tracer_provider.force_flush() {
+            failures.push(format!("traces: {e}"));
+        }
+        if let Err(e) = self.meter_provider.force_flush() {
+            failures.push(format!("metrics: {e}"));
+        }
+        if let Err(e) = self.logger_provider.force_flush() {
+            failures.push(format!("logs: {e}"));
+        }
+        if failures.is_empty() { Ok(()) } else { Err(ShutdownError { failures }) }
+    }
+
+    /// Flushes and shuts down every provider, blocking the calling thread for
+    /// at most the shutdown timeout. Idempotent; `Drop` calls it.
+    pub fn shutdown_blocking(&mut self) -> Result<(), ShutdownError> {
+        if std::mem::replace(&mut self.done, true) {
+            return Ok(());
+        }
+        let timeout = self.shutdown_timeout;
+        // The three providers shut down in parallel, so the whole shutdown is
+        // bounded by one timeout, not three.
+        let (traces, metrics, logs) = std::thread::scope(|s| {
+            let t = s.spawn(|| self.tracer_provider.shutdown_with_timeout(timeout));
+            let m = s.spawn(|| self.meter_provider.shutdown_with_timeout(timeout));
+            let l = s.spawn(|| self.logger_provider.shutdown_with_timeout(timeout));
+            (t.join(), m.join(), l.join())
+        });
+        let mut failures = Vec::new();
+        for (signal, result) in [("traces", traces), ("metrics", metrics), ("logs", logs)] {
+            match result {
+                Ok(Ok(())) => {}
+                // A provider with nothing installed, or shut down already by a
+                // clone of it, is not a failure of this shutdown.
+                Ok(Err(opentelemetry_sdk::error::OTelSdkError::AlreadyShutdown)) => {}
+                Ok(Err(e)) => failures.push(format!("{signal}: {e}")),
+                Err(_) => failures.push(format!("{signal}: shutdown panicked")),
+            }
+        }
+        #[cfg(feature = "prometheus")]
+        drop(self.prometheus.take());
+        // Stopping the export runtime last: the flush above needed it.
+        drop(self.runtime.take());
+        if failures.is_empty() { Ok(()) } else { Err(ShutdownError { failures }) }
+    }
+
+    /// Flushes and shuts down every provider without blocking the async
+    /// runtime's thread (the blocking part runs on a thread of its own).
+    pub async fn shutdown(mut self) -> Result<(), ShutdownError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("otel-shutdown".into())
+            .spawn(move || {
+                let result = self.shutdown_blocking();
+                let _ = tx.send(result);
+            });
+        match spawned {
+            Ok(_) => rx.await.unwrap_or_else(|_| {
+                Err(ShutdownError { failures: vec!["shutdown thread panicked".into()] })
+            }),
+            Err(e) => Err(ShutdownError { failures: vec![format!("cannot spawn the shutdown thread: {e}")] }),
+        }
+    }
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown_blocking() {
+            if self.report.config.log_level >= LogLevel::Error {
+                eprintln!("otel-core: {e}");
+            }
+        }
+    }
+}

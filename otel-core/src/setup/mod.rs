@@ -1,0 +1,71 @@
+//! Setup: one call installs tracing, metrics and logs from the environment.
+//!
+//! [`init`] reads everything from the standard `OTEL_*` variables;
+//! [`Telemetry::builder`] does the same with code-level overrides (builder
+//! values win over the environment). Both return a [`Telemetry`] guard that
+//! flushes and shuts every provider down when dropped.
+
+mod builder;
+mod compose;
+mod guard;
+mod limits;
+#[cfg(feature = "otlp")]
+mod otlp;
+#[cfg(feature = "prometheus")]
+mod prometheus;
+mod runtime;
+
+pub use builder::TelemetryBuilder;
+pub use guard::{SetupReport, ShutdownError, Telemetry};
+
+use crate::config::Diagnostics;
+use std::fmt;
+
+/// Installs tracing, metrics and logs configured from the `OTEL_*`
+/// environment, with the global providers and propagator set.
+///
+/// Equivalent to `Telemetry::builder().install()`. Invalid values are reported
+/// on stderr (naming the variable and value) and in
+/// [`Telemetry::report`], and their defaults are used.
+///
+/// ```no_run
+/// # fn main() -> Result<(), otel_core::SetupError> {
+/// let telemetry = otel_core::init()?;
+/// // ... serve requests ...
+/// drop(telemetry); // flushes and shuts down every provider
+/// # Ok(()) }
+/// ```
+pub fn init() -> Result<Telemetry, SetupError> {
+    Telemetry::builder().install()
+}
+
+/// Why setup failed. Without strict mode only the export runtime failing to
+/// start is an error: every configuration problem is a diagnostic instead.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SetupError {
+    /// Strict mode: the configuration had problems (every one is listed).
+    InvalidConfiguration(Diagnostics),
+    /// The export runtime (a dedicated thread) could not start.
+    Runtime(std::io::Error),
+}
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SetupError::InvalidConfiguration(d) => {
+                write!(f, "invalid OpenTelemetry configuration ({} problems):\n{d}", d.len())
+            }
+            SetupError::Runtime(e) => write!(f, "cannot start the export runtime: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SetupError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SetupError::Runtime(e) => Some(e),
+            SetupError::InvalidConfiguration(_) => None,
+        }
+    }
+}
