@@ -1,15 +1,18 @@
+use super::SetupError;
 use super::guard::{SetupReport, Telemetry};
 use super::limits::ValueLengthLimit;
 use super::runtime::{ExportRuntime, OnExportRuntime};
-use super::SetupError;
 use crate::config::{
-    self, Config, Diagnostics, Environment, ExporterKind, LogLevel, PropagatorKind, Protocol, Signal,
+    self, Config, Diagnostics, Environment, ExporterKind, LogLevel, PropagatorKind, Protocol,
+    Signal,
 };
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
-use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, ShouldSample, SpanLimits, SpanProcessor};
+use opentelemetry_sdk::trace::{
+    BatchSpanProcessor, SdkTracerProvider, ShouldSample, SpanLimits, SpanProcessor,
+};
 use std::time::Duration;
 use tokio::runtime::Handle;
 
@@ -143,7 +146,8 @@ impl TelemetryBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.forward_headers.extend(names.into_iter().map(Into::into));
+        self.forward_headers
+            .extend(names.into_iter().map(Into::into));
         self
     }
 
@@ -186,7 +190,10 @@ impl TelemetryBuilder {
         self.set("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", None)
             .set("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", None)
             .set("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", None)
-            .set("OTEL_EXPORTER_OTLP_PROTOCOL", Some(protocol.as_str().into()))
+            .set(
+                "OTEL_EXPORTER_OTLP_PROTOCOL",
+                Some(protocol.as_str().into()),
+            )
     }
 
     /// OTLP request headers of every signal (`OTEL_EXPORTER_OTLP_HEADERS`).
@@ -199,7 +206,13 @@ impl TelemetryBuilder {
         use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
         let v = headers
             .into_iter()
-            .map(|(k, v)| format!("{}={}", k.as_ref(), utf8_percent_encode(v.as_ref(), NON_ALPHANUMERIC)))
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    k.as_ref(),
+                    utf8_percent_encode(v.as_ref(), NON_ALPHANUMERIC)
+                )
+            })
             .collect::<Vec<_>>()
             .join(",");
         self.set("OTEL_EXPORTER_OTLP_TRACES_HEADERS", None)
@@ -304,7 +317,8 @@ impl TelemetryBuilder {
         };
         let propagator = super::compose::propagator(
             &config.propagators,
-            self.mesh_forwarding.then_some(self.forward_headers.as_slice()),
+            self.mesh_forwarding
+                .then_some(self.forward_headers.as_slice()),
         );
 
         if self.strict && !diag.is_empty() {
@@ -339,14 +353,19 @@ impl TelemetryBuilder {
             for kind in &traces {
                 if let Some(p) = span_processor(*kind, &config, &rt, &mut diag) {
                     tracer_builder = match config.limits.span_attribute_value_length {
-                        Some(max) => tracer_builder.with_span_processor(ValueLengthLimit { inner: p, max }),
+                        Some(max) => {
+                            tracer_builder.with_span_processor(ValueLengthLimit { inner: p, max })
+                        }
                         None => tracer_builder.with_span_processor(p),
                     };
                     installed.0.push(kind.as_str());
                 }
             }
             for p in self.span_processors {
-                tracer_builder = tracer_builder.with_span_processor(BoxedProcessor(p));
+                tracer_builder = match config.limits.span_attribute_value_length {
+                    Some(max) => tracer_builder.with_span_processor(ValueLengthLimit { inner: BoxedProcessor(p), max }),
+                    None => tracer_builder.with_span_processor(BoxedProcessor(p)),
+                };
             }
             for kind in &metrics {
                 match kind {
@@ -357,28 +376,37 @@ impl TelemetryBuilder {
                     }
                     #[cfg(feature = "otlp")]
                     ExporterKind::Otlp => {
-                        match super::otlp::metric_exporter(&config.otlp_metrics, config.metrics.temporality, &rt, &mut diag) {
+                        match super::otlp::metric_exporter(
+                            &config.otlp_metrics,
+                            config.metrics.temporality,
+                            &rt,
+                            &mut diag,
+                        ) {
                             Ok(exporter) => {
-                                meter_builder = meter_builder.with_reader(periodic(exporter, &config, &rt));
+                                meter_builder =
+                                    meter_builder.with_reader(periodic(exporter, &config, &rt));
                                 installed.1.push(kind.as_str());
                             }
                             Err(e) => exporter_failed(&mut diag, Signal::Metrics, &config, e),
                         }
                     }
                     #[cfg(feature = "prometheus")]
-                    ExporterKind::Prometheus => match super::prometheus::PrometheusEndpoint::start(&config.prometheus, &rt) {
-                        Ok((reader, endpoint)) => {
-                            meter_builder = meter_builder.with_reader(reader);
-                            prometheus = Some(endpoint);
-                            installed.1.push(kind.as_str());
+                    ExporterKind::Prometheus => {
+                        match super::prometheus::PrometheusEndpoint::start(&config.prometheus, &rt)
+                        {
+                            Ok((reader, endpoint)) => {
+                                meter_builder = meter_builder.with_reader(reader);
+                                prometheus = Some(endpoint);
+                                installed.1.push(kind.as_str());
+                            }
+                            Err(e) => diag.push(
+                                "OTEL_EXPORTER_PROMETHEUS_HOST/PORT",
+                                format!("{}:{}", config.prometheus.host, config.prometheus.port),
+                                e,
+                                "no Prometheus endpoint",
+                            ),
                         }
-                        Err(e) => diag.push(
-                            "OTEL_EXPORTER_PROMETHEUS_HOST/PORT",
-                            format!("{}:{}", config.prometheus.host, config.prometheus.port),
-                            e,
-                            "no Prometheus endpoint",
-                        ),
-                    },
+                    }
                     #[allow(unreachable_patterns)]
                     other => missing_feature(&mut diag, "OTEL_METRICS_EXPORTER", other.as_str()),
                 }
@@ -394,13 +422,16 @@ impl TelemetryBuilder {
                         installed.2.push(kind.as_str());
                     }
                     #[cfg(feature = "otlp")]
-                    ExporterKind::Otlp => match super::otlp::log_exporter(&config.otlp_logs, &rt, &mut diag) {
-                        Ok(exporter) => {
-                            logger_builder = logger_builder.with_log_processor(batch_logs(exporter, &config, &rt));
-                            installed.2.push(kind.as_str());
+                    ExporterKind::Otlp => {
+                        match super::otlp::log_exporter(&config.otlp_logs, &rt, &mut diag) {
+                            Ok(exporter) => {
+                                logger_builder = logger_builder
+                                    .with_log_processor(batch_logs(exporter, &config, &rt));
+                                installed.2.push(kind.as_str());
+                            }
+                            Err(e) => exporter_failed(&mut diag, Signal::Logs, &config, e),
                         }
-                        Err(e) => exporter_failed(&mut diag, Signal::Logs, &config, e),
-                    },
+                    }
                     #[allow(unreachable_patterns)]
                     other => missing_feature(&mut diag, "OTEL_LOGS_EXPORTER", other.as_str()),
                 }
@@ -420,8 +451,15 @@ impl TelemetryBuilder {
         }
         #[cfg(feature = "tracing")]
         if let Some(options) = self.tracing {
-            if let Err(e) = crate::tracing_bridge::install(options, &tracer_provider, &logger_provider) {
-                diag.push("tracing", "subscriber", e, "the tracing bridge was not installed");
+            if let Err(e) =
+                crate::tracing_bridge::install(options, &tracer_provider, &logger_provider)
+            {
+                diag.push(
+                    "tracing",
+                    "subscriber",
+                    e,
+                    "the tracing bridge was not installed",
+                );
             }
         }
 
@@ -433,7 +471,11 @@ impl TelemetryBuilder {
 
         let shutdown_timeout = self.shutdown_timeout.unwrap_or_else(|| {
             let mut longest = Duration::from_secs(1);
-            for (signal, kinds) in [(Signal::Traces, &traces), (Signal::Metrics, &metrics), (Signal::Logs, &logs)] {
+            for (signal, kinds) in [
+                (Signal::Traces, &traces),
+                (Signal::Metrics, &metrics),
+                (Signal::Logs, &logs),
+            ] {
                 if kinds.contains(&ExporterKind::Otlp) {
                     longest = longest.max(config.otlp(signal).timeout);
                 }
@@ -463,10 +505,18 @@ impl TelemetryBuilder {
         })
     }
 
-    fn build_resource(&self, config: &Config, env: &Environment, diag: &mut Diagnostics) -> Resource {
+    fn build_resource(
+        &self,
+        config: &Config,
+        env: &Environment,
+        diag: &mut Diagnostics,
+    ) -> Resource {
         let mut attrs = self.resource_attributes.clone();
         if let Some(v) = &self.service_version {
-            attrs.push(KeyValue::new(crate::semconv::resource::SERVICE_VERSION, v.clone()));
+            attrs.push(KeyValue::new(
+                crate::semconv::resource::SERVICE_VERSION,
+                v.clone(),
+            ));
         }
         super::compose::resource(config, env, self.detection, attrs, diag)
     }
@@ -550,7 +600,11 @@ fn span_processor(
     diag: &mut Diagnostics,
 ) -> Option<BatchSpanProcessor> {
     match kind {
-        ExporterKind::Console => Some(batch_spans(crate::export::ConsoleSpanExporter::new(), config, rt)),
+        ExporterKind::Console => Some(batch_spans(
+            crate::export::ConsoleSpanExporter::new(),
+            config,
+            rt,
+        )),
         #[cfg(feature = "otlp")]
         ExporterKind::Otlp => match super::otlp::span_exporter(&config.otlp_traces, rt, diag) {
             Ok(exporter) => Some(batch_spans(exporter, config, rt)),
@@ -579,5 +633,10 @@ fn exporter_failed(diag: &mut Diagnostics, signal: Signal, config: &Config, erro
 
 #[allow(dead_code)]
 fn missing_feature(diag: &mut Diagnostics, var: &str, value: &str) {
-    diag.push(var, value, "otel-core was built without the feature this exporter needs", "exporter skipped");
+    diag.push(
+        var,
+        value,
+        "otel-core was built without the feature this exporter needs",
+        "exporter skipped",
+    );
 }

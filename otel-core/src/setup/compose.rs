@@ -13,23 +13,20 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::ShouldSample;
 
 /// The sampler named by `OTEL_TRACES_SAMPLER` / `_ARG`; an invalid argument is
-/// reported and treated as unset, an invalid sampler as the default
-/// `parentbased_always_on`.
+/// reported and treated as unset, an unknown sampler as the default
+/// `parentbased_always_on` (see `SamplerSpecError::fallback`).
 pub(crate) fn sampler(config: &Config, diag: &mut Diagnostics) -> (Box<dyn ShouldSample>, String) {
     let name = config.sampler.as_deref();
-    let arg = if name.is_some() { config.sampler_arg.as_deref() } else { None };
-    let spec = match SamplerSpec::from_env_values(name, arg) {
-        Ok(spec) => spec,
-        Err(e) => {
-            let fallback = SamplerSpec::from_env_values(name, None);
-            let (var, value, action) = match (&fallback, arg) {
-                (Ok(_), Some(arg)) => ("OTEL_TRACES_SAMPLER_ARG", arg, "argument ignored"),
-                _ => ("OTEL_TRACES_SAMPLER", name.unwrap_or_default(), "using parentbased_always_on"),
-            };
-            diag.push(var, value, e.to_string(), action);
-            fallback.unwrap_or_default()
-        }
+    let arg = if name.is_some() {
+        config.sampler_arg.as_deref()
+    } else {
+        None
     };
+    let spec = SamplerSpec::from_env_values(name, arg).unwrap_or_else(|e| {
+        let fallback = e.fallback();
+        diag.push(e.variable(), e.value(), e.to_string(), format!("using {fallback}"));
+        fallback
+    });
     let text = spec.to_string();
     (spec.build(), text)
 }
@@ -58,7 +55,9 @@ pub(crate) fn propagator(
             b = b.exclude_fields_of(p.as_ref());
         }
         // Invalid extra names are dropped by falling back to the default set.
-        let fwd = b.build().unwrap_or_else(|_| ForwardHeadersPropagator::new());
+        let fwd = b
+            .build()
+            .unwrap_or_else(|_| ForwardHeadersPropagator::new());
         list.push(Box::new(fwd));
     }
     TextMapCompositePropagator::new(list)

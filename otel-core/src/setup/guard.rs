@@ -178,7 +178,11 @@ impl Telemetry {
         if let Err(e) = self.logger_provider.force_flush() {
             failures.push(format!("logs: {e}"));
         }
-        if failures.is_empty() { Ok(()) } else { Err(ShutdownError { failures }) }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(ShutdownError { failures })
+        }
     }
 
     /// Flushes and shuts down every provider, blocking the calling thread for
@@ -211,7 +215,11 @@ impl Telemetry {
         drop(self.prometheus.take());
         // Stopping the export runtime last: the flush above needed it.
         drop(self.runtime.take());
-        if failures.is_empty() { Ok(()) } else { Err(ShutdownError { failures }) }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(ShutdownError { failures })
+        }
     }
 
     /// Flushes and shuts down every provider without blocking the async
@@ -226,9 +234,13 @@ impl Telemetry {
             });
         match spawned {
             Ok(_) => rx.await.unwrap_or_else(|_| {
-                Err(ShutdownError { failures: vec!["shutdown thread panicked".into()] })
+                Err(ShutdownError {
+                    failures: vec!["shutdown thread panicked".into()],
+                })
             }),
-            Err(e) => Err(ShutdownError { failures: vec![format!("cannot spawn the shutdown thread: {e}")] }),
+            Err(e) => Err(ShutdownError {
+                failures: vec![format!("cannot spawn the shutdown thread: {e}")],
+            }),
         }
     }
 }

@@ -44,12 +44,19 @@ impl<P: SpanProcessor> SpanProcessor for ValueLengthLimit<P> {
     }
 
     fn on_end(&self, mut span: SpanData) {
-        span.attributes.iter_mut().for_each(|kv| limit(kv, self.max));
+        span.attributes
+            .iter_mut()
+            .for_each(|kv| limit(kv, self.max));
         for event in span.events.events.iter_mut() {
-            event.attributes.iter_mut().for_each(|kv| limit(kv, self.max));
+            event
+                .attributes
+                .iter_mut()
+                .for_each(|kv| limit(kv, self.max));
         }
         for link in span.links.links.iter_mut() {
-            link.attributes.iter_mut().for_each(|kv| limit(kv, self.max));
+            link.attributes
+                .iter_mut()
+                .for_each(|kv| limit(kv, self.max));
         }
         self.inner.on_end(span)
     }
@@ -76,9 +83,15 @@ mod tests {
         let mut kv = KeyValue::new("k", "héllo wörld");
         limit(&mut kv, 4);
         assert_eq!(kv.value.as_str(), "héll");
-        let mut arr = KeyValue::new("a", Value::Array(Array::String(vec!["abcdef".into(), "ab".into()])));
+        let mut arr = KeyValue::new(
+            "a",
+            Value::Array(Array::String(vec!["abcdef".into(), "ab".into()])),
+        );
         limit(&mut arr, 3);
-        assert_eq!(arr.value, Value::Array(Array::String(vec!["abc".into(), "ab".into()])));
+        assert_eq!(
+            arr.value,
+            Value::Array(Array::String(vec!["abc".into(), "ab".into()]))
+        );
         let mut n = KeyValue::new("n", 123456789_i64);
         limit(&mut n, 2);
         assert_eq!(n.value, Value::I64(123456789));

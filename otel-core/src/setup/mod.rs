@@ -54,7 +54,11 @@ impl fmt::Display for SetupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SetupError::InvalidConfiguration(d) => {
-                write!(f, "invalid OpenTelemetry configuration ({} problems):\n{d}", d.len())
+                write!(
+                    f,
+                    "invalid OpenTelemetry configuration ({} problems):\n{d}",
+                    d.len()
+                )
             }
             SetupError::Runtime(e) => write!(f, "cannot start the export runtime: {e}"),
         }

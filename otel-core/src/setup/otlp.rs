@@ -1,6 +1,8 @@
 //! Building the OTLP exporters of each signal from resolved [`OtlpSettings`].
 
-use crate::config::{Compression, Diagnostics, OtlpSettings, Protocol, Signal, TemporalityPreference};
+use crate::config::{
+    Compression, Diagnostics, OtlpSettings, Protocol, Signal, TemporalityPreference,
+};
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 use std::collections::HashMap;
 use tokio::runtime::Handle;
@@ -13,30 +15,37 @@ struct TlsFiles {
 }
 
 fn read_tls(s: &OtlpSettings, signal: Signal, diag: &mut Diagnostics) -> TlsFiles {
-    let read = |diag: &mut Diagnostics, suffix: &str, path: &std::path::Path| match std::fs::read(path) {
-        Ok(bytes) => Some(bytes),
-        Err(e) => {
-            diag.push(
-                format!("OTEL_EXPORTER_OTLP_[{}_]{suffix}", signal.env_infix()),
-                path.display().to_string(),
-                format!("cannot read the file: {e}"),
-                "TLS file ignored",
-            );
-            None
-        }
-    };
+    let read =
+        |diag: &mut Diagnostics, suffix: &str, path: &std::path::Path| match std::fs::read(path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => {
+                diag.push(
+                    format!("OTEL_EXPORTER_OTLP_[{}_]{suffix}", signal.env_infix()),
+                    path.display().to_string(),
+                    format!("cannot read the file: {e}"),
+                    "TLS file ignored",
+                );
+                None
+            }
+        };
     let mut out = TlsFiles::default();
     if let Some(p) = &s.certificate {
         out.ca = read(diag, "CERTIFICATE", p);
     }
     match (&s.client_certificate, &s.client_key) {
         (Some(c), Some(k)) => {
-            if let (Some(c), Some(k)) = (read(diag, "CLIENT_CERTIFICATE", c), read(diag, "CLIENT_KEY", k)) {
+            if let (Some(c), Some(k)) = (
+                read(diag, "CLIENT_CERTIFICATE", c),
+                read(diag, "CLIENT_KEY", k),
+            ) {
                 out.identity = Some((c, k));
             }
         }
         (Some(c), None) | (None, Some(c)) => diag.push(
-            format!("OTEL_EXPORTER_OTLP_[{}_]CLIENT_KEY/CLIENT_CERTIFICATE", signal.env_infix()),
+            format!(
+                "OTEL_EXPORTER_OTLP_[{}_]CLIENT_KEY/CLIENT_CERTIFICATE",
+                signal.env_infix()
+            ),
             c.display().to_string(),
             "mTLS needs both the client key and the client certificate",
             "client authentication disabled",
@@ -73,7 +82,10 @@ fn http_client(
                 Ok(c) => b = b.add_root_certificate(c),
                 Err(e) => diag.push(
                     format!("OTEL_EXPORTER_OTLP_[{}_]CERTIFICATE", signal.env_infix()),
-                    s.certificate.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                    s.certificate
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
                     format!("not a PEM certificate: {e}"),
                     "file ignored",
                 ),
@@ -86,8 +98,14 @@ fn http_client(
             match reqwest::Identity::from_pem(&pem) {
                 Ok(id) => b = b.identity(id),
                 Err(e) => diag.push(
-                    format!("OTEL_EXPORTER_OTLP_[{}_]CLIENT_KEY/CLIENT_CERTIFICATE", signal.env_infix()),
-                    s.client_certificate.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                    format!(
+                        "OTEL_EXPORTER_OTLP_[{}_]CLIENT_KEY/CLIENT_CERTIFICATE",
+                        signal.env_infix()
+                    ),
+                    s.client_certificate
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
                     format!("not a PEM key and certificate: {e}"),
                     "client authentication disabled",
                 ),
@@ -103,7 +121,8 @@ fn http_client(
             "TLS files ignored",
         );
     }
-    b.build().map_err(|e| format!("cannot build the HTTP client: {e}"))
+    b.build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
 
 fn metadata(s: &OtlpSettings) -> tonic::metadata::MetadataMap {
@@ -181,7 +200,13 @@ pub(crate) fn span_exporter(
     rt: &Handle,
     diag: &mut Diagnostics,
 ) -> Result<opentelemetry_otlp::SpanExporter, String> {
-    build_exporter!(opentelemetry_otlp::SpanExporter::builder(), s, Signal::Traces, rt, diag)
+    build_exporter!(
+        opentelemetry_otlp::SpanExporter::builder(),
+        s,
+        Signal::Traces,
+        rt,
+        diag
+    )
 }
 
 pub(crate) fn log_exporter(
@@ -189,7 +214,13 @@ pub(crate) fn log_exporter(
     rt: &Handle,
     diag: &mut Diagnostics,
 ) -> Result<opentelemetry_otlp::LogExporter, String> {
-    build_exporter!(opentelemetry_otlp::LogExporter::builder(), s, Signal::Logs, rt, diag)
+    build_exporter!(
+        opentelemetry_otlp::LogExporter::builder(),
+        s,
+        Signal::Logs,
+        rt,
+        diag
+    )
 }
 
 pub(crate) fn metric_exporter(

@@ -35,21 +35,28 @@ impl PrometheusEndpoint {
             let _entered = rt.enter();
             tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?
         };
-        let task = rt.spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                let registry = registry.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                        let registry = registry.clone();
-                        async move { Ok::<_, std::convert::Infallible>(respond(&req, &registry)) }
+        let task =
+            rt.spawn(async move {
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let registry = registry.clone();
+                    tokio::spawn(async move {
+                        let service = hyper::service::service_fn(
+                            move |req: Request<hyper::body::Incoming>| {
+                                let registry = registry.clone();
+                                async move {
+                                    Ok::<_, std::convert::Infallible>(respond(&req, &registry))
+                                }
+                            },
+                        );
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                            .await;
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+                }
+            });
         Ok((reader, PrometheusEndpoint { addr, task }))
     }
 

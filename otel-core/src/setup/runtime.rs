@@ -32,7 +32,9 @@ impl ExportRuntime {
             .thread_name("otel-export")
             .enable_all()
             .build()?;
-        Ok(Self { runtime: Some(runtime) })
+        Ok(Self {
+            runtime: Some(runtime),
+        })
     }
 
     pub(crate) fn handle(&self) -> Handle {
@@ -86,8 +88,11 @@ where
         let _entered = handle.enter();
         tokio::time::timeout(timeout, fut)
     };
-    InRuntime { handle: handle.clone(), fut }
-        .map(move |r| r.unwrap_or(Err(OTelSdkError::Timeout(timeout))))
+    InRuntime {
+        handle: handle.clone(),
+        fut,
+    }
+    .map(move |r| r.unwrap_or(Err(OTelSdkError::Timeout(timeout))))
 }
 
 /// An exporter whose calls all run on the export runtime, each export bounded
@@ -101,7 +106,11 @@ pub(crate) struct OnExportRuntime<E> {
 
 impl<E> OnExportRuntime<E> {
     pub(crate) fn new(inner: E, handle: Handle, timeout: Duration) -> Self {
-        Self { inner, handle, timeout }
+        Self {
+            inner,
+            handle,
+            timeout,
+        }
     }
 
     fn entered<R>(&self, f: impl FnOnce(&E) -> R) -> R {

@@ -1,0 +1,233 @@
+//! The setup builder: environment vs builder precedence, diagnostics and
+//! strict mode, exporter selection, limits, and the Prometheus endpoint.
+
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{Span, Tracer};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SimpleSpanProcessor};
+use otel_core::config::{Environment, ExporterKind};
+use otel_core::{SetupError, Telemetry, TelemetryBuilder};
+
+fn quiet(pairs: &[(&str, &str)]) -> TelemetryBuilder {
+    let mut env = Environment::from_pairs(pairs.iter().copied());
+    for (k, v) in [
+        ("OTEL_TRACES_EXPORTER", "none"),
+        ("OTEL_METRICS_EXPORTER", "none"),
+        ("OTEL_LOGS_EXPORTER", "none"),
+    ] {
+        if !pairs.iter().any(|(name, _)| *name == k) {
+            env.set(k, v);
+        }
+    }
+    Telemetry::builder().environment(env).install_global(false)
+}
+
+fn resource_value(t: &Telemetry, key: &str) -> Option<String> {
+    t.report()
+        .resource()
+        .get(&opentelemetry::Key::from(key.to_string()))
+        .map(|v| v.to_string())
+}
+
+#[test]
+fn builder_values_win_over_the_environment() {
+    let t = quiet(&[
+        ("OTEL_SERVICE_NAME", "from-env"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "service.name=attrs,team=payments"),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://env:4318/v1/traces"),
+    ])
+    .service_name("from-code")
+    .service_version("1.2.3")
+    .otlp_endpoint("http://code:4318")
+    .install()
+    .unwrap();
+    assert_eq!(resource_value(&t, "service.name").as_deref(), Some("from-code"));
+    assert_eq!(resource_value(&t, "service.version").as_deref(), Some("1.2.3"));
+    assert_eq!(resource_value(&t, "team").as_deref(), Some("payments"));
+    assert_eq!(t.report().config().otlp_traces.endpoint, "http://code:4318/v1/traces");
+    assert!(t.report().diagnostics().is_empty(), "{}", t.report().diagnostics());
+}
+
+#[test]
+fn environment_service_name_beats_resource_attributes() {
+    let t = quiet(&[
+        ("OTEL_SERVICE_NAME", "svc"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "service.name=other"),
+    ])
+    .install()
+    .unwrap();
+    assert_eq!(resource_value(&t, "service.name").as_deref(), Some("svc"));
+}
+
+#[test]
+fn invalid_values_are_reported_and_defaulted() {
+    let t = quiet(&[
+        ("OTEL_BSP_SCHEDULE_DELAY", "soon"),
+        ("OTEL_TRACES_SAMPLER", "traceidratio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "1.5"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "a=%zz"),
+        ("OTEL_PROPAGATORS", "tracecontext,carrier-pigeon"),
+    ])
+    .install()
+    .unwrap();
+    let d = t.report().diagnostics();
+    for var in [
+        "OTEL_BSP_SCHEDULE_DELAY",
+        "OTEL_TRACES_SAMPLER_ARG",
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "OTEL_PROPAGATORS",
+    ] {
+        assert!(d.mentions(var), "{var} not reported in:\n{d}");
+    }
+    let text = d.to_string();
+    assert!(
+        text.contains("soon") && text.contains("1.5") && text.contains("carrier-pigeon"),
+        "{text}"
+    );
+    assert_eq!(t.report().config().span_batch.schedule_delay.as_millis(), 5000);
+}
+
+#[test]
+fn strict_mode_turns_diagnostics_into_an_error() {
+    let err = quiet(&[("OTEL_METRIC_EXPORT_INTERVAL", "-1"), ("OTEL_SDK_DISABLED", "yes")])
+        .strict(true)
+        .install()
+        .unwrap_err();
+    match &err {
+        SetupError::InvalidConfiguration(d) => {
+            assert!(
+                d.mentions("OTEL_METRIC_EXPORT_INTERVAL") && d.mentions("OTEL_SDK_DISABLED"),
+                "{d}"
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(err.to_string().contains("OTEL_METRIC_EXPORT_INTERVAL=\"-1\""), "{err}");
+}
+
+#[test]
+fn console_is_the_fallback_only_when_nothing_is_configured() {
+    let t = Telemetry::builder()
+        .environment(Environment::default())
+        .install_global(false)
+        .console_when_unconfigured(true)
+        .install()
+        .unwrap();
+    assert_eq!(t.report().trace_exporters(), ["console"]);
+    assert_eq!(t.report().metric_exporters(), ["console"]);
+    let t = Telemetry::builder()
+        .environment(Environment::from_pairs([(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "http://127.0.0.1:9",
+        )]))
+        .install_global(false)
+        .console_when_unconfigured(true)
+        .shutdown_timeout(std::time::Duration::from_millis(200))
+        .install()
+        .unwrap();
+    assert_eq!(t.report().trace_exporters(), ["otlp"]);
+    let t = Telemetry::builder()
+        .environment(Environment::default())
+        .install_global(false)
+        .traces_exporter(&[])
+        .metrics_exporter(&[ExporterKind::Console])
+        .logs_exporter(&[])
+        .install()
+        .unwrap();
+    assert!(t.report().trace_exporters().is_empty());
+    assert_eq!(t.report().metric_exporters(), ["console"]);
+}
+
+#[test]
+fn sdk_disabled_installs_no_exporter() {
+    let t = Telemetry::builder()
+        .environment(Environment::from_pairs([("OTEL_SDK_DISABLED", "true")]))
+        .install_global(false)
+        .install()
+        .unwrap();
+    assert!(t.report().trace_exporters().is_empty());
+    assert!(t.report().metric_exporters().is_empty());
+    assert!(t.report().log_exporters().is_empty());
+}
+
+fn captured(pairs: &[(&str, &str)]) -> (Telemetry, InMemorySpanExporter) {
+    let exporter = InMemorySpanExporter::default();
+    let t = quiet(pairs)
+        .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))
+        .install()
+        .unwrap();
+    (t, exporter)
+}
+
+#[test]
+fn sampler_from_the_environment_applies() {
+    let (t, exporter) = captured(&[("OTEL_TRACES_SAMPLER", "always_off")]);
+    t.tracer("s").start("dropped").end();
+    assert!(exporter.get_finished_spans().unwrap().is_empty());
+    let (t, exporter) = captured(&[]);
+    t.tracer("s").start("kept").end();
+    assert_eq!(exporter.get_finished_spans().unwrap().len(), 1);
+}
+
+#[test]
+fn span_limits_apply() {
+    let (t, exporter) = captured(&[
+        ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "5"),
+        ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "2"),
+    ]);
+    let mut span = t.tracer("s").start("limited");
+    span.set_attribute(KeyValue::new("a", "abcdefgh"));
+    span.set_attribute(KeyValue::new("b", 1));
+    span.set_attribute(KeyValue::new("c", 2));
+    span.end();
+    let spans = exporter.get_finished_spans().unwrap();
+    let s = &spans[0];
+    assert_eq!(s.attributes.len(), 2);
+    assert_eq!(s.dropped_attributes_count, 1);
+    assert_eq!(s.attributes[0].value.as_str(), "abcde");
+}
+
+#[test]
+fn report_prints_the_effective_configuration_without_secrets() {
+    let t = quiet(&[
+        ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=hunter2"),
+        ("OTEL_SERVICE_NAME", "reporter"),
+    ])
+    .install()
+    .unwrap();
+    let text = t.report().to_string();
+    assert!(text.contains("service.name=reporter"), "{text}");
+    assert!(text.contains("x-api-key=<redacted>"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(!format!("{t:?}").contains("hunter2"));
+}
+
+#[cfg(feature = "prometheus")]
+#[test]
+fn prometheus_endpoint_serves_metrics() {
+    use std::io::{Read, Write};
+    let t = quiet(&[
+        ("OTEL_METRICS_EXPORTER", "prometheus"),
+        ("OTEL_EXPORTER_PROMETHEUS_HOST", "127.0.0.1"),
+        ("OTEL_EXPORTER_PROMETHEUS_PORT", "0"),
+    ])
+    .install()
+    .unwrap();
+    let meter = opentelemetry::metrics::MeterProvider::meter(t.meter_provider(), "prom");
+    meter
+        .u64_counter("scraped.things")
+        .build()
+        .add(7, &[KeyValue::new("kind", "test")]);
+    let addr = t.prometheus_addr().expect("endpoint");
+    let get = |path: &str| {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        let mut body = String::new();
+        s.read_to_string(&mut body).unwrap();
+        body
+    };
+    let body = get("/metrics");
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(body.contains("scraped_things_total{kind=\"test\""), "{body}");
+    assert!(body.contains(" 7"), "{body}");
+    assert!(get("/other").starts_with("HTTP/1.1 404"));
+}
