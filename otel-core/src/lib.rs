@@ -13,10 +13,10 @@ pub mod sampling;
 pub mod testing;
 
 pub use opentelemetry;
-pub use opentelemetry_sdk;
-pub use opentelemetry_semantic_conventions as semconv;
 #[cfg(feature = "otlp")]
 pub use opentelemetry_otlp;
+pub use opentelemetry_sdk;
+pub use opentelemetry_semantic_conventions as semconv;
 mod setup;
 #[cfg(feature = "tracing")]
 pub mod tracing_bridge;

@@ -38,7 +38,12 @@ impl Default for TracingOptions {
     /// Spans and log records on, terminal output on, filter from `RUST_LOG`
     /// (or `info`).
     fn default() -> Self {
-        Self { filter: None, spans: true, logs: true, terminal: true }
+        Self {
+            filter: None,
+            spans: true,
+            logs: true,
+            terminal: true,
+        }
     }
 }
 
@@ -137,7 +142,12 @@ where
         let span = cx.span();
         let sc = span.span_context();
         if sc.is_valid() {
-            write!(writer, " trace_id={} span_id={}", sc.trace_id(), sc.span_id())?;
+            write!(
+                writer,
+                " trace_id={} span_id={}",
+                sc.trace_id(),
+                sc.span_id()
+            )?;
         }
         writeln!(writer)
     }

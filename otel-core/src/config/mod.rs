@@ -16,10 +16,10 @@ mod semconv;
 
 pub use diagnostics::{Diagnostic, Diagnostics};
 pub use environment::Environment;
-pub use otlp::{Compression, OtlpSettings, Protocol, Signal};
 pub(crate) use otlp::RedactedHeaders;
-pub use semconv::{ExceptionSignal, SemconvStability, StabilityMode, semconv_stability};
+pub use otlp::{Compression, OtlpSettings, Protocol, Signal};
 pub(crate) use semconv::set_semconv_stability;
+pub use semconv::{ExceptionSignal, SemconvStability, StabilityMode, semconv_stability};
 
 use std::fmt;
 use std::time::Duration;
@@ -118,12 +118,29 @@ pub struct BatchSettings {
 impl BatchSettings {
     fn from_env(env: &Environment, diag: &mut Diagnostics, prefix: &str, delay_ms: u64) -> Self {
         let var = |s: &str| format!("{prefix}_{s}");
-        let schedule_delay = parse::millis(env, diag, &var("SCHEDULE_DELAY"), Duration::from_millis(delay_ms), false);
-        let export_timeout = parse::millis(env, diag, &var("EXPORT_TIMEOUT"), Duration::from_millis(30_000), true);
+        let schedule_delay = parse::millis(
+            env,
+            diag,
+            &var("SCHEDULE_DELAY"),
+            Duration::from_millis(delay_ms),
+            false,
+        );
+        let export_timeout = parse::millis(
+            env,
+            diag,
+            &var("EXPORT_TIMEOUT"),
+            Duration::from_millis(30_000),
+            true,
+        );
         let positive = |diag: &mut Diagnostics, name: String, default: u64| -> usize {
             match parse::integer(env, diag, &name, default) {
                 Some(0) => {
-                    diag.push(&name, "0", "must be at least 1", format!("using the default {default}"));
+                    diag.push(
+                        &name,
+                        "0",
+                        "must be at least 1",
+                        format!("using the default {default}"),
+                    );
                     default as usize
                 }
                 Some(v) => v as usize,
@@ -141,7 +158,12 @@ impl BatchSettings {
             );
             max_export_batch_size = max_queue_size;
         }
-        BatchSettings { schedule_delay, export_timeout, max_queue_size, max_export_batch_size }
+        BatchSettings {
+            schedule_delay,
+            export_timeout,
+            max_queue_size,
+            max_export_batch_size,
+        }
     }
 }
 
@@ -265,7 +287,10 @@ impl Config {
         let mut d = Diagnostics::default();
         let diag = &mut d;
 
-        if let Some(file) = env.get("OTEL_CONFIG_FILE").or_else(|| env.get("OTEL_EXPERIMENTAL_CONFIG_FILE")) {
+        if let Some(file) = env
+            .get("OTEL_CONFIG_FILE")
+            .or_else(|| env.get("OTEL_EXPERIMENTAL_CONFIG_FILE"))
+        {
             diag.push(
                 "OTEL_CONFIG_FILE",
                 file,
@@ -288,8 +313,20 @@ impl Config {
         let logs_exporter = exporters(diag, "OTEL_LOGS_EXPORTER", Signal::Logs);
 
         let metrics = MetricsSettings {
-            export_interval: parse::millis(env, diag, "OTEL_METRIC_EXPORT_INTERVAL", Duration::from_millis(60_000), false),
-            export_timeout: parse::millis(env, diag, "OTEL_METRIC_EXPORT_TIMEOUT", Duration::from_millis(30_000), true),
+            export_interval: parse::millis(
+                env,
+                diag,
+                "OTEL_METRIC_EXPORT_INTERVAL",
+                Duration::from_millis(60_000),
+                false,
+            ),
+            export_timeout: parse::millis(
+                env,
+                diag,
+                "OTEL_METRIC_EXPORT_TIMEOUT",
+                Duration::from_millis(30_000),
+                true,
+            ),
             temporality: match env.get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE") {
                 None => TemporalityPreference::Cumulative,
                 Some(raw) => match raw.to_ascii_lowercase().as_str() {
@@ -307,7 +344,9 @@ impl Config {
                     }
                 },
             },
-            exponential_histograms: match env.get("OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION") {
+            exponential_histograms: match env
+                .get("OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION")
+            {
                 None => false,
                 Some(raw) => match raw.to_ascii_lowercase().as_str() {
                     "explicit_bucket_histogram" => false,
@@ -328,7 +367,12 @@ impl Config {
             let known = ["trace_based", "always_on", "always_off"];
             let lower = raw.to_ascii_lowercase();
             if !known.contains(&lower.as_str()) {
-                diag.push("OTEL_METRICS_EXEMPLAR_FILTER", raw, "unknown value (trace_based, always_on, always_off)", "ignored");
+                diag.push(
+                    "OTEL_METRICS_EXEMPLAR_FILTER",
+                    raw,
+                    "unknown value (trace_based, always_on, always_off)",
+                    "ignored",
+                );
             } else if lower != "trace_based" {
                 diag.push(
                     "OTEL_METRICS_EXEMPLAR_FILTER",
@@ -344,15 +388,26 @@ impl Config {
                 Some(g) if env.get(specific).is_none() => g,
                 _ => specific,
             };
-            parse::integer(env, diag, var, 128).map(|v| v as u32).unwrap_or(128)
+            parse::integer(env, diag, var, 128)
+                .map(|v| v as u32)
+                .unwrap_or(128)
         };
-        let value_length = |diag: &mut Diagnostics, specific: &str, general: &str| -> Option<usize> {
-            let var = if env.get(specific).is_some() { specific } else { general };
-            env.get(var)?;
-            parse::integer(env, diag, var, 0).map(|v| v as usize)
-        };
+        let value_length =
+            |diag: &mut Diagnostics, specific: &str, general: &str| -> Option<usize> {
+                let var = if env.get(specific).is_some() {
+                    specific
+                } else {
+                    general
+                };
+                env.get(var)?;
+                parse::integer(env, diag, var, 0).map(|v| v as usize)
+            };
         let limits = Limits {
-            span_attribute_count: count(diag, "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", Some("OTEL_ATTRIBUTE_COUNT_LIMIT")),
+            span_attribute_count: count(
+                diag,
+                "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+                Some("OTEL_ATTRIBUTE_COUNT_LIMIT"),
+            ),
             span_attribute_value_length: value_length(
                 diag,
                 "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
@@ -363,18 +418,34 @@ impl Config {
             event_attribute_count: count(diag, "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", None),
             link_attribute_count: count(diag, "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", None),
         };
-        for var in ["OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT"] {
+        for var in [
+            "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+            "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT",
+        ] {
             if let Some(raw) = env.get(var) {
-                diag.push(var, raw, "log record limits are not configurable in opentelemetry_sdk 0.33", "ignored");
+                diag.push(
+                    var,
+                    raw,
+                    "log record limits are not configurable in opentelemetry_sdk 0.33",
+                    "ignored",
+                );
             }
         }
 
         let prometheus = PrometheusSettings {
-            host: env.get("OTEL_EXPORTER_PROMETHEUS_HOST").unwrap_or("localhost").to_string(),
+            host: env
+                .get("OTEL_EXPORTER_PROMETHEUS_HOST")
+                .unwrap_or("localhost")
+                .to_string(),
             port: match parse::integer(env, diag, "OTEL_EXPORTER_PROMETHEUS_PORT", 9464) {
                 Some(p) if p <= u16::MAX as u64 => p as u16,
                 Some(p) => {
-                    diag.push("OTEL_EXPORTER_PROMETHEUS_PORT", p.to_string(), "not a port number", "using the default 9464");
+                    diag.push(
+                        "OTEL_EXPORTER_PROMETHEUS_PORT",
+                        p.to_string(),
+                        "not a port number",
+                        "using the default 9464",
+                    );
                     9464
                 }
                 None => 9464,
@@ -390,7 +461,12 @@ impl Config {
                 "info" => LogLevel::Info,
                 "debug" | "trace" | "verbose" | "all" => LogLevel::Debug,
                 _ => {
-                    diag.push("OTEL_LOG_LEVEL", raw, "unknown level (none, error, warn, info, debug)", "using info");
+                    diag.push(
+                        "OTEL_LOG_LEVEL",
+                        raw,
+                        "unknown level (none, error, warn, info, debug)",
+                        "using info",
+                    );
                     LogLevel::Info
                 }
             },
@@ -430,7 +506,11 @@ impl Config {
     }
 }
 
-fn list<T>(f: &mut fmt::Formatter<'_>, items: &[T], name: impl Fn(&T) -> &'static str) -> fmt::Result {
+fn list<T>(
+    f: &mut fmt::Formatter<'_>,
+    items: &[T],
+    name: impl Fn(&T) -> &'static str,
+) -> fmt::Result {
     if items.is_empty() {
         return f.write_str("none");
     }
@@ -471,7 +551,11 @@ impl fmt::Display for Config {
                 o.timeout,
                 o.compression,
                 RedactedHeaders(&o.headers),
-                if o.certificate.is_some() || o.client_certificate.is_some() { " tls-files=set" } else { "" },
+                if o.certificate.is_some() || o.client_certificate.is_some() {
+                    " tls-files=set"
+                } else {
+                    ""
+                },
             )?;
         }
         let b = &self.span_batch;
@@ -491,8 +575,11 @@ impl fmt::Display for Config {
             "metrics: interval={:?} timeout={:?} temporality={:?}",
             self.metrics.export_interval, self.metrics.export_timeout, self.metrics.temporality
         )?;
-        write!(f, "semconv: http={:?} rpc={:?} messaging={:?} exceptions={:?}",
-            self.semconv.http, self.semconv.rpc, self.semconv.messaging, self.semconv.exceptions)
+        write!(
+            f,
+            "semconv: http={:?} rpc={:?} messaging={:?} exceptions={:?}",
+            self.semconv.http, self.semconv.rpc, self.semconv.messaging, self.semconv.exceptions
+        )
     }
 }
 

@@ -174,7 +174,11 @@ fn pick<'e>(env: &'e Environment, signal: Signal, suffix: &str) -> Option<(Strin
 /// Splits `scheme://authority/path?query` into (scheme, authority, rest).
 fn split_url(url: &str) -> Option<(&str, &str, &str)> {
     let (scheme, rest) = url.split_once("://")?;
-    if scheme.is_empty() || !scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) {
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    {
         return None;
     }
     let cut = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -202,12 +206,22 @@ pub(crate) fn parse_headers(var: &str, raw: &str, diag: &mut Diagnostics) -> Vec
     for member in raw.split(',').map(str::trim).filter(|m| !m.is_empty()) {
         let Some((k, v)) = member.split_once('=') else {
             let name = member.chars().take(40).collect::<String>();
-            diag.push(var, format!("{name}<redacted>"), "a member has no `=`", "member ignored");
+            diag.push(
+                var,
+                format!("{name}<redacted>"),
+                "a member has no `=`",
+                "member ignored",
+            );
             continue;
         };
         let key = k.trim();
         if key.is_empty() || http::HeaderName::from_bytes(key.as_bytes()).is_err() {
-            diag.push(var, format!("{key}=<redacted>"), "invalid header name", "member ignored");
+            diag.push(
+                var,
+                format!("{key}=<redacted>"),
+                "invalid header name",
+                "member ignored",
+            );
             continue;
         }
         match parse::percent_decode_strict(v.trim()) {
@@ -215,7 +229,12 @@ pub(crate) fn parse_headers(var: &str, raw: &str, diag: &mut Diagnostics) -> Vec
                 out.retain(|(k, _)| !k.eq_ignore_ascii_case(key));
                 out.push((key.to_string(), value));
             }
-            Ok(_) => diag.push(var, format!("{key}=<redacted>"), "value is not a valid header value", "member ignored"),
+            Ok(_) => diag.push(
+                var,
+                format!("{key}=<redacted>"),
+                "value is not a valid header value",
+                "member ignored",
+            ),
             Err(why) => diag.push(var, format!("{key}=<redacted>"), why, "member ignored"),
         }
     }
@@ -227,7 +246,12 @@ impl OtlpSettings {
     pub fn from_env(env: &Environment, diag: &mut Diagnostics, signal: Signal) -> Self {
         let protocol = match pick(env, signal, "PROTOCOL") {
             Some((var, raw)) => Protocol::parse(raw).unwrap_or_else(|| {
-                diag.push(&var, raw, "unknown protocol (grpc, http/protobuf, http/json)", "using http/protobuf");
+                diag.push(
+                    &var,
+                    raw,
+                    "unknown protocol (grpc, http/protobuf, http/json)",
+                    "using http/protobuf",
+                );
                 Protocol::default()
             }),
             None => Protocol::default(),
@@ -258,7 +282,12 @@ impl OtlpSettings {
                 "gzip" => Compression::Gzip,
                 "none" => Compression::None,
                 _ => {
-                    diag.push(&var, raw, "unknown compression (gzip or none)", "no compression");
+                    diag.push(
+                        &var,
+                        raw,
+                        "unknown compression (gzip or none)",
+                        "no compression",
+                    );
                     Compression::None
                 }
             },
@@ -291,7 +320,11 @@ impl OtlpSettings {
         let grpc = protocol == Protocol::Grpc;
         let default = || {
             let base = protocol.default_endpoint();
-            if grpc { base.to_string() } else { join_signal_path(base, signal.http_path()) }
+            if grpc {
+                base.to_string()
+            } else {
+                join_signal_path(base, signal.http_path())
+            }
         };
         let candidates = [
             (specific_var.to_string(), true),
@@ -307,7 +340,12 @@ impl OtlpSettings {
                     if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") {
                         return (raw.to_string(), true);
                     }
-                    diag.push(&var, raw, "scheme must be http or https", "variable ignored");
+                    diag.push(
+                        &var,
+                        raw,
+                        "scheme must be http or https",
+                        "variable ignored",
+                    );
                     continue;
                 }
                 let scheme = if insecure { "http" } else { "https" };
@@ -315,7 +353,8 @@ impl OtlpSettings {
             }
             match split_url(raw) {
                 Some((scheme, authority, rest))
-                    if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") =>
+                    if scheme.eq_ignore_ascii_case("http")
+                        || scheme.eq_ignore_ascii_case("https") =>
                 {
                     if per_signal {
                         // Used as-is; only an empty path becomes `/`.
@@ -328,7 +367,12 @@ impl OtlpSettings {
                     }
                     return (join_signal_path(raw, signal.http_path()), true);
                 }
-                _ => diag.push(&var, raw, "not an http:// or https:// URL", "variable ignored"),
+                _ => diag.push(
+                    &var,
+                    raw,
+                    "not an http:// or https:// URL",
+                    "variable ignored",
+                ),
             }
         }
         (default(), configured)
@@ -341,30 +385,112 @@ mod tests {
 
     fn settings(pairs: &[(&str, &str)], signal: Signal) -> (OtlpSettings, Diagnostics) {
         let mut d = Diagnostics::default();
-        let s = OtlpSettings::from_env(&Environment::from_pairs(pairs.iter().copied()), &mut d, signal);
+        let s = OtlpSettings::from_env(
+            &Environment::from_pairs(pairs.iter().copied()),
+            &mut d,
+            signal,
+        );
         (s, d)
     }
 
+    /// (environment, signal, expected endpoint)
+    type EndpointCase = (&'static [(&'static str, &'static str)], Signal, &'static str);
+
     #[test]
     fn endpoint_rules() {
-        // (env, signal, expected endpoint)
-        let cases: &[(&[(&str, &str)], Signal, &str)] = &[
+        let cases: &[EndpointCase] = &[
             (&[], Signal::Traces, "http://localhost:4318/v1/traces"),
             (&[], Signal::Metrics, "http://localhost:4318/v1/metrics"),
-            (&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")], Signal::Traces, "http://localhost:4317"),
-            (&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")], Signal::Logs, "http://c:4318/v1/logs"),
-            (&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/")], Signal::Traces, "http://c:4318/v1/traces"),
-            (&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/mycollector/")], Signal::Traces, "http://c:4318/mycollector/v1/traces"),
-            (&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/mycollector")], Signal::Traces, "http://c:4318/mycollector/v1/traces"),
-            (&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:4318/custom/path")], Signal::Traces, "http://c:4318/custom/path"),
-            (&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:4318")], Signal::Traces, "http://c:4318/"),
-            (&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://c")], Signal::Metrics, "http://localhost:4318/v1/metrics"),
-            (&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://a:1"), ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://b:2/x")], Signal::Traces, "http://b:2/x"),
-            (&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://c:4317")], Signal::Traces, "https://c:4317"),
-            (&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "c:4317")], Signal::Traces, "https://c:4317"),
-            (&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "c:4317"), ("OTEL_EXPORTER_OTLP_INSECURE", "true")], Signal::Traces, "http://c:4317"),
-            (&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"), ("OTEL_EXPORTER_OTLP_INSECURE", "false")], Signal::Traces, "http://c:4317"),
-            (&[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")], Signal::Metrics, "http://localhost:4318/v1/metrics"),
+            (
+                &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")],
+                Signal::Traces,
+                "http://localhost:4317",
+            ),
+            (
+                &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")],
+                Signal::Logs,
+                "http://c:4318/v1/logs",
+            ),
+            (
+                &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/")],
+                Signal::Traces,
+                "http://c:4318/v1/traces",
+            ),
+            (
+                &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/mycollector/")],
+                Signal::Traces,
+                "http://c:4318/mycollector/v1/traces",
+            ),
+            (
+                &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/mycollector")],
+                Signal::Traces,
+                "http://c:4318/mycollector/v1/traces",
+            ),
+            (
+                &[(
+                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                    "http://c:4318/custom/path",
+                )],
+                Signal::Traces,
+                "http://c:4318/custom/path",
+            ),
+            (
+                &[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:4318")],
+                Signal::Traces,
+                "http://c:4318/",
+            ),
+            (
+                &[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://c")],
+                Signal::Metrics,
+                "http://localhost:4318/v1/metrics",
+            ),
+            (
+                &[
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://a:1"),
+                    ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://b:2/x"),
+                ],
+                Signal::Traces,
+                "http://b:2/x",
+            ),
+            (
+                &[
+                    ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://c:4317"),
+                ],
+                Signal::Traces,
+                "https://c:4317",
+            ),
+            (
+                &[
+                    ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", "c:4317"),
+                ],
+                Signal::Traces,
+                "https://c:4317",
+            ),
+            (
+                &[
+                    ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", "c:4317"),
+                    ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
+                ],
+                Signal::Traces,
+                "http://c:4317",
+            ),
+            (
+                &[
+                    ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+                    ("OTEL_EXPORTER_OTLP_INSECURE", "false"),
+                ],
+                Signal::Traces,
+                "http://c:4317",
+            ),
+            (
+                &[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")],
+                Signal::Metrics,
+                "http://localhost:4318/v1/metrics",
+            ),
         ];
         for (env, signal, want) in cases {
             let (s, d) = settings(env, *signal);
@@ -375,11 +501,17 @@ mod tests {
 
     #[test]
     fn invalid_endpoint_falls_back_and_is_reported() {
-        let (s, d) = settings(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")], Signal::Traces);
+        let (s, d) = settings(
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")],
+            Signal::Traces,
+        );
         assert_eq!(s.endpoint, "http://localhost:4318/v1/traces");
         assert!(d.mentions("OTEL_EXPORTER_OTLP_ENDPOINT"), "{d}");
         let (s, d) = settings(
-            &[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://x"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://ok:1")],
+            &[
+                ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://x"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://ok:1"),
+            ],
             Signal::Traces,
         );
         assert_eq!(s.endpoint, "http://ok:1/v1/traces");
@@ -409,9 +541,18 @@ mod tests {
         assert_eq!(s.timeout, Duration::from_millis(2000));
         assert_eq!(s.compression, Compression::Gzip);
         assert_eq!(s.headers, vec![("b".to_string(), "2".to_string())]);
-        assert_eq!(s.certificate.as_deref(), Some(std::path::Path::new("/ca.pem")));
-        assert_eq!(s.client_key.as_deref(), Some(std::path::Path::new("/key.pem")));
-        assert_eq!(s.client_certificate.as_deref(), Some(std::path::Path::new("/cert.pem")));
+        assert_eq!(
+            s.certificate.as_deref(),
+            Some(std::path::Path::new("/ca.pem"))
+        );
+        assert_eq!(
+            s.client_key.as_deref(),
+            Some(std::path::Path::new("/key.pem"))
+        );
+        assert_eq!(
+            s.client_certificate.as_deref(),
+            Some(std::path::Path::new("/cert.pem"))
+        );
     }
 
     #[test]
@@ -429,7 +570,12 @@ mod tests {
         assert_eq!(s.timeout, Duration::from_millis(10_000));
         assert_eq!(s.compression, Compression::None);
         assert!(!s.insecure);
-        for var in ["OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_COMPRESSION", "OTEL_EXPORTER_OTLP_INSECURE"] {
+        for var in [
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_TIMEOUT",
+            "OTEL_EXPORTER_OTLP_COMPRESSION",
+            "OTEL_EXPORTER_OTLP_INSECURE",
+        ] {
             assert!(d.mentions(var), "{var} missing from {d}");
         }
         let (s, _) = settings(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "0")], Signal::Traces);
@@ -455,7 +601,10 @@ mod tests {
         assert_eq!(d.len(), 3, "{d}");
         let text = format!("{d}");
         assert!(!text.contains("s3cr") && !text.contains("%zz"), "{text}");
-        let (s, _) = settings(&[("OTEL_EXPORTER_OTLP_HEADERS", "api-key=topsecret")], Signal::Traces);
+        let (s, _) = settings(
+            &[("OTEL_EXPORTER_OTLP_HEADERS", "api-key=topsecret")],
+            Signal::Traces,
+        );
         assert!(!format!("{s:?}").contains("topsecret"));
     }
 }

@@ -19,7 +19,12 @@ pub(crate) fn boolean(env: &Environment, diag: &mut Diagnostics, var: &str) -> O
     } else if raw.eq_ignore_ascii_case("false") {
         Some(false)
     } else {
-        diag.push(var, raw, "not a boolean (true or false)", "treated as false");
+        diag.push(
+            var,
+            raw,
+            "not a boolean (true or false)",
+            "treated as false",
+        );
         Some(false)
     }
 }
@@ -35,7 +40,12 @@ pub(crate) fn integer(
     match raw.parse::<u64>() {
         Ok(v) if v <= MAX_INT => Some(v),
         Ok(_) => {
-            diag.push(var, raw, "out of range (0 to 2147483647)", format!("using the default {default}"));
+            diag.push(
+                var,
+                raw,
+                "out of range (0 to 2147483647)",
+                format!("using the default {default}"),
+            );
             None
         }
         Err(_) => {
@@ -161,7 +171,10 @@ mod tests {
     fn durations() {
         let def = Duration::from_millis(5000);
         let mut d = Diagnostics::default();
-        assert_eq!(millis(&env("250"), &mut d, "V", def, true), Duration::from_millis(250));
+        assert_eq!(
+            millis(&env("250"), &mut d, "V", def, true),
+            Duration::from_millis(250)
+        );
         assert_eq!(millis(&env("0"), &mut d, "V", def, true), NO_LIMIT);
         assert_eq!(millis(&env("0"), &mut d, "V", def, false), Duration::ZERO);
         assert!(d.is_empty());

@@ -450,17 +450,16 @@ impl TelemetryBuilder {
             opentelemetry::global::set_meter_provider(meter_provider.clone());
         }
         #[cfg(feature = "tracing")]
-        if let Some(options) = self.tracing {
-            if let Err(e) =
+        if let Some(options) = self.tracing
+            && let Err(e) =
                 crate::tracing_bridge::install(options, &tracer_provider, &logger_provider)
-            {
+        {
                 diag.push(
                     "tracing",
                     "subscriber",
                     e,
                     "the tracing bridge was not installed",
                 );
-            }
         }
 
         if config.log_level >= LogLevel::Warn {

@@ -247,10 +247,10 @@ impl Telemetry {
 
 impl Drop for Telemetry {
     fn drop(&mut self) {
-        if let Err(e) = self.shutdown_blocking() {
-            if self.report.config.log_level >= LogLevel::Error {
-                eprintln!("otel-core: {e}");
-            }
+        if let Err(e) = self.shutdown_blocking()
+            && self.report.config.log_level >= LogLevel::Error
+        {
+            eprintln!("otel-core: {e}");
         }
     }
 }
