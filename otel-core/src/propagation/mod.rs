@@ -1,3 +1,45 @@
 //! Propagators (W3C trace context and baggage, B3, Jaeger, mesh header forwarding) and context helpers.
+//!
+//! - [`TraceContextPropagator`] and [`BaggagePropagator`]: W3C Trace Context
+//!   Level 2 and W3C Baggage, implementing OpenTelemetry's `TextMapPropagator`.
+//! - [`TraceParent`]: the allocation-free `traceparent` codec behind the
+//!   propagator, for layers that read or write the header directly.
+//! - Carriers: [`HeaderExtractor`] / [`HeaderInjector`] over `http::HeaderMap`,
+//!   [`MapExtractor`] / [`MapInjector`] over any string map.
+//! - Helpers over the global propagator: [`inject`], [`extract`],
+//!   [`extract_with`], [`inject_headers`], [`extract_headers`];
+//!   [`spawn_in_current_context`]; [`baggage_get`] / [`baggage_set`].
 
+mod baggage;
+mod carrier;
+mod context;
 pub(crate) mod hex;
+mod trace_context;
+
+pub use baggage::{
+    BAGGAGE_HEADER, BaggagePropagator, MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBER_BYTES,
+    MAX_BAGGAGE_MEMBERS, format_baggage, parse_baggage,
+};
+pub use carrier::{
+    HeaderExtractor, HeaderInjector, MapExtractor, MapInjector, StringMap, StringMapMut,
+};
+pub use context::{
+    baggage_get, baggage_set, extract, extract_headers, extract_with, inject, inject_headers,
+    spawn_in_current_context, spawn_with_context,
+};
+pub use trace_context::{
+    TRACEPARENT_HEADER, TRACESTATE_HEADER, TraceContextPropagator, TraceParent, TraceParentBuf,
+    format_tracestate, parse_tracestate,
+};
+
+mod b3;
+mod jaeger;
+mod mesh;
+
+pub use b3::{B3Encoding, B3Propagator};
+pub use jaeger::JaegerPropagator;
+pub use mesh::{
+    DEFAULT_MAX_VALUE_LEN, ENVOY_FORCE_TRACE_HEADER, ForwardHeadersBuilder, ForwardHeadersError,
+    ForwardHeadersPropagator, ForwardedHeaders, MAX_FORWARDED_HEADERS, MAX_VALUE_LEN_LIMIT,
+    MeshPreset, REQUEST_ID_HEADER,
+};
