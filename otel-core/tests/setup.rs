@@ -32,19 +32,38 @@ fn resource_value(t: &Telemetry, key: &str) -> Option<String> {
 fn builder_values_win_over_the_environment() {
     let t = quiet(&[
         ("OTEL_SERVICE_NAME", "from-env"),
-        ("OTEL_RESOURCE_ATTRIBUTES", "service.name=attrs,team=payments"),
-        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://env:4318/v1/traces"),
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "service.name=attrs,team=payments",
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "http://env:4318/v1/traces",
+        ),
     ])
     .service_name("from-code")
     .service_version("1.2.3")
     .otlp_endpoint("http://code:4318")
     .install()
     .unwrap();
-    assert_eq!(resource_value(&t, "service.name").as_deref(), Some("from-code"));
-    assert_eq!(resource_value(&t, "service.version").as_deref(), Some("1.2.3"));
+    assert_eq!(
+        resource_value(&t, "service.name").as_deref(),
+        Some("from-code")
+    );
+    assert_eq!(
+        resource_value(&t, "service.version").as_deref(),
+        Some("1.2.3")
+    );
     assert_eq!(resource_value(&t, "team").as_deref(), Some("payments"));
-    assert_eq!(t.report().config().otlp_traces.endpoint, "http://code:4318/v1/traces");
-    assert!(t.report().diagnostics().is_empty(), "{}", t.report().diagnostics());
+    assert_eq!(
+        t.report().config().otlp_traces.endpoint,
+        "http://code:4318/v1/traces"
+    );
+    assert!(
+        t.report().diagnostics().is_empty(),
+        "{}",
+        t.report().diagnostics()
+    );
 }
 
 #[test]
@@ -83,15 +102,21 @@ fn invalid_values_are_reported_and_defaulted() {
         text.contains("soon") && text.contains("1.5") && text.contains("carrier-pigeon"),
         "{text}"
     );
-    assert_eq!(t.report().config().span_batch.schedule_delay.as_millis(), 5000);
+    assert_eq!(
+        t.report().config().span_batch.schedule_delay.as_millis(),
+        5000
+    );
 }
 
 #[test]
 fn strict_mode_turns_diagnostics_into_an_error() {
-    let err = quiet(&[("OTEL_METRIC_EXPORT_INTERVAL", "-1"), ("OTEL_SDK_DISABLED", "yes")])
-        .strict(true)
-        .install()
-        .unwrap_err();
+    let err = quiet(&[
+        ("OTEL_METRIC_EXPORT_INTERVAL", "-1"),
+        ("OTEL_SDK_DISABLED", "yes"),
+    ])
+    .strict(true)
+    .install()
+    .unwrap_err();
     match &err {
         SetupError::InvalidConfiguration(d) => {
             assert!(
@@ -101,7 +126,11 @@ fn strict_mode_turns_diagnostics_into_an_error() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    assert!(err.to_string().contains("OTEL_METRIC_EXPORT_INTERVAL=\"-1\""), "{err}");
+    assert!(
+        err.to_string()
+            .contains("OTEL_METRIC_EXPORT_INTERVAL=\"-1\""),
+        "{err}"
+    );
 }
 
 #[test]
@@ -220,14 +249,21 @@ fn prometheus_endpoint_serves_metrics() {
     let addr = t.prometheus_addr().expect("endpoint");
     let get = |path: &str| {
         let mut s = std::net::TcpStream::connect(addr).unwrap();
-        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
         let mut body = String::new();
         s.read_to_string(&mut body).unwrap();
         body
     };
     let body = get("/metrics");
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");
-    assert!(body.contains("scraped_things_total{kind=\"test\""), "{body}");
+    assert!(
+        body.contains("scraped_things_total{kind=\"test\""),
+        "{body}"
+    );
     assert!(body.contains(" 7"), "{body}");
     assert!(get("/other").starts_with("HTTP/1.1 404"));
 }

@@ -14,8 +14,12 @@ use tracing_subscriber::layer::SubscriberExt;
 fn tracing_spans_nest_with_ours_and_events_carry_ids() {
     let spans = InMemorySpanExporter::default();
     let logs = InMemoryLogExporter::default();
-    let tp = SdkTracerProvider::builder().with_simple_exporter(spans.clone()).build();
-    let lp = SdkLoggerProvider::builder().with_simple_exporter(logs.clone()).build();
+    let tp = SdkTracerProvider::builder()
+        .with_simple_exporter(spans.clone())
+        .build();
+    let lp = SdkLoggerProvider::builder()
+        .with_simple_exporter(logs.clone())
+        .build();
     let subscriber = tracing_subscriber::registry().with(layer(
         &TracingOptions::default().terminal(false),
         &tp,
@@ -39,23 +43,39 @@ fn tracing_spans_nest_with_ours_and_events_carry_ids() {
 
     let finished = spans.get_finished_spans().unwrap();
     let find = |name: &str| {
-        finished
-            .iter()
-            .find(|s| s.name == name)
-            .unwrap_or_else(|| panic!("no {name}: {:?}", finished.iter().map(|s| &s.name).collect::<Vec<_>>()))
+        finished.iter().find(|s| s.name == name).unwrap_or_else(|| {
+            panic!(
+                "no {name}: {:?}",
+                finished.iter().map(|s| &s.name).collect::<Vec<_>>()
+            )
+        })
     };
     let outer = find("ours outer");
     let middle = find("tracing middle");
     let inner = find("ours inner");
-    assert_eq!(middle.parent_span_id, outer.span_context.span_id(), "tracing span inside ours");
-    assert_eq!(inner.parent_span_id, middle.span_context.span_id(), "ours inside the tracing span");
+    assert_eq!(
+        middle.parent_span_id,
+        outer.span_context.span_id(),
+        "tracing span inside ours"
+    );
+    assert_eq!(
+        inner.parent_span_id,
+        middle.span_context.span_id(),
+        "ours inside the tracing span"
+    );
     assert_eq!(inner.span_context.trace_id(), outer.span_context.trace_id());
-    assert!(middle.attributes.contains(&KeyValue::new("step", 1_i64)), "{:?}", middle.attributes);
+    assert!(
+        middle.attributes.contains(&KeyValue::new("step", 1_i64)),
+        "{:?}",
+        middle.attributes
+    );
 
     let records = logs.get_emitted_logs().unwrap();
     assert_eq!(records.len(), 1);
     let record = &records[0].record;
-    let tc = record.trace_context().expect("log record carries the trace context");
+    let tc = record
+        .trace_context()
+        .expect("log record carries the trace context");
     assert_eq!(tc.trace_id, middle.span_context.trace_id());
     assert_eq!(tc.span_id, middle.span_context.span_id());
 }

@@ -1,2 +1,8 @@
 //! Cross-crate end-to-end tests live in `tests/`; this library holds shared helpers for them.
+//!
+//! - [`collector`]: a real OTLP receiver (rotel) on free loopback ports that
+//!   records every span, metric data point and log record it receives.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod collector;

@@ -81,7 +81,8 @@ async fn checkout(
 ) {
     let cx = Context::current();
     let tier = baggage_get(&cx, "customer.tier").unwrap_or_default();
-    cx.span().set_attribute(KeyValue::new("customer.tier", tier));
+    cx.span()
+        .set_attribute(KeyValue::new("customer.tier", tier));
     let started = std::time::Instant::now();
 
     let inventory = tracer

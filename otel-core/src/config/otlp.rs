@@ -394,7 +394,11 @@ mod tests {
     }
 
     /// (environment, signal, expected endpoint)
-    type EndpointCase = (&'static [(&'static str, &'static str)], Signal, &'static str);
+    type EndpointCase = (
+        &'static [(&'static str, &'static str)],
+        Signal,
+        &'static str,
+    );
 
     #[test]
     fn endpoint_rules() {

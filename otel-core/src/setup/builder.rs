@@ -363,7 +363,10 @@ impl TelemetryBuilder {
             }
             for p in self.span_processors {
                 tracer_builder = match config.limits.span_attribute_value_length {
-                    Some(max) => tracer_builder.with_span_processor(ValueLengthLimit { inner: BoxedProcessor(p), max }),
+                    Some(max) => tracer_builder.with_span_processor(ValueLengthLimit {
+                        inner: BoxedProcessor(p),
+                        max,
+                    }),
                     None => tracer_builder.with_span_processor(BoxedProcessor(p)),
                 };
             }
@@ -454,12 +457,12 @@ impl TelemetryBuilder {
             && let Err(e) =
                 crate::tracing_bridge::install(options, &tracer_provider, &logger_provider)
         {
-                diag.push(
-                    "tracing",
-                    "subscriber",
-                    e,
-                    "the tracing bridge was not installed",
-                );
+            diag.push(
+                "tracing",
+                "subscriber",
+                e,
+                "the tracing bridge was not installed",
+            );
         }
 
         if config.log_level >= LogLevel::Warn {

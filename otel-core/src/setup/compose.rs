@@ -24,7 +24,12 @@ pub(crate) fn sampler(config: &Config, diag: &mut Diagnostics) -> (Box<dyn Shoul
     };
     let spec = SamplerSpec::from_env_values(name, arg).unwrap_or_else(|e| {
         let fallback = e.fallback();
-        diag.push(e.variable(), e.value(), e.to_string(), format!("using {fallback}"));
+        diag.push(
+            e.variable(),
+            e.value(),
+            e.to_string(),
+            format!("using {fallback}"),
+        );
         fallback
     });
     let text = spec.to_string();
