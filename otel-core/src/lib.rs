@@ -15,6 +15,8 @@
 //! - [`sampling`]: rule, rate-limiting and force-keep samplers.
 //! - [`resource`]: service, host, OS, process, container and Kubernetes detection.
 //! - [`export`]: a console exporter that prints each trace as a tree.
+//! - [`instrument`]: building blocks shared by the layer crates (duration
+//!   buckets, resend count, header capture, filters, error recording).
 //! - `testing` (feature `testing`): in-memory capture with assertions.
 //! - `tracing_bridge` (feature `tracing`): `tracing` spans and events on the
 //!   same providers.
@@ -53,6 +55,7 @@
 
 pub mod config;
 pub mod export;
+pub mod instrument;
 pub mod propagation;
 pub mod resource;
 pub mod sampling;

@@ -1,0 +1,21 @@
+//! Building blocks shared by the layer crates (`otel-http`, `otel-grpc`,
+//! `otel-messaging`, `otel-patterns`), so each rule is written once:
+//! histogram buckets, the resend-count request extension, header capture
+//! allow-lists, filter combinators and error recording.
+
+mod error;
+mod filter;
+mod headers;
+mod resend;
+
+pub use error::{ErrorRecord, record_error};
+pub use filter::{All, Any, Filter, FilterExt, Not, all, any, not};
+pub use headers::{HeaderCapture, SENSITIVE_HEADERS};
+pub use resend::ResendCount;
+
+/// The advisory bucket boundaries (seconds) of every duration histogram of
+/// the semantic conventions (`http.*.request.duration`, `rpc.*.call.duration`,
+/// `messaging.*.duration`).
+pub const DURATION_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
