@@ -8,9 +8,20 @@ use std::collections::HashMap;
 ///
 /// Per the OpenTelemetry specification an empty value is the same as an unset
 /// one: [`Environment::get`] returns `None` for both.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Environment {
     vars: HashMap<String, String>,
+}
+
+impl std::fmt::Debug for Environment {
+    /// Names only: values may be credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&str> = self.vars.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        f.debug_struct("Environment")
+            .field("names", &names)
+            .finish()
+    }
 }
 
 impl Environment {

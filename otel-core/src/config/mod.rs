@@ -16,8 +16,8 @@ mod semconv;
 
 pub use diagnostics::{Diagnostic, Diagnostics};
 pub use environment::Environment;
-pub(crate) use otlp::RedactedHeaders;
 pub use otlp::{Compression, OtlpSettings, Protocol, Signal};
+pub(crate) use otlp::{RedactedHeaders, redact_userinfo};
 pub(crate) use semconv::set_semconv_stability;
 pub use semconv::{ExceptionSignal, SemconvStability, StabilityMode, semconv_stability};
 
@@ -26,6 +26,7 @@ use std::time::Duration;
 
 /// Where a signal is exported (`OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER`,
 /// `OTEL_LOGS_EXPORTER`; a comma-separated list is accepted).
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExporterKind {
     /// OTLP to a collector (`otlp`, the specification's default).
@@ -62,6 +63,7 @@ impl ExporterKind {
 }
 
 /// A propagator named in `OTEL_PROPAGATORS`.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PropagatorKind {
     /// W3C `traceparent` / `tracestate`.
@@ -103,6 +105,7 @@ impl PropagatorKind {
 }
 
 /// Settings of a batch processor (`OTEL_BSP_*` for spans, `OTEL_BLRP_*` for logs).
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BatchSettings {
     /// Delay between two exports.
@@ -118,12 +121,11 @@ pub struct BatchSettings {
 impl BatchSettings {
     fn from_env(env: &Environment, diag: &mut Diagnostics, prefix: &str, delay_ms: u64) -> Self {
         let var = |s: &str| format!("{prefix}_{s}");
-        let schedule_delay = parse::millis(
+        let schedule_delay = parse::positive_millis(
             env,
             diag,
             &var("SCHEDULE_DELAY"),
             Duration::from_millis(delay_ms),
-            false,
         );
         let export_timeout = parse::millis(
             env,
@@ -181,6 +183,7 @@ pub enum TemporalityPreference {
 }
 
 /// Metric reader and exporter settings.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MetricsSettings {
     /// `OTEL_METRIC_EXPORT_INTERVAL` (default 60 s).
@@ -195,6 +198,7 @@ pub struct MetricsSettings {
 }
 
 /// Span and log-record limits (`OTEL_*_LIMIT`). `None` is "no limit".
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Attributes per span (`OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, else `OTEL_ATTRIBUTE_COUNT_LIMIT`; 128).
@@ -214,6 +218,7 @@ pub struct Limits {
 
 /// Where the Prometheus scrape endpoint listens
 /// (`OTEL_EXPORTER_PROMETHEUS_HOST` / `_PORT`, default `localhost:9464`).
+#[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PrometheusSettings {
     /// Host or address to bind.
@@ -239,6 +244,7 @@ pub enum LogLevel {
 }
 
 /// The whole configuration read from the environment.
+#[non_exhaustive]
 #[derive(Clone, Debug)]
 pub struct Config {
     /// `OTEL_SDK_DISABLED`: no-op providers for every signal (propagators are still installed).
@@ -313,12 +319,11 @@ impl Config {
         let logs_exporter = exporters(diag, "OTEL_LOGS_EXPORTER", Signal::Logs);
 
         let metrics = MetricsSettings {
-            export_interval: parse::millis(
+            export_interval: parse::positive_millis(
                 env,
                 diag,
                 "OTEL_METRIC_EXPORT_INTERVAL",
                 Duration::from_millis(60_000),
-                false,
             ),
             export_timeout: parse::millis(
                 env,
@@ -547,7 +552,7 @@ impl fmt::Display for Config {
                 f,
                 "  otlp {signal}: {} {} timeout={:?} compression={:?} headers={}{}",
                 o.protocol.as_str(),
-                o.endpoint,
+                redact_userinfo(&o.endpoint),
                 o.timeout,
                 o.compression,
                 RedactedHeaders(&o.headers),

@@ -46,6 +46,7 @@ impl fmt::Display for Signal {
 }
 
 /// The OTLP transport (`OTEL_EXPORTER_OTLP_PROTOCOL`).
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Protocol {
     /// OTLP over gRPC (`grpc`), default port 4317.
@@ -86,6 +87,7 @@ impl Protocol {
 }
 
 /// Payload compression (`OTEL_EXPORTER_OTLP_COMPRESSION`).
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Compression {
     /// No compression (default).
@@ -97,6 +99,7 @@ pub enum Compression {
 
 /// Everything the OTLP exporter of one signal needs, resolved from the
 /// general and per-signal `OTEL_EXPORTER_OTLP_*` variables (per-signal wins).
+#[non_exhaustive]
 #[derive(Clone, PartialEq, Eq)]
 pub struct OtlpSettings {
     /// The URL the exporter sends to: for HTTP the full URL including the
@@ -125,7 +128,7 @@ pub struct OtlpSettings {
 impl fmt::Debug for OtlpSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OtlpSettings")
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", &redact_userinfo(&self.endpoint))
             .field("protocol", &self.protocol)
             .field("headers", &RedactedHeaders(&self.headers))
             .field("timeout", &self.timeout)
@@ -200,16 +203,19 @@ pub(crate) fn join_signal_path(base: &str, path: &str) -> String {
 }
 
 /// Parses `k1=v1,k2=v2` (W3C-baggage-like, values percent-decoded). Bad members
-/// are reported (names only: values are secrets) and skipped.
+/// are reported by position only: a malformed member may hold a secret (for
+/// `key:value` typed instead of `key=value`), so none of its text is echoed;
+/// a valid name is shown only when the problem is its value.
 pub(crate) fn parse_headers(var: &str, raw: &str, diag: &mut Diagnostics) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
-    for member in raw.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+    let members = raw.split(',').map(str::trim).filter(|m| !m.is_empty());
+    for (i, member) in members.enumerate() {
+        let n = i + 1;
         let Some((k, v)) = member.split_once('=') else {
-            let name = member.chars().take(40).collect::<String>();
             diag.push(
                 var,
-                format!("{name}<redacted>"),
-                "a member has no `=`",
+                format!("<member {n} redacted>"),
+                format!("member {n} has no `=`"),
                 "member ignored",
             );
             continue;
@@ -218,8 +224,8 @@ pub(crate) fn parse_headers(var: &str, raw: &str, diag: &mut Diagnostics) -> Vec
         if key.is_empty() || http::HeaderName::from_bytes(key.as_bytes()).is_err() {
             diag.push(
                 var,
-                format!("{key}=<redacted>"),
-                "invalid header name",
+                format!("<member {n} redacted>"),
+                format!("member {n} has an invalid header name"),
                 "member ignored",
             );
             continue;
@@ -232,13 +238,30 @@ pub(crate) fn parse_headers(var: &str, raw: &str, diag: &mut Diagnostics) -> Vec
             Ok(_) => diag.push(
                 var,
                 format!("{key}=<redacted>"),
-                "value is not a valid header value",
+                format!("member {n}: the value is not a valid header value"),
                 "member ignored",
             ),
-            Err(why) => diag.push(var, format!("{key}=<redacted>"), why, "member ignored"),
+            Err(why) => diag.push(
+                var,
+                format!("{key}=<redacted>"),
+                format!("member {n}: {why}"),
+                "member ignored",
+            ),
         }
     }
     out
+}
+
+/// `url` with any userinfo (`user:password@`) replaced by `REDACTED@`, for
+/// printing endpoints.
+pub(crate) fn redact_userinfo(url: &str) -> std::borrow::Cow<'_, str> {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        if let Some(at) = rest[..end].rfind('@') {
+            return format!("{scheme}://REDACTED@{}", &rest[at + 1..]).into();
+        }
+    }
+    url.into()
 }
 
 impl OtlpSettings {
@@ -591,7 +614,7 @@ mod tests {
         let mut d = Diagnostics::default();
         let h = parse_headers(
             "OTEL_EXPORTER_OTLP_HEADERS",
-            "api-key=s3cr%3Dt, x-tenant = acme ,broken,bad name=x,k=%zz,dup=1,DUP=2",
+            "api-key=s3cr%3Dt, x-tenant = acme ,authorization:Bearer tok,bad name=x,k=%zz,dup=1,DUP=2",
             &mut d,
         );
         assert_eq!(
@@ -604,7 +627,10 @@ mod tests {
         );
         assert_eq!(d.len(), 3, "{d}");
         let text = format!("{d}");
-        assert!(!text.contains("s3cr") && !text.contains("%zz"), "{text}");
+        assert!(
+            !text.contains("s3cr") && !text.contains("%zz") && !text.contains("tok"),
+            "{text}"
+        );
         let (s, _) = settings(
             &[("OTEL_EXPORTER_OTLP_HEADERS", "api-key=topsecret")],
             Signal::Traces,

@@ -75,6 +75,30 @@ pub(crate) fn millis(
     }
 }
 
+/// A delay or interval in milliseconds that must be positive: `0` would make
+/// a batch thread spin (or is silently replaced by the SDK), so it is
+/// reported and the default used.
+pub(crate) fn positive_millis(
+    env: &Environment,
+    diag: &mut Diagnostics,
+    var: &str,
+    default: Duration,
+) -> Duration {
+    match integer(env, diag, var, default.as_millis() as u64) {
+        Some(0) => {
+            diag.push(
+                var,
+                "0",
+                "must be at least 1 ms",
+                format!("using the default {}", default.as_millis()),
+            );
+            default
+        }
+        Some(ms) => Duration::from_millis(ms),
+        None => default,
+    }
+}
+
 /// A comma-separated list of case-insensitive enum names. Unknown entries warn
 /// and are skipped; duplicates are removed keeping the first.
 pub(crate) fn enum_list<T: PartialEq + Copy>(
@@ -85,12 +109,26 @@ pub(crate) fn enum_list<T: PartialEq + Copy>(
 ) -> Option<Vec<T>> {
     let raw = env.get(var)?;
     let mut out = Vec::new();
+    let mut understood = false;
+    let mut unknown = false;
     for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         match parse(&item.to_ascii_lowercase()) {
-            Ok(v) if !out.contains(&v) => out.push(v),
-            Ok(_) => {}
-            Err(why) => diag.push(var, raw, format!("unknown value `{item}`{why}"), "ignored"),
+            Ok(v) => {
+                understood = true;
+                if !out.contains(&v) {
+                    out.push(v);
+                }
+            }
+            Err(why) => {
+                unknown = true;
+                diag.push(var, raw, format!("unknown value `{item}`{why}"), "ignored");
+            }
         }
+    }
+    // Nothing understood: the variable is ignored as a whole and the default
+    // applies (only an explicit `none` turns a list off).
+    if unknown && !understood {
+        return None;
     }
     Some(out)
 }

@@ -87,7 +87,7 @@ fn every_variable_valid_and_invalid() {
         (
             "OTEL_PROPAGATORS",
             "bogus",
-            |c| c.propagators.is_empty(),
+            |c| c.propagators == [PropagatorKind::TraceContext, PropagatorKind::Baggage],
             true,
         ),
         (
@@ -123,13 +123,13 @@ fn every_variable_valid_and_invalid() {
         (
             "OTEL_TRACES_EXPORTER",
             "zipkin",
-            |c| c.traces_exporter.as_deref() == Some(&[]),
+            |c| c.traces_exporter.is_none(),
             true,
         ),
         (
             "OTEL_TRACES_EXPORTER",
             "prometheus",
-            |c| c.traces_exporter.as_deref() == Some(&[]),
+            |c| c.traces_exporter.is_none(),
             true,
         ),
         (
@@ -141,7 +141,7 @@ fn every_variable_valid_and_invalid() {
         (
             "OTEL_METRICS_EXPORTER",
             "logging",
-            |c| c.metrics_exporter.as_deref() == Some(&[]),
+            |c| c.metrics_exporter.is_none(),
             true,
         ),
         (
@@ -376,6 +376,51 @@ fn every_variable_valid_and_invalid() {
             );
         }
     }
+}
+
+#[test]
+fn zero_delays_are_rejected() {
+    for var in [
+        "OTEL_BSP_SCHEDULE_DELAY",
+        "OTEL_BLRP_SCHEDULE_DELAY",
+        "OTEL_METRIC_EXPORT_INTERVAL",
+    ] {
+        let (c, d) = read(&[(var, "0")]);
+        assert!(d.mentions(var), "{var}: {d}");
+        assert!(c.span_batch.schedule_delay > Duration::ZERO);
+        assert!(c.log_batch.schedule_delay > Duration::ZERO);
+        assert!(c.metrics.export_interval > Duration::ZERO);
+    }
+}
+
+#[test]
+fn a_list_mixing_known_and_unknown_values_keeps_the_known_ones() {
+    let (c, d) = read(&[("OTEL_TRACES_EXPORTER", "zipkin,console")]);
+    assert_eq!(
+        c.traces_exporter.as_deref(),
+        Some(&[ExporterKind::Console][..])
+    );
+    assert!(d.mentions("OTEL_TRACES_EXPORTER"));
+}
+
+#[test]
+fn endpoints_with_userinfo_are_never_printed_with_it() {
+    let (c, _) = read(&[(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "https://user:p4ss@collector:4318",
+    )]);
+    assert_eq!(
+        c.otlp_traces.endpoint,
+        "https://user:p4ss@collector:4318/v1/traces"
+    );
+    let shown = format!("{c}\n{c:?}");
+    assert!(!shown.contains("p4ss"), "{shown}");
+    assert!(
+        shown.contains("https://REDACTED@collector:4318/v1/traces"),
+        "{shown}"
+    );
+    let env = Environment::from_pairs([("SECRET_TOKEN", "t0k3n")]);
+    assert!(!format!("{env:?}").contains("t0k3n"));
 }
 
 #[test]
