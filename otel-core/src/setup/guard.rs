@@ -105,11 +105,14 @@ impl std::error::Error for ShutdownError {}
 /// the calling task's thread.
 ///
 /// [`TelemetryBuilder::shutdown_timeout`]: super::TelemetryBuilder::shutdown_timeout
+#[must_use = "dropping Telemetry shuts telemetry down at once: bind it, e.g. `let _telemetry = otel_core::init()?;`"]
 pub struct Telemetry {
     pub(crate) tracer_provider: SdkTracerProvider,
     pub(crate) meter_provider: SdkMeterProvider,
     pub(crate) logger_provider: SdkLoggerProvider,
     pub(crate) report: SetupReport,
+    pub(crate) propagator:
+        std::sync::Arc<dyn opentelemetry::propagation::TextMapPropagator + Send + Sync>,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) runtime: Option<ExportRuntime>,
     #[cfg(feature = "prometheus")]
@@ -149,9 +152,24 @@ impl Telemetry {
     }
 
     /// A tracer from this setup's provider.
-    pub fn tracer(&self, name: &'static str) -> SdkTracer {
+    pub fn tracer(&self, name: impl Into<std::borrow::Cow<'static, str>>) -> SdkTracer {
         use opentelemetry::trace::TracerProvider as _;
         self.tracer_provider.tracer(name)
+    }
+
+    /// A meter from this setup's provider.
+    pub fn meter(&self, name: &'static str) -> opentelemetry::metrics::Meter {
+        use opentelemetry::metrics::MeterProvider as _;
+        self.meter_provider.meter(name)
+    }
+
+    /// The configured propagator (the `OTEL_PROPAGATORS` composite plus mesh
+    /// header forwarding), also installed globally unless disabled: hand it
+    /// to layers built with injected providers.
+    pub fn propagator(
+        &self,
+    ) -> std::sync::Arc<dyn opentelemetry::propagation::TextMapPropagator + Send + Sync> {
+        self.propagator.clone()
     }
 
     /// The effective configuration, resource and diagnostics.
@@ -201,9 +219,15 @@ impl Telemetry {
             (t.join(), m.join(), l.join())
         });
         let mut failures = Vec::new();
+        let mut settled = true;
         for (signal, result) in [("traces", traces), ("metrics", metrics), ("logs", logs)] {
             match result {
                 Ok(Ok(())) => {}
+                Ok(Err(e @ opentelemetry_sdk::error::OTelSdkError::Timeout(_))) => {
+                    // The provider's thread may still be exporting.
+                    settled = false;
+                    failures.push(format!("{signal}: {e}"));
+                }
                 // A provider with nothing installed, or shut down already by a
                 // clone of it, is not a failure of this shutdown.
                 Ok(Err(opentelemetry_sdk::error::OTelSdkError::AlreadyShutdown)) => {}
@@ -213,8 +237,12 @@ impl Telemetry {
         }
         #[cfg(feature = "prometheus")]
         drop(self.prometheus.take());
-        // Stopping the export runtime last: the flush above needed it.
-        drop(self.runtime.take());
+        // Stopping the export runtime last: the flush above needed it. After
+        // a timeout it is closed (pending exports end at their next poll) but
+        // not torn down under them.
+        if let Some(rt) = self.runtime.take() {
+            rt.close(settled);
+        }
         if failures.is_empty() {
             Ok(())
         } else {

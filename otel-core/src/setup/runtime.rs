@@ -13,6 +13,8 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use pin_project_lite::pin_project;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::runtime::{Handle, Runtime};
@@ -22,6 +24,35 @@ use tokio::runtime::{Handle, Runtime};
 #[derive(Debug)]
 pub(crate) struct ExportRuntime {
     runtime: Option<Runtime>,
+    closed: Arc<AtomicBool>,
+}
+
+/// The handle exporters use: the runtime plus its "closed" flag. Once closed,
+/// exports fail at once with `AlreadyShutdown` instead of touching the
+/// runtime's timers or sockets (which would panic in a runtime shutting down).
+#[derive(Clone, Debug)]
+pub(crate) struct RuntimeHandle {
+    handle: Handle,
+    closed: Arc<AtomicBool>,
+}
+
+impl RuntimeHandle {
+    pub(crate) fn enter(&self) -> tokio::runtime::EnterGuard<'_> {
+        self.handle.enter()
+    }
+
+    #[cfg(feature = "prometheus")]
+    pub(crate) fn spawn<F>(&self, fut: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(fut)
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
 }
 
 impl ExportRuntime {
@@ -30,23 +61,48 @@ impl ExportRuntime {
             .worker_threads(1)
             .max_blocking_threads(2)
             .thread_name("otel-export")
+            // The exporters' own network I/O (hyper, h2, tonic) must never
+            // become telemetry: with the `tracing` bridge it would feed itself.
+            .on_thread_start(|| {
+                std::mem::forget(opentelemetry::Context::enter_telemetry_suppressed_scope())
+            })
             .enable_all()
             .build()?;
         Ok(Self {
             runtime: Some(runtime),
+            closed: Arc::new(AtomicBool::new(false)),
         })
     }
 
-    pub(crate) fn handle(&self) -> Handle {
+    pub(crate) fn handle(&self) -> RuntimeHandle {
         match &self.runtime {
-            Some(rt) => rt.handle().clone(),
-            None => unreachable!("the runtime is only taken in Drop"),
+            Some(rt) => RuntimeHandle {
+                handle: rt.handle().clone(),
+                closed: self.closed.clone(),
+            },
+            None => unreachable!("the runtime is only taken in Drop or close"),
+        }
+    }
+
+    /// Stops the runtime. `exports_settled` says whether every provider shut
+    /// down in time: if one did not, an SDK thread may still be polling an
+    /// export on this runtime, so the runtime is left running (its threads end
+    /// with the process) rather than shut down under that export.
+    pub(crate) fn close(mut self, exports_settled: bool) {
+        self.closed.store(true, Ordering::Release);
+        if let Some(rt) = self.runtime.take() {
+            if exports_settled {
+                rt.shutdown_background();
+            } else {
+                std::mem::forget(rt);
+            }
         }
     }
 }
 
 impl Drop for ExportRuntime {
     fn drop(&mut self) {
+        self.closed.store(true, Ordering::Release);
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();
         }
@@ -56,43 +112,56 @@ impl Drop for ExportRuntime {
 pin_project! {
     /// Polls `fut` with the export runtime entered, so Tokio resources it
     /// creates (sockets, timers, spawned connection tasks) belong to that
-    /// runtime whichever thread polls it.
+    /// runtime whichever thread polls it. Once the runtime is closed the
+    /// future is no longer polled and resolves to `None`.
     pub(crate) struct InRuntime<F> {
-        handle: Handle,
+        rt: RuntimeHandle,
         #[pin]
-        fut: F,
+        fut: Option<F>,
     }
 }
 
 impl<F: Future> Future for InRuntime<F> {
-    type Output = F::Output;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+    type Output = Option<F::Output>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let _entered = this.handle.enter();
-        this.fut.poll(cx)
+        if this.rt.is_closed() {
+            return Poll::Ready(None);
+        }
+        let _entered = this.rt.handle.enter();
+        match this.fut.as_pin_mut() {
+            Some(fut) => fut.poll(cx).map(Some),
+            None => Poll::Ready(None),
+        }
     }
 }
 
 /// Polls `fut` on the export runtime, bounded by `timeout`; an elapsed
-/// timeout becomes `OTelSdkError::Timeout`.
+/// timeout becomes `OTelSdkError::Timeout`, a closed runtime `AlreadyShutdown`.
 fn bounded<F>(
-    handle: &Handle,
+    rt: &RuntimeHandle,
     timeout: Duration,
     fut: F,
 ) -> impl Future<Output = OTelSdkResult> + Send + use<F>
 where
     F: Future<Output = OTelSdkResult> + Send,
 {
-    let fut = {
+    let fut = if rt.is_closed() {
+        None
+    } else {
         // The timer must be created with the runtime entered.
-        let _entered = handle.enter();
-        tokio::time::timeout(timeout, fut)
+        let _entered = rt.enter();
+        Some(tokio::time::timeout(timeout, fut))
     };
     InRuntime {
-        handle: handle.clone(),
+        rt: rt.clone(),
         fut,
     }
-    .map(move |r| r.unwrap_or(Err(OTelSdkError::Timeout(timeout))))
+    .map(move |r| match r {
+        Some(Ok(result)) => result,
+        Some(Err(_elapsed)) => Err(OTelSdkError::Timeout(timeout)),
+        None => Err(OTelSdkError::AlreadyShutdown),
+    })
 }
 
 /// An exporter whose calls all run on the export runtime, each export bounded
@@ -100,21 +169,17 @@ where
 #[derive(Debug)]
 pub(crate) struct OnExportRuntime<E> {
     inner: E,
-    handle: Handle,
+    rt: RuntimeHandle,
     timeout: Duration,
 }
 
 impl<E> OnExportRuntime<E> {
-    pub(crate) fn new(inner: E, handle: Handle, timeout: Duration) -> Self {
-        Self {
-            inner,
-            handle,
-            timeout,
-        }
+    pub(crate) fn new(inner: E, rt: RuntimeHandle, timeout: Duration) -> Self {
+        Self { inner, rt, timeout }
     }
 
     fn entered<R>(&self, f: impl FnOnce(&E) -> R) -> R {
-        let _entered = self.handle.enter();
+        let _entered = self.rt.enter();
         f(&self.inner)
     }
 }
@@ -126,7 +191,7 @@ impl<E: opentelemetry_sdk::trace::SpanExporter> opentelemetry_sdk::trace::SpanEx
         &self,
         batch: Vec<opentelemetry_sdk::trace::SpanData>,
     ) -> impl Future<Output = OTelSdkResult> + Send {
-        bounded(&self.handle, self.timeout, self.inner.export(batch))
+        bounded(&self.rt, self.timeout, self.inner.export(batch))
     }
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         self.entered(|e| e.shutdown_with_timeout(timeout))
@@ -146,7 +211,7 @@ impl<E: opentelemetry_sdk::logs::LogExporter> opentelemetry_sdk::logs::LogExport
         &self,
         batch: opentelemetry_sdk::logs::LogBatch<'_>,
     ) -> impl Future<Output = OTelSdkResult> + Send {
-        bounded(&self.handle, self.timeout, self.inner.export(batch))
+        bounded(&self.rt, self.timeout, self.inner.export(batch))
     }
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         self.entered(|e| e.shutdown_with_timeout(timeout))
@@ -171,7 +236,7 @@ impl<E: opentelemetry_sdk::metrics::exporter::PushMetricExporter>
         &self,
         metrics: &opentelemetry_sdk::metrics::data::ResourceMetrics,
     ) -> impl Future<Output = OTelSdkResult> + Send {
-        bounded(&self.handle, self.timeout, self.inner.export(metrics))
+        bounded(&self.rt, self.timeout, self.inner.export(metrics))
     }
     fn force_flush(&self) -> OTelSdkResult {
         self.entered(|e| e.force_flush())
