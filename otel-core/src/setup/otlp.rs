@@ -1,11 +1,10 @@
 //! Building the OTLP exporters of each signal from resolved [`OtlpSettings`].
 
+use super::runtime::RuntimeHandle;
 use crate::config::{
     Compression, Diagnostics, OtlpSettings, Protocol, Signal, TemporalityPreference,
 };
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
-use std::collections::HashMap;
-use tokio::runtime::Handle;
 
 /// TLS material read from the configured PEM files.
 #[derive(Default)]
@@ -58,10 +57,12 @@ fn read_tls(s: &OtlpSettings, signal: Signal, diag: &mut Diagnostics) -> TlsFile
 #[cfg(feature = "tls")]
 fn tonic_tls(tls: &TlsFiles) -> tonic::transport::ClientTlsConfig {
     use tonic::transport::{Certificate, ClientTlsConfig, Identity};
-    let mut cfg = ClientTlsConfig::new().with_native_roots();
-    if let Some(ca) = &tls.ca {
-        cfg = cfg.ca_certificate(Certificate::from_pem(ca));
-    }
+    // The system roots only when no CA file is configured: tonic fails when
+    // asked for native roots on a system without any (distroless images).
+    let mut cfg = match &tls.ca {
+        Some(ca) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca)),
+        None => ClientTlsConfig::new().with_native_roots(),
+    };
     if let Some((cert, key)) = &tls.identity {
         cfg = cfg.identity(Identity::from_pem(cert, key));
     }
@@ -125,18 +126,90 @@ fn http_client(
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
 
-fn metadata(s: &OtlpSettings) -> tonic::metadata::MetadataMap {
-    let mut md = tonic::metadata::MetadataMap::new();
-    for (k, v) in &s.headers {
-        let key = k.to_ascii_lowercase();
-        if let (Ok(k), Ok(v)) = (
-            tonic::metadata::MetadataKey::from_bytes(key.as_bytes()),
-            tonic::metadata::MetadataValue::try_from(v.as_str()),
-        ) {
-            md.insert(k, v);
+/// Names of the headers opentelemetry-otlp reads from the *process*
+/// environment (`OTEL_EXPORTER_OTLP_[SIGNAL_]HEADERS`) and merges over the
+/// ones given in code. The exporters below remove them again before sending,
+/// so exactly the resolved headers (environment snapshot plus builder) go out.
+fn process_env_header_names(signal: Signal) -> Vec<http::HeaderName> {
+    let specific = format!("OTEL_EXPORTER_OTLP_{}_HEADERS", signal.env_infix());
+    let raw = std::env::var(&specific)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .or_else(|| std::env::var("OTEL_EXPORTER_OTLP_HEADERS").ok())
+        .unwrap_or_default();
+    raw.split(',')
+        .filter_map(|m| m.split_once('='))
+        .filter_map(|(k, _)| {
+            http::HeaderName::from_bytes(k.trim().to_ascii_lowercase().as_bytes()).ok()
+        })
+        .collect()
+}
+
+/// The exact header set of one signal's exporter requests.
+#[derive(Clone, Debug, Default)]
+struct ExactHeaders {
+    remove: Vec<http::HeaderName>,
+    set: Vec<(http::HeaderName, http::HeaderValue)>,
+}
+
+impl ExactHeaders {
+    fn new(s: &OtlpSettings, signal: Signal) -> Self {
+        let set = s
+            .headers
+            .iter()
+            .filter_map(|(k, v)| {
+                Some((
+                    http::HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()).ok()?,
+                    http::HeaderValue::from_str(v).ok()?,
+                ))
+            })
+            .collect();
+        ExactHeaders {
+            remove: process_env_header_names(signal),
+            set,
         }
     }
-    md
+
+    fn apply(&self, headers: &mut http::HeaderMap) {
+        for name in &self.remove {
+            headers.remove(name);
+        }
+        for (name, value) in &self.set {
+            headers.insert(name.clone(), value.clone());
+        }
+    }
+}
+
+/// The reqwest client with [`ExactHeaders`] applied to every request.
+#[derive(Debug)]
+struct HttpClientWithHeaders {
+    client: reqwest::Client,
+    headers: ExactHeaders,
+}
+
+#[async_trait::async_trait]
+impl opentelemetry_http::HttpClient for HttpClientWithHeaders {
+    async fn send_bytes(
+        &self,
+        mut request: http::Request<bytes::Bytes>,
+    ) -> Result<http::Response<bytes::Bytes>, opentelemetry_http::HttpError> {
+        self.headers.apply(request.headers_mut());
+        self.client.send_bytes(request).await
+    }
+}
+
+/// A tonic interceptor applying [`ExactHeaders`] as gRPC metadata (it runs
+/// after the exporter has added the process environment's headers).
+fn metadata_interceptor(
+    headers: ExactHeaders,
+) -> impl tonic::service::Interceptor + Clone + Send + Sync + 'static {
+    let headers = std::sync::Arc::new(headers);
+    move |mut req: tonic::Request<()>| {
+        let mut map = std::mem::take(req.metadata_mut()).into_headers();
+        headers.apply(&mut map);
+        *req.metadata_mut() = tonic::metadata::MetadataMap::from_headers(map);
+        Ok(req)
+    }
 }
 
 fn otlp_compression(s: &OtlpSettings) -> Option<opentelemetry_otlp::Compression> {
@@ -160,13 +233,25 @@ macro_rules! build_exporter {
                     .with_tonic()
                     .with_endpoint(s.endpoint.clone())
                     .with_timeout(s.timeout)
-                    .with_metadata(metadata(s));
+                    .with_interceptor(metadata_interceptor(ExactHeaders::new(s, $signal)));
                 if let Some(c) = otlp_compression(s) {
                     b = b.with_compression(c);
                 }
+                let https = s
+                    .endpoint
+                    .get(..8)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("https://"));
                 #[cfg(feature = "tls")]
-                if s.endpoint.starts_with("https://") {
+                if https {
                     b = b.with_tls_config(tonic_tls(&tls));
+                }
+                if !https && (tls.ca.is_some() || tls.identity.is_some()) {
+                    $diag.push(
+                        format!("OTEL_EXPORTER_OTLP_[{}_]CERTIFICATE", $signal.env_infix()),
+                        crate::config::redact_userinfo(&s.endpoint).into_owned(),
+                        "TLS files are set but the gRPC endpoint is not https://",
+                        "TLS files ignored",
+                    );
                 }
                 #[cfg(not(feature = "tls"))]
                 let _ = &tls;
@@ -184,8 +269,10 @@ macro_rules! build_exporter {
                     .with_endpoint(s.endpoint.clone())
                     .with_protocol(protocol)
                     .with_timeout(s.timeout)
-                    .with_http_client(client)
-                    .with_headers(s.headers.iter().cloned().collect::<HashMap<_, _>>());
+                    .with_http_client(HttpClientWithHeaders {
+                        client,
+                        headers: ExactHeaders::new(s, $signal),
+                    });
                 if let Some(c) = otlp_compression(s) {
                     b = b.with_compression(c);
                 }
@@ -197,7 +284,7 @@ macro_rules! build_exporter {
 
 pub(crate) fn span_exporter(
     s: &OtlpSettings,
-    rt: &Handle,
+    rt: &RuntimeHandle,
     diag: &mut Diagnostics,
 ) -> Result<opentelemetry_otlp::SpanExporter, String> {
     build_exporter!(
@@ -211,7 +298,7 @@ pub(crate) fn span_exporter(
 
 pub(crate) fn log_exporter(
     s: &OtlpSettings,
-    rt: &Handle,
+    rt: &RuntimeHandle,
     diag: &mut Diagnostics,
 ) -> Result<opentelemetry_otlp::LogExporter, String> {
     build_exporter!(
@@ -226,7 +313,7 @@ pub(crate) fn log_exporter(
 pub(crate) fn metric_exporter(
     s: &OtlpSettings,
     temporality: TemporalityPreference,
-    rt: &Handle,
+    rt: &RuntimeHandle,
     diag: &mut Diagnostics,
 ) -> Result<opentelemetry_otlp::MetricExporter, String> {
     use opentelemetry_sdk::metrics::Temporality;
@@ -242,4 +329,34 @@ pub(crate) fn metric_exporter(
         rt,
         diag
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_headers_replace_what_the_process_environment_added() {
+        let headers = ExactHeaders {
+            remove: vec![
+                http::HeaderName::from_static("x-api-key"),
+                http::HeaderName::from_static("x-env-only"),
+            ],
+            set: vec![(
+                http::HeaderName::from_static("x-api-key"),
+                http::HeaderValue::from_static("from-code"),
+            )],
+        };
+        let mut map = http::HeaderMap::new();
+        map.insert("x-api-key", http::HeaderValue::from_static("from-env"));
+        map.insert("x-env-only", http::HeaderValue::from_static("leak"));
+        map.insert(
+            "content-type",
+            http::HeaderValue::from_static("application/x-protobuf"),
+        );
+        headers.apply(&mut map);
+        assert_eq!(map.get("x-api-key").unwrap(), "from-code");
+        assert!(map.get("x-env-only").is_none());
+        assert_eq!(map.get("content-type").unwrap(), "application/x-protobuf");
+    }
 }

@@ -1,12 +1,12 @@
 //! The Prometheus scrape endpoint (`OTEL_METRICS_EXPORTER=prometheus`): a
 //! small HTTP/1 server on the export runtime answering `GET /metrics`.
 
+use super::runtime::RuntimeHandle;
 use crate::config::PrometheusSettings;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response, StatusCode};
 use std::net::SocketAddr;
-use tokio::runtime::Handle;
 
 /// The running endpoint; dropping it stops the server.
 #[derive(Debug)]
@@ -20,7 +20,7 @@ impl PrometheusEndpoint {
     /// and serves the registry the returned reader fills.
     pub(crate) fn start(
         settings: &PrometheusSettings,
-        rt: &Handle,
+        rt: &RuntimeHandle,
     ) -> Result<(opentelemetry_prometheus::PrometheusExporter, Self), String> {
         let registry = prometheus::Registry::new();
         let reader = opentelemetry_prometheus::exporter()
@@ -39,6 +39,8 @@ impl PrometheusEndpoint {
             rt.spawn(async move {
                 loop {
                     let Ok((stream, _)) = listener.accept().await else {
+                        // e.g. out of file descriptors: back off, do not spin.
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                         continue;
                     };
                     let registry = registry.clone();
