@@ -267,3 +267,87 @@ fn prometheus_endpoint_serves_metrics() {
     assert!(body.contains(" 7"), "{body}");
     assert!(get("/other").starts_with("HTTP/1.1 404"));
 }
+
+#[test]
+fn force_trace_header_is_opt_in() {
+    use std::collections::HashMap;
+    let headers: HashMap<String, String> = [
+        (
+            "traceparent".to_string(),
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00".to_string(),
+        ),
+        ("x-envoy-force-trace".to_string(), "1".to_string()),
+        ("x-request-id".to_string(), "req-1".to_string()),
+    ]
+    .into();
+    let default = quiet(&[]).install().unwrap();
+    let cx = default.propagator().extract(&headers);
+    assert!(
+        !otel_core::sampling::is_force_keep(&cx),
+        "any client could force traces"
+    );
+    let fwd = otel_core::propagation::ForwardedHeaders::from_context(&cx).expect("mesh headers");
+    assert_eq!(fwd.request_id(), Some("req-1"));
+
+    let opted = quiet(&[])
+        .force_trace_header("x-envoy-force-trace")
+        .install()
+        .unwrap();
+    let cx = opted.propagator().extract(&headers);
+    assert!(otel_core::sampling::is_force_keep(&cx));
+    // The forced trace is kept although its parent was not sampled.
+    let exporter = InMemorySpanExporter::default();
+    let t = quiet(&[])
+        .force_trace_header("x-envoy-force-trace")
+        .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))
+        .install()
+        .unwrap();
+    let cx = t.propagator().extract(&headers);
+    t.tracer("s").start_with_context("forced", &cx).end();
+    assert_eq!(exporter.get_finished_spans().unwrap().len(), 1);
+}
+
+#[test]
+fn exponential_histograms_from_the_environment() {
+    use opentelemetry_sdk::metrics::InMemoryMetricExporter;
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    let exporter = InMemoryMetricExporter::default();
+    let t = quiet(&[(
+        "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+        "base2_exponential_bucket_histogram",
+    )])
+    .with_metric_exporter(exporter.clone())
+    .install()
+    .unwrap();
+    t.meter("m")
+        .f64_histogram("latency")
+        .with_unit("s")
+        .build()
+        .record(0.2, &[]);
+    t.meter_provider().force_flush().unwrap();
+    let metrics = exporter.get_finished_metrics().unwrap();
+    let m = metrics
+        .iter()
+        .flat_map(|rm| rm.scope_metrics())
+        .flat_map(|sm| sm.metrics())
+        .find(|m| m.name() == "latency")
+        .expect("latency exported");
+    assert!(
+        matches!(
+            m.data(),
+            AggregatedMetrics::F64(MetricData::ExponentialHistogram(_))
+        ),
+        "{:?}",
+        m.data()
+    );
+}
+
+#[test]
+fn zero_otlp_timeout_means_no_limit() {
+    let t = quiet(&[])
+        .otlp_timeout(std::time::Duration::ZERO)
+        .install()
+        .unwrap();
+    assert!(t.report().config().otlp_traces.timeout > std::time::Duration::from_secs(86_400));
+    assert!(t.report().diagnostics().is_empty());
+}

@@ -127,7 +127,7 @@ mod tests {
 
     #[test]
     fn combinators() {
-        let even = |n: &u32| n % 2 == 0;
+        let even = |n: &u32| n.is_multiple_of(2);
         let big = |n: &u32| *n > 10;
         assert!(even.or(big).matches(&11));
         assert!(!even.and(big).matches(&11));

@@ -77,7 +77,8 @@ impl HeaderCapture {
         if self.entries.iter().any(|(h, _)| *h == header) {
             return;
         }
-        self.entries.push((header, Key::from(format!("{prefix}{lower}"))));
+        self.entries
+            .push((header, Key::from(format!("{prefix}{lower}"))));
     }
 
     /// Whether nothing is captured (the hot path can skip the call).
@@ -102,7 +103,10 @@ impl HeaderCapture {
                 .map(|v| StringValue::from(v.to_string()))
                 .collect();
             if !values.is_empty() {
-                out.push(KeyValue::new(key.clone(), Value::Array(Array::String(values))));
+                out.push(KeyValue::new(
+                    key.clone(),
+                    Value::Array(Array::String(values)),
+                ));
             }
         }
     }

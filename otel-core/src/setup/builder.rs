@@ -1,12 +1,14 @@
 use super::SetupError;
 use super::guard::{SetupReport, Telemetry};
 use super::limits::ValueLengthLimit;
+use super::runtime::RuntimeHandle;
 use super::runtime::{ExportRuntime, OnExportRuntime};
 use crate::config::{
     self, Config, Diagnostics, Environment, ExporterKind, LogLevel, PropagatorKind, Protocol,
     Signal,
 };
 use opentelemetry::KeyValue;
+use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
@@ -14,7 +16,6 @@ use opentelemetry_sdk::trace::{
     BatchSpanProcessor, SdkTracerProvider, ShouldSample, SpanLimits, SpanProcessor,
 };
 use std::time::Duration;
-use tokio::runtime::Handle;
 
 /// Builds a [`Telemetry`] from the environment plus code-level overrides.
 ///
@@ -42,8 +43,11 @@ pub struct TelemetryBuilder {
     service_version: Option<String>,
     sampler: Option<Box<dyn ShouldSample>>,
     span_processors: Vec<Box<dyn SpanProcessor>>,
+    metric_exporters: Vec<Box<MetricExporterHook>>,
     forward_headers: Vec<String>,
     mesh_forwarding: bool,
+    force_trace_header: Option<String>,
+    force_keep: bool,
     install_global: bool,
     strict: bool,
     console_fallback: bool,
@@ -62,8 +66,11 @@ impl Default for TelemetryBuilder {
             service_version: None,
             sampler: None,
             span_processors: Vec::new(),
+            metric_exporters: Vec::new(),
             forward_headers: Vec::new(),
             mesh_forwarding: true,
+            force_trace_header: None,
+            force_keep: true,
             install_global: true,
             strict: false,
             console_fallback: false,
@@ -157,6 +164,32 @@ impl TelemetryBuilder {
         self
     }
 
+    /// A request header that forces the trace to be kept whatever the
+    /// sampler says (e.g. `x-envoy-force-trace`). Off by default: any client
+    /// can send a header, so only name one behind a proxy that controls it.
+    pub fn force_trace_header(mut self, name: impl Into<String>) -> Self {
+        self.force_trace_header = Some(name.into());
+        self
+    }
+
+    /// Whether an upstream debug flag (B3 `d` / `X-B3-Flags: 1`, Jaeger
+    /// debug) or the force-trace header keeps a trace whatever the
+    /// environment's sampler decides (default on, as B3 specifies). Applies
+    /// to samplers from `OTEL_TRACES_SAMPLER`, not to one set with
+    /// [`sampler`](Self::sampler).
+    pub fn force_keep(mut self, on: bool) -> Self {
+        self.force_keep = on;
+        self
+    }
+
+    /// Sets any `OTEL_*` variable for this setup only (the code-level
+    /// equivalent of every variable without a dedicated setter), e.g.
+    /// `.var("OTEL_BSP_MAX_QUEUE_SIZE", "4096")`. Wins over the environment.
+    pub fn var(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.overrides.push((name, Some(value.into())));
+        self
+    }
+
     /// Trace exporters (`OTEL_TRACES_EXPORTER`); empty = none.
     pub fn traces_exporter(self, kinds: &[ExporterKind]) -> Self {
         let v = join(kinds, |k| k.as_str());
@@ -223,7 +256,8 @@ impl TelemetryBuilder {
 
     /// OTLP export timeout of every signal (`OTEL_EXPORTER_OTLP_TIMEOUT`).
     pub fn otlp_timeout(self, timeout: Duration) -> Self {
-        let ms = timeout.as_millis().clamp(1, i32::MAX as u128).to_string();
+        // 0 keeps its specification meaning: no limit.
+        let ms = timeout.as_millis().min(i32::MAX as u128).to_string();
         self.set("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", None)
             .set("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", None)
             .set("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", None)
@@ -244,6 +278,19 @@ impl TelemetryBuilder {
     /// An extra span processor (e.g. the test kit's), after the configured ones.
     pub fn with_span_processor(mut self, processor: impl SpanProcessor + 'static) -> Self {
         self.span_processors.push(Box::new(processor));
+        self
+    }
+
+    /// An extra metric exporter (e.g. the SDK's `InMemoryMetricExporter` in
+    /// tests), read every `OTEL_METRIC_EXPORT_INTERVAL` next to the
+    /// configured exporters and flushed with them.
+    pub fn with_metric_exporter(
+        mut self,
+        exporter: impl opentelemetry_sdk::metrics::exporter::PushMetricExporter,
+    ) -> Self {
+        self.metric_exporters.push(Box::new(move |b, config, rt| {
+            b.with_reader(periodic(exporter, config, rt))
+        }));
         self
     }
 
@@ -313,21 +360,20 @@ impl TelemetryBuilder {
         let resource = self.build_resource(&config, &env, &mut diag);
         let (sampler, sampler_text) = match self.sampler {
             Some(s) => (s, "set by code".to_string()),
-            None => super::compose::sampler(&config, &mut diag),
+            None => super::compose::sampler(&config, self.force_keep, &mut diag),
         };
-        let propagator = super::compose::propagator(
-            &config.propagators,
-            self.mesh_forwarding
-                .then_some(self.forward_headers.as_slice()),
-        );
+        let propagator: std::sync::Arc<dyn TextMapPropagator + Send + Sync> =
+            std::sync::Arc::new(super::compose::propagator(
+                &config.propagators,
+                self.mesh_forwarding
+                    .then_some(self.forward_headers.as_slice()),
+                self.force_trace_header.as_deref(),
+                &mut diag,
+            ));
 
+        // Strict mode fails before anything global changes.
         if self.strict && !diag.is_empty() {
             return Err(SetupError::InvalidConfiguration(diag));
-        }
-
-        config::set_semconv_stability(config.semconv);
-        if self.install_global {
-            opentelemetry::global::set_text_map_propagator(propagator);
         }
 
         let runtime = ExportRuntime::start().map_err(SetupError::Runtime)?;
@@ -345,6 +391,29 @@ impl TelemetryBuilder {
                 max_attributes_per_link: config.limits.link_attribute_count,
             });
         let mut meter_builder = SdkMeterProvider::builder().with_resource(resource.clone());
+        if config.metrics.exponential_histograms {
+            // OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: every
+            // histogram becomes a base-2 exponential one (160 buckets, scale
+            // 20: the specification's defaults; advisory explicit buckets do
+            // not apply to that aggregation).
+            meter_builder =
+                meter_builder.with_view(|i: &opentelemetry_sdk::metrics::Instrument| {
+                    (i.kind() == opentelemetry_sdk::metrics::InstrumentKind::Histogram)
+                        .then(|| {
+                            opentelemetry_sdk::metrics::Stream::builder()
+                            .with_aggregation(
+                                opentelemetry_sdk::metrics::Aggregation::Base2ExponentialHistogram {
+                                    max_size: 160,
+                                    max_scale: 20,
+                                    record_min_max: true,
+                                },
+                            )
+                            .build()
+                            .ok()
+                        })
+                        .flatten()
+                });
+        }
         let mut logger_builder = SdkLoggerProvider::builder().with_resource(resource.clone());
         #[cfg(feature = "prometheus")]
         let mut prometheus = None;
@@ -414,6 +483,9 @@ impl TelemetryBuilder {
                     other => missing_feature(&mut diag, "OTEL_METRICS_EXPORTER", other.as_str()),
                 }
             }
+            for add in self.metric_exporters {
+                meter_builder = add(meter_builder, &config, &rt);
+            }
             for kind in &logs {
                 match kind {
                     ExporterKind::Console => {
@@ -448,10 +520,6 @@ impl TelemetryBuilder {
         let tracer_provider = tracer_builder.build();
         let meter_provider = meter_builder.build();
         let logger_provider = logger_builder.build();
-        if self.install_global && !config.sdk_disabled {
-            opentelemetry::global::set_tracer_provider(tracer_provider.clone());
-            opentelemetry::global::set_meter_provider(meter_provider.clone());
-        }
         #[cfg(feature = "tracing")]
         if let Some(options) = self.tracing
             && let Err(e) =
@@ -463,6 +531,19 @@ impl TelemetryBuilder {
                 e,
                 "the tracing bridge was not installed",
             );
+            if self.strict {
+                return Err(SetupError::InvalidConfiguration(diag));
+            }
+        }
+
+        // Global side effects last, once nothing can fail any more.
+        config::set_semconv_stability(config.semconv);
+        if self.install_global {
+            opentelemetry::global::set_text_map_propagator(SharedPropagator(propagator.clone()));
+            if !config.sdk_disabled {
+                opentelemetry::global::set_tracer_provider(tracer_provider.clone());
+                opentelemetry::global::set_meter_provider(meter_provider.clone());
+            }
         }
 
         if config.log_level >= LogLevel::Warn {
@@ -495,6 +576,7 @@ impl TelemetryBuilder {
             sampler: sampler_text,
         };
         Ok(Telemetry {
+            propagator,
             tracer_provider,
             meter_provider,
             logger_provider,
@@ -524,6 +606,38 @@ impl TelemetryBuilder {
     }
 }
 
+/// Adds a user's metric exporter once the configuration and runtime exist.
+type MetricExporterHook = dyn FnOnce(
+    opentelemetry_sdk::metrics::MeterProviderBuilder,
+    &Config,
+    &RuntimeHandle,
+) -> opentelemetry_sdk::metrics::MeterProviderBuilder;
+
+/// The setup's propagator, shared between the global registry and
+/// [`Telemetry::propagator`].
+#[derive(Debug)]
+struct SharedPropagator(std::sync::Arc<dyn TextMapPropagator + Send + Sync>);
+
+impl TextMapPropagator for SharedPropagator {
+    fn inject_context(
+        &self,
+        cx: &opentelemetry::Context,
+        injector: &mut dyn opentelemetry::propagation::Injector,
+    ) {
+        self.0.inject_context(cx, injector)
+    }
+    fn extract_with_context(
+        &self,
+        cx: &opentelemetry::Context,
+        extractor: &dyn opentelemetry::propagation::Extractor,
+    ) -> opentelemetry::Context {
+        self.0.extract_with_context(cx, extractor)
+    }
+    fn fields(&self) -> opentelemetry::propagation::text_map_propagator::FieldIter<'_> {
+        self.0.fields()
+    }
+}
+
 /// A boxed processor, so user processors can be added after the typed ones.
 #[derive(Debug)]
 struct BoxedProcessor(Box<dyn SpanProcessor>);
@@ -549,7 +663,7 @@ impl SpanProcessor for BoxedProcessor {
 fn batch_spans<E: opentelemetry_sdk::trace::SpanExporter + 'static>(
     exporter: E,
     config: &Config,
-    rt: &Handle,
+    rt: &RuntimeHandle,
 ) -> BatchSpanProcessor {
     use opentelemetry_sdk::trace::BatchConfigBuilder;
     let b = &config.span_batch;
@@ -568,7 +682,7 @@ fn batch_spans<E: opentelemetry_sdk::trace::SpanExporter + 'static>(
 fn batch_logs<E: opentelemetry_sdk::logs::LogExporter + 'static>(
     exporter: E,
     config: &Config,
-    rt: &Handle,
+    rt: &RuntimeHandle,
 ) -> opentelemetry_sdk::logs::BatchLogProcessor {
     use opentelemetry_sdk::logs::{BatchConfigBuilder, BatchLogProcessor};
     let b = &config.log_batch;
@@ -587,7 +701,7 @@ fn batch_logs<E: opentelemetry_sdk::logs::LogExporter + 'static>(
 fn periodic<E: opentelemetry_sdk::metrics::exporter::PushMetricExporter>(
     exporter: E,
     config: &Config,
-    rt: &Handle,
+    rt: &RuntimeHandle,
 ) -> opentelemetry_sdk::metrics::PeriodicReader<OnExportRuntime<E>> {
     let exporter = OnExportRuntime::new(exporter, rt.clone(), config.metrics.export_timeout);
     opentelemetry_sdk::metrics::PeriodicReader::builder(exporter)
@@ -598,7 +712,7 @@ fn periodic<E: opentelemetry_sdk::metrics::exporter::PushMetricExporter>(
 fn span_processor(
     kind: ExporterKind,
     config: &Config,
-    rt: &Handle,
+    rt: &RuntimeHandle,
     diag: &mut Diagnostics,
 ) -> Option<BatchSpanProcessor> {
     match kind {

@@ -8,6 +8,7 @@ use crate::propagation::{
 use crate::resource::{FileSystemRoot, ResourceComposer, ResourceDetection};
 use crate::sampling::SamplerSpec;
 use opentelemetry::KeyValue;
+
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::ShouldSample;
@@ -15,7 +16,11 @@ use opentelemetry_sdk::trace::ShouldSample;
 /// The sampler named by `OTEL_TRACES_SAMPLER` / `_ARG`; an invalid argument is
 /// reported and treated as unset, an unknown sampler as the default
 /// `parentbased_always_on` (see `SamplerSpecError::fallback`).
-pub(crate) fn sampler(config: &Config, diag: &mut Diagnostics) -> (Box<dyn ShouldSample>, String) {
+pub(crate) fn sampler(
+    config: &Config,
+    force_keep: bool,
+    diag: &mut Diagnostics,
+) -> (Box<dyn ShouldSample>, String) {
     let name = config.sampler.as_deref();
     let arg = if name.is_some() {
         config.sampler_arg.as_deref()
@@ -32,15 +37,20 @@ pub(crate) fn sampler(config: &Config, diag: &mut Diagnostics) -> (Box<dyn Shoul
         );
         fallback
     });
+    let spec = spec.with_force_keep(force_keep);
     let text = spec.to_string();
     (spec.build(), text)
 }
 
 /// The composite propagator in `OTEL_PROPAGATORS` order, followed by mesh
 /// header forwarding (`x-request-id` plus `extra`) unless `forward` is `None`.
+/// A force-trace header is honoured only when named (any client can send one,
+/// so it is opt-in). Invalid extra names are reported and skipped.
 pub(crate) fn propagator(
     kinds: &[PropagatorKind],
     forward: Option<&[String]>,
+    force_trace_header: Option<&str>,
+    diag: &mut Diagnostics,
 ) -> TextMapCompositePropagator {
     let mut list: Vec<Box<dyn TextMapPropagator + Send + Sync>> = kinds
         .iter()
@@ -55,15 +65,36 @@ pub(crate) fn propagator(
         })
         .collect();
     if let Some(extra) = forward {
-        let mut b = ForwardHeadersPropagator::builder().headers(extra.iter().cloned());
+        let mut b = ForwardHeadersPropagator::builder().without_force_trace();
+        if let Some(name) = force_trace_header {
+            b = b.force_trace_header(name);
+        }
+        for name in extra {
+            match ForwardHeadersPropagator::builder()
+                .header(name.clone())
+                .build()
+            {
+                Ok(_) => b = b.header(name.clone()),
+                Err(e) => diag.push(
+                    "forward_headers",
+                    name.clone(),
+                    e.to_string(),
+                    "header not forwarded",
+                ),
+            }
+        }
         for p in &list {
             b = b.exclude_fields_of(p.as_ref());
         }
-        // Invalid extra names are dropped by falling back to the default set.
-        let fwd = b
-            .build()
-            .unwrap_or_else(|_| ForwardHeadersPropagator::new());
-        list.push(Box::new(fwd));
+        match b.build() {
+            Ok(fwd) => list.push(Box::new(fwd)),
+            Err(e) => diag.push(
+                "forward_headers",
+                extra.join(","),
+                e.to_string(),
+                "only x-request-id is forwarded",
+            ),
+        }
     }
     TextMapCompositePropagator::new(list)
 }
