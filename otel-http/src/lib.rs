@@ -1,2 +1,70 @@
-//! HTTP instrumentation for tower services: server and client layers (axum, hyper, reqwest). Work in progress: see the otel-http issue.
+//! OpenTelemetry for HTTP in tower services: a server layer for axum and
+//! hyper services and a client layer for hyper-util clients and reqwest
+//! (through `reqwest-middleware`), with spans and metrics per the stable
+//! HTTP semantic conventions.
+//!
+//! - [`server::ServerLayer`]: a SERVER span per request named from the route
+//!   template, the incoming context extracted, the handler run inside the
+//!   span, the span ended when the response body is done (streaming
+//!   included), panics caught, `http.server.request.duration` and
+//!   `http.server.active_requests`; filters, public-endpoint mode, header
+//!   capture, `traceresponse`.
+//! - [`client::ClientLayer`] and (feature `reqwest`) `client::TracingMiddleware`:
+//!   a CLIENT span per physical attempt with `http.request.resend_count`,
+//!   the context injected (with a destination allow-list),
+//!   `http.client.request.duration`, redacted `url.full`.
+//! - [`filter`]: ready request filters (health checks, paths, methods,
+//!   headers) on `otel_core`'s combinators.
+//!
+//! Providers default to the global ones (set by `otel_core::init`); inject
+//! others with the builders (`tracer_provider`, `meter_provider`), as tests do.
+//! `OTEL_SEMCONV_STABILITY_OPT_IN=http/dup` adds the old attribute names,
+//! `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` replaces the known methods.
+//!
+//! # Example
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use http::{Request, Response};
+//! use otel_core::testing::Capture;
+//! use otel_http::server::ServerLayer;
+//! use tower::{Layer, Service, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let capture = Capture::new();
+//! let layer = ServerLayer::builder()
+//!     .tracer_provider(&capture.tracer_provider())
+//!     .meter_provider(&capture.meter_provider())
+//!     .build();
+//! let mut service = layer.layer(tower::service_fn(|_req: Request<String>| async {
+//!     Ok::<_, Infallible>(Response::new(String::from("hello")))
+//! }));
+//!
+//! let response = service
+//!     .ready()
+//!     .await
+//!     .unwrap()
+//!     .call(Request::get("/hello").body(String::new()).unwrap())
+//!     .await
+//!     .unwrap();
+//! drop(response); // the span ends with the response body
+//!
+//! let span = capture.span("GET");
+//! span.assert_attr("url.path", "/hello")
+//!     .assert_attr("http.response.status_code", 200);
+//! # }
+//! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod attributes;
+pub mod client;
+mod common;
+pub mod filter;
+mod redact;
+pub mod server;
+
+pub use attributes::{KNOWN_METHODS_ENV, KnownMethods, OTHER_METHOD};
+pub use common::SCOPE_NAME;
+pub use redact::{DEFAULT_SENSITIVE_QUERY_KEYS, REDACTED, Redactor};

@@ -1,0 +1,121 @@
+//! An axum service traced with `otel-http`: every request is a SERVER span
+//! named from its route, `/chain/{id}` calls another service with the traced
+//! reqwest client so the trace continues across the hop.
+//!
+//! ```text
+//! cargo run -p otel-examples --bin http-server
+//! curl localhost:3000/users/7
+//! curl localhost:3000/chain/7      # server -> client -> server, one trace
+//! curl localhost:3000/stream       # the span lasts as long as the body
+//! curl localhost:3000/panic        # 500, the span records the panic
+//! ```
+//!
+//! `LISTEN_ADDR` (default `127.0.0.1:3000`), `DOWNSTREAM_URL` (default: this
+//! server) and every `OTEL_*` variable are honoured. Without an exporter it
+//! prints each trace as a tree.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use bytes::Bytes;
+use otel_core::instrument::not;
+use otel_http::client::TracingMiddleware;
+use otel_http::filter::health_check;
+use otel_http::server::ServerLayer;
+use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+
+#[derive(Clone)]
+struct AppState {
+    client: ClientWithMiddleware,
+    downstream: String,
+}
+
+async fn user(Path(id): Path<u32>) -> impl IntoResponse {
+    (
+        [("content-type", "application/json")],
+        format!("{{\"id\":{id},\"name\":\"user-{id}\"}}"),
+    )
+}
+
+async fn stream() -> Body {
+    let chunks = futures::stream::unfold(0u32, |i| async move {
+        if i == 5 {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        Some((
+            Ok::<_, std::io::Error>(Bytes::from(format!("chunk {i}\n"))),
+            i + 1,
+        ))
+    });
+    Body::from_stream(chunks)
+}
+
+async fn chain(State(state): State<AppState>, Path(id): Path<u32>) -> impl IntoResponse {
+    let url = format!("{}/users/{id}", state.downstream.trim_end_matches('/'));
+    match state.client.get(url).send().await {
+        Ok(resp) => {
+            let status =
+                StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            (status, resp.text().await.unwrap_or_default())
+        }
+        Err(e) => (StatusCode::BAD_GATEWAY, format!("downstream failed: {e}")),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let telemetry = otel_core::Telemetry::builder()
+        .service_name("http-server")
+        .console_when_unconfigured(true)
+        .install()?;
+
+    let addr: SocketAddr = std::env::var("LISTEN_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:3000".into())
+        .parse()?;
+    let downstream = std::env::var("DOWNSTREAM_URL").unwrap_or_else(|_| format!("http://{addr}"));
+    let client = ClientBuilder::new(reqwest::Client::new())
+        .with(TracingMiddleware::new())
+        .build();
+
+    let app = Router::new()
+        .route("/users/{id}", get(user))
+        .route("/health", get(|| async { "ok" }))
+        .route(
+            "/error",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "failed") }),
+        )
+        .route(
+            "/panic",
+            get(|| async {
+                if std::env::var_os("NEVER_SET_THIS").is_none() {
+                    panic!("the handler panicked");
+                }
+                "unreachable"
+            }),
+        )
+        .route("/stream", get(stream))
+        .route("/chain/{id}", get(chain))
+        .with_state(AppState { client, downstream })
+        // Router::layer: routing has run, so spans are named from the route.
+        .layer(ServerLayer::builder().filter(not(health_check())).build());
+
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    telemetry.shutdown().await?;
+    Ok(())
+}

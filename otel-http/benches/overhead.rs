@@ -1,0 +1,105 @@
+//! Per-request overhead of the server layer through `Service::call` (no
+//! sockets): an axum `GET /users/{id}` router, bare and with
+//! `ServerLayer` (sampled / unsampled, metrics on / off), on a
+//! current-thread runtime, with a sampled `traceparent` on every request and
+//! a BatchSpanProcessor whose exporter does nothing (the setup of
+//! `/work/shared/PEERS.md`). The response body is collected, so the span
+//! ends inside the measured time.
+//!
+//! ```text
+//! cargo bench -p otel-http --bench overhead -- --warm-up-time 1 --measurement-time 3
+//! ```
+
+use std::hint::black_box;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Path;
+use axum::routing::get;
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::Request;
+use http_body_util::BodyExt;
+use otel_core::opentelemetry_sdk::metrics::{
+    InMemoryMetricExporter, PeriodicReader, SdkMeterProvider,
+};
+use otel_core::opentelemetry_sdk::testing::trace::NoopSpanExporter;
+use otel_core::opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use otel_core::propagation::TraceContextPropagator;
+use otel_http::server::ServerLayer;
+use tower::ServiceExt;
+
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+fn app() -> Router {
+    Router::new().route(
+        "/users/{id}",
+        get(|Path(id): Path<u32>| async move { format!("{{\"id\":{id}}}") }),
+    )
+}
+
+fn request() -> Request<Body> {
+    Request::get("/users/42")
+        .header("host", "api.example")
+        .header("traceparent", TRACEPARENT)
+        .header("user-agent", "bench/1")
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn instrumented(sampled: bool, metrics: bool) -> (Router, SdkTracerProvider, SdkMeterProvider) {
+    let tracer_provider = SdkTracerProvider::builder()
+        .with_sampler(if sampled {
+            Sampler::ParentBased(Box::new(Sampler::AlwaysOn))
+        } else {
+            Sampler::AlwaysOff
+        })
+        .with_batch_exporter(NoopSpanExporter::new())
+        .build();
+    let meter_provider = SdkMeterProvider::builder()
+        .with_reader(
+            PeriodicReader::builder(InMemoryMetricExporter::default())
+                .with_interval(std::time::Duration::from_secs(3600))
+                .build(),
+        )
+        .build();
+    let layer = ServerLayer::builder()
+        .tracer_provider(&tracer_provider)
+        .meter_provider(&meter_provider)
+        .propagator(TraceContextPropagator::new())
+        .metrics(metrics)
+        .build();
+    (app().layer(layer), tracer_provider, meter_provider)
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("server_overhead");
+    let run = |router: &Router| {
+        let router = router.clone();
+        async move {
+            let resp = router.oneshot(request()).await.unwrap();
+            black_box(resp.into_body().collect().await.unwrap().to_bytes())
+        }
+    };
+
+    let bare = app();
+    group.bench_function("bare", |b| b.to_async(&rt).iter(|| run(&bare)));
+    for (name, sampled, metrics) in [
+        ("ours_sampled", true, true),
+        ("ours_unsampled", false, true),
+        ("ours_sampled_no_metrics", true, false),
+        ("ours_unsampled_no_metrics", false, false),
+    ] {
+        let (router, tp, mp) = instrumented(sampled, metrics);
+        group.bench_function(name, |b| b.to_async(&rt).iter(|| run(&router)));
+        let _ = tp.shutdown();
+        let _ = mp.shutdown();
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

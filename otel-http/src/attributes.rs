@@ -1,0 +1,355 @@
+//! Request → semantic-convention attributes, shared by the server and client
+//! layers: method normalisation, `Forwarded` / `X-Forwarded-*` parsing,
+//! protocol version, the old attribute names of `http/dup`.
+
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
+
+use http::header::{AsHeaderName, FORWARDED, HOST};
+use http::{HeaderMap, HeaderName, Method, Version};
+use otel_core::opentelemetry::{Key, KeyValue, StringValue, Value};
+use otel_core::semconv::attribute as sc;
+
+/// Attribute names of the conventions before HTTP stabilisation, emitted in
+/// addition to the stable ones when `OTEL_SEMCONV_STABILITY_OPT_IN=http/dup`.
+pub(crate) mod old {
+    pub const HTTP_METHOD: &str = "http.method";
+    pub const HTTP_STATUS_CODE: &str = "http.status_code";
+    pub const HTTP_URL: &str = "http.url";
+    pub const HTTP_TARGET: &str = "http.target";
+    pub const HTTP_SCHEME: &str = "http.scheme";
+    pub const HTTP_CLIENT_IP: &str = "http.client_ip";
+    pub const NET_PEER_NAME: &str = "net.peer.name";
+    pub const NET_PEER_PORT: &str = "net.peer.port";
+    pub const NET_HOST_NAME: &str = "net.host.name";
+    pub const NET_HOST_PORT: &str = "net.host.port";
+    pub const NET_SOCK_PEER_ADDR: &str = "net.sock.peer.addr";
+    pub const NET_SOCK_PEER_PORT: &str = "net.sock.peer.port";
+    pub const NET_PROTOCOL_NAME: &str = "net.protocol.name";
+    pub const NET_PROTOCOL_VERSION: &str = "net.protocol.version";
+    pub const HTTP_REQUEST_CONTENT_LENGTH: &str = "http.request_content_length";
+    pub const HTTP_RESPONSE_CONTENT_LENGTH: &str = "http.response_content_length";
+    pub const HTTP_RESEND_COUNT: &str = "http.resend_count";
+    pub const HTTP_SERVER_DURATION: &str = "http.server.duration";
+    pub const HTTP_CLIENT_DURATION: &str = "http.client.duration";
+}
+
+/// The environment variable that replaces the list of known HTTP methods.
+pub const KNOWN_METHODS_ENV: &str = "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS";
+
+/// `_OTHER`: the recorded method of a request whose method is not known.
+pub const OTHER_METHOD: &str = "_OTHER";
+
+/// The HTTP methods recorded as themselves; any other becomes `_OTHER` with
+/// the original in `http.request.method_original`.
+///
+/// The default is the conventions' list (`CONNECT DELETE GET HEAD OPTIONS
+/// PATCH POST PUT TRACE QUERY`), replaced by
+/// `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` (comma-separated,
+/// case-sensitive) when that is set. Matching is case-sensitive: `get` is
+/// `_OTHER`.
+///
+/// ```
+/// use otel_http::KnownMethods;
+///
+/// let methods = KnownMethods::new(["GET", "PURGE"]);
+/// assert!(methods.is_known(&http::Method::from_bytes(b"PURGE").unwrap()));
+/// assert!(!methods.is_known(&http::Method::POST));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct KnownMethods(Option<Arc<[Box<str>]>>);
+
+const DEFAULT_METHODS: [&str; 10] = [
+    "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE", "QUERY",
+];
+
+impl KnownMethods {
+    /// Exactly `methods` (case-sensitive, surrounding spaces trimmed, empty
+    /// entries ignored).
+    pub fn new<I, S>(methods: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let list: Vec<Box<str>> = methods
+            .into_iter()
+            .map(|m| m.as_ref().trim().to_owned())
+            .filter(|m| !m.is_empty())
+            .map(String::into_boxed_str)
+            .collect();
+        KnownMethods(Some(list.into()))
+    }
+
+    /// The conventions' default list.
+    pub fn standard() -> Self {
+        KnownMethods(None)
+    }
+
+    /// The list from `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS`, else the
+    /// default; read once per process.
+    pub fn from_env() -> Self {
+        static ENV: OnceLock<KnownMethods> = OnceLock::new();
+        ENV.get_or_init(|| match std::env::var(KNOWN_METHODS_ENV) {
+            Ok(v) if !v.trim().is_empty() => KnownMethods::new(v.split(',')),
+            _ => KnownMethods::standard(),
+        })
+        .clone()
+    }
+
+    /// Whether `method` is recorded as itself.
+    pub fn is_known(&self, method: &Method) -> bool {
+        match &self.0 {
+            None => DEFAULT_METHODS.contains(&method.as_str()),
+            Some(list) => list.iter().any(|m| &**m == method.as_str()),
+        }
+    }
+}
+
+/// The method's name without allocation for the standard methods.
+pub(crate) fn static_method(method: &Method) -> Cow<'static, str> {
+    let s: &'static str = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => return Cow::Owned(method.as_str().to_owned()),
+    };
+    Cow::Borrowed(s)
+}
+
+/// The recorded method of a request: `http.request.method` value and the
+/// span-name prefix (`HTTP` for `_OTHER`).
+#[derive(Clone, Debug)]
+pub(crate) struct MethodAttr {
+    pub value: Cow<'static, str>,
+    pub other: bool,
+}
+
+impl MethodAttr {
+    pub fn new(known: &KnownMethods, method: &Method) -> Self {
+        if known.is_known(method) {
+            MethodAttr {
+                value: static_method(method),
+                other: false,
+            }
+        } else {
+            MethodAttr {
+                value: Cow::Borrowed(OTHER_METHOD),
+                other: true,
+            }
+        }
+    }
+
+    /// The method part of a span name.
+    pub fn name_part(&self) -> Cow<'static, str> {
+        if self.other {
+            Cow::Borrowed("HTTP")
+        } else {
+            self.value.clone()
+        }
+    }
+
+    pub fn push(&self, method: &Method, dup: bool, out: &mut Vec<KeyValue>) {
+        out.push(KeyValue::new(sc::HTTP_REQUEST_METHOD, self.value.clone()));
+        if self.other {
+            out.push(KeyValue::new(
+                sc::HTTP_REQUEST_METHOD_ORIGINAL,
+                method.as_str().to_owned(),
+            ));
+        }
+        if dup {
+            let v = if self.other {
+                Cow::Owned(method.as_str().to_owned())
+            } else {
+                self.value.clone()
+            };
+            out.push(KeyValue::new(old::HTTP_METHOD, v));
+        }
+    }
+}
+
+/// `network.protocol.version` of an HTTP version (`1.0`, `1.1`, `2`, `3`).
+pub(crate) fn protocol_version(version: Version) -> Option<&'static str> {
+    Some(match version {
+        Version::HTTP_09 => "0.9",
+        Version::HTTP_10 => "1.0",
+        Version::HTTP_11 => "1.1",
+        Version::HTTP_2 => "2",
+        Version::HTTP_3 => "3",
+        _ => return None,
+    })
+}
+
+/// A string attribute from a borrowed string (one allocation).
+pub(crate) fn string_kv(key: &'static str, value: &str) -> KeyValue {
+    KeyValue::new(
+        Key::from_static_str(key),
+        Value::String(StringValue::from(value.to_owned())),
+    )
+}
+
+pub(crate) static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub(crate) static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub(crate) static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// The first value of a header as UTF-8 (non-UTF-8 values are ignored).
+/// Pass a `HeaderName` (not a `&str`) on hot paths: no parsing.
+pub(crate) fn header_str<K: AsHeaderName>(headers: &HeaderMap, name: K) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Splits `host[:port]` (IPv6 in brackets) into host and port. The host is
+/// returned without brackets.
+pub(crate) fn split_host_port(value: &str) -> Option<(&str, Option<u16>)> {
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    if let Some(rest) = value.strip_prefix('[') {
+        let end = rest.find(']')?;
+        let host = &rest[..end];
+        let after = &rest[end + 1..];
+        let port = after.strip_prefix(':').and_then(|p| p.parse().ok());
+        return Some((host, port));
+    }
+    match value.rsplit_once(':') {
+        // A bare IPv6 address has several colons: no port.
+        Some((host, _)) if host.contains(':') => Some((value, None)),
+        Some((host, port)) => Some((host, port.parse().ok())),
+        None => Some((value, None)),
+    }
+}
+
+/// A parameter (`for`, `proto`, `host`) of the first element of a
+/// `Forwarded` header (RFC 7239), unquoted.
+pub(crate) fn forwarded_param<'a>(headers: &'a HeaderMap, param: &str) -> Option<&'a str> {
+    let value = header_str(headers, &FORWARDED)?;
+    let first = value.split(',').next()?;
+    for pair in first.split(';') {
+        let (k, v) = pair.split_once('=')?;
+        if k.trim().eq_ignore_ascii_case(param) {
+            let v = v.trim();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(v);
+            return (!v.is_empty()).then_some(v);
+        }
+    }
+    None
+}
+
+/// The original client address: `Forwarded: for=`, then the first
+/// `X-Forwarded-For` entry. Ports and IPv6 brackets are removed.
+pub(crate) fn forwarded_client(headers: &HeaderMap) -> Option<&str> {
+    if let Some(v) = forwarded_param(headers, "for") {
+        // `for=unknown` and obfuscated identifiers (`_hidden`) are kept as
+        // given: they are what the proxy chose to say.
+        return split_host_port(v).map(|(h, _)| h);
+    }
+    let xff = header_str(headers, &X_FORWARDED_FOR)?;
+    let first = xff.split(',').next()?.trim();
+    split_host_port(first).map(|(h, _)| h)
+}
+
+/// The original scheme: `Forwarded: proto=`, then `X-Forwarded-Proto`.
+pub(crate) fn forwarded_scheme(headers: &HeaderMap) -> Option<&'static str> {
+    let v = forwarded_param(headers, "proto").or_else(|| {
+        header_str(headers, &X_FORWARDED_PROTO).map(|v| v.split(',').next().unwrap_or(v).trim())
+    })?;
+    if v.eq_ignore_ascii_case("https") {
+        Some("https")
+    } else if v.eq_ignore_ascii_case("http") {
+        Some("http")
+    } else {
+        None
+    }
+}
+
+/// `server.address` / `server.port` of a server request: `Forwarded: host=`
+/// or `X-Forwarded-Host`, then the URI authority (`:authority`), then `Host`.
+pub(crate) fn server_host<'a>(
+    uri: &'a http::Uri,
+    headers: &'a HeaderMap,
+) -> Option<(&'a str, Option<u16>)> {
+    if let Some(v) = forwarded_param(headers, "host").or_else(|| {
+        header_str(headers, &X_FORWARDED_HOST).map(|v| v.split(',').next().unwrap_or(v))
+    }) {
+        return split_host_port(v);
+    }
+    if let Some(auth) = uri.authority() {
+        return Some((
+            auth.host().trim_start_matches('[').trim_end_matches(']'),
+            auth.port_u16(),
+        ));
+    }
+    header_str(headers, &HOST).and_then(split_host_port)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn host_port_forms() {
+        assert_eq!(split_host_port("a.com:8080"), Some(("a.com", Some(8080))));
+        assert_eq!(split_host_port("a.com"), Some(("a.com", None)));
+        assert_eq!(split_host_port("[::1]:80"), Some(("::1", Some(80))));
+        assert_eq!(split_host_port("::1"), Some(("::1", None)));
+        assert_eq!(split_host_port("a.com:x"), Some(("a.com", None)));
+        assert_eq!(split_host_port(""), None);
+    }
+
+    #[test]
+    fn forwarded_headers() {
+        let h = headers(&[(
+            "forwarded",
+            "For=\"[2001:db8:cafe::17]:4711\";proto=HTTPS;host=shop.example:8443, for=10.0.0.1",
+        )]);
+        assert_eq!(forwarded_client(&h), Some("2001:db8:cafe::17"));
+        assert_eq!(forwarded_scheme(&h), Some("https"));
+        let uri: http::Uri = "/x".parse().unwrap();
+        assert_eq!(server_host(&uri, &h), Some(("shop.example", Some(8443))));
+
+        let h = headers(&[
+            ("x-forwarded-for", "203.0.113.7, 10.0.0.1"),
+            ("x-forwarded-proto", "http"),
+            ("host", "api.local:3000"),
+        ]);
+        assert_eq!(forwarded_client(&h), Some("203.0.113.7"));
+        assert_eq!(forwarded_scheme(&h), Some("http"));
+        assert_eq!(server_host(&uri, &h), Some(("api.local", Some(3000))));
+
+        // Garbage never panics.
+        let h = headers(&[("forwarded", ";;=;for"), ("x-forwarded-for", ",,")]);
+        let _ = forwarded_client(&h);
+        let _ = forwarded_scheme(&h);
+    }
+
+    #[test]
+    fn methods() {
+        let std = KnownMethods::standard();
+        assert!(std.is_known(&Method::GET));
+        assert!(std.is_known(&Method::from_bytes(b"QUERY").unwrap()));
+        assert!(!std.is_known(&Method::from_bytes(b"get").unwrap()));
+        let m = MethodAttr::new(&std, &Method::from_bytes(b"PURGE").unwrap());
+        assert_eq!(m.value, OTHER_METHOD);
+        assert_eq!(m.name_part(), "HTTP");
+        let custom = KnownMethods::new(["GET", " PURGE "]);
+        assert!(custom.is_known(&Method::from_bytes(b"PURGE").unwrap()));
+        assert!(!custom.is_known(&Method::POST));
+    }
+}

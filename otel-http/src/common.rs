@@ -1,0 +1,87 @@
+//! Pieces both layers share: the providers a layer records with, and the
+//! propagator it extracts and injects with.
+
+use std::fmt;
+use std::sync::Arc;
+
+use otel_core::opentelemetry::global::{self, BoxedTracer};
+use otel_core::opentelemetry::metrics::{Meter, MeterProvider};
+use otel_core::opentelemetry::propagation::TextMapPropagator;
+use otel_core::opentelemetry::trace::{Span, Tracer, TracerProvider};
+use otel_core::opentelemetry::{Context, InstrumentationScope};
+use otel_core::propagation::{HeaderExtractor, HeaderInjector};
+
+/// The instrumentation scope name of every span and metric of this crate.
+pub const SCOPE_NAME: &str = "otel-http";
+
+pub(crate) fn scope() -> InstrumentationScope {
+    InstrumentationScope::builder(SCOPE_NAME)
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .with_schema_url(otel_core::semconv::SCHEMA_URL)
+        .build()
+}
+
+pub(crate) fn global_tracer() -> BoxedTracer {
+    global::tracer_with_scope(scope())
+}
+
+pub(crate) fn global_meter() -> Meter {
+    global::meter_with_scope(scope())
+}
+
+pub(crate) fn provider_tracer<P>(provider: &P) -> BoxedTracer
+where
+    P: TracerProvider,
+    P::Tracer: Tracer + Send + Sync + 'static,
+    <P::Tracer as Tracer>::Span: Span + Send + Sync + 'static,
+{
+    BoxedTracer::new(Box::new(provider.tracer_with_scope(scope())))
+}
+
+pub(crate) fn provider_meter<P: MeterProvider>(provider: &P) -> Meter {
+    provider.meter_with_scope(scope())
+}
+
+/// Which text-map propagator a layer uses.
+#[derive(Clone, Default)]
+pub(crate) enum Propagation {
+    /// The global one (`opentelemetry::global::set_text_map_propagator`,
+    /// installed by `otel_core::init`), read on each request.
+    #[default]
+    Global,
+    /// A propagator given to the builder.
+    Custom(Arc<dyn TextMapPropagator + Send + Sync>),
+}
+
+impl fmt::Debug for Propagation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Propagation::Global => f.write_str("Global"),
+            Propagation::Custom(_) => f.write_str("Custom(..)"),
+        }
+    }
+}
+
+impl Propagation {
+    /// The current context plus what `headers` carry. Invalid input leaves
+    /// the context unchanged (the propagators never panic on bad input).
+    pub(crate) fn extract(&self, headers: &http::HeaderMap) -> Context {
+        let extractor = HeaderExtractor(headers);
+        Context::map_current(|cx| match self {
+            Propagation::Global => {
+                global::get_text_map_propagator(|p| p.extract_with_context(cx, &extractor))
+            }
+            Propagation::Custom(p) => p.extract_with_context(cx, &extractor),
+        })
+    }
+
+    pub(crate) fn inject(&self, cx: &Context, headers: &mut http::HeaderMap) {
+        let mut injector = HeaderInjector(headers);
+        match self {
+            Propagation::Global => {
+                global::get_text_map_propagator(|p| p.inject_context(cx, &mut injector))
+            }
+            Propagation::Custom(p) => p.inject_context(cx, &mut injector),
+        }
+    }
+}

@@ -1,0 +1,288 @@
+use std::borrow::Cow;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Instant;
+
+use bytes::Buf;
+use http::request::Parts;
+use http::{HeaderValue, Response};
+use http_body::{Body, Frame, SizeHint};
+use otel_core::instrument::{ErrorRecord, record_error};
+use otel_core::opentelemetry::trace::TraceContextExt;
+use otel_core::opentelemetry::{Context, KeyValue};
+use otel_core::propagation::TraceParent;
+use otel_core::semconv::attribute as sc;
+use pin_project_lite::pin_project;
+
+use super::ServerConfig;
+use super::service::content_length;
+use crate::attributes::{MethodAttr, old, protocol_version, server_host, string_kv};
+
+pin_project! {
+    /// The response body of a [`ServerService`](super::ServerService): the
+    /// inner body, unchanged, whose end (last frame sent, error, or drop)
+    /// ends the request's span and records its duration. Bytes sent are
+    /// counted for `http.server.response.body.size`. A failing body marks
+    /// the span as an error (`error.type` = the body error's type name).
+    pub struct ResponseBody<B> {
+        #[pin]
+        inner: Option<B>,
+        finisher: Option<Finisher>,
+    }
+}
+
+impl<B> ResponseBody<B> {
+    pub(crate) fn new(inner: B, finisher: Option<Finisher>) -> Self {
+        ResponseBody {
+            inner: Some(inner),
+            finisher,
+        }
+    }
+
+    /// An empty body (the 500 response to a caught panic).
+    pub(crate) fn empty(finisher: Option<Finisher>) -> Self {
+        ResponseBody {
+            inner: None,
+            finisher,
+        }
+    }
+}
+
+impl<B: Body> Body for ResponseBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let mut this = self.project();
+        let Some(inner) = this.inner.as_mut().as_pin_mut() else {
+            this.finisher.take();
+            return Poll::Ready(None);
+        };
+        let result = std::task::ready!(inner.poll_frame(cx));
+        match &result {
+            Some(Ok(frame)) => {
+                if let Some(f) = this.finisher.as_mut()
+                    && let Some(data) = frame.data_ref()
+                {
+                    f.response_bytes += data.remaining() as u64;
+                }
+                let ended = this
+                    .inner
+                    .as_ref()
+                    .as_pin_ref()
+                    .is_none_or(|b| b.is_end_stream());
+                if ended {
+                    this.finisher.take();
+                }
+            }
+            Some(Err(_)) => {
+                if let Some(mut f) = this.finisher.take() {
+                    f.fail(Cow::Borrowed(std::any::type_name::<B::Error>()), None, true);
+                }
+            }
+            None => {
+                this.finisher.take();
+            }
+        }
+        Poll::Ready(result)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(|b| b.is_end_stream())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), |b| b.size_hint())
+    }
+}
+
+/// The per-request state from the start to the end of the response body.
+/// Dropping it ends the span and records the metrics, whatever path the
+/// request took (response sent, error, cancellation, panic unwinding).
+pub(crate) struct Finisher {
+    config: Arc<ServerConfig>,
+    cx: Context,
+    start: Instant,
+    recording: bool,
+    /// Attributes of `active_requests` (and the base of the others); empty
+    /// when metrics are off.
+    active_attrs: Vec<KeyValue>,
+    route: Option<String>,
+    version: Option<&'static str>,
+    labels: Vec<KeyValue>,
+    request_size: Option<u64>,
+    status: Option<u16>,
+    error_type: Option<Cow<'static, str>>,
+    pub(crate) response_bytes: u64,
+}
+
+impl Finisher {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn start(
+        config: Arc<ServerConfig>,
+        cx: Context,
+        start: Instant,
+        recording: bool,
+        method: &MethodAttr,
+        scheme: &'static str,
+        route: Option<&str>,
+        parts: &Parts,
+    ) -> Self {
+        let mut active_attrs = Vec::new();
+        let mut labels = Vec::new();
+        let mut request_size = None;
+        let mut route_owned = None;
+        if let Some(metrics) = &config.metrics {
+            active_attrs.reserve(8);
+            active_attrs.push(KeyValue::new(sc::HTTP_REQUEST_METHOD, method.value.clone()));
+            active_attrs.push(KeyValue::new(sc::URL_SCHEME, scheme));
+            if config.metric_server_address
+                && let Some((host, port)) = server_host(&parts.uri, &parts.headers)
+            {
+                active_attrs.push(string_kv(sc::SERVER_ADDRESS, host));
+                if let Some(port) = port {
+                    active_attrs.push(KeyValue::new(sc::SERVER_PORT, i64::from(port)));
+                }
+            }
+            if let Some(active) = &metrics.active {
+                active.add(1, &active_attrs);
+            }
+            route_owned = route.map(str::to_owned);
+            if let Some(labeler) = &config.metric_labeler {
+                labels = labeler(parts);
+            }
+            if metrics.request_size.is_some() {
+                request_size = content_length(&parts.headers);
+            }
+        }
+        Finisher {
+            config,
+            cx,
+            start,
+            recording,
+            active_attrs,
+            route: route_owned,
+            version: protocol_version(parts.version),
+            labels,
+            request_size,
+            status: None,
+            error_type: None,
+            response_bytes: 0,
+        }
+    }
+
+    /// Records the response head: status code, status rules, captured
+    /// headers and the optional `traceresponse` header.
+    pub(crate) fn on_response<B>(&mut self, response: &mut Response<B>) {
+        let code = response.status().as_u16();
+        self.status = Some(code);
+        let config = Arc::clone(&self.config);
+        if self.recording {
+            let span = self.cx.span();
+            span.set_attribute(KeyValue::new(
+                sc::HTTP_RESPONSE_STATUS_CODE,
+                i64::from(code),
+            ));
+            if config.dup {
+                span.set_attribute(KeyValue::new(old::HTTP_STATUS_CODE, i64::from(code)));
+            }
+            if !config.response_headers.is_empty() {
+                span.set_attributes(config.response_headers.capture(response.headers()));
+            }
+        }
+        if code >= 500 && self.error_type.is_none() {
+            self.fail(Cow::Owned(code.to_string()), None, false);
+        }
+        if config.trace_response
+            && let Some(tp) = TraceParent::format(self.cx.span().span_context())
+            && let Ok(value) = HeaderValue::from_str(tp.as_str())
+        {
+            response.headers_mut().insert("traceresponse", value);
+        }
+    }
+
+    /// Marks the request failed: `error.type` on span and metrics, status
+    /// Error (with an `exception` event when `exception`).
+    pub(crate) fn fail(
+        &mut self,
+        error_type: Cow<'static, str>,
+        message: Option<String>,
+        exception: bool,
+    ) {
+        if self.recording {
+            record_error(
+                &self.cx.span(),
+                &ErrorRecord {
+                    error_type: Cow::Borrowed(&error_type),
+                    message: message.map(Cow::Owned),
+                    exception,
+                },
+            );
+        }
+        self.error_type = Some(error_type);
+    }
+}
+
+impl Drop for Finisher {
+    fn drop(&mut self) {
+        let config = &*self.config;
+        if let Some(metrics) = &config.metrics {
+            let elapsed = self.start.elapsed().as_secs_f64();
+            if let Some(active) = &metrics.active {
+                active.add(-1, &self.active_attrs);
+            }
+            let mut attrs = std::mem::take(&mut self.active_attrs);
+            if let Some(route) = self.route.take() {
+                attrs.push(KeyValue::new(sc::HTTP_ROUTE, route));
+            }
+            if let Some(code) = self.status {
+                attrs.push(KeyValue::new(
+                    sc::HTTP_RESPONSE_STATUS_CODE,
+                    i64::from(code),
+                ));
+            }
+            if let Some(e) = &self.error_type {
+                attrs.push(KeyValue::new(sc::ERROR_TYPE, e.clone()));
+            }
+            if let Some(v) = self.version {
+                attrs.push(KeyValue::new(sc::NETWORK_PROTOCOL_VERSION, v));
+            }
+            attrs.append(&mut self.labels);
+            metrics.duration.record(elapsed, &attrs);
+            if let Some(h) = &metrics.old_duration {
+                h.record(elapsed * 1000.0, &attrs);
+            }
+            if let (Some(h), Some(size)) = (&metrics.request_size, self.request_size) {
+                h.record(size, &attrs);
+            }
+            if let Some(h) = &metrics.response_size {
+                h.record(self.response_bytes, &attrs);
+            }
+        }
+        let span = self.cx.span();
+        if self.recording
+            && config
+                .metrics
+                .as_ref()
+                .is_some_and(|m| m.response_size.is_some())
+        {
+            span.set_attribute(KeyValue::new(
+                sc::HTTP_RESPONSE_BODY_SIZE,
+                self.response_bytes as i64,
+            ));
+            if config.dup {
+                span.set_attribute(KeyValue::new(
+                    old::HTTP_RESPONSE_CONTENT_LENGTH,
+                    self.response_bytes as i64,
+                ));
+            }
+        }
+        span.end();
+    }
+}

@@ -1,0 +1,118 @@
+use std::any::Any;
+use std::borrow::Cow;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use http::{Response, StatusCode};
+use otel_core::opentelemetry::Context;
+use pin_project_lite::pin_project;
+
+use super::body::{Finisher, ResponseBody};
+
+pin_project! {
+    /// The response future of a [`ServerService`](super::ServerService): the
+    /// inner future polled with the request's context attached, a panic
+    /// caught (when configured) and turned into a 500 response.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: Option<F>,
+        panic: Option<Box<dyn Any + Send>>,
+        catch_panic: bool,
+        cx: Context,
+        finisher: Option<Finisher>,
+    }
+}
+
+pub(crate) type CallResult<F> = Result<F, Box<dyn Any + Send>>;
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn new(
+        inner: CallResult<F>,
+        cx: Context,
+        catch_panic: bool,
+        finisher: Option<Finisher>,
+    ) -> Self {
+        let (inner, panic) = match inner {
+            Ok(f) => (Some(f), None),
+            Err(p) => (None, Some(p)),
+        };
+        ResponseFuture {
+            inner,
+            panic,
+            catch_panic,
+            cx,
+            finisher,
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> Option<String> {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: http_body::Body,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let panic = match this.inner.as_mut().as_pin_mut() {
+            Some(inner) => {
+                let polled = {
+                    let _guard = this.cx.clone().attach();
+                    if *this.catch_panic {
+                        catch_unwind(AssertUnwindSafe(|| inner.poll(task)))
+                    } else {
+                        Ok(inner.poll(task))
+                    }
+                };
+                if !matches!(polled, Ok(Poll::Pending)) {
+                    this.inner.set(None);
+                }
+                match polled {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Ready(Ok(mut response))) => {
+                        if let Some(f) = this.finisher.as_mut() {
+                            f.on_response(&mut response);
+                        }
+                        return Poll::Ready(Ok(
+                            response.map(|b| ResponseBody::new(b, this.finisher.take()))
+                        ));
+                    }
+                    Ok(Poll::Ready(Err(e))) => {
+                        if let Some(mut f) = this.finisher.take() {
+                            f.fail(Cow::Borrowed(std::any::type_name::<E>()), None, true);
+                        }
+                        return Poll::Ready(Err(e));
+                    }
+                    Err(payload) => payload,
+                }
+            }
+            None => match this.panic.take() {
+                Some(payload) => payload,
+                // Polled again after completion: a contract violation of the
+                // caller; stay pending rather than panic.
+                None => return Poll::Pending,
+            },
+        };
+        let mut finisher = this.finisher.take();
+        if let Some(f) = finisher.as_mut() {
+            f.fail(Cow::Borrowed("panic"), panic_message(&*panic), true);
+        }
+        let mut response = Response::new(ResponseBody::<B>::empty(None));
+        *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        if let Some(f) = finisher.as_mut() {
+            f.on_response(&mut response);
+        }
+        *response.body_mut() = ResponseBody::empty(finisher);
+        Poll::Ready(Ok(response))
+    }
+}

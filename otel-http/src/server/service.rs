@@ -1,0 +1,302 @@
+use std::borrow::Cow;
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Instant;
+
+use http::request::Parts;
+use http::{Request, Response};
+use otel_core::opentelemetry::trace::{Link, SpanBuilder, SpanKind, TraceContextExt, Tracer};
+use otel_core::opentelemetry::{Context, KeyValue, Value};
+use otel_core::semconv::attribute as sc;
+use tower::Service;
+
+use super::body::Finisher;
+use super::future::ResponseFuture;
+use super::{HttpRoute, PeerAddr, ServerConfig};
+use crate::attributes::{
+    MethodAttr, forwarded_client, forwarded_scheme, header_str, old, protocol_version, server_host,
+    string_kv,
+};
+
+/// The [`Service`] of a [`ServerLayer`](super::ServerLayer).
+pub struct ServerService<S> {
+    inner: S,
+    config: Arc<ServerConfig>,
+}
+
+impl<S: Clone> Clone for ServerService<S> {
+    fn clone(&self) -> Self {
+        ServerService {
+            inner: self.inner.clone(),
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for ServerService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> ServerService<S> {
+    pub(crate) fn new(inner: S, config: Arc<ServerConfig>) -> Self {
+        ServerService { inner, config }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+/// The route template known for the request, without allocation.
+fn route_of(parts: &Parts) -> Option<&str> {
+    #[cfg(feature = "axum")]
+    if let Some(m) = parts.extensions.get::<axum::extract::MatchedPath>() {
+        return Some(m.as_str());
+    }
+    parts.extensions.get::<HttpRoute>().map(|r| r.0.as_ref())
+}
+
+fn peer_of(parts: &Parts) -> Option<std::net::SocketAddr> {
+    #[cfg(feature = "axum")]
+    if let Some(c) = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+    {
+        return Some(c.0);
+    }
+    parts.extensions.get::<PeerAddr>().map(|p| p.0)
+}
+
+/// `url.scheme`: the original client's (forwarding headers), else the URI's,
+/// else `http`.
+fn scheme_of(parts: &Parts) -> &'static str {
+    if let Some(s) = forwarded_scheme(&parts.headers) {
+        return s;
+    }
+    match parts.uri.scheme_str() {
+        Some(s) if s.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    }
+}
+
+/// The attributes set when the span starts, beyond method and scheme.
+fn request_attributes(config: &ServerConfig, parts: &Parts, out: &mut Vec<KeyValue>) {
+    let dup = config.dup;
+    let path = parts.uri.path();
+    out.push(string_kv(sc::URL_PATH, path));
+    if let Some(q) = parts.uri.query() {
+        let q = config.redactor.redact_query(q);
+        if dup {
+            out.push(KeyValue::new(old::HTTP_TARGET, format!("{path}?{q}")));
+        }
+        out.push(KeyValue::new(sc::URL_QUERY, q.into_owned()));
+    } else if dup {
+        out.push(string_kv(old::HTTP_TARGET, path));
+    }
+    if let Some((host, port)) = server_host(&parts.uri, &parts.headers) {
+        out.push(string_kv(sc::SERVER_ADDRESS, host));
+        if dup {
+            out.push(string_kv(old::NET_HOST_NAME, host));
+        }
+        if let Some(port) = port {
+            out.push(KeyValue::new(sc::SERVER_PORT, i64::from(port)));
+            if dup {
+                out.push(KeyValue::new(old::NET_HOST_PORT, i64::from(port)));
+            }
+        }
+    }
+    let peer = peer_of(parts);
+    // The peer's IP is formatted once and shared by the attributes using it.
+    let peer_ip: Option<Arc<str>> = peer.map(|p| Arc::from(p.ip().to_string()));
+    if let (Some(peer), Some(ip)) = (peer, &peer_ip) {
+        out.push(KeyValue::new(
+            sc::NETWORK_PEER_ADDRESS,
+            Value::from(Arc::clone(ip)),
+        ));
+        out.push(KeyValue::new(sc::NETWORK_PEER_PORT, i64::from(peer.port())));
+        if dup {
+            out.push(KeyValue::new(
+                old::NET_SOCK_PEER_ADDR,
+                Value::from(Arc::clone(ip)),
+            ));
+            out.push(KeyValue::new(
+                old::NET_SOCK_PEER_PORT,
+                i64::from(peer.port()),
+            ));
+        }
+    }
+    let client: Option<Value> = match forwarded_client(&parts.headers) {
+        Some(c) => Some(Value::from(c.to_owned())),
+        None => peer_ip.map(Value::from),
+    };
+    if let Some(client) = client {
+        if dup {
+            out.push(KeyValue::new(old::HTTP_CLIENT_IP, client.clone()));
+        }
+        out.push(KeyValue::new(sc::CLIENT_ADDRESS, client));
+    }
+    if let Some(ua) = header_str(&parts.headers, &http::header::USER_AGENT) {
+        out.push(string_kv(sc::USER_AGENT_ORIGINAL, ua));
+    }
+    if let Some(v) = protocol_version(parts.version) {
+        out.push(KeyValue::new(sc::NETWORK_PROTOCOL_VERSION, v));
+        if dup {
+            out.push(KeyValue::new(old::NET_PROTOCOL_VERSION, v));
+            out.push(KeyValue::new(old::NET_PROTOCOL_NAME, "http"));
+        }
+    }
+    if config
+        .metrics
+        .as_ref()
+        .is_some_and(|m| m.request_size.is_some())
+        && let Some(len) = content_length(&parts.headers)
+    {
+        out.push(KeyValue::new(sc::HTTP_REQUEST_BODY_SIZE, len as i64));
+        if dup {
+            out.push(KeyValue::new(old::HTTP_REQUEST_CONTENT_LENGTH, len as i64));
+        }
+    }
+    if !config.request_headers.is_empty() {
+        config.request_headers.capture_into(&parts.headers, out);
+    }
+    if let Some(labeler) = &config.span_labeler {
+        out.extend(labeler(parts));
+    }
+}
+
+pub(crate) fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    header_str(headers, &http::header::CONTENT_LENGTH).and_then(|v| v.trim().parse().ok())
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ServerService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: http_body::Body,
+{
+    type Response = Response<super::ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let config = &*self.config;
+        let (parts, body) = req.into_parts();
+        let parent_cx = config.propagation.extract(&parts.headers);
+
+        if let Some(filter) = &config.filter
+            && !filter.matches(&parts)
+        {
+            let req = Request::from_parts(parts, body);
+            let future = {
+                let _guard = parent_cx.clone().attach();
+                if config.catch_panic {
+                    catch_unwind(AssertUnwindSafe(|| self.inner.call(req)))
+                } else {
+                    Ok(self.inner.call(req))
+                }
+            };
+            return ResponseFuture::new(future, parent_cx, config.catch_panic, None);
+        }
+
+        let start = Instant::now();
+        let method = MethodAttr::new(&config.known_methods, &parts.method);
+        let scheme = scheme_of(&parts);
+        let route = route_of(&parts);
+        let name: Cow<'static, str> = match (&config.span_name, route) {
+            (Some(format), route) => Cow::Owned(format(&parts, route)),
+            (None, Some(route)) => {
+                let m = method.name_part();
+                let mut name = String::with_capacity(m.len() + 1 + route.len());
+                name.push_str(&m);
+                name.push(' ');
+                name.push_str(route);
+                Cow::Owned(name)
+            }
+            (None, None) => method.name_part(),
+        };
+
+        let mut attrs = Vec::with_capacity(if config.sampling_attributes { 24 } else { 4 });
+        method.push(&parts.method, config.dup, &mut attrs);
+        attrs.push(KeyValue::new(sc::URL_SCHEME, scheme));
+        if config.dup {
+            attrs.push(KeyValue::new(old::HTTP_SCHEME, scheme));
+        }
+        if config.sampling_attributes {
+            if let Some(route) = route {
+                attrs.push(KeyValue::new(sc::HTTP_ROUTE, route.to_owned()));
+            }
+            request_attributes(config, &parts, &mut attrs);
+        }
+
+        let public = config
+            .public_endpoint
+            .as_ref()
+            .is_some_and(|decide| decide(&parts));
+        let mut builder = SpanBuilder::from_name(name)
+            .with_kind(SpanKind::Server)
+            .with_attributes(attrs);
+        let span = if public {
+            let remote = parent_cx.span().span_context().clone();
+            if remote.is_valid() {
+                builder = builder.with_links(vec![Link::with_context(remote)]);
+            }
+            config.tracer.build_with_context(builder, &Context::new())
+        } else {
+            config.tracer.build_with_context(builder, &parent_cx)
+        };
+        // Baggage and forwarded mesh headers stay; the span replaces the
+        // remote one.
+        let cx = parent_cx.with_span(span);
+        let recording = cx.span().is_recording();
+        if recording && !config.sampling_attributes {
+            let mut more = Vec::with_capacity(16);
+            if let Some(route) = route {
+                more.push(KeyValue::new(sc::HTTP_ROUTE, route.to_owned()));
+            }
+            request_attributes(config, &parts, &mut more);
+            cx.span().set_attributes(more);
+        }
+
+        let finisher = Finisher::start(
+            Arc::clone(&self.config),
+            cx.clone(),
+            start,
+            recording,
+            &method,
+            scheme,
+            route,
+            &parts,
+        );
+
+        let req = Request::from_parts(parts, body);
+        let future = {
+            let _guard = cx.clone().attach();
+            if config.catch_panic {
+                catch_unwind(AssertUnwindSafe(|| self.inner.call(req)))
+            } else {
+                Ok(self.inner.call(req))
+            }
+        };
+        ResponseFuture::new(future, cx, config.catch_panic, Some(finisher))
+    }
+}
