@@ -1,2 +1,123 @@
-//! gRPC instrumentation for tonic clients and servers. Work in progress: see the otel-grpc issue.
+//! OpenTelemetry for tonic gRPC servers and clients: tower layers that make
+//! every call a span and a duration measurement, per the RPC semantic
+//! conventions v1.44, and carry the trace through gRPC metadata.
+//!
+//! - [`GrpcServerLayer`] — `tonic::transport::Server::builder().layer(GrpcServerLayer::new())`.
+//!   A SERVER span per call, child of the caller's context (or a new root
+//!   linked to it in [public-endpoint mode](LayerBuilder::public_endpoint)); the
+//!   handler — unary or streaming — runs with the span as its current context.
+//! - [`GrpcClientLayer`] — `ServiceBuilder::new().layer(GrpcClientLayer::builder().target(t).build()).service(channel)`,
+//!   then `MyClient::new(svc)`. A CLIENT span per call, its context injected
+//!   with the configured propagators (W3C, B3, Jaeger, mesh headers).
+//!
+//! Both sides, for unary, client-streaming, server-streaming and
+//! bidirectional calls:
+//!
+//! - one span for the whole call, named `{rpc.method}` (`pkg.Service/Method`),
+//!   with `rpc.system.name=grpc`, `rpc.method`, `server.address` /
+//!   `server.port` (client: from the [target](LayerBuilder::target), see
+//!   [`ServerAddress`]; server: from the `:authority`);
+//! - the status from the trailers (or a trailers-only response, or the HTTP
+//!   status, or the transport error): `rpc.response.status_code` is the code
+//!   name; span status Error and `error.type` per the client table (every
+//!   code but `OK`) or the server table ([`status::is_server_error`]);
+//! - the span ends when the trailers are sent / received, or when the call
+//!   is cancelled (a dropped future or stream, a reset stream): `CANCELLED`;
+//! - `rpc.server.call.duration` / `rpc.client.call.duration` (seconds, the
+//!   advisory buckets) with `rpc.system.name`, `rpc.method`,
+//!   `rpc.response.status_code`, `error.type` and (client) `server.*`.
+//!
+//! `error.type` values: the gRPC code name (`NOT_FOUND`, `UNAVAILABLE`,
+//! `CANCELLED`, ...). A transport failure is recorded with the code tonic
+//! reports for it (connection refused: `UNAVAILABLE`).
+//!
+//! With `OTEL_SEMCONV_STABILITY_OPT_IN=rpc/dup` (or
+//! [`semconv_dup`](LayerBuilder::semconv_dup)) the old names are emitted
+//! too: `rpc.system`, `rpc.service`, integer `rpc.grpc.status_code`, the
+//! `rpc.message` events (SENT / RECEIVED, per-direction ids, sizes) and the
+//! `rpc.{server,client}.duration` histograms in ms. `rpc.method` is the one
+//! key both conventions use with different values: in dup mode the span
+//! carries the old short form (`GetOrder`), while the span name and the new
+//! histogram keep the fully qualified name.
+//!
+//! Options ([`LayerBuilder`]): injectable tracer / meter providers and
+//! propagator, [filters](filter) on the method (combine with
+//! `otel_core::instrument::{any, all, not}`), metadata capture allow-lists
+//! (`rpc.request.metadata.<key>`), known methods (others become `_OTHER`
+//! with `rpc.method_original`), public-endpoint mode.
+//!
+//! # Example
+//!
+//! A client layer and a server layer around an in-process handler that
+//! answers `NOT_FOUND` (a trailers-only response): one trace, two spans.
+//!
+//! ```
+//! use otel_core::opentelemetry::trace::SpanKind;
+//! use otel_core::testing::{Capture, assert_parent};
+//! use otel_core::propagation::TraceContextPropagator;
+//! use otel_grpc::{GrpcClientLayer, GrpcServerLayer};
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! // In a service: `otel_core::init()?` and the defaults (global providers).
+//! let capture = Capture::new();
+//! let server = GrpcServerLayer::builder()
+//!     .tracer_provider(&capture.tracer_provider())
+//!     .meter_provider(&capture.meter_provider())
+//!     .propagator(TraceContextPropagator::new())
+//!     .build();
+//! let client = GrpcClientLayer::builder()
+//!     .target("http://orders.internal:50051")
+//!     .tracer_provider(&capture.tracer_provider())
+//!     .meter_provider(&capture.meter_provider())
+//!     .propagator(TraceContextPropagator::new())
+//!     .build();
+//!
+//! let handler = service_fn(|_req: http::Request<tonic::body::Body>| async {
+//!     let status = tonic::Status::not_found("no such order");
+//!     Ok::<_, std::convert::Infallible>(status.into_http::<tonic::body::Body>())
+//! });
+//! let stack = ServiceBuilder::new().layer(client).layer(server).service(handler);
+//!
+//! let request = http::Request::post("/shop.Orders/GetOrder").body(tonic::body::Body::empty())?;
+//! let response = stack.oneshot(request).await?;
+//! assert_eq!(response.headers()["grpc-status"], "5");
+//!
+//! let server_span = capture.find(|s| s.kind() == SpanKind::Server).unwrap();
+//! let client_span = capture.find(|s| s.kind() == SpanKind::Client).unwrap();
+//! assert_parent(&server_span, &client_span);
+//! client_span
+//!     .assert_attr("rpc.method", "shop.Orders/GetOrder")
+//!     .assert_attr("rpc.response.status_code", "NOT_FOUND")
+//!     .assert_attr("server.address", "orders.internal")
+//!     .assert_attr("error.type", "NOT_FOUND")
+//!     .assert_error();
+//! server_span.assert_attr("rpc.response.status_code", "NOT_FOUND").assert_not_error();
+//! # Ok(()) }
+//! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod body;
+mod call;
+mod client;
+mod config;
+pub mod filter;
+mod method;
+mod names;
+mod server;
+pub mod status;
+mod target;
+
+pub use body::GrpcBody;
+pub use client::{ClientResponseFuture, GrpcClientLayer, GrpcClientService};
+pub use config::{ClientSide, LayerBuilder, ServerSide};
+pub use method::OTHER_METHOD;
+pub use names::{REQUEST_METADATA_PREFIX, RESPONSE_METADATA_PREFIX};
+pub use server::{GrpcServerLayer, GrpcServerService, ServerResponseFuture};
+pub use target::ServerAddress;
+
+/// The boxed error type of the client service (a `tonic::Status` for
+/// failures of the inner service).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

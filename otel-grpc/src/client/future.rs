@@ -1,0 +1,70 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll, ready};
+
+use bytes::Bytes;
+use http::Response;
+use http_body::Body;
+use pin_project_lite::pin_project;
+use tonic::Status;
+
+use crate::body::GrpcBody;
+use crate::call::Call;
+use crate::server::wrap_response;
+
+pin_project! {
+    /// The response future of [`GrpcClientService`](crate::GrpcClientService).
+    /// Dropping it before the response arrives records `CANCELLED`.
+    pub struct ClientResponseFuture<F> {
+        #[pin]
+        inner: F,
+        call: Option<Call>,
+    }
+}
+
+impl<F> ClientResponseFuture<F> {
+    pub(crate) fn new(inner: F, call: Option<Call>) -> Self {
+        ClientResponseFuture { inner, call }
+    }
+}
+
+impl<F> std::fmt::Debug for ClientResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientResponseFuture")
+            .field("traced", &self.call.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, ResB, E> Future for ClientResponseFuture<F>
+where
+    F: Future<Output = Result<Response<ResB>, E>>,
+    E: Into<crate::BoxError>,
+    ResB: Body<Data = Bytes>,
+    ResB::Error: Into<crate::BoxError>,
+{
+    type Output = Result<Response<GrpcBody<ResB>>, crate::BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = ready!(this.inner.poll(cx));
+        let call = this.call.take();
+        Poll::Ready(match result {
+            Ok(response) => Ok(wrap_response(response, call, false)),
+            Err(e) => {
+                let e: crate::BoxError = e.into();
+                match call {
+                    Some(mut call) => {
+                        // The status tonic reports for this error (a
+                        // transport failure is UNAVAILABLE, ...), recorded and
+                        // returned as is.
+                        let status = Status::from_error(e);
+                        call.finish(status.code(), Some(status.message()));
+                        Err(Box::new(status))
+                    }
+                    None => Err(e),
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,307 @@
+//! Options shared by the server and client layers, and the instruments they
+//! build once.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use otel_core::instrument::{DURATION_BUCKETS, Filter, HeaderCapture};
+use otel_core::opentelemetry::metrics::{Histogram, MeterProvider};
+use otel_core::opentelemetry::propagation::TextMapPropagator;
+use otel_core::opentelemetry::trace::{SpanBuilder, TraceContextExt, Tracer, TracerProvider};
+use otel_core::opentelemetry::{Context, InstrumentationScope, global};
+
+use crate::names;
+use crate::target::ServerAddress;
+
+/// Starts a span under a parent and returns the context holding it (the
+/// tracer's concrete span type is erased here, once, without a second box).
+pub(crate) type StartFn = Arc<dyn Fn(SpanBuilder, &Context) -> Context + Send + Sync>;
+
+/// Which side a layer instruments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    Server,
+    Client,
+}
+
+pub(crate) struct Shared {
+    pub side: Side,
+    pub start: StartFn,
+    pub propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
+    pub duration: Histogram<f64>,
+    pub old_duration: Option<Histogram<f64>>,
+    pub dup: bool,
+    pub filter: Option<Box<dyn Filter<str>>>,
+    pub known_methods: Option<HashSet<Box<str>>>,
+    pub request_metadata: HeaderCapture,
+    pub response_metadata: HeaderCapture,
+    pub public_endpoint: bool,
+    pub target: Option<ServerAddress>,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("side", &self.side)
+            .field("dup", &self.dup)
+            .field("filter", &self.filter.is_some())
+            .field(
+                "known_methods",
+                &self.known_methods.as_ref().map(HashSet::len),
+            )
+            .field("request_metadata", &self.request_metadata)
+            .field("response_metadata", &self.response_metadata)
+            .field("public_endpoint", &self.public_endpoint)
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+fn scope() -> InstrumentationScope {
+    InstrumentationScope::builder("otel-grpc")
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build()
+}
+
+/// Marker for the server flavour of [`LayerBuilder`].
+#[derive(Debug, Clone, Copy)]
+pub enum ServerSide {}
+/// Marker for the client flavour of [`LayerBuilder`].
+#[derive(Debug, Clone, Copy)]
+pub enum ClientSide {}
+
+/// Options of a [`GrpcServerLayer`](crate::GrpcServerLayer) or
+/// [`GrpcClientLayer`](crate::GrpcClientLayer). Every option has a default:
+/// the global tracer and meter providers and propagator, every method traced,
+/// no metadata captured, `rpc/dup` from `OTEL_SEMCONV_STABILITY_OPT_IN`.
+pub struct LayerBuilder<S> {
+    start: Option<StartFn>,
+    meter: Option<otel_core::opentelemetry::metrics::Meter>,
+    propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
+    dup: Option<bool>,
+    filter: Option<Box<dyn Filter<str>>>,
+    known_methods: Option<HashSet<Box<str>>>,
+    request_metadata: HeaderCapture,
+    response_metadata: HeaderCapture,
+    public_endpoint: bool,
+    target: Option<ServerAddress>,
+    _side: PhantomData<fn() -> S>,
+}
+
+impl<S> fmt::Debug for LayerBuilder<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LayerBuilder")
+            .field("dup", &self.dup)
+            .field("filter", &self.filter.is_some())
+            .field("public_endpoint", &self.public_endpoint)
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Default for LayerBuilder<S> {
+    fn default() -> Self {
+        LayerBuilder {
+            start: None,
+            meter: None,
+            propagator: None,
+            dup: None,
+            filter: None,
+            known_methods: None,
+            request_metadata: HeaderCapture::default(),
+            response_metadata: HeaderCapture::default(),
+            public_endpoint: false,
+            target: None,
+            _side: PhantomData,
+        }
+    }
+}
+
+impl<S> LayerBuilder<S> {
+    /// Spans go to this tracer provider instead of the global one.
+    pub fn tracer_provider<P>(mut self, provider: &P) -> Self
+    where
+        P: TracerProvider,
+        P::Tracer: Send + Sync + 'static,
+        <P::Tracer as Tracer>::Span: Send + Sync + 'static,
+    {
+        let tracer = provider.tracer_with_scope(scope());
+        self.start = Some(Arc::new(move |builder, parent| {
+            parent.with_span(tracer.build_with_context(builder, parent))
+        }));
+        self
+    }
+
+    /// Metrics go to this meter provider instead of the global one.
+    pub fn meter_provider<P: MeterProvider>(mut self, provider: &P) -> Self {
+        self.meter = Some(provider.meter_with_scope(scope()));
+        self
+    }
+
+    /// Propagates with this propagator instead of the global one
+    /// (`otel_core::init` installs the configured W3C / B3 / Jaeger / mesh
+    /// composite globally).
+    pub fn propagator(
+        mut self,
+        propagator: impl TextMapPropagator + Send + Sync + 'static,
+    ) -> Self {
+        self.propagator = Some(Arc::new(propagator));
+        self
+    }
+
+    /// Emits the old RPC names as well (`rpc.system`, `rpc.service`, short
+    /// `rpc.method`, integer `rpc.grpc.status_code`, `rpc.message` events,
+    /// `rpc.{server,client}.duration` in ms). Default: whether
+    /// `OTEL_SEMCONV_STABILITY_OPT_IN` contains `rpc/dup`.
+    pub fn semconv_dup(mut self, dup: bool) -> Self {
+        self.dup = Some(dup);
+        self
+    }
+
+    /// Only calls whose fully qualified method (`pkg.Service/Method`) passes
+    /// `filter` are traced and measured; the others pass through untouched.
+    /// See [`crate::filter`] for ready filters.
+    pub fn filter(mut self, filter: impl Filter<str> + 'static) -> Self {
+        self.filter = Some(Box::new(filter));
+        self
+    }
+
+    /// The methods (`pkg.Service/Method`) this side knows. A call to any
+    /// other method is recorded as `rpc.method=_OTHER` with
+    /// `rpc.method_original`, and its span is named `grpc`. Default: every
+    /// well-formed path is a known method.
+    pub fn known_methods<I, M>(mut self, methods: I) -> Self
+    where
+        I: IntoIterator<Item = M>,
+        M: AsRef<str>,
+    {
+        self.known_methods = Some(
+            methods
+                .into_iter()
+                .map(|m| {
+                    let m = m.as_ref();
+                    Box::from(m.strip_prefix('/').unwrap_or(m))
+                })
+                .collect(),
+        );
+        self
+    }
+
+    /// Records these request metadata keys as `rpc.request.metadata.<key>`
+    /// (string arrays). Credentials (`authorization`, ...) are refused; see
+    /// [`HeaderCapture`].
+    pub fn request_metadata<I, K>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = K>,
+        K: AsRef<str>,
+    {
+        self.request_metadata = HeaderCapture::new(names::REQUEST_METADATA_PREFIX, keys);
+        self
+    }
+
+    /// Records these response metadata keys (headers and trailers) as
+    /// `rpc.response.metadata.<key>`.
+    pub fn response_metadata<I, K>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = K>,
+        K: AsRef<str>,
+    {
+        self.response_metadata = HeaderCapture::new(names::RESPONSE_METADATA_PREFIX, keys);
+        self
+    }
+
+    pub(crate) fn into_shared(self, side: Side) -> Arc<Shared> {
+        let start = self.start.unwrap_or_else(|| {
+            let tracer = global::tracer_provider().tracer_with_scope(scope());
+            Arc::new(move |builder, parent| {
+                parent.with_span(tracer.build_with_context(builder, parent))
+            })
+        });
+        let meter = self
+            .meter
+            .unwrap_or_else(|| global::meter_provider().meter_with_scope(scope()));
+        let dup = self
+            .dup
+            .unwrap_or_else(|| otel_core::config::semconv_stability().rpc.emit_old());
+        let (name, old_name, what) = match side {
+            Side::Server => (
+                names::RPC_SERVER_CALL_DURATION,
+                names::RPC_SERVER_DURATION,
+                "Duration of gRPC calls handled by this server.",
+            ),
+            Side::Client => (
+                names::RPC_CLIENT_CALL_DURATION,
+                names::RPC_CLIENT_DURATION,
+                "Duration of gRPC calls made by this client.",
+            ),
+        };
+        let duration = meter
+            .f64_histogram(name)
+            .with_unit("s")
+            .with_description(what)
+            .with_boundaries(DURATION_BUCKETS.to_vec())
+            .build();
+        let old_duration = dup.then(|| {
+            meter
+                .f64_histogram(old_name)
+                .with_unit("ms")
+                .with_description(what)
+                .with_boundaries(DURATION_BUCKETS.iter().map(|s| s * 1000.0).collect())
+                .build()
+        });
+        Arc::new(Shared {
+            side,
+            start,
+            propagator: self.propagator,
+            duration,
+            old_duration,
+            dup,
+            filter: self.filter,
+            known_methods: self.known_methods,
+            request_metadata: self.request_metadata,
+            response_metadata: self.response_metadata,
+            public_endpoint: self.public_endpoint,
+            target: self.target,
+        })
+    }
+}
+
+impl LayerBuilder<ServerSide> {
+    /// Public-endpoint mode: every call starts a new trace, linked to the
+    /// caller's context instead of being its child (for services that must
+    /// not trust an incoming `traceparent`).
+    pub fn public_endpoint(mut self, public: bool) -> Self {
+        self.public_endpoint = public;
+        self
+    }
+
+    /// Builds the layer.
+    pub fn build(self) -> crate::GrpcServerLayer {
+        crate::GrpcServerLayer::from_shared(self.into_shared(Side::Server))
+    }
+}
+
+impl LayerBuilder<ClientSide> {
+    /// The channel target (`http://orders:50051`, `dns:///orders:50051`,
+    /// `unix:///run/orders.sock`, ...): the source of `server.address` and
+    /// `server.port`, parsed as [`ServerAddress::parse`] describes. Without
+    /// it, the request URI's authority is used when it has one (requests
+    /// through a tonic `Channel` have none: set the target).
+    pub fn target(mut self, target: &str) -> Self {
+        self.target = Some(ServerAddress::parse(target));
+        self
+    }
+
+    /// An explicit `server.address` / `server.port`.
+    pub fn server_address(mut self, address: ServerAddress) -> Self {
+        self.target = Some(address);
+        self
+    }
+
+    /// Builds the layer.
+    pub fn build(self) -> crate::GrpcClientLayer {
+        crate::GrpcClientLayer::from_shared(self.into_shared(Side::Client))
+    }
+}

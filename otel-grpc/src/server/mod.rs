@@ -1,0 +1,11 @@
+//! The server middleware: [`GrpcServerLayer`], [`GrpcServerService`],
+//! [`ServerResponseFuture`]; options in [`LayerBuilder`](crate::LayerBuilder).
+
+mod future;
+mod layer;
+mod service;
+
+pub use future::ServerResponseFuture;
+pub(crate) use future::wrap_response;
+pub use layer::GrpcServerLayer;
+pub use service::GrpcServerService;

@@ -1,0 +1,69 @@
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use tower::Service;
+
+use crate::body::{CountingBody, GrpcBody};
+use crate::call::{Call, MessageKind};
+use crate::config::Shared;
+use crate::server::ServerResponseFuture;
+
+/// The service made by [`GrpcServerLayer`](crate::GrpcServerLayer).
+///
+/// Accepts any request body and hands the inner service a
+/// `tonic::body::Body` (without re-boxing one that already is).
+#[derive(Clone, Debug)]
+pub struct GrpcServerService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> GrpcServerService<S> {
+    pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
+        GrpcServerService { inner, shared }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S, B, ResB> Service<Request<B>> for GrpcServerService<S>
+where
+    S: Service<Request<tonic::body::Body>, Response = Response<ResB>>,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<crate::BoxError>,
+    ResB: Body<Data = Bytes>,
+    ResB::Error: Into<crate::BoxError>,
+{
+    type Response = Response<GrpcBody<ResB>>;
+    type Error = S::Error;
+    type Future = ServerResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let call = Call::start(&self.shared, &mut req);
+        let Some(call) = call else {
+            let req = req.map(tonic::body::Body::new);
+            return ServerResponseFuture::new(self.inner.call(req), None);
+        };
+        let req = if call.dup() {
+            let cx = call.cx.clone();
+            req.map(|b| tonic::body::Body::new(CountingBody::new(b, cx, MessageKind::Received)))
+        } else {
+            req.map(tonic::body::Body::new)
+        };
+        let fut = {
+            let _guard = call.cx.clone().attach();
+            self.inner.call(req)
+        };
+        ServerResponseFuture::new(fut, Some(call))
+    }
+}
