@@ -1,2 +1,117 @@
-//! Traced distributed-transaction and resilience patterns: Saga, two-phase commit, retry, circuit breaker. Work in progress: see the otel-patterns issue.
+//! Traced distributed-transaction and resilience patterns: a durable,
+//! crash-recoverable [`saga`], [`twopc`] (two-phase commit), [`retry`] and a
+//! circuit [`breaker`] — each a plain async API and, where it fits, a tower
+//! layer, each as visible in a trace as an HTTP request.
+//!
+//! Every pattern records through a [`Telemetry`] (a tracer and a meter):
+//! pass the providers you set up (or `otel_core::testing::Capture`'s in
+//! tests), or use [`Telemetry::global`].
+//!
+//! ```
+//! use otel_patterns::Telemetry;
+//! use otel_patterns::breaker::CircuitBreaker;
+//! use otel_patterns::retry::{RetryPolicy, RetryDecision};
+//! use otel_patterns::saga::{Saga, Step, StepError};
+//! use std::time::Duration;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let telemetry = Telemetry::global();
+//!
+//! // A saga: compensations run newest first when a step fails.
+//! let saga = Saga::<u32>::builder("order")
+//!     .step(Step::new("reserve_inventory", |_| async { Ok::<_, StepError>(()) })
+//!         .compensate_with(|_| async { Ok::<_, StepError>(()) }))
+//!     .step(Step::new("charge_payment", |cx| async move {
+//!         if *cx.input > 100 { Err(StepError::new("declined", "over limit")) } else { Ok(()) }
+//!     }))
+//!     .telemetry(telemetry.clone())
+//!     .build();
+//! assert_eq!(saga.run(20).await.unwrap().outcome.as_str(), "completed");
+//! assert_eq!(saga.run(500).await.unwrap().outcome.as_str(), "compensated");
+//!
+//! // Retry inside a circuit breaker.
+//! let breaker = CircuitBreaker::builder("pricing").telemetry(telemetry.clone()).build();
+//! let retry = RetryPolicy::builder("get-price")
+//!     .initial_backoff(Duration::from_millis(1))
+//!     .telemetry(telemetry)
+//!     .build();
+//! let price = retry
+//!     .run(|_attempt| breaker.call(async { Ok::<u32, std::io::Error>(42) }),
+//!          |r| if r.is_err() { RetryDecision::Retry } else { RetryDecision::Stop })
+//!     .await
+//!     .unwrap();
+//! assert_eq!(price, 42);
+//! # }
+//! ```
+//!
+//! # Names
+//!
+//! One prefix per pattern; errors as `error.type`; units in UCUM. Every
+//! name is a constant in [`names`].
+//!
+//! ## Spans
+//!
+//! | Span | Kind | Parent / links | Attributes |
+//! |---|---|---|---|
+//! | `saga {saga.name}` | internal | current context; after recovery a new root linked (`saga.link.role=original`) to the original | `saga.name`, `saga.id`, `saga.recovered`, `saga.outcome`, `error.type` |
+//! | `saga.step {step}` | internal | the saga span | `saga.name`, `saga.id`, `saga.step.name`, `saga.step.index`, `saga.step.attempts`, `error.type` |
+//! | `saga.compensate {step}` | internal | the saga span; links to the step span it undoes (`saga.link.role=undoes`) and to the failed step span (`triggered_by`) | as a step, plus `saga.compensation.trigger.step`, `saga.compensation.trigger.error_type` |
+//! | `tx {tx.name}` | internal | current context; after recovery a new root linked to the original | `tx.name`, `tx.id`, `tx.recovered`, `tx.decision`, `tx.outcome`, `error.type` |
+//! | `tx.prepare`, `tx.commit`, `tx.rollback` | internal | the transaction span | `tx.phase`, `tx.decision` |
+//! | `tx.prepare {participant}`, `tx.commit {participant}`, `tx.rollback {participant}` | internal | the phase span; phase-two spans link to the prepare span | `tx.phase`, `tx.participant`, `tx.participant.outcome` (`ok`, `failed`, `timeout`), `tx.attempts`, `error.type` |
+//! | `retry` | internal | current context | `retry.operation`, `retry.attempts`, `retry.outcome` (`success`, `non_retryable`, `attempts_exhausted`, `elapsed_exceeded`, `budget_exhausted`), `error.type` |
+//! | `retry.attempt` | internal | the `retry` span | `retry.operation`, `retry.attempt` (1 = first try), `retry.delay` (s), `retry.delay.from_server`, `error.type` (`retryable_result` for a retried response) |
+//! | `circuit_breaker.rejected` | internal | current context | `circuit_breaker.name`, `circuit_breaker.state`, `error.type=circuit_open`, status error |
+//!
+//! The retry tower layer ([`retry::RetryLayer`]) puts
+//! `otel_core::instrument::ResendCount` on every re-sent request, so the
+//! otel-http / otel-grpc client span of that attempt records
+//! `http.request.resend_count`.
+//!
+//! When the saga span is not sampled, steps and compensations run in its
+//! context without spans of their own.
+//!
+//! ## Events
+//!
+//! | Event | On | Attributes |
+//! |---|---|---|
+//! | `saga.step.retry` | step / compensation span | `retry.attempt` (next), `retry.delay` (s), `error.type` |
+//! | `saga.barrier.duplicate`, `saga.barrier.null_compensation`, `saga.barrier.hanging` | current span of the participant | `saga.id`, `saga.barrier.branch`, `saga.barrier.op` |
+//! | `retry.backoff` | `retry` span (phase-two participant span for 2PC) | `retry.attempt` (next), `retry.delay` (s), `retry.delay.from_server` |
+//! | `retry.budget_exhausted` | `retry` span | `retry.attempt` |
+//! | `circuit_breaker.state_change` | the span current when the call that caused it was recorded (or acquired) | `circuit_breaker.name`, `circuit_breaker.state.from`, `circuit_breaker.state.to`, `circuit_breaker.transition.reason` (`failure_rate`, `slow_call_rate`, `wait_elapsed`, `trial_calls_succeeded`, `manual`) |
+//!
+//! ## Metrics
+//!
+//! | Metric | Instrument | Unit | Attributes |
+//! |---|---|---|---|
+//! | `saga.executions` | counter | `{execution}` | `saga.name`, `saga.outcome` (`completed`, `compensated`, `stuck`) |
+//! | `saga.duration` | histogram (`DURATION_BUCKETS`) | `s` | `saga.name`, `saga.outcome` |
+//! | `saga.compensations` | counter | `{compensation}` | `saga.name`, `saga.step.name`, `saga.compensation.outcome` (`compensated`, `failed`) |
+//! | `tx.transactions` | counter | `{transaction}` | `tx.name`, `tx.outcome` (`committed`, `rolled_back`, `in_doubt`) |
+//! | `tx.duration` | histogram | `s` | `tx.name`, `tx.outcome` |
+//! | `retry.attempts` | histogram (1, 2, 3, 4, 5, 7, 10, 20) | `{attempt}` | `retry.operation`, `retry.outcome` |
+//! | `retry.budget.exhausted` | counter | `{retry}` | `retry.operation` |
+//! | `circuit_breaker.calls` | observable counter | `{call}` | `circuit_breaker.name`, `circuit_breaker.outcome` (`success`, `failure`, `slow` = slow success, `rejected`) |
+//! | `circuit_breaker.state` | observable gauge | `{state}` | `circuit_breaker.name`, `circuit_breaker.state`: 1 for the current state, 0 for the others |
+//! | `circuit_breaker.transitions` | counter | `{transition}` | `circuit_breaker.name`, `circuit_breaker.state.from`, `circuit_breaker.state.to` |
+//!
+//! (The two-phase-commit names use the `tx.` prefix: metric instrument
+//! names must start with a letter, so `2pc.*` would be dropped by the SDK.)
+//!
+//! # Features
+//!
+//! - `postgres`: [`saga::PostgresLog`] (saga and transaction log, barrier
+//!   store) over `tokio-postgres`.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod breaker;
+pub mod clock;
+pub mod names;
+pub mod retry;
+pub mod saga;
+mod telemetry;
+pub mod twopc;
+
+pub use telemetry::{SCOPE, Telemetry};

@@ -1,0 +1,76 @@
+//! The order saga (create order → reserve inventory → charge payment) run
+//! twice: once succeeding, once with the payment declined so the completed
+//! steps are compensated in reverse order. With no exporter configured each
+//! trace prints as a tree.
+//!
+//! ```text
+//! cargo run -p otel-examples --bin saga
+//! ```
+
+use otel_patterns::saga::{Saga, Step, StepContext, StepError};
+use std::time::Duration;
+
+async fn work(ms: u64) {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let telemetry = otel_core::Telemetry::builder()
+        .service_name("saga-example")
+        .console_when_unconfigured(true)
+        .install()?;
+
+    // The input is the amount to charge; over 100 the payment is declined.
+    let saga = Saga::<u32>::builder("order")
+        .step(
+            Step::new("create_order", |cx: StepContext<u32>| async move {
+                println!("  create order for {}", cx.input);
+                work(5).await;
+                Ok::<_, StepError>(())
+            })
+            .compensate_with(|_| async {
+                println!("  cancel order");
+                work(2).await;
+                Ok::<_, StepError>(())
+            }),
+        )
+        .step(
+            Step::new("reserve_inventory", |_| async {
+                println!("  reserve inventory");
+                work(8).await;
+                Ok::<_, StepError>(())
+            })
+            .compensate_with(|_| async {
+                println!("  release inventory");
+                work(3).await;
+                Ok::<_, StepError>(())
+            }),
+        )
+        .step(
+            Step::new("charge_payment", |cx: StepContext<u32>| async move {
+                work(4).await;
+                if *cx.input > 100 {
+                    println!("  payment declined");
+                    Err(StepError::new("card_declined", "amount over limit"))
+                } else {
+                    println!("  payment charged");
+                    Ok(())
+                }
+            })
+            .timeout(Duration::from_secs(2))
+            .attempts(2),
+        )
+        .telemetry(otel_patterns::Telemetry::global())
+        .build();
+
+    println!("saga 1: amount 42");
+    let ok = saga.run(42).await?;
+    println!("-> {:?}\n", ok.outcome);
+    println!("saga 2: amount 420");
+    let failed = saga.run(420).await?;
+    println!("-> {:?}\n", failed.outcome);
+
+    telemetry.shutdown().await?;
+    Ok(())
+}

@@ -1,0 +1,376 @@
+//! Retry with exponential backoff and jitter, attempt and elapsed-time caps,
+//! result/error classification, server-provided delays and a retry budget;
+//! every attempt a span.
+//!
+//! ```
+//! use otel_patterns::retry::{RetryPolicy, RetryDecision};
+//! use std::time::Duration;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let policy = RetryPolicy::builder("fetch-price")
+//!     .max_attempts(3)
+//!     .initial_backoff(Duration::from_millis(1))
+//!     .build();
+//! let r: Result<u32, &str> = policy
+//!     .run(|attempt| async move { if attempt < 2 { Err("flaky") } else { Ok(42) } },
+//!          |r| if r.is_err() { RetryDecision::Retry } else { RetryDecision::Stop })
+//!     .await;
+//! assert_eq!(r, Ok(42));
+//! # }
+//! ```
+
+mod backoff;
+mod budget;
+mod layer;
+pub mod server_delay;
+
+pub use backoff::{Backoff, Jitter};
+pub use budget::RetryBudget;
+pub use layer::{RetryLayer, RetryService};
+
+use crate::Telemetry;
+use crate::names;
+use opentelemetry::metrics::{Counter, Histogram};
+use opentelemetry::trace::{FutureExt, SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue};
+use otel_core::opentelemetry;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What to do after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryDecision {
+    /// The result is final (success, or an error not worth retrying).
+    Stop,
+    /// Retry after the backoff delay.
+    Retry,
+    /// Retry after this server-provided delay (`Retry-After`, gRPC
+    /// `RetryInfo`), capped by the backoff maximum.
+    RetryAfter(Duration),
+}
+
+/// How a retried call ended (`retry.outcome`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryOutcome {
+    /// The last attempt's result was final and not an error.
+    Success,
+    /// The last attempt's error is not retryable.
+    NonRetryable,
+    /// Attempts ran out.
+    AttemptsExhausted,
+    /// The next delay would pass the elapsed-time cap.
+    ElapsedExceeded,
+    /// The budget refused a retry.
+    BudgetExhausted,
+}
+
+impl RetryOutcome {
+    /// The attribute value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetryOutcome::Success => "success",
+            RetryOutcome::NonRetryable => "non_retryable",
+            RetryOutcome::AttemptsExhausted => "attempts_exhausted",
+            RetryOutcome::ElapsedExceeded => "elapsed_exceeded",
+            RetryOutcome::BudgetExhausted => "budget_exhausted",
+        }
+    }
+}
+
+/// A retry policy: cheap to clone, shareable by every call of a client.
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    inner: Arc<PolicyInner>,
+}
+
+#[derive(Debug)]
+struct PolicyInner {
+    operation: KeyValue,
+    max_attempts: u32,
+    max_elapsed: Option<Duration>,
+    backoff: Backoff,
+    budget: Option<Arc<RetryBudget>>,
+    telemetry: Telemetry,
+    attempts: Histogram<u64>,
+    exhausted: Counter<u64>,
+}
+
+/// Builder of a [`RetryPolicy`].
+#[derive(Debug)]
+pub struct RetryPolicyBuilder {
+    operation: String,
+    max_attempts: u32,
+    max_elapsed: Option<Duration>,
+    backoff: Backoff,
+    budget: Option<Arc<RetryBudget>>,
+    telemetry: Option<Telemetry>,
+}
+
+impl RetryPolicyBuilder {
+    /// Attempts in total, first try included (default 3, at least 1).
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n.max(1);
+        self
+    }
+    /// Gives up rather than wait past this much time since the first try.
+    pub fn max_elapsed(mut self, d: Duration) -> Self {
+        self.max_elapsed = Some(d);
+        self
+    }
+    /// The whole backoff configuration.
+    pub fn backoff(mut self, b: Backoff) -> Self {
+        self.backoff = b;
+        self
+    }
+    /// Base delay.
+    pub fn initial_backoff(mut self, d: Duration) -> Self {
+        self.backoff.initial = d;
+        self
+    }
+    /// Largest delay.
+    pub fn max_backoff(mut self, d: Duration) -> Self {
+        self.backoff.max = d;
+        self
+    }
+    /// Growth factor.
+    pub fn multiplier(mut self, m: f64) -> Self {
+        self.backoff.multiplier = m;
+        self
+    }
+    /// Jitter kind.
+    pub fn jitter(mut self, j: Jitter) -> Self {
+        self.backoff.jitter = j;
+        self
+    }
+    /// A budget shared with other policies or clients.
+    pub fn budget(mut self, b: Arc<RetryBudget>) -> Self {
+        self.budget = Some(b);
+        self
+    }
+    /// Where spans and metrics go (default: the global providers).
+    pub fn telemetry(mut self, t: Telemetry) -> Self {
+        self.telemetry = Some(t);
+        self
+    }
+
+    /// Builds the policy.
+    pub fn build(self) -> RetryPolicy {
+        let telemetry = self.telemetry.unwrap_or_default();
+        let attempts = telemetry
+            .meter
+            .u64_histogram(names::RETRY_ATTEMPTS_METRIC)
+            .with_unit("{attempt}")
+            .with_description("Attempts per retried call, first try included.")
+            .with_boundaries(vec![1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 10.0, 20.0])
+            .build();
+        let exhausted = telemetry
+            .meter
+            .u64_counter(names::RETRY_BUDGET_EXHAUSTED)
+            .with_unit("{retry}")
+            .with_description("Retries refused by the retry budget.")
+            .build();
+        RetryPolicy {
+            inner: Arc::new(PolicyInner {
+                operation: crate::telemetry::shared_kv(
+                    names::RETRY_OPERATION,
+                    Arc::from(self.operation),
+                ),
+                max_attempts: self.max_attempts,
+                max_elapsed: self.max_elapsed,
+                backoff: self.backoff,
+                budget: self.budget,
+                telemetry,
+                attempts,
+                exhausted,
+            }),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A builder: 3 attempts, full-jitter backoff from 100 ms to 10 s, no
+    /// elapsed cap, no budget.
+    pub fn builder(operation: impl Into<String>) -> RetryPolicyBuilder {
+        RetryPolicyBuilder {
+            operation: operation.into(),
+            max_attempts: 3,
+            max_elapsed: None,
+            backoff: Backoff::default(),
+            budget: None,
+            telemetry: None,
+        }
+    }
+
+    /// The backoff settings.
+    pub fn backoff(&self) -> &Backoff {
+        &self.inner.backoff
+    }
+
+    /// The attempt cap.
+    pub fn max_attempts(&self) -> u32 {
+        self.inner.max_attempts
+    }
+
+    /// Runs `op` (given the attempt number, 1 for the first try) until
+    /// `classify` says [`RetryDecision::Stop`], or a cap, or the budget,
+    /// stops it; returns the last result. Each attempt runs inside its own
+    /// `retry.attempt` span, a child of a `retry` span for the whole call.
+    pub async fn run<T, E, F, Fut, C>(&self, op: F, classify: C) -> Result<T, E>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        C: Fn(&Result<T, E>) -> RetryDecision,
+    {
+        self.run_in(&Context::current(), op, classify).await
+    }
+
+    /// [`run`](Self::run) retrying on every error.
+    pub async fn run_on_error<T, E, F, Fut>(&self, op: F) -> Result<T, E>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.run(op, |r| match r {
+            Ok(_) => RetryDecision::Stop,
+            Err(_) => RetryDecision::Retry,
+        })
+        .await
+    }
+
+    /// [`run`](Self::run) under an explicit parent context.
+    pub async fn run_in<T, E, F, Fut, C>(
+        &self,
+        parent: &Context,
+        mut op: F,
+        classify: C,
+    ) -> Result<T, E>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        C: Fn(&Result<T, E>) -> RetryDecision,
+    {
+        let p = &*self.inner;
+        let tracer = &*p.telemetry.tracer;
+        let call_span = tracer
+            .span_builder(names::RETRY_SPAN)
+            .with_kind(SpanKind::Internal)
+            .with_attributes([p.operation.clone()])
+            .start_with_context(tracer, parent);
+        let call_cx = parent.with_span(call_span);
+        let sampled = call_cx.span().is_recording();
+        if let Some(b) = &p.budget {
+            b.deposit();
+        }
+        let started = tokio::time::Instant::now();
+        let mut attempt = 0u32;
+        let mut delay = Duration::ZERO;
+        let mut from_server = false;
+        let (result, outcome) = loop {
+            attempt += 1;
+            let mut builder = tracer
+                .span_builder(names::RETRY_ATTEMPT_SPAN)
+                .with_kind(SpanKind::Internal);
+            if sampled {
+                let mut attrs = vec![
+                    p.operation.clone(),
+                    KeyValue::new(names::RETRY_ATTEMPT, i64::from(attempt)),
+                ];
+                if attempt > 1 {
+                    attrs.push(KeyValue::new(names::RETRY_DELAY, delay.as_secs_f64()));
+                    attrs.push(KeyValue::new(names::RETRY_DELAY_SERVER, from_server));
+                }
+                builder = builder.with_attributes(attrs);
+            }
+            let attempt_span = builder.start_with_context(tracer, &call_cx);
+            let attempt_cx = call_cx.with_span(attempt_span);
+            let r = op(attempt).with_context(attempt_cx.clone()).await;
+            let decision = classify(&r);
+            {
+                let span = attempt_cx.span();
+                if decision != RetryDecision::Stop || r.is_err() {
+                    let et = if r.is_err() {
+                        short_type_name::<E>()
+                    } else {
+                        "retryable_result"
+                    };
+                    span.set_attribute(KeyValue::new(names::ERROR_TYPE, et));
+                    span.set_status(Status::error(""));
+                }
+                span.end();
+            }
+            let server = match decision {
+                RetryDecision::Stop => {
+                    let o = if r.is_ok() {
+                        RetryOutcome::Success
+                    } else {
+                        RetryOutcome::NonRetryable
+                    };
+                    break (r, o);
+                }
+                RetryDecision::Retry => None,
+                RetryDecision::RetryAfter(d) => Some(d),
+            };
+            if attempt >= p.max_attempts {
+                break (r, RetryOutcome::AttemptsExhausted);
+            }
+            let next = match server {
+                Some(d) => d.min(p.backoff.max),
+                None => p.backoff.delay(attempt, delay, &mut rand::rng()),
+            };
+            if let Some(cap) = p.max_elapsed
+                && started.elapsed() + next > cap
+            {
+                break (r, RetryOutcome::ElapsedExceeded);
+            }
+            if let Some(b) = &p.budget
+                && !b.withdraw()
+            {
+                p.exhausted.add(1, std::slice::from_ref(&p.operation));
+                call_cx.span().add_event(
+                    names::RETRY_BUDGET_EXHAUSTED_EVENT,
+                    vec![KeyValue::new(names::RETRY_ATTEMPT, i64::from(attempt + 1))],
+                );
+                break (r, RetryOutcome::BudgetExhausted);
+            }
+            delay = next;
+            from_server = server.is_some();
+            if sampled {
+                call_cx.span().add_event(
+                    names::RETRY_BACKOFF_EVENT,
+                    vec![
+                        KeyValue::new(names::RETRY_ATTEMPT, i64::from(attempt + 1)),
+                        KeyValue::new(names::RETRY_DELAY, delay.as_secs_f64()),
+                        KeyValue::new(names::RETRY_DELAY_SERVER, from_server),
+                    ],
+                );
+            }
+            tokio::time::sleep(delay).await;
+        };
+        let span = call_cx.span();
+        span.set_attribute(KeyValue::new(names::RETRY_ATTEMPTS, i64::from(attempt)));
+        span.set_attribute(KeyValue::new(names::RETRY_OUTCOME, outcome.as_str()));
+        if outcome != RetryOutcome::Success {
+            if result.is_err() {
+                span.set_attribute(KeyValue::new(names::ERROR_TYPE, short_type_name::<E>()));
+            }
+            span.set_status(Status::error(outcome.as_str()));
+        }
+        span.end();
+        p.attempts.record(
+            u64::from(attempt),
+            &[
+                p.operation.clone(),
+                KeyValue::new(names::RETRY_OUTCOME, outcome.as_str()),
+            ],
+        );
+        result
+    }
+}
+
+/// The last path segment of a type name, generics removed (`io::Error` → `Error`).
+pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    let base = full.split('<').next().unwrap_or(full);
+    base.rsplit("::").next().unwrap_or(base)
+}

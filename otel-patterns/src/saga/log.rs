@@ -1,0 +1,235 @@
+//! The durable log of sagas and two-phase-commit transactions.
+
+use futures_util::future::BoxFuture;
+use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+use otel_core::opentelemetry;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// One saga or transaction instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    /// Instance id (`saga.id`, `2pc.id`), unique in the log.
+    pub id: String,
+    /// `saga` or `2pc`.
+    pub kind: String,
+    /// Definition name (`saga.name`, `2pc.name`).
+    pub name: String,
+    /// The input, as JSON.
+    pub payload: String,
+    /// The instance state (see the saga and 2PC docs for the values).
+    pub status: String,
+    /// The instance's root span, as a `traceparent` value.
+    pub span: Option<String>,
+}
+
+/// One step of a saga or one participant of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    /// Position (0-based).
+    pub index: u32,
+    /// Step or participant name.
+    pub name: String,
+    /// Its state.
+    pub state: String,
+    /// The span of its last action, as a `traceparent` value.
+    pub span: Option<String>,
+    /// The `error.type` of its failure, if any.
+    pub error: Option<String>,
+}
+
+/// An instance and its entries, as stored.
+pub type LoggedInstance = (LogRecord, Vec<LogEntry>);
+
+/// A log failure; the pattern stops before acting on an unlogged change.
+#[derive(Debug, thiserror::Error)]
+#[error("saga log: {0}")]
+pub struct LogError(pub String);
+
+/// Where sagas and transactions write every state change before acting on
+/// it, so that a restarted process can finish them. Implementations:
+/// [`MemoryLog`], and `PostgresLog` (feature `postgres`).
+pub trait SagaLog: Send + Sync + 'static {
+    /// Stores a new instance and its entries.
+    fn create<'a>(
+        &'a self,
+        record: &'a LogRecord,
+        entries: &'a [LogEntry],
+    ) -> BoxFuture<'a, Result<(), LogError>>;
+
+    /// Sets an instance's status.
+    fn set_status<'a>(
+        &'a self,
+        id: &'a str,
+        status: &'a str,
+    ) -> BoxFuture<'a, Result<(), LogError>>;
+
+    /// Replaces one entry of an instance.
+    fn set_entry<'a>(
+        &'a self,
+        id: &'a str,
+        entry: &'a LogEntry,
+    ) -> BoxFuture<'a, Result<(), LogError>>;
+
+    /// Instances of `kind` and `name` whose status is one of `statuses`,
+    /// with their entries in index order.
+    fn find<'a>(
+        &'a self,
+        kind: &'a str,
+        name: &'a str,
+        statuses: &'a [&'a str],
+    ) -> BoxFuture<'a, Result<Vec<LoggedInstance>, LogError>>;
+
+    /// One instance by id.
+    fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<LoggedInstance>, LogError>>;
+}
+
+/// An in-memory [`SagaLog`]: survives nothing but is the default, and the
+/// reference for the others.
+#[derive(Debug, Default)]
+pub struct MemoryLog {
+    data: Mutex<HashMap<String, (LogRecord, Vec<LogEntry>)>>,
+}
+
+impl MemoryLog {
+    /// An empty log.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl SagaLog for MemoryLog {
+    fn create<'a>(
+        &'a self,
+        record: &'a LogRecord,
+        entries: &'a [LogEntry],
+    ) -> BoxFuture<'a, Result<(), LogError>> {
+        Box::pin(async move {
+            let mut d = lock(&self.data);
+            if d.contains_key(&record.id) {
+                return Err(LogError(format!("instance {} already logged", record.id)));
+            }
+            d.insert(record.id.clone(), (record.clone(), entries.to_vec()));
+            Ok(())
+        })
+    }
+
+    fn set_status<'a>(
+        &'a self,
+        id: &'a str,
+        status: &'a str,
+    ) -> BoxFuture<'a, Result<(), LogError>> {
+        Box::pin(async move {
+            let mut d = lock(&self.data);
+            let (r, _) = d
+                .get_mut(id)
+                .ok_or_else(|| LogError(format!("no instance {id}")))?;
+            r.status = status.to_owned();
+            Ok(())
+        })
+    }
+
+    fn set_entry<'a>(
+        &'a self,
+        id: &'a str,
+        entry: &'a LogEntry,
+    ) -> BoxFuture<'a, Result<(), LogError>> {
+        Box::pin(async move {
+            let mut d = lock(&self.data);
+            let (_, entries) = d
+                .get_mut(id)
+                .ok_or_else(|| LogError(format!("no instance {id}")))?;
+            match entries.iter_mut().find(|e| e.index == entry.index) {
+                Some(e) => *e = entry.clone(),
+                None => {
+                    entries.push(entry.clone());
+                    entries.sort_by_key(|e| e.index);
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn find<'a>(
+        &'a self,
+        kind: &'a str,
+        name: &'a str,
+        statuses: &'a [&'a str],
+    ) -> BoxFuture<'a, Result<Vec<LoggedInstance>, LogError>> {
+        Box::pin(async move {
+            let d = lock(&self.data);
+            let mut out: Vec<_> = d
+                .values()
+                .filter(|(r, _)| {
+                    r.kind == kind && r.name == name && statuses.contains(&r.status.as_str())
+                })
+                .cloned()
+                .collect();
+            out.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+            Ok(out)
+        })
+    }
+
+    fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<LoggedInstance>, LogError>> {
+        Box::pin(async move { Ok(lock(&self.data).get(id).cloned()) })
+    }
+}
+
+/// A span context as a W3C `traceparent` value.
+pub fn to_traceparent(sc: &SpanContext) -> Option<String> {
+    if !sc.is_valid() {
+        return None;
+    }
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(55);
+    out.push_str("00-");
+    let push = |out: &mut String, bytes: &[u8]| {
+        for b in bytes {
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 0xf)] as char);
+        }
+    };
+    push(&mut out, &sc.trace_id().to_bytes());
+    out.push('-');
+    push(&mut out, &sc.span_id().to_bytes());
+    out.push('-');
+    push(&mut out, &[sc.trace_flags().to_u8()]);
+    Some(out)
+}
+
+/// Parses a `traceparent` value written by [`to_traceparent`] into a
+/// remote span context.
+pub fn from_traceparent(s: &str) -> Option<SpanContext> {
+    let mut parts = s.split('-');
+    let (_v, t, sp, f) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let trace_id = TraceId::from_hex(t).ok()?;
+    let span_id = SpanId::from_hex(sp).ok()?;
+    let flags = u8::from_str_radix(f, 16).ok()?;
+    let sc = SpanContext::new(
+        trace_id,
+        span_id,
+        TraceFlags::new(flags),
+        true,
+        TraceState::default(),
+    );
+    sc.is_valid().then_some(sc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparent_round_trips() {
+        let s = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let sc = from_traceparent(s).unwrap();
+        assert!(sc.is_remote() && sc.is_sampled());
+        assert_eq!(to_traceparent(&sc).as_deref(), Some(s));
+        assert!(from_traceparent("00-zz-b7ad6b7169203331-01").is_none());
+        assert!(to_traceparent(&SpanContext::empty_context()).is_none());
+    }
+}

@@ -1,0 +1,992 @@
+//! Traced, durable sagas: named steps, each an action and a compensation;
+//! on a failure the completed steps are compensated in reverse order. Every
+//! state change is written to a [`SagaLog`] before it is acted on, so
+//! [`Saga::recover`] can finish or compensate the sagas of a crashed process.
+//!
+//! States written to the log (`LogRecord::status`): `running`,
+//! `compensating`, `completed`, `compensated`, `stuck`. Step states
+//! (`LogEntry::state`): `pending`, `started`, `done`, `failed`, `in_doubt`
+//! (timed out, or found `started` by recovery: it may have taken effect, so
+//! it is compensated too), `compensating`, `compensated`,
+//! `compensation_failed`.
+//!
+//! A saga is `stuck` when a compensation still fails after its retries: the
+//! outcome says which step, the log keeps it (find it with
+//! [`Saga::stuck`]), and `saga.executions` counts it; it is never dropped.
+//! `recover` does not retry stuck sagas: an operator fixes the cause, then
+//! calls [`Saga::resume_stuck`].
+
+pub mod barrier;
+mod log;
+#[cfg(feature = "postgres")]
+mod postgres;
+
+pub use log::{
+    LogEntry, LogError, LogRecord, LoggedInstance, MemoryLog, SagaLog, from_traceparent,
+    to_traceparent,
+};
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresLog;
+
+use crate::Telemetry;
+use crate::names;
+use crate::retry::Backoff;
+use futures_util::future::BoxFuture;
+use opentelemetry::metrics::{Counter, Histogram};
+use opentelemetry::trace::{
+    FutureExt, Link, SpanContext, SpanKind, Status, TraceContextExt, Tracer,
+};
+use opentelemetry::{Context, KeyValue};
+use otel_core::opentelemetry;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The error type of actions and compensations.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// An error with an explicit `error.type` for the step span; any other
+/// error is recorded as `_OTHER`.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{error_type}: {message}")]
+pub struct StepError {
+    /// The low-cardinality class recorded as `error.type`.
+    pub error_type: Cow<'static, str>,
+    /// A description.
+    pub message: String,
+}
+
+impl StepError {
+    /// A new error of class `error_type`.
+    pub fn new(error_type: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        StepError {
+            error_type: error_type.into(),
+            message: message.into(),
+        }
+    }
+}
+
+fn error_type(e: &BoxError) -> String {
+    match e.downcast_ref::<StepError>() {
+        Some(s) => s.error_type.to_string(),
+        None => "_OTHER".to_owned(),
+    }
+}
+
+/// What an action or compensation is given.
+#[derive(Debug)]
+pub struct StepContext<I> {
+    /// `saga.id`.
+    pub saga_id: Arc<str>,
+    /// The step's name (with the saga id, the barrier's branch key).
+    pub step: Arc<str>,
+    /// Attempt number, 1 for the first.
+    pub attempt: u32,
+    /// The saga's input.
+    pub input: Arc<I>,
+}
+
+type ActionFn<I> =
+    Arc<dyn Fn(StepContext<I>) -> BoxFuture<'static, Result<(), BoxError>> + Send + Sync>;
+
+/// Retries and timeout of one step's action or compensation.
+#[derive(Debug, Clone, Copy)]
+pub struct StepRetry {
+    /// Attempts in total (at least 1).
+    pub max_attempts: u32,
+    /// Delays between attempts.
+    pub backoff: Backoff,
+    /// Limit of each attempt; a timed-out action is `in_doubt`.
+    pub timeout: Option<Duration>,
+}
+
+impl Default for StepRetry {
+    fn default() -> Self {
+        StepRetry {
+            max_attempts: 1,
+            backoff: Backoff::default(),
+            timeout: None,
+        }
+    }
+}
+
+/// One step of a saga definition.
+pub struct Step<I> {
+    name: Arc<str>,
+    action: ActionFn<I>,
+    compensation: Option<ActionFn<I>>,
+    action_retry: StepRetry,
+    compensation_retry: StepRetry,
+    span_name: Cow<'static, str>,
+    comp_span_name: Cow<'static, str>,
+    step_attr: KeyValue,
+}
+
+impl<I> fmt::Debug for Step<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Step").field("name", &self.name).finish()
+    }
+}
+
+fn boxed<I, F, Fut, E>(f: F) -> ActionFn<I>
+where
+    F: Fn(StepContext<I>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: Into<BoxError>,
+{
+    Arc::new(move |cx| {
+        let fut = f(cx);
+        Box::pin(async move { fut.await.map_err(Into::into) })
+    })
+}
+
+impl<I: Send + Sync + 'static> Step<I> {
+    /// A step with an action and no compensation.
+    pub fn new<F, Fut, E>(name: impl Into<Arc<str>>, action: F) -> Self
+    where
+        F: Fn(StepContext<I>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        let name: Arc<str> = name.into();
+        Step {
+            span_name: Cow::Owned(format!("saga.step {name}")),
+            comp_span_name: Cow::Owned(format!("saga.compensate {name}")),
+            step_attr: crate::telemetry::shared_kv(names::SAGA_STEP, name.clone()),
+            name,
+            action: boxed(action),
+            compensation: None,
+            action_retry: StepRetry::default(),
+            compensation_retry: StepRetry {
+                max_attempts: 3,
+                ..StepRetry::default()
+            },
+        }
+    }
+
+    /// The compensation undoing the action.
+    pub fn compensate_with<F, Fut, E>(mut self, compensation: F) -> Self
+    where
+        F: Fn(StepContext<I>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        self.compensation = Some(boxed(compensation));
+        self
+    }
+
+    /// Retries of the action (default: one attempt, no timeout).
+    pub fn retry(mut self, r: StepRetry) -> Self {
+        self.action_retry = r;
+        self
+    }
+
+    /// Attempts of the action with the default backoff.
+    pub fn attempts(mut self, n: u32) -> Self {
+        self.action_retry.max_attempts = n.max(1);
+        self
+    }
+
+    /// Timeout of each action attempt.
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.action_retry.timeout = Some(d);
+        self
+    }
+
+    /// Retries of the compensation (default: 3 attempts); when they run out
+    /// the saga is `stuck`.
+    pub fn compensation_retry(mut self, r: StepRetry) -> Self {
+        self.compensation_retry = r;
+        self
+    }
+}
+
+/// How [`Saga::recover`] treats a step found `started` (the process died
+/// while it ran, so whether it took effect is unknown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InDoubt {
+    /// Compensate it with the completed steps (its compensation must accept
+    /// an action that never ran: use the [`barrier`]). Default.
+    #[default]
+    Compensate,
+    /// Run it again, then go on (its action must be idempotent).
+    Retry,
+}
+
+/// How a saga ended (`saga.outcome`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SagaOutcome {
+    /// Every step completed.
+    Completed,
+    /// A step failed and every step that needed it was compensated.
+    Compensated {
+        /// The step that failed.
+        failed_step: String,
+        /// Its `error.type`.
+        error_type: String,
+    },
+    /// A compensation kept failing: manual action needed.
+    Stuck {
+        /// The step whose compensation failed.
+        step: String,
+        /// The compensation's `error.type`.
+        error_type: String,
+    },
+}
+
+impl SagaOutcome {
+    /// The attribute value.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SagaOutcome::Completed => "completed",
+            SagaOutcome::Compensated { .. } => "compensated",
+            SagaOutcome::Stuck { .. } => "stuck",
+        }
+    }
+}
+
+/// The result of one saga run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SagaReport {
+    /// `saga.id`.
+    pub id: String,
+    /// How it ended.
+    pub outcome: SagaOutcome,
+    /// Whether the run was a recovery.
+    pub recovered: bool,
+}
+
+/// Why a saga run stopped without an outcome.
+#[derive(Debug, thiserror::Error)]
+pub enum SagaError {
+    /// The log refused a write; nothing was acted on past it, and the saga
+    /// stays in the log for [`Saga::recover`].
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// The input could not be (de)serialized for the log.
+    #[error("saga input: {0}")]
+    Input(#[from] serde_json::Error),
+    /// No saga with this id in the log.
+    #[error("no saga {0} in the log")]
+    NotFound(String),
+}
+
+/// A saga definition; cheap to clone, run it any number of times.
+pub struct Saga<I> {
+    inner: Arc<SagaInner<I>>,
+}
+
+impl<I> Clone for Saga<I> {
+    fn clone(&self) -> Self {
+        Saga {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<I> fmt::Debug for Saga<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Saga")
+            .field("name", &self.inner.name)
+            .field("steps", &self.inner.steps)
+            .finish()
+    }
+}
+
+struct SagaInner<I> {
+    name: Arc<str>,
+    span_name: Cow<'static, str>,
+    steps: Vec<Step<I>>,
+    log: Arc<dyn SagaLog>,
+    in_doubt: InDoubt,
+    telemetry: Telemetry,
+    executions: Counter<u64>,
+    duration: Histogram<f64>,
+    compensations: Counter<u64>,
+    name_attr: KeyValue,
+}
+
+/// Builder of a [`Saga`].
+pub struct SagaBuilder<I> {
+    name: Arc<str>,
+    steps: Vec<Step<I>>,
+    log: Option<Arc<dyn SagaLog>>,
+    in_doubt: InDoubt,
+    telemetry: Option<Telemetry>,
+}
+
+impl<I> fmt::Debug for SagaBuilder<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SagaBuilder")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> SagaBuilder<I> {
+    /// Appends a step.
+    pub fn step(mut self, step: Step<I>) -> Self {
+        self.steps.push(step);
+        self
+    }
+    /// The log (default: a new [`MemoryLog`]).
+    pub fn log(mut self, log: Arc<dyn SagaLog>) -> Self {
+        self.log = Some(log);
+        self
+    }
+    /// What recovery does with a step that was running when the process died.
+    pub fn in_doubt(mut self, policy: InDoubt) -> Self {
+        self.in_doubt = policy;
+        self
+    }
+    /// Where spans and metrics go (default: the global providers).
+    pub fn telemetry(mut self, t: Telemetry) -> Self {
+        self.telemetry = Some(t);
+        self
+    }
+
+    /// Builds the definition.
+    pub fn build(self) -> Saga<I> {
+        let telemetry = self.telemetry.unwrap_or_default();
+        let m = &telemetry.meter;
+        let executions = m
+            .u64_counter(names::SAGA_EXECUTIONS)
+            .with_unit("{execution}")
+            .with_description("Saga runs by outcome.")
+            .build();
+        let duration = m
+            .f64_histogram(names::SAGA_DURATION)
+            .with_unit("s")
+            .with_description("Duration of saga runs.")
+            .with_boundaries(otel_core::instrument::DURATION_BUCKETS.to_vec())
+            .build();
+        let compensations = m
+            .u64_counter(names::SAGA_COMPENSATIONS)
+            .with_unit("{compensation}")
+            .with_description("Compensations run, by outcome.")
+            .build();
+        Saga {
+            inner: Arc::new(SagaInner {
+                span_name: Cow::Owned(format!("saga {}", self.name)),
+                name_attr: crate::telemetry::shared_kv(names::SAGA_NAME, self.name.clone()),
+                name: self.name,
+                steps: self.steps,
+                log: self.log.unwrap_or_else(|| Arc::new(MemoryLog::new())),
+                in_doubt: self.in_doubt,
+                telemetry,
+                executions,
+                duration,
+                compensations,
+            }),
+        }
+    }
+}
+
+const KIND: &str = "saga";
+
+mod st {
+    pub const RUNNING: &str = "running";
+    pub const COMPENSATING: &str = "compensating";
+    pub const COMPLETED: &str = "completed";
+    pub const COMPENSATED: &str = "compensated";
+    pub const STUCK: &str = "stuck";
+    pub const PENDING: &str = "pending";
+    pub const STARTED: &str = "started";
+    pub const DONE: &str = "done";
+    pub const FAILED: &str = "failed";
+    pub const IN_DOUBT: &str = "in_doubt";
+    pub const STEP_COMPENSATING: &str = "compensating";
+    pub const STEP_COMPENSATED: &str = "compensated";
+    pub const COMPENSATION_FAILED: &str = "compensation_failed";
+}
+
+/// The failure that triggered compensations.
+struct Trigger {
+    step: String,
+    error_type: String,
+    span: Option<SpanContext>,
+}
+
+enum Attempted {
+    Ok(u32),
+    Failed {
+        attempts: u32,
+        error_type: String,
+        timed_out: bool,
+    },
+}
+
+impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
+    /// A new definition named `name` (`saga.name`).
+    pub fn builder(name: impl Into<Arc<str>>) -> SagaBuilder<I> {
+        SagaBuilder {
+            name: name.into(),
+            steps: Vec::new(),
+            log: None,
+            in_doubt: InDoubt::default(),
+            telemetry: None,
+        }
+    }
+
+    /// The definition's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The log.
+    pub fn log(&self) -> &Arc<dyn SagaLog> {
+        &self.inner.log
+    }
+
+    /// Runs a new instance with a random id, under the current context.
+    pub async fn run(&self, input: I) -> Result<SagaReport, SagaError> {
+        self.run_with_id(uuid::Uuid::new_v4().to_string(), input)
+            .await
+    }
+
+    /// Runs a new instance with a random id as a child of `parent`.
+    pub async fn run_in(&self, parent: &Context, input: I) -> Result<SagaReport, SagaError> {
+        self.run(input).with_context(parent.clone()).await
+    }
+
+    /// Runs a new instance with the given id (unique in the log).
+    pub async fn run_with_id(
+        &self,
+        id: impl Into<String>,
+        input: I,
+    ) -> Result<SagaReport, SagaError> {
+        let s = &*self.inner;
+        let id: String = id.into();
+        let started = std::time::Instant::now();
+        let parent = Context::current();
+        let root = self.root_span(&parent, &id, false, None);
+        let payload = serde_json::to_string(&input)?;
+        let record = LogRecord {
+            id: id.clone(),
+            kind: KIND.to_owned(),
+            name: s.name.to_string(),
+            payload,
+            status: st::RUNNING.to_owned(),
+            span: to_traceparent(root.span().span_context()),
+        };
+        let entries: Vec<LogEntry> = s
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, step)| LogEntry {
+                index: i as u32,
+                name: step.name.to_string(),
+                state: st::PENDING.to_owned(),
+                span: None,
+                error: None,
+            })
+            .collect();
+        if let Err(e) = s.log.create(&record, &entries).await {
+            self.end_root(&root, Err(&e));
+            return Err(e.into());
+        }
+        let r = self
+            .drive(&root, &id, Arc::new(input), entries, 0, None)
+            .await;
+        self.finish(&root, &id, r, started, false)
+    }
+
+    fn root_span(
+        &self,
+        parent: &Context,
+        id: &str,
+        recovered: bool,
+        original: Option<SpanContext>,
+    ) -> Context {
+        let s = &*self.inner;
+        let tracer = &*s.telemetry.tracer;
+        let mut b = tracer
+            .span_builder(s.span_name.clone())
+            .with_kind(SpanKind::Internal)
+            .with_attributes([
+                s.name_attr.clone(),
+                KeyValue::new(names::SAGA_ID, id.to_owned()),
+                KeyValue::new(names::SAGA_RECOVERED, recovered),
+            ]);
+        if let Some(o) = original {
+            b = b.with_links(vec![Link::new(
+                o,
+                vec![KeyValue::new(names::SAGA_LINK_ROLE, "original")],
+                0,
+            )]);
+        }
+        let span = b.start_with_context(tracer, parent);
+        parent.with_span(span)
+    }
+
+    fn end_root(&self, root: &Context, r: Result<&SagaOutcome, &LogError>) {
+        let span = root.span();
+        match r {
+            Ok(o) => {
+                span.set_attribute(KeyValue::new(names::SAGA_OUTCOME, o.as_str()));
+                match o {
+                    SagaOutcome::Completed => {}
+                    SagaOutcome::Compensated { error_type, .. } => {
+                        span.set_attribute(KeyValue::new(names::ERROR_TYPE, error_type.clone()));
+                        span.set_status(Status::error("saga compensated"));
+                    }
+                    SagaOutcome::Stuck { error_type, .. } => {
+                        span.set_attribute(KeyValue::new(names::ERROR_TYPE, error_type.clone()));
+                        span.set_status(Status::error("saga stuck: compensation failed"));
+                    }
+                }
+            }
+            Err(e) => {
+                span.set_attribute(KeyValue::new(names::ERROR_TYPE, "log_error"));
+                span.set_status(Status::error(e.to_string()));
+            }
+        }
+        span.end();
+    }
+
+    fn finish(
+        &self,
+        root: &Context,
+        id: &str,
+        r: Result<SagaOutcome, LogError>,
+        started: std::time::Instant,
+        recovered: bool,
+    ) -> Result<SagaReport, SagaError> {
+        let s = &*self.inner;
+        self.end_root(root, r.as_ref());
+        let outcome = r?;
+        let attrs = [
+            s.name_attr.clone(),
+            KeyValue::new(names::SAGA_OUTCOME, outcome.as_str()),
+        ];
+        s.executions.add(1, &attrs);
+        s.duration.record(started.elapsed().as_secs_f64(), &attrs);
+        Ok(SagaReport {
+            id: id.to_owned(),
+            outcome,
+            recovered,
+        })
+    }
+
+    /// Runs steps from `from` on, or compensates when `trigger` is set.
+    #[allow(clippy::needless_range_loop)] // `entries` and `steps` are indexed together
+    async fn drive(
+        &self,
+        root: &Context,
+        id: &str,
+        input: Arc<I>,
+        mut entries: Vec<LogEntry>,
+        from: usize,
+        trigger: Option<Trigger>,
+    ) -> Result<SagaOutcome, LogError> {
+        let s = &*self.inner;
+        let saga_id: Arc<str> = Arc::from(id);
+        let sampled = root.span().span_context().is_sampled();
+        // Unsampled steps share the saga span's context: format it once.
+        let root_parent = if sampled {
+            None
+        } else {
+            to_traceparent(root.span().span_context())
+        };
+        let trigger = match trigger {
+            Some(t) => t,
+            None => {
+                let mut failed = None;
+                for i in from..s.steps.len() {
+                    let step = &s.steps[i];
+                    let span_cx =
+                        self.step_span(root, &saga_id, i, step.span_name.clone(), None, Vec::new());
+                    let entry = &mut entries[i];
+                    set(&mut entry.state, st::STARTED);
+                    entry.span = if sampled {
+                        to_traceparent(span_cx.span().span_context())
+                    } else {
+                        root_parent.clone()
+                    };
+                    if let Err(e) = s.log.set_entry(id, entry).await {
+                        end_span(&span_cx, Some("log_error"));
+                        return Err(e);
+                    }
+                    let res = run_attempts(
+                        &span_cx,
+                        &step.action,
+                        &step.action_retry,
+                        &saga_id,
+                        &step.name,
+                        &input,
+                    )
+                    .await;
+                    match res {
+                        Attempted::Ok(attempts) => {
+                            span_cx.span().set_attribute(KeyValue::new(
+                                names::SAGA_STEP_ATTEMPTS,
+                                i64::from(attempts),
+                            ));
+                            set(&mut entry.state, st::DONE);
+                            let w = s.log.set_entry(id, entry).await;
+                            end_span(&span_cx, None);
+                            w?;
+                        }
+                        Attempted::Failed {
+                            attempts,
+                            error_type,
+                            timed_out,
+                        } => {
+                            span_cx.span().set_attribute(KeyValue::new(
+                                names::SAGA_STEP_ATTEMPTS,
+                                i64::from(attempts),
+                            ));
+                            entry.state =
+                                if timed_out { st::IN_DOUBT } else { st::FAILED }.to_owned();
+                            entry.error = Some(error_type.clone());
+                            let sc = span_cx.span().span_context().clone();
+                            end_span(&span_cx, Some(&error_type));
+                            s.log.set_entry(id, entry).await?;
+                            failed = Some(Trigger {
+                                step: step.name.to_string(),
+                                error_type,
+                                span: sc.is_valid().then_some(sc),
+                            });
+                            break;
+                        }
+                    }
+                }
+                match failed {
+                    None => {
+                        s.log.set_status(id, st::COMPLETED).await?;
+                        return Ok(SagaOutcome::Completed);
+                    }
+                    Some(t) => {
+                        s.log.set_status(id, st::COMPENSATING).await?;
+                        t
+                    }
+                }
+            }
+        };
+        // Compensate, newest first: done steps, in-doubt ones, and
+        // compensations that were under way when a process died.
+        for i in (0..entries.len()).rev() {
+            let needs = matches!(
+                entries[i].state.as_str(),
+                st::DONE | st::IN_DOUBT | st::STEP_COMPENSATING | st::STARTED
+            );
+            if !needs {
+                continue;
+            }
+            let step = &s.steps[i];
+            let Some(comp) = &step.compensation else {
+                entries[i].state = st::STEP_COMPENSATED.to_owned();
+                s.log.set_entry(id, &entries[i]).await?;
+                continue;
+            };
+            let mut links = Vec::new();
+            if let Some(sc) = entries[i].span.as_deref().and_then(from_traceparent) {
+                links.push(Link::new(
+                    sc,
+                    vec![KeyValue::new(names::SAGA_LINK_ROLE, "undoes")],
+                    0,
+                ));
+            }
+            if let Some(sc) = &trigger.span {
+                links.push(Link::new(
+                    sc.clone(),
+                    vec![KeyValue::new(names::SAGA_LINK_ROLE, "triggered_by")],
+                    0,
+                ));
+            }
+            let span_cx = self.step_span(
+                root,
+                &saga_id,
+                i,
+                step.comp_span_name.clone(),
+                Some(&trigger),
+                links,
+            );
+            entries[i].state = st::STEP_COMPENSATING.to_owned();
+            if let Err(e) = s.log.set_entry(id, &entries[i]).await {
+                end_span(&span_cx, Some("log_error"));
+                return Err(e);
+            }
+            let res = run_attempts(
+                &span_cx,
+                comp,
+                &step.compensation_retry,
+                &saga_id,
+                &step.name,
+                &input,
+            )
+            .await;
+            let comp_attrs = |outcome: &'static str| {
+                [
+                    s.name_attr.clone(),
+                    KeyValue::new(names::SAGA_STEP, step.name.to_string()),
+                    KeyValue::new(names::SAGA_COMPENSATION_OUTCOME, outcome),
+                ]
+            };
+            match res {
+                Attempted::Ok(attempts) => {
+                    span_cx.span().set_attribute(KeyValue::new(
+                        names::SAGA_STEP_ATTEMPTS,
+                        i64::from(attempts),
+                    ));
+                    s.compensations.add(1, &comp_attrs("compensated"));
+                    entries[i].state = st::STEP_COMPENSATED.to_owned();
+                    let w = s.log.set_entry(id, &entries[i]).await;
+                    end_span(&span_cx, None);
+                    w?;
+                }
+                Attempted::Failed {
+                    attempts,
+                    error_type,
+                    ..
+                } => {
+                    span_cx.span().set_attribute(KeyValue::new(
+                        names::SAGA_STEP_ATTEMPTS,
+                        i64::from(attempts),
+                    ));
+                    s.compensations.add(1, &comp_attrs("failed"));
+                    end_span(&span_cx, Some(&error_type));
+                    entries[i].state = st::COMPENSATION_FAILED.to_owned();
+                    entries[i].error = Some(error_type.clone());
+                    s.log.set_entry(id, &entries[i]).await?;
+                    s.log.set_status(id, st::STUCK).await?;
+                    return Ok(SagaOutcome::Stuck {
+                        step: step.name.to_string(),
+                        error_type,
+                    });
+                }
+            }
+        }
+        s.log.set_status(id, st::COMPENSATED).await?;
+        Ok(SagaOutcome::Compensated {
+            failed_step: trigger.step,
+            error_type: trigger.error_type,
+        })
+    }
+
+    fn step_span(
+        &self,
+        root: &Context,
+        saga_id: &Arc<str>,
+        index: usize,
+        name: Cow<'static, str>,
+        trigger: Option<&Trigger>,
+        links: Vec<Link>,
+    ) -> Context {
+        let s = &*self.inner;
+        if !root.span().span_context().is_sampled() {
+            // Unsampled saga: steps run in its context, no spans of their own.
+            return root.clone();
+        }
+        let tracer = &*s.telemetry.tracer;
+        let mut attrs = vec![
+            s.name_attr.clone(),
+            crate::telemetry::shared_kv(names::SAGA_ID, saga_id.clone()),
+            s.steps[index].step_attr.clone(),
+            KeyValue::new(names::SAGA_STEP_INDEX, index as i64),
+        ];
+        if let Some(t) = trigger {
+            attrs.push(KeyValue::new(names::SAGA_TRIGGER_STEP, t.step.clone()));
+            attrs.push(KeyValue::new(
+                names::SAGA_TRIGGER_ERROR,
+                t.error_type.clone(),
+            ));
+        }
+        let span = tracer
+            .span_builder(name)
+            .with_kind(SpanKind::Internal)
+            .with_attributes(attrs)
+            .with_links(links)
+            .start_with_context(tracer, root);
+        root.with_span(span)
+    }
+
+    /// Finishes (or compensates) every unfinished instance of this saga in
+    /// the log: run it once at start-up, from one process. Recovered runs
+    /// are new traces whose root links to the original saga span, and whose
+    /// compensation spans link to the original step spans.
+    pub async fn recover(&self) -> Result<Vec<SagaReport>, SagaError> {
+        let s = &*self.inner;
+        let found = s
+            .log
+            .find(KIND, &s.name, &[st::RUNNING, st::COMPENSATING])
+            .await?;
+        let mut out = Vec::with_capacity(found.len());
+        for (record, entries) in found {
+            out.push(self.resume(record, entries).await?);
+        }
+        Ok(out)
+    }
+
+    /// The instances left `stuck` in the log.
+    pub async fn stuck(&self) -> Result<Vec<LogRecord>, SagaError> {
+        let s = &*self.inner;
+        Ok(s.log
+            .find(KIND, &s.name, &[st::STUCK])
+            .await?
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect())
+    }
+
+    /// Retries the compensations of a `stuck` instance (after the cause
+    /// was fixed).
+    pub async fn resume_stuck(&self, id: &str) -> Result<SagaReport, SagaError> {
+        let s = &*self.inner;
+        let (record, mut entries) = s
+            .log
+            .get(id)
+            .await?
+            .ok_or_else(|| SagaError::NotFound(id.to_owned()))?;
+        for e in &mut entries {
+            if e.state == st::COMPENSATION_FAILED {
+                e.state = st::STEP_COMPENSATING.to_owned();
+            }
+        }
+        s.log.set_status(id, st::COMPENSATING).await?;
+        let mut record = record;
+        record.status = st::COMPENSATING.to_owned();
+        self.resume(record, entries).await
+    }
+
+    async fn resume(
+        &self,
+        record: LogRecord,
+        mut entries: Vec<LogEntry>,
+    ) -> Result<SagaReport, SagaError> {
+        let s = &*self.inner;
+        let started = std::time::Instant::now();
+        let input: I = serde_json::from_str(&record.payload)?;
+        let original = record.span.as_deref().and_then(from_traceparent);
+        let root = self.root_span(&Context::new(), &record.id, true, original);
+        entries.sort_by_key(|e| e.index);
+        if entries.len() != s.steps.len() {
+            let e = LogError(format!(
+                "saga {} has {} logged steps, definition {} has {}",
+                record.id,
+                entries.len(),
+                s.name,
+                s.steps.len()
+            ));
+            self.end_root(&root, Err(&e));
+            return Err(e.into());
+        }
+        let mut from = entries.len();
+        let mut trigger = None;
+        if record.status == st::COMPENSATING {
+            let failed = entries.iter().find(|e| {
+                matches!(e.state.as_str(), st::FAILED | st::IN_DOUBT) || e.error.is_some()
+            });
+            trigger = Some(Trigger {
+                step: failed.map(|e| e.name.clone()).unwrap_or_default(),
+                error_type: failed
+                    .and_then(|e| e.error.clone())
+                    .unwrap_or_else(|| "_OTHER".to_owned()),
+                span: failed
+                    .and_then(|e| e.span.as_deref())
+                    .and_then(from_traceparent),
+            });
+        } else {
+            // running: find the first step not done
+            let pos = entries.iter().position(|e| e.state != st::DONE);
+            match pos {
+                None => from = entries.len(),
+                Some(p) if entries[p].state == st::STARTED && s.in_doubt == InDoubt::Compensate => {
+                    entries[p].state = st::IN_DOUBT.to_owned();
+                    entries[p].error = Some("process_restart".to_owned());
+                    if let Err(e) = s.log.set_entry(&record.id, &entries[p]).await {
+                        self.end_root(&root, Err(&e));
+                        return Err(e.into());
+                    }
+                    if let Err(e) = s.log.set_status(&record.id, st::COMPENSATING).await {
+                        self.end_root(&root, Err(&e));
+                        return Err(e.into());
+                    }
+                    trigger = Some(Trigger {
+                        step: entries[p].name.clone(),
+                        error_type: "process_restart".to_owned(),
+                        span: entries[p].span.as_deref().and_then(from_traceparent),
+                    });
+                }
+                Some(p) => from = p,
+            }
+        }
+        let r = self
+            .drive(&root, &record.id, Arc::new(input), entries, from, trigger)
+            .await;
+        self.finish(&root, &record.id, r, started, true)
+    }
+}
+
+/// Overwrites `s`, reusing its buffer.
+fn set(s: &mut String, v: &str) {
+    s.clear();
+    s.push_str(v);
+}
+
+fn end_span(cx: &Context, error: Option<&str>) {
+    let span = cx.span();
+    if let Some(et) = error {
+        span.set_attribute(KeyValue::new(names::ERROR_TYPE, et.to_owned()));
+        span.set_status(Status::error(et.to_owned()));
+    }
+    span.end();
+}
+
+async fn run_attempts<I>(
+    span_cx: &Context,
+    f: &ActionFn<I>,
+    retry: &StepRetry,
+    saga_id: &Arc<str>,
+    step: &Arc<str>,
+    input: &Arc<I>,
+) -> Attempted {
+    let max = retry.max_attempts.max(1);
+    let mut delay = Duration::ZERO;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let fut = f(StepContext {
+            saga_id: saga_id.clone(),
+            step: step.clone(),
+            attempt,
+            input: input.clone(),
+        })
+        .with_context(span_cx.clone());
+        let (error_type, timed_out) = match retry.timeout {
+            None => match fut.await {
+                Ok(()) => return Attempted::Ok(attempt),
+                Err(e) => (error_type(&e), false),
+            },
+            Some(t) => match tokio::time::timeout(t, fut).await {
+                Ok(Ok(())) => return Attempted::Ok(attempt),
+                Ok(Err(e)) => (error_type(&e), false),
+                Err(_) => ("timeout".to_owned(), true),
+            },
+        };
+        if attempt >= max {
+            return Attempted::Failed {
+                attempts: attempt,
+                error_type,
+                timed_out,
+            };
+        }
+        delay = retry.backoff.delay(attempt, delay, &mut rand::rng());
+        let span = span_cx.span();
+        if span.is_recording() {
+            span.add_event(
+                names::SAGA_RETRY_EVENT,
+                vec![
+                    KeyValue::new(names::RETRY_ATTEMPT, i64::from(attempt + 1)),
+                    KeyValue::new(names::RETRY_DELAY, delay.as_secs_f64()),
+                    KeyValue::new(names::ERROR_TYPE, error_type),
+                ],
+            );
+        }
+        tokio::time::sleep(delay).await;
+    }
+}

@@ -1,0 +1,513 @@
+use otel_core::opentelemetry::KeyValue;
+use otel_core::testing::{Capture, assert_linked, assert_parent, assert_root};
+use otel_patterns::Telemetry;
+use otel_patterns::saga::barrier::{Barrier, BarrierResult, MemoryBarrierStore};
+use otel_patterns::saga::{
+    InDoubt, LogEntry, LogRecord, MemoryLog, Saga, SagaLog, SagaOutcome, Step, StepError,
+    StepRetry, to_traceparent,
+};
+use proptest::prelude::*;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+type Journal = Arc<Mutex<Vec<String>>>;
+
+fn telemetry(c: &Capture) -> Telemetry {
+    Telemetry::new(&c.tracer_provider(), &c.meter_provider())
+}
+
+/// A step that journals its action and compensation; the action fails when
+/// `fail` is set, the compensation fails its first `comp_failures` attempts.
+fn step(name: &str, j: &Journal, fail: bool, comp_failures: u32) -> Step<String> {
+    let (ja, jc) = (j.clone(), j.clone());
+    let (na, nc) = (name.to_owned(), name.to_owned());
+    Step::new(name, move |_cx| {
+        let j = ja.clone();
+        let n = na.clone();
+        async move {
+            j.lock().unwrap().push(format!("do {n}"));
+            if fail {
+                Err(StepError::new("declined", format!("{n} failed")))
+            } else {
+                Ok(())
+            }
+        }
+    })
+    .compensate_with(move |cx| {
+        let j = jc.clone();
+        let n = nc.clone();
+        async move {
+            if cx.attempt <= comp_failures {
+                return Err(StepError::new("unavailable", "try again"));
+            }
+            j.lock().unwrap().push(format!("undo {n}"));
+            Ok::<_, StepError>(())
+        }
+    })
+    .compensation_retry(StepRetry {
+        max_attempts: 3,
+        backoff: otel_patterns::retry::Backoff {
+            initial: Duration::from_millis(1),
+            ..Default::default()
+        },
+        timeout: None,
+    })
+}
+
+fn order_saga(c: &Capture, j: &Journal, fail_payment: bool) -> Saga<String> {
+    Saga::builder("order")
+        .step(step("create_order", j, false, 0))
+        .step(step("reserve_inventory", j, false, 0))
+        .step(step("charge_payment", j, fail_payment, 0))
+        .telemetry(telemetry(c))
+        .build()
+}
+
+#[tokio::test]
+async fn successful_saga_is_a_tree_of_step_spans() {
+    let c = Capture::new();
+    let j = Journal::default();
+    let saga = order_saga(&c, &j, false);
+    let report = saga.run("order-1".to_owned()).await.unwrap();
+    assert_eq!(report.outcome, SagaOutcome::Completed);
+    assert_eq!(
+        *j.lock().unwrap(),
+        [
+            "do create_order",
+            "do reserve_inventory",
+            "do charge_payment"
+        ]
+    );
+    let root = c.span("saga order");
+    assert_root(&root);
+    root.assert_attr("saga.name", "order")
+        .assert_attr("saga.id", report.id.as_str())
+        .assert_attr("saga.outcome", "completed")
+        .assert_not_error();
+    for (i, n) in ["create_order", "reserve_inventory", "charge_payment"]
+        .iter()
+        .enumerate()
+    {
+        let s = c.span(&format!("saga.step {n}"));
+        assert_parent(&s, &root);
+        s.assert_attr("saga.step.index", i as i64)
+            .assert_attr("saga.step.attempts", 1i64);
+    }
+    let m = c.collect_metrics();
+    assert_eq!(
+        m.sum_u64("saga.executions")
+            .value_with(&[KeyValue::new("saga.outcome", "completed")]),
+        1
+    );
+    assert_eq!(m.histogram("saga.duration").point_with(&[]).count, 1);
+    let rec = saga.log().get(&report.id).await.unwrap().unwrap();
+    assert_eq!(rec.0.status, "completed");
+    assert!(rec.1.iter().all(|e| e.state == "done"));
+}
+
+#[tokio::test]
+async fn failed_step_compensates_in_reverse_with_links() {
+    let c = Capture::new();
+    let j = Journal::default();
+    let saga = order_saga(&c, &j, true);
+    let report = saga.run("order-2".to_owned()).await.unwrap();
+    assert_eq!(
+        report.outcome,
+        SagaOutcome::Compensated {
+            failed_step: "charge_payment".into(),
+            error_type: "declined".into()
+        }
+    );
+    assert_eq!(
+        *j.lock().unwrap(),
+        [
+            "do create_order",
+            "do reserve_inventory",
+            "do charge_payment",
+            "undo reserve_inventory",
+            "undo create_order"
+        ]
+    );
+    let root = c.span("saga order");
+    root.assert_attr("saga.outcome", "compensated")
+        .assert_error();
+    let failed = c.span("saga.step charge_payment");
+    failed.assert_error().assert_attr("error.type", "declined");
+    for n in ["reserve_inventory", "create_order"] {
+        let comp = c.span(&format!("saga.compensate {n}"));
+        assert_parent(&comp, &root);
+        assert_linked(&comp, &c.span(&format!("saga.step {n}")));
+        assert_linked(&comp, &failed);
+        comp.assert_attr("saga.compensation.trigger.step", "charge_payment")
+            .assert_attr("saga.compensation.trigger.error_type", "declined");
+    }
+    assert!(
+        c.find(|s| s.name() == "saga.compensate charge_payment")
+            .is_none()
+    );
+    let m = c.collect_metrics();
+    assert_eq!(
+        m.sum_u64("saga.compensations")
+            .value_with(&[KeyValue::new("saga.step.name", "create_order")]),
+        1
+    );
+}
+
+#[tokio::test]
+async fn failing_compensation_leaves_the_saga_stuck_and_reported() {
+    let c = Capture::new();
+    let j = Journal::default();
+    let saga = Saga::builder("order")
+        .step(step("create_order", &j, false, 0))
+        .step(step("reserve_inventory", &j, false, 10))
+        .step(step("charge_payment", &j, true, 0))
+        .telemetry(telemetry(&c))
+        .build();
+    let report = saga.run("o".to_owned()).await.unwrap();
+    assert_eq!(
+        report.outcome,
+        SagaOutcome::Stuck {
+            step: "reserve_inventory".into(),
+            error_type: "unavailable".into()
+        }
+    );
+    // create_order is not compensated past a stuck step.
+    assert!(!j.lock().unwrap().iter().any(|s| s.starts_with("undo")));
+    c.span("saga.compensate reserve_inventory")
+        .assert_error()
+        .assert_attr("saga.step.attempts", 3i64);
+    c.span("saga order").assert_attr("saga.outcome", "stuck");
+    let stuck = saga.stuck().await.unwrap();
+    assert_eq!(stuck.len(), 1);
+    assert_eq!(stuck[0].id, report.id);
+    assert_eq!(
+        c.collect_metrics()
+            .sum_u64("saga.executions")
+            .value_with(&[KeyValue::new("saga.outcome", "stuck")]),
+        1
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn step_retries_and_timeout_make_the_step_in_doubt() {
+    let c = Capture::new();
+    let j = Journal::default();
+    let jj = j.clone();
+    let saga = Saga::builder("t")
+        .step(step("a", &j, false, 0))
+        .step(
+            Step::new("slow", move |cx| {
+                let j = jj.clone();
+                async move {
+                    j.lock().unwrap().push(format!("do slow #{}", cx.attempt));
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    Ok::<_, StepError>(())
+                }
+            })
+            .attempts(2)
+            .timeout(Duration::from_secs(1))
+            .compensate_with({
+                let j = j.clone();
+                move |_| {
+                    let j = j.clone();
+                    async move {
+                        j.lock().unwrap().push("undo slow".into());
+                        Ok::<_, StepError>(())
+                    }
+                }
+            }),
+        )
+        .telemetry(telemetry(&c))
+        .build();
+    let r = saga.run(String::new()).await.unwrap();
+    assert!(
+        matches!(r.outcome, SagaOutcome::Compensated { ref error_type, .. } if error_type == "timeout")
+    );
+    // A timed-out action may have taken effect: it is compensated too.
+    assert_eq!(
+        *j.lock().unwrap(),
+        ["do a", "do slow #1", "do slow #2", "undo slow", "undo a"]
+    );
+    let s = c.span("saga.step slow");
+    s.assert_attr("saga.step.attempts", 2i64)
+        .assert_event("saga.step.retry");
+}
+
+#[tokio::test]
+async fn recover_finishes_or_compensates_logged_sagas() {
+    let c = Capture::new();
+    let j = Journal::default();
+    let log = Arc::new(MemoryLog::new());
+    let saga = Saga::builder("order")
+        .step(step("create_order", &j, false, 0))
+        .step(step("reserve_inventory", &j, false, 0))
+        .step(step("charge_payment", &j, false, 0))
+        .log(log.clone())
+        .telemetry(telemetry(&c))
+        .build();
+    // What a crashed process left: one saga between steps, one mid-step.
+    let original = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let entries = |states: [&str; 3]| -> Vec<LogEntry> {
+        ["create_order", "reserve_inventory", "charge_payment"]
+            .iter()
+            .zip(states)
+            .enumerate()
+            .map(|(i, (n, s))| LogEntry {
+                index: i as u32,
+                name: n.to_string(),
+                state: s.to_owned(),
+                span: Some(original.to_owned()),
+                error: None,
+            })
+            .collect()
+    };
+    let rec = |id: &str| LogRecord {
+        id: id.into(),
+        kind: "saga".into(),
+        name: "order".into(),
+        payload: "\"x\"".into(),
+        status: "running".into(),
+        span: Some(original.to_owned()),
+    };
+    log.create(&rec("a-between"), &entries(["done", "pending", "pending"]))
+        .await
+        .unwrap();
+    log.create(&rec("b-midstep"), &entries(["done", "started", "pending"]))
+        .await
+        .unwrap();
+    let reports = saga.recover().await.unwrap();
+    assert_eq!(reports.len(), 2);
+    assert_eq!(reports[0].outcome, SagaOutcome::Completed);
+    assert!(reports[0].recovered);
+    assert!(
+        matches!(&reports[1].outcome, SagaOutcome::Compensated { failed_step, error_type }
+        if failed_step == "reserve_inventory" && error_type == "process_restart")
+    );
+    assert_eq!(
+        *j.lock().unwrap(),
+        [
+            "do reserve_inventory",
+            "do charge_payment",
+            "undo reserve_inventory",
+            "undo create_order"
+        ]
+    );
+    let roots = c.spans_named("saga order");
+    assert_eq!(roots.len(), 2);
+    for r in &roots {
+        r.assert_attr("saga.recovered", true);
+        assert_eq!(r.links().len(), 1);
+        assert_eq!(
+            to_traceparent(&r.links()[0].span_context).unwrap(),
+            original
+        );
+    }
+    assert!(saga.recover().await.unwrap().is_empty(), "nothing left");
+
+    // The in-doubt policy `Retry` runs the step again instead.
+    let j2 = Journal::default();
+    let log2 = Arc::new(MemoryLog::new());
+    log2.create(&rec("c"), &entries(["done", "started", "pending"]))
+        .await
+        .unwrap();
+    let saga2 = Saga::builder("order")
+        .step(step("create_order", &j2, false, 0))
+        .step(step("reserve_inventory", &j2, false, 0))
+        .step(step("charge_payment", &j2, false, 0))
+        .log(log2)
+        .in_doubt(InDoubt::Retry)
+        .telemetry(telemetry(&c))
+        .build();
+    assert_eq!(
+        saga2.recover().await.unwrap()[0].outcome,
+        SagaOutcome::Completed
+    );
+    assert_eq!(
+        *j2.lock().unwrap(),
+        ["do reserve_inventory", "do charge_payment"]
+    );
+}
+
+#[tokio::test]
+async fn unsampled_saga_runs_without_step_spans() {
+    use otel_core::opentelemetry_sdk::trace::Sampler;
+    let c = Capture::builder().sampler(Sampler::AlwaysOff).build();
+    let j = Journal::default();
+    let saga = order_saga(&c, &j, true);
+    let r = saga.run(String::new()).await.unwrap();
+    assert_eq!(r.outcome.as_str(), "compensated");
+    assert!(c.spans().is_empty());
+    assert_eq!(j.lock().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn barrier_detects_duplicates_null_compensation_and_hanging() {
+    use otel_core::opentelemetry::trace::{FutureExt, TraceContextExt, Tracer};
+    let c = Capture::new();
+    let tracer = c.tracer("participant");
+    let barrier = Barrier::new(MemoryBarrierStore::default());
+    let cx = otel_core::opentelemetry::Context::current_with_span(tracer.start("handler"));
+    async {
+        let ok = || async { Ok::<_, ()>(()) };
+        assert_eq!(
+            barrier.action("g1", "b", ok()).await.unwrap(),
+            BarrierResult::Ran
+        );
+        assert_eq!(
+            barrier.action("g1", "b", ok()).await.unwrap(),
+            BarrierResult::Duplicate
+        );
+        assert_eq!(
+            barrier.compensation("g1", "b", ok()).await.unwrap(),
+            BarrierResult::Ran
+        );
+        assert_eq!(
+            barrier.compensation("g1", "b", ok()).await.unwrap(),
+            BarrierResult::Duplicate
+        );
+        assert_eq!(
+            barrier.compensation("g2", "b", ok()).await.unwrap(),
+            BarrierResult::NullCompensation
+        );
+        assert_eq!(
+            barrier.action("g2", "b", ok()).await.unwrap(),
+            BarrierResult::Hanging
+        );
+        // A failed action can be retried.
+        assert!(
+            barrier
+                .action("g3", "b", async { Err::<(), _>(()) })
+                .await
+                .is_err()
+        );
+        assert_eq!(
+            barrier.action("g3", "b", ok()).await.unwrap(),
+            BarrierResult::Ran
+        );
+    }
+    .with_context(cx.clone())
+    .await;
+    cx.span().end();
+    let h = c.span("handler");
+    for e in [
+        "saga.barrier.duplicate",
+        "saga.barrier.null_compensation",
+        "saga.barrier.hanging",
+    ] {
+        h.assert_event(e);
+    }
+    assert_eq!(
+        h.events()
+            .iter()
+            .filter(|e| e.name == "saga.barrier.duplicate")
+            .count(),
+        2
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// Whatever step fails, and however often compensations fail
+    /// transiently (within their retries), the completed steps are
+    /// compensated exactly once each, newest first, and nothing else is.
+    #[test]
+    fn compensation_order_and_exactly_once(
+        n in 1usize..7,
+        fail_at in proptest::option::of(0usize..7),
+        comp_failures in proptest::collection::vec(0u32..3, 7),
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let c = Capture::new();
+        let j = Journal::default();
+        let mut b = Saga::builder("p").telemetry(telemetry(&c));
+        for (i, failures) in comp_failures.iter().take(n).enumerate() {
+            b = b.step(step(&format!("s{i}"), &j, fail_at == Some(i), *failures));
+        }
+        let saga = b.build();
+        let report = rt.block_on(saga.run(String::new())).unwrap();
+        let journal = j.lock().unwrap().clone();
+        match fail_at.filter(|&f| f < n) {
+            None => {
+                prop_assert_eq!(report.outcome, SagaOutcome::Completed);
+                let expect: Vec<String> = (0..n).map(|i| format!("do s{i}")).collect();
+                prop_assert_eq!(journal, expect);
+            }
+            Some(f) => {
+                prop_assert_eq!(report.outcome.as_str(), "compensated");
+                let mut expect: Vec<String> = (0..=f).map(|i| format!("do s{i}")).collect();
+                expect.extend((0..f).rev().map(|i| format!("undo s{i}")));
+                prop_assert_eq!(journal, expect);
+                prop_assert_eq!(c.spans_named("saga p").len(), 1);
+                for i in 0..f {
+                    let name = format!("saga.compensate s{i}");
+                    let spans = c.spans_named(&name);
+                    prop_assert_eq!(spans.len(), 1);
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn stuck_saga_resumes_after_the_cause_is_fixed() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let c = Capture::new();
+    let j = Journal::default();
+    let fixed = Arc::new(AtomicBool::new(false));
+    let (jj, f) = (j.clone(), fixed.clone());
+    let saga = Saga::builder("order")
+        .step(step("create_order", &j, false, 0))
+        .step(
+            Step::new("reserve_inventory", |_| async { Ok::<_, StepError>(()) }).compensate_with(
+                move |_| {
+                    let (j, f) = (jj.clone(), f.clone());
+                    async move {
+                        if !f.load(Ordering::SeqCst) {
+                            return Err(StepError::new("unavailable", "down"));
+                        }
+                        j.lock().unwrap().push("undo reserve_inventory".into());
+                        Ok(())
+                    }
+                },
+            ),
+        )
+        .step(step("charge_payment", &j, true, 0))
+        .telemetry(telemetry(&c))
+        .build();
+    let r = saga.run("o".to_owned()).await.unwrap();
+    assert_eq!(r.outcome.as_str(), "stuck");
+    assert!(
+        saga.recover().await.unwrap().is_empty(),
+        "recover leaves stuck sagas alone"
+    );
+    fixed.store(true, Ordering::SeqCst);
+    let r2 = saga.resume_stuck(&r.id).await.unwrap();
+    assert_eq!(r2.outcome.as_str(), "compensated");
+    assert_eq!(
+        *j.lock().unwrap(),
+        [
+            "do create_order",
+            "do charge_payment",
+            "undo reserve_inventory",
+            "undo create_order"
+        ]
+    );
+    assert!(saga.stuck().await.unwrap().is_empty());
+    assert!(matches!(
+        saga.resume_stuck("nope").await,
+        Err(otel_patterns::saga::SagaError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn run_in_makes_the_saga_a_child_of_the_given_context() {
+    use otel_core::opentelemetry::trace::{TraceContextExt, Tracer};
+    let c = Capture::new();
+    let j = Journal::default();
+    let saga = order_saga(&c, &j, false);
+    let cx =
+        otel_core::opentelemetry::Context::current_with_span(c.tracer("t").start("POST /orders"));
+    saga.run_in(&cx, "o".to_owned()).await.unwrap();
+    cx.span().end();
+    assert_parent(&c.span("saga order"), &c.span("POST /orders"));
+}
