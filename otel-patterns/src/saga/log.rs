@@ -1,7 +1,7 @@
 //! The durable log of sagas and two-phase-commit transactions.
 
 use futures_util::future::BoxFuture;
-use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+use opentelemetry::trace::{SpanContext, TraceState};
 use otel_core::opentelemetry;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -179,44 +179,16 @@ impl SagaLog for MemoryLog {
     }
 }
 
-/// A span context as a W3C `traceparent` value.
+/// A span context as a W3C `traceparent` value (otel-core's
+/// allocation-free codec), as stored in the log.
 pub fn to_traceparent(sc: &SpanContext) -> Option<String> {
-    if !sc.is_valid() {
-        return None;
-    }
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(55);
-    out.push_str("00-");
-    let push = |out: &mut String, bytes: &[u8]| {
-        for b in bytes {
-            out.push(HEX[usize::from(b >> 4)] as char);
-            out.push(HEX[usize::from(b & 0xf)] as char);
-        }
-    };
-    push(&mut out, &sc.trace_id().to_bytes());
-    out.push('-');
-    push(&mut out, &sc.span_id().to_bytes());
-    out.push('-');
-    push(&mut out, &[sc.trace_flags().to_u8()]);
-    Some(out)
+    otel_core::propagation::TraceParent::format(sc).map(|tp| tp.as_str().to_owned())
 }
 
-/// Parses a `traceparent` value written by [`to_traceparent`] into a
-/// remote span context.
+/// Parses a stored `traceparent` value into a remote span context.
 pub fn from_traceparent(s: &str) -> Option<SpanContext> {
-    let mut parts = s.split('-');
-    let (_v, t, sp, f) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    let trace_id = TraceId::from_hex(t).ok()?;
-    let span_id = SpanId::from_hex(sp).ok()?;
-    let flags = u8::from_str_radix(f, 16).ok()?;
-    let sc = SpanContext::new(
-        trace_id,
-        span_id,
-        TraceFlags::new(flags),
-        true,
-        TraceState::default(),
-    );
-    sc.is_valid().then_some(sc)
+    otel_core::propagation::TraceParent::parse(s)
+        .map(|tp| tp.to_span_context(TraceState::default()))
 }
 
 #[cfg(test)]
