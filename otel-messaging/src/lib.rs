@@ -1,2 +1,85 @@
-//! Messaging instrumentation for Kafka (rdkafka), NATS (async-nats) and RabbitMQ (lapin). Work in progress: see the otel-messaging issue.
+//! OpenTelemetry instrumentation for messaging: Kafka (rdkafka, feature
+//! `kafka`), NATS and JetStream (async-nats, feature `nats`) and RabbitMQ
+//! (lapin, feature `rabbitmq`).
+//!
+//! Every system follows the semantic conventions v1.44 operation model:
+//!
+//! - producers make a `send {destination}` PRODUCER span and write its
+//!   context into the message headers with the configured propagators
+//!   (W3C `traceparent` by default; see `otel_core::propagation`);
+//! - consumers make a `process {destination}` CONSUMER span per delivered
+//!   message. By default ([`ProcessMode::Link`]) it keeps the ambient parent
+//!   and **links** to the producer's context; with [`ProcessMode::Parent`]
+//!   it is the producer span's **child**, one connected tree;
+//! - acknowledgements (`ack`, `nack`, `nak`, `reject`, `term`, `commit`) are
+//!   CLIENT `settle` spans, children of the process span;
+//! - batches are one span with `messaging.batch.message_count` and a link
+//!   to every message's creation context.
+//!
+//! Metrics: `messaging.client.sent.messages`,
+//! `messaging.client.consumed.messages`,
+//! `messaging.client.operation.duration` and `messaging.process.duration`
+//! with the §4 attributes (`error.type` on failures).
+//!
+//! | system | producer | consumer | settle |
+//! | --- | --- | --- | --- |
+//! | NATS (`nats`) | `nats::TracedClient::publish` / `request` / `respond`, `nats::TracedJetStream::publish` (ends at the server's ack) | `nats::TracedSubscriber` (plain and queue group), `nats::TracedJetStream::messages` | JetStream `ack` / `nak` / `term` |
+//! | RabbitMQ (`rabbitmq`) | `rabbitmq::TracedChannel::basic_publish` (ends at the publisher confirm) | `rabbitmq::TracedConsumer`, `rabbitmq::TracedChannel::basic_get` (receive + process) | `ack` / `nack` / `reject` |
+//! | Kafka (`kafka`) | `kafka::TracedProducer::send` (ends at the delivery report) | `kafka::KafkaTracing::process` / `stream` / `poll` (receive + process) / `process_batch` | `commit` |
+//!
+//! Consumers get a [`Delivered`] message: it dereferences to the client's
+//! message type, [`Delivered::context`] is the process span's context (run
+//! the handler under it with `FutureExt::with_context` so nested spans are
+//! its children), and the process span ends when the value is dropped or
+//! with [`Delivered::end`] / [`Delivered::end_with_error`].
+//!
+//! `error.type` values: NATS uses the async-nats error kind (`TimedOut`,
+//! `NoResponders`, `MaxPayloadExceeded`…), RabbitMQ the lapin error kind
+//! variant or `nack` for a negative publisher confirm, Kafka the librdkafka
+//! error code name (`MessageTimedOut`, `UnknownPartition`…); settle
+//! failures are `ack_failed`, `nack_failed`, `reject_failed`,
+//! `term_failed`, `commit_failed`; handler failures are whatever the caller
+//! passes to [`Delivered::end_with_error`].
+//!
+//! Header carriers never panic: non-UTF-8, binary, null, oversized
+//! (> [`MAX_HEADER_VALUE_LEN`]) or duplicated values are skipped (the last
+//! duplicate wins), and the message is still delivered. Payload bytes are
+//! never copied or altered; only trace headers are added.
+//!
+//! # Example
+//!
+//! ```
+//! use otel_messaging::{Instrumentation, MessageHeaderCapture, ProcessMode};
+//! use otel_core::opentelemetry_sdk::trace::SdkTracerProvider;
+//! use otel_core::opentelemetry_sdk::metrics::SdkMeterProvider;
+//!
+//! let tracer_provider = SdkTracerProvider::builder().build();
+//! let meter_provider = SdkMeterProvider::builder().build();
+//! let instrumentation = Instrumentation::builder()
+//!     .tracer_provider(&tracer_provider)
+//!     .meter_provider(&meter_provider)
+//!     .process_mode(ProcessMode::Parent) // one connected trace per message
+//!     .capture_headers(MessageHeaderCapture::new(["x-tenant"]))
+//!     .build();
+//! assert_eq!(instrumentation.process_mode(), ProcessMode::Parent);
+//! assert!(instrumentation.propagates());
+//! // Then, per system (each behind its feature):
+//! //   otel_messaging::nats::TracedClient::new(async_nats_client, instrumentation.clone())
+//! //   otel_messaging::rabbitmq::TracedChannel::new(lapin_channel, instrumentation.clone())
+//! //   otel_messaging::kafka::TracedProducer::new(future_producer, instrumentation.clone())
+//! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod common;
+#[cfg(feature = "kafka")]
+pub mod kafka;
+#[cfg(feature = "nats")]
+pub mod nats;
+#[cfg(feature = "rabbitmq")]
+pub mod rabbitmq;
+
+pub use common::{
+    Delivered, Instrumentation, InstrumentationBuilder, MAX_HEADER_VALUE_LEN, MessageHeaderCapture,
+    OperationSpan, OperationType, ProcessMode,
+};

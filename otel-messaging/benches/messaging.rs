@@ -1,0 +1,314 @@
+//! Carrier inject/extract per system, and traced vs raw publish throughput
+//! for NATS (the real server on 127.0.0.1:4222, or `OTEL_TEST_NATS_URL`) and
+//! Kafka (librdkafka's in-process mock cluster), in one run.
+//!
+//! `cargo bench -p otel-messaging --all-features --bench messaging`
+//!
+//! Traced runs use an SDK tracer provider with a batch processor over an
+//! exporter that drops everything and a meter provider whose reader never
+//! exports during the run (hourly interval):
+//! the numbers are the instrumentation's cost on the publish path, not
+//! export.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use bytes::Bytes;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use futures_util::future::join_all;
+use otel_core::opentelemetry::propagation::Extractor;
+use otel_core::opentelemetry::trace::{
+    SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
+};
+use otel_core::opentelemetry::{Context, global};
+use otel_core::opentelemetry_sdk::error::OTelSdkResult;
+use otel_core::opentelemetry_sdk::metrics::{
+    InMemoryMetricExporter, PeriodicReader, SdkMeterProvider,
+};
+use otel_core::opentelemetry_sdk::trace::{
+    BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter,
+};
+use otel_core::propagation::TraceContextPropagator;
+use otel_messaging::Instrumentation;
+use otel_messaging::kafka::rdkafka::config::ClientConfig;
+use otel_messaging::kafka::rdkafka::message::{Headers, OwnedHeaders};
+use otel_messaging::kafka::rdkafka::mocking::MockCluster;
+use otel_messaging::kafka::rdkafka::producer::{FutureProducer, FutureRecord};
+use otel_messaging::kafka::{
+    KafkaHeaderExtractor, KafkaHeaderInjector, KafkaTracing, TracedProducer,
+};
+use otel_messaging::nats::{NatsHeaderExtractor, NatsHeaderInjector, TracedClient, async_nats};
+use otel_messaging::rabbitmq::lapin::types::FieldTable;
+use otel_messaging::rabbitmq::{AmqpHeaderExtractor, AmqpHeaderInjector};
+
+/// Drops every span.
+#[derive(Debug)]
+struct NoopExporter;
+
+impl SpanExporter for NoopExporter {
+    async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+const BATCH: usize = 100;
+
+fn instrumentation() -> (Instrumentation, SdkTracerProvider, SdkMeterProvider) {
+    let tracer_provider = SdkTracerProvider::builder()
+        .with_span_processor(BatchSpanProcessor::builder(NoopExporter).build())
+        .build();
+    let meter_provider = SdkMeterProvider::builder()
+        .with_reader(
+            PeriodicReader::builder(InMemoryMetricExporter::default())
+                .with_interval(Duration::from_secs(3600))
+                .build(),
+        )
+        .build();
+    let inst = Instrumentation::builder()
+        .tracer_provider(&tracer_provider)
+        .meter_provider(&meter_provider)
+        .build();
+    (inst, tracer_provider, meter_provider)
+}
+
+fn sampled_context() -> Context {
+    Context::new().with_remote_span_context(SpanContext::new(
+        TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736u128),
+        SpanId::from(0x00f0_67aa_0ba9_02b7u64),
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::default(),
+    ))
+}
+
+fn carriers(c: &mut Criterion) {
+    global::set_text_map_propagator(TraceContextPropagator::new());
+    let cx = sampled_context();
+    let mut group = c.benchmark_group("carrier");
+
+    group.bench_function("nats/inject", |b| {
+        b.iter(|| {
+            let mut headers = async_nats::HeaderMap::new();
+            otel_core::propagation::inject(&cx, &mut NatsHeaderInjector(&mut headers));
+            black_box(headers)
+        })
+    });
+    let mut nats_headers = async_nats::HeaderMap::new();
+    otel_core::propagation::inject(&cx, &mut NatsHeaderInjector(&mut nats_headers));
+    nats_headers.insert("x-other", "value");
+    group.bench_function("nats/extract", |b| {
+        b.iter(|| {
+            black_box(otel_core::propagation::extract_with(
+                &Context::new(),
+                &NatsHeaderExtractor(&nats_headers),
+            ))
+        })
+    });
+
+    group.bench_function("amqp/inject", |b| {
+        b.iter(|| {
+            let mut table = FieldTable::default();
+            otel_core::propagation::inject(&cx, &mut AmqpHeaderInjector(&mut table));
+            black_box(table)
+        })
+    });
+    let mut table = FieldTable::default();
+    otel_core::propagation::inject(&cx, &mut AmqpHeaderInjector(&mut table));
+    group.bench_function("amqp/extract", |b| {
+        b.iter(|| {
+            black_box(otel_core::propagation::extract_with(
+                &Context::new(),
+                &AmqpHeaderExtractor(&table),
+            ))
+        })
+    });
+
+    group.bench_function("kafka/inject", |b| {
+        b.iter(|| {
+            let mut injector = KafkaHeaderInjector::new();
+            otel_core::propagation::inject(&cx, &mut injector);
+            black_box(injector.apply(None))
+        })
+    });
+    let mut injector = KafkaHeaderInjector::new();
+    otel_core::propagation::inject(&cx, &mut injector);
+    let kafka_headers: OwnedHeaders = injector.apply(None);
+    assert!(kafka_headers.count() > 0);
+    group.bench_function("kafka/extract", |b| {
+        b.iter(|| {
+            let ex = KafkaHeaderExtractor(&kafka_headers);
+            black_box(ex.get("traceparent"));
+            black_box(otel_core::propagation::extract_with(&Context::new(), &ex))
+        })
+    });
+    group.finish();
+}
+
+fn nats_publish(c: &mut Criterion) {
+    global::set_text_map_propagator(TraceContextPropagator::new());
+    // One thread: publishing and the connection's writer task share it, so
+    // the numbers are CPU cost, not cross-thread wake-up ping-pong (which
+    // penalises whichever side is slower on a 2-core machine).
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let url =
+        std::env::var("OTEL_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
+    let Ok(client) = rt.block_on(async_nats::connect(url)) else {
+        eprintln!("NATS not reachable: skipping nats_publish");
+        return;
+    };
+    let (inst, tp, mp) = instrumentation();
+    let traced = TracedClient::new(client.clone(), inst);
+    let payload = Bytes::from(vec![7u8; 256]);
+    let subject = format!("bench.nats.{}", std::process::id());
+
+    let mut group = c.benchmark_group("nats_publish");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function("raw", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                for _ in 0..BATCH {
+                    client
+                        .publish(subject.clone(), payload.clone())
+                        .await
+                        .unwrap();
+                }
+                client.flush().await.unwrap();
+            })
+        })
+    });
+    group.bench_function("traced", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                for _ in 0..BATCH {
+                    traced
+                        .publish(subject.clone(), payload.clone())
+                        .await
+                        .unwrap();
+                }
+                client.flush().await.unwrap();
+            })
+        })
+    });
+    // The client's own cost of carrying one traceparent header (no span).
+    let mut one_header = async_nats::HeaderMap::new();
+    one_header.insert(
+        "traceparent",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    );
+    group.bench_function("raw_with_header", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                for _ in 0..BATCH {
+                    client
+                        .publish_with_headers(subject.clone(), one_header.clone(), payload.clone())
+                        .await
+                        .unwrap();
+                }
+                client.flush().await.unwrap();
+            })
+        })
+    });
+    // Breakdown: spans only (metrics on the global no-op meter), and an
+    // unsampled tracer (metrics and headers still recorded/injected).
+    let spans_only = TracedClient::new(
+        client.clone(),
+        Instrumentation::builder()
+            .tracer_provider(&tp)
+            .meter_provider(&otel_core::opentelemetry::metrics::noop::NoopMeterProvider::new())
+            .build(),
+    );
+    group.bench_function("traced_spans_only", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                for _ in 0..BATCH {
+                    spans_only
+                        .publish(subject.clone(), payload.clone())
+                        .await
+                        .unwrap();
+                }
+                client.flush().await.unwrap();
+            })
+        })
+    });
+    let unsampled_provider = SdkTracerProvider::builder()
+        .with_sampler(otel_core::opentelemetry_sdk::trace::Sampler::AlwaysOff)
+        .build();
+    let unsampled = TracedClient::new(
+        client.clone(),
+        Instrumentation::builder()
+            .tracer_provider(&unsampled_provider)
+            .meter_provider(&mp)
+            .build(),
+    );
+    group.bench_function("traced_unsampled", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                for _ in 0..BATCH {
+                    unsampled
+                        .publish(subject.clone(), payload.clone())
+                        .await
+                        .unwrap();
+                }
+                client.flush().await.unwrap();
+            })
+        })
+    });
+    group.finish();
+}
+
+fn kafka_send(c: &mut Criterion) {
+    global::set_text_map_propagator(TraceContextPropagator::new());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let cluster = MockCluster::new(1).unwrap();
+    let topic = format!("bench-{}", std::process::id());
+    cluster.create_topic(&topic, 1, 1).unwrap();
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", cluster.bootstrap_servers())
+        .set("linger.ms", "1")
+        .create()
+        .unwrap();
+    let (inst, _tp, _mp) = instrumentation();
+    let traced = TracedProducer::new(producer.clone(), KafkaTracing::new(inst));
+    let payload = vec![7u8; 256];
+
+    let mut group = c.benchmark_group("kafka_send");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.measurement_time(Duration::from_secs(8));
+    group.bench_function("raw", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let sends = (0..BATCH).map(|_| {
+                    producer.send(
+                        FutureRecord::<(), [u8]>::to(&topic).payload(&payload[..]),
+                        Duration::from_secs(5),
+                    )
+                });
+                for r in join_all(sends).await {
+                    r.unwrap();
+                }
+            })
+        })
+    });
+    group.bench_function("traced", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let sends = (0..BATCH).map(|_| {
+                    traced.send(
+                        FutureRecord::<(), [u8]>::to(&topic).payload(&payload[..]),
+                        Duration::from_secs(5),
+                    )
+                });
+                for r in join_all(sends).await {
+                    r.unwrap();
+                }
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, carriers, nats_publish, kafka_send);
+criterion_main!(benches);

@@ -1,0 +1,732 @@
+//! Span and metric building shared by every messaging system: span names,
+//! the §4 attributes, the four messaging metrics, links vs parent for
+//! process spans, and message-header capture.
+// Each system uses a different subset of these helpers.
+#![cfg_attr(
+    not(all(feature = "kafka", feature = "nats", feature = "rabbitmq")),
+    allow(dead_code)
+)]
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Instant;
+
+use otel_core::instrument::{DURATION_BUCKETS, ErrorRecord, record_error};
+use otel_core::opentelemetry::global::{self, BoxedTracer};
+use otel_core::opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider};
+use otel_core::opentelemetry::propagation::{Extractor, Injector};
+use otel_core::opentelemetry::trace::{
+    Link, SpanContext, SpanKind, TraceContextExt, Tracer, TracerProvider,
+};
+use otel_core::opentelemetry::{Context, InstrumentationScope, KeyValue, Value};
+use otel_core::semconv::{attribute as attr, metric as m};
+
+/// Largest header value (bytes) the carriers hand to a propagator or to
+/// header capture; longer values are skipped, the message is unaffected.
+pub const MAX_HEADER_VALUE_LEN: usize = 8192;
+
+const SCOPE_NAME: &str = "otel-messaging";
+
+/// The `messaging.operation.type` of a span (semconv v1.44 operation model).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OperationType {
+    /// One or more messages sent: PRODUCER span.
+    Send,
+    /// Pull: the application asked for messages: CLIENT span.
+    Receive,
+    /// Handling of delivered messages: CONSUMER span.
+    Process,
+    /// ack, nack, reject, term, commit: CLIENT span.
+    Settle,
+}
+
+impl OperationType {
+    /// The attribute value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Send => "send",
+            Self::Receive => "receive",
+            Self::Process => "process",
+            Self::Settle => "settle",
+        }
+    }
+
+    fn kind(self) -> SpanKind {
+        match self {
+            Self::Send => SpanKind::Producer,
+            Self::Receive | Self::Settle => SpanKind::Client,
+            Self::Process => SpanKind::Consumer,
+        }
+    }
+}
+
+/// How a `process` span relates to the context the producer put in the
+/// message headers (the creation context).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProcessMode {
+    /// Default (semconv): the process span keeps the ambient parent (the
+    /// current context, usually none, so a new root) and **links** to the
+    /// creation context.
+    #[default]
+    Link,
+    /// The process span is a **child** of the creation context, so producer
+    /// and consumer form one connected tree. When an ambient span exists it
+    /// is linked. Batches always use links.
+    Parent,
+}
+
+/// Allow-list of message headers recorded as span attributes
+/// `messaging.header.<name>` (lower-case name, string array value).
+/// Names match case-insensitively; values that are not UTF-8 or longer than
+/// [`MAX_HEADER_VALUE_LEN`] are skipped. Empty by default.
+#[derive(Clone, Debug, Default)]
+pub struct MessageHeaderCapture {
+    names: Vec<(String, String)>,
+}
+
+impl MessageHeaderCapture {
+    /// Captures the named headers.
+    pub fn new<I, S>(names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let names = names
+            .into_iter()
+            .map(|n| {
+                let lower = n.as_ref().to_ascii_lowercase();
+                let key = format!("messaging.header.{lower}");
+                (lower, key)
+            })
+            .collect();
+        Self { names }
+    }
+
+    /// Whether nothing is captured.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// The attributes for the allowed headers present in `headers`.
+    pub fn capture(&self, headers: &dyn Extractor) -> Vec<KeyValue> {
+        let mut out = Vec::new();
+        if self.names.is_empty() {
+            return out;
+        }
+        let keys = headers.keys();
+        for (name, key) in &self.names {
+            let mut values: Vec<otel_core::opentelemetry::StringValue> = Vec::new();
+            for k in keys.iter().filter(|k| k.eq_ignore_ascii_case(name)) {
+                if let Some(all) = headers.get_all(k) {
+                    values.extend(all.into_iter().map(|v| v.to_owned().into()));
+                }
+            }
+            if !values.is_empty() {
+                values.dedup();
+                out.push(KeyValue::new(
+                    key.clone(),
+                    Value::Array(otel_core::opentelemetry::Array::String(values)),
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// Shared instruments and options of one instrumented client. Cheap to
+/// clone. Build it with [`Instrumentation::builder`]; the default uses the
+/// global tracer and meter providers.
+#[derive(Clone, Debug)]
+pub struct Instrumentation {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    tracer: BoxedTracer,
+    sent: Counter<u64>,
+    consumed: Counter<u64>,
+    operation_duration: Histogram<f64>,
+    process_duration: Histogram<f64>,
+    process_mode: ProcessMode,
+    propagate: bool,
+    capture: MessageHeaderCapture,
+}
+
+impl Default for Instrumentation {
+    fn default() -> Self {
+        Self::builder().build()
+    }
+}
+
+/// Builder of [`Instrumentation`].
+#[derive(Default)]
+pub struct InstrumentationBuilder {
+    tracer: Option<BoxedTracer>,
+    meter: Option<Meter>,
+    process_mode: ProcessMode,
+    no_propagation: bool,
+    capture: MessageHeaderCapture,
+}
+
+impl std::fmt::Debug for InstrumentationBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstrumentationBuilder")
+            .field("process_mode", &self.process_mode)
+            .field("propagate", &!self.no_propagation)
+            .field("capture", &self.capture)
+            .finish_non_exhaustive()
+    }
+}
+
+fn scope() -> InstrumentationScope {
+    InstrumentationScope::builder(SCOPE_NAME)
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build()
+}
+
+impl InstrumentationBuilder {
+    /// Spans go to this provider instead of the global one.
+    pub fn tracer_provider<P, T>(mut self, provider: &P) -> Self
+    where
+        P: TracerProvider<Tracer = T>,
+        T: Tracer + Send + Sync + 'static,
+        T::Span: Send + Sync + 'static,
+    {
+        self.tracer = Some(BoxedTracer::new(Box::new(
+            provider.tracer_with_scope(scope()),
+        )));
+        self
+    }
+
+    /// Metrics go to this provider instead of the global one.
+    pub fn meter_provider<P: MeterProvider>(mut self, provider: &P) -> Self {
+        self.meter = Some(provider.meter_with_scope(scope()));
+        self
+    }
+
+    /// Link (default) or parent for single-message process spans.
+    pub fn process_mode(mut self, mode: ProcessMode) -> Self {
+        self.process_mode = mode;
+        self
+    }
+
+    /// Whether producers write the trace context into message headers
+    /// (default `true`). With `false` the send span is still recorded but the
+    /// message is published with its headers untouched.
+    pub fn propagate(mut self, propagate: bool) -> Self {
+        self.no_propagation = !propagate;
+        self
+    }
+
+    /// Message headers recorded on process and send spans.
+    pub fn capture_headers(mut self, capture: MessageHeaderCapture) -> Self {
+        self.capture = capture;
+        self
+    }
+
+    /// Builds the instruments.
+    pub fn build(self) -> Instrumentation {
+        let tracer = self
+            .tracer
+            .unwrap_or_else(|| global::tracer_with_scope(scope()));
+        let meter = self
+            .meter
+            .unwrap_or_else(|| global::meter_provider().meter_with_scope(scope()));
+        let sent = meter
+            .u64_counter(m::MESSAGING_CLIENT_SENT_MESSAGES)
+            .with_unit("{message}")
+            .with_description("Number of messages producer attempted to send to the broker.")
+            .build();
+        let consumed = meter
+            .u64_counter(m::MESSAGING_CLIENT_CONSUMED_MESSAGES)
+            .with_unit("{message}")
+            .with_description("Number of messages that were delivered to the application.")
+            .build();
+        let operation_duration = meter
+            .f64_histogram(m::MESSAGING_CLIENT_OPERATION_DURATION)
+            .with_unit("s")
+            .with_description(
+                "Duration of messaging operation initiated by a producer or consumer client.",
+            )
+            .with_boundaries(DURATION_BUCKETS.to_vec())
+            .build();
+        let process_duration = meter
+            .f64_histogram(m::MESSAGING_PROCESS_DURATION)
+            .with_unit("s")
+            .with_description("Duration of processing operation.")
+            .with_boundaries(DURATION_BUCKETS.to_vec())
+            .build();
+        Instrumentation {
+            inner: Arc::new(Inner {
+                tracer,
+                sent,
+                consumed,
+                operation_duration,
+                process_duration,
+                process_mode: self.process_mode,
+                propagate: !self.no_propagation,
+                capture: self.capture,
+            }),
+        }
+    }
+}
+
+/// Description of one messaging operation, filled by the system modules.
+#[derive(Clone, Debug)]
+pub(crate) struct Operation {
+    pub system: &'static str,
+    pub name: &'static str,
+    pub op_type: OperationType,
+    pub destination: Option<String>,
+    pub template: Option<String>,
+    pub temporary: bool,
+    pub partition: Option<String>,
+    pub consumer_group: Option<String>,
+    pub server: Option<(String, u16)>,
+    pub batch_count: Option<usize>,
+    /// Span-only attributes (offsets, keys, tags…).
+    pub span_attrs: Vec<KeyValue>,
+    /// Whether ending this operation counts delivered messages.
+    pub counts_consumed: bool,
+    /// Span kind override (NATS request is CLIENT).
+    pub kind: Option<SpanKind>,
+}
+
+impl Operation {
+    pub fn new(system: &'static str, name: &'static str, op_type: OperationType) -> Self {
+        Self {
+            system,
+            name,
+            op_type,
+            destination: None,
+            template: None,
+            temporary: false,
+            partition: None,
+            consumer_group: None,
+            server: None,
+            batch_count: None,
+            span_attrs: Vec::new(),
+            counts_consumed: false,
+            kind: None,
+        }
+    }
+
+    pub fn destination(mut self, name: impl Into<String>) -> Self {
+        self.destination = Some(name.into());
+        self
+    }
+
+    /// `{operation} {destination}` with the §4 priority.
+    fn span_name(&self) -> Cow<'static, str> {
+        let target = if let Some(t) = &self.template {
+            Some(t.clone())
+        } else if let Some(d) = self.destination.as_ref().filter(|_| !self.temporary) {
+            Some(d.clone())
+        } else {
+            self.server.as_ref().map(|(h, p)| format!("{h}:{p}"))
+        };
+        match target {
+            Some(t) => Cow::Owned(format!("{} {}", self.name, t)),
+            None => Cow::Borrowed(self.name),
+        }
+    }
+
+    /// Attributes shared by span and metrics.
+    fn metric_attrs(&self) -> Vec<KeyValue> {
+        let mut a = Vec::with_capacity(8);
+        a.push(KeyValue::new(attr::MESSAGING_SYSTEM, self.system));
+        a.push(KeyValue::new(attr::MESSAGING_OPERATION_NAME, self.name));
+        a.push(KeyValue::new(
+            attr::MESSAGING_OPERATION_TYPE,
+            self.op_type.as_str(),
+        ));
+        if let Some(t) = &self.template {
+            a.push(KeyValue::new(
+                attr::MESSAGING_DESTINATION_TEMPLATE,
+                t.clone(),
+            ));
+        } else if let Some(d) = self.destination.as_ref().filter(|_| !self.temporary) {
+            a.push(KeyValue::new(attr::MESSAGING_DESTINATION_NAME, d.clone()));
+        }
+        if let Some(p) = &self.partition {
+            a.push(KeyValue::new(
+                attr::MESSAGING_DESTINATION_PARTITION_ID,
+                p.clone(),
+            ));
+        }
+        if let Some(g) = &self.consumer_group {
+            a.push(KeyValue::new(
+                attr::MESSAGING_CONSUMER_GROUP_NAME,
+                g.clone(),
+            ));
+        }
+        if let Some((h, p)) = &self.server {
+            a.push(KeyValue::new(attr::SERVER_ADDRESS, h.clone()));
+            a.push(KeyValue::new(attr::SERVER_PORT, i64::from(*p)));
+        }
+        a
+    }
+
+    fn span_attrs(&self, metric_attrs: &[KeyValue]) -> Vec<KeyValue> {
+        let mut a = metric_attrs.to_vec();
+        if let Some(d) = self
+            .destination
+            .as_ref()
+            .filter(|_| self.template.is_some() || self.temporary)
+        {
+            a.push(KeyValue::new(attr::MESSAGING_DESTINATION_NAME, d.clone()));
+        }
+        if self.temporary {
+            a.push(KeyValue::new(attr::MESSAGING_DESTINATION_TEMPORARY, true));
+        }
+        if let Some(n) = self.batch_count {
+            a.push(KeyValue::new(attr::MESSAGING_BATCH_MESSAGE_COUNT, n as i64));
+        }
+        a.extend(self.span_attrs.iter().cloned());
+        a
+    }
+}
+
+impl Instrumentation {
+    /// A builder with the global providers, link mode, propagation on and
+    /// no header capture.
+    pub fn builder() -> InstrumentationBuilder {
+        InstrumentationBuilder::default()
+    }
+
+    /// The configured process mode.
+    pub fn process_mode(&self) -> ProcessMode {
+        self.inner.process_mode
+    }
+
+    /// Whether producers inject the context into message headers.
+    pub fn propagates(&self) -> bool {
+        self.inner.propagate
+    }
+
+    pub(crate) fn capture(&self) -> &MessageHeaderCapture {
+        &self.inner.capture
+    }
+
+    /// Starts a span for `op` under `parent`, with `links`.
+    pub(crate) fn start(
+        &self,
+        op: &Operation,
+        parent: &Context,
+        links: Vec<Link>,
+        extra: Vec<KeyValue>,
+    ) -> OperationSpan {
+        self.start_at(op, parent, links, extra, None)
+    }
+
+    /// [`start`](Self::start) with an explicit start time (a receive span
+    /// whose destination is known only once the poll returned).
+    pub(crate) fn start_at(
+        &self,
+        op: &Operation,
+        parent: &Context,
+        links: Vec<Link>,
+        extra: Vec<KeyValue>,
+        started: Option<(std::time::SystemTime, Instant)>,
+    ) -> OperationSpan {
+        let metric_attrs = op.metric_attrs();
+        let mut attrs = op.span_attrs(&metric_attrs);
+        attrs.extend(extra);
+        let mut builder = self
+            .inner
+            .tracer
+            .span_builder(op.span_name())
+            .with_kind(op.kind.clone().unwrap_or_else(|| op.op_type.kind()))
+            .with_attributes(attrs);
+        if !links.is_empty() {
+            builder = builder.with_links(links);
+        }
+        if let Some((at, _)) = started {
+            builder = builder.with_start_time(at);
+        }
+        let span = self.inner.tracer.build_with_context(builder, parent);
+        OperationSpan {
+            cx: parent.with_span(span),
+            start: started.map_or_else(Instant::now, |(_, i)| i),
+            metric_attrs,
+            op_type: op.op_type,
+            count: op.batch_count.unwrap_or(1) as u64,
+            counts_consumed: op.counts_consumed,
+            inst: self.clone(),
+            ended: false,
+        }
+    }
+
+    /// Starts a process span for messages whose creation contexts are
+    /// `creation` (one per message; invalid ones are ignored). A single
+    /// message in [`ProcessMode::Parent`] becomes the child of its creation
+    /// context; otherwise the span stays under `ambient` and links to each.
+    pub(crate) fn start_process(
+        &self,
+        op: &Operation,
+        ambient: &Context,
+        creation: &[SpanContext],
+        extra: Vec<KeyValue>,
+    ) -> OperationSpan {
+        let single = creation.len() == 1 && op.batch_count.is_none();
+        if single && self.inner.process_mode == ProcessMode::Parent && creation[0].is_valid() {
+            let parent = Context::new().with_remote_span_context(creation[0].clone());
+            let ambient_sc = ambient.span().span_context().clone();
+            let links = if ambient_sc.is_valid() {
+                vec![Link::with_context(ambient_sc)]
+            } else {
+                Vec::new()
+            };
+            // Keep ambient values (baggage etc.) but replace the span.
+            let parent = merge_span(ambient, &parent);
+            return self.start(op, &parent, links, extra);
+        }
+        let links = creation
+            .iter()
+            .filter(|sc| sc.is_valid())
+            .map(|sc| Link::with_context(sc.clone()))
+            .collect();
+        self.start(op, ambient, links, extra)
+    }
+}
+
+fn merge_span(ambient: &Context, with_span: &Context) -> Context {
+    ambient.with_remote_span_context(with_span.span().span_context().clone())
+}
+
+/// The creation context carried by a message: the span context extracted
+/// from its headers (invalid when there is none or it is malformed).
+pub(crate) fn creation_context(headers: &dyn Extractor) -> SpanContext {
+    let cx = otel_core::propagation::extract_with(&Context::new(), headers);
+    cx.span().span_context().clone()
+}
+
+/// Injects `cx` into `carrier` with the configured propagators.
+pub(crate) fn inject(cx: &Context, carrier: &mut dyn Injector) {
+    otel_core::propagation::inject(cx, carrier);
+}
+
+/// A started messaging span with its duration metric. End it with
+/// [`end`](Self::end) or [`end_with_error`](Self::end_with_error); dropping
+/// it ends it as a success.
+#[derive(Debug)]
+pub struct OperationSpan {
+    cx: Context,
+    start: Instant,
+    metric_attrs: Vec<KeyValue>,
+    op_type: OperationType,
+    count: u64,
+    counts_consumed: bool,
+    inst: Instrumentation,
+    ended: bool,
+}
+
+impl OperationSpan {
+    /// The context holding this span: run the work under it
+    /// (`FutureExt::with_context`) so nested spans become its children.
+    pub fn context(&self) -> &Context {
+        &self.cx
+    }
+
+    /// Adds an attribute to the span.
+    pub fn set_attribute(&self, kv: KeyValue) {
+        self.cx.span().set_attribute(kv);
+    }
+
+    /// Adds an attribute to the span and to the metrics recorded when it
+    /// ends (for values known only at the end, such as a Kafka partition).
+    pub(crate) fn set_shared_attribute(&mut self, kv: KeyValue) {
+        self.cx.span().set_attribute(kv.clone());
+        self.metric_attrs.push(kv);
+    }
+
+    /// Ends the span as a success and records its metrics.
+    pub fn end(mut self) {
+        self.finish(None);
+    }
+
+    /// Ends the span as failed: `error.type` on span and metrics, status
+    /// Error with `message`, and an `exception` event.
+    pub fn end_with_error(mut self, error_type: &str, message: &str) {
+        self.finish(Some((error_type, message)));
+    }
+
+    fn finish(&mut self, error: Option<(&str, &str)>) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        let elapsed = self.start.elapsed().as_secs_f64();
+        let span = self.cx.span();
+        let mut attrs = std::mem::take(&mut self.metric_attrs);
+        if let Some((error_type, message)) = error {
+            record_error(
+                &span,
+                &ErrorRecord {
+                    error_type: Cow::Borrowed(error_type),
+                    message: (!message.is_empty()).then_some(Cow::Borrowed(message)),
+                    exception: true,
+                },
+            );
+            attrs.push(KeyValue::new(attr::ERROR_TYPE, error_type.to_owned()));
+        }
+        let inner = &self.inst.inner;
+        match self.op_type {
+            OperationType::Process => inner.process_duration.record(elapsed, &attrs),
+            _ => inner.operation_duration.record(elapsed, &attrs),
+        }
+        if self.op_type == OperationType::Send {
+            inner.sent.add(self.count, &attrs);
+        } else if self.counts_consumed {
+            inner.consumed.add(self.count, &attrs);
+        }
+        span.end();
+    }
+}
+
+impl Drop for OperationSpan {
+    fn drop(&mut self) {
+        self.finish(None);
+    }
+}
+
+/// A message handed to the application together with its `process` span.
+///
+/// Dereferences to the message. Run the handling under [`context`](Self::context)
+/// so nested spans are children of the process span; the span ends when this
+/// value is dropped, or explicitly with [`end`](Self::end) /
+/// [`end_with_error`](Self::end_with_error). Settle operations (ack, nack…)
+/// are children of the process span.
+#[derive(Debug)]
+pub struct Delivered<M> {
+    message: M,
+    span: OperationSpan,
+    pub(crate) op: Operation,
+}
+
+impl<M> Delivered<M> {
+    pub(crate) fn new(message: M, span: OperationSpan, op: Operation) -> Self {
+        Self { message, span, op }
+    }
+
+    /// The context of the process span.
+    pub fn context(&self) -> &Context {
+        self.span.context()
+    }
+
+    /// The message.
+    pub fn message(&self) -> &M {
+        &self.message
+    }
+
+    /// Ends the process span as a success.
+    pub fn end(self) -> M {
+        let (message, span) = self.into_parts();
+        span.end();
+        message
+    }
+
+    /// Ends the process span as failed (see [`OperationSpan::end_with_error`]).
+    pub fn end_with_error(self, error_type: &str, message: &str) -> M {
+        let (m, span) = self.into_parts();
+        span.end_with_error(error_type, message);
+        m
+    }
+
+    /// The message and its (still running) process span.
+    pub fn into_parts(self) -> (M, OperationSpan) {
+        (self.message, self.span)
+    }
+
+    pub(crate) fn instrumentation(&self) -> &Instrumentation {
+        &self.span.inst
+    }
+
+    /// Runs a settle operation (`name`: ack, nack, reject, term, commit…) as
+    /// a CLIENT span that is a child of the process span.
+    pub(crate) async fn settle<T, E, F>(&self, name: &'static str, fut: F) -> Result<T, E>
+    where
+        F: std::future::Future<Output = Result<T, E>>,
+        E: std::fmt::Display,
+    {
+        let op = settle_op(&self.op, name);
+        let span = self
+            .instrumentation()
+            .start(&op, self.span.context(), Vec::new(), Vec::new());
+        let result =
+            otel_core::opentelemetry::context::FutureExt::with_context(fut, span.context().clone())
+                .await;
+        match &result {
+            Ok(_) => span.end(),
+            Err(e) => span.end_with_error(name_error(name), &e.to_string()),
+        }
+        result
+    }
+}
+
+impl<M> Delivered<M> {
+    /// Synchronous variant of [`settle`](Self::settle) (Kafka commits).
+    pub(crate) fn settle_sync<T, E, F>(&self, name: &'static str, f: F) -> Result<T, E>
+    where
+        F: FnOnce() -> Result<T, E>,
+        E: std::fmt::Display,
+    {
+        settle_sync(&self.span.inst, &self.op, self.span.context(), name, f)
+    }
+}
+
+/// Runs `f` as a settle span named `{name} {destination}` under `parent`.
+pub(crate) fn settle_sync<T, E, F>(
+    inst: &Instrumentation,
+    base: &Operation,
+    parent: &Context,
+    name: &'static str,
+    f: F,
+) -> Result<T, E>
+where
+    F: FnOnce() -> Result<T, E>,
+    E: std::fmt::Display,
+{
+    let op = settle_op(base, name);
+    let span = inst.start(&op, parent, Vec::new(), Vec::new());
+    let result = {
+        let _guard = span.context().clone().attach();
+        f()
+    };
+    match &result {
+        Ok(_) => span.end(),
+        Err(e) => span.end_with_error(name_error(name), &e.to_string()),
+    }
+    result
+}
+
+fn settle_op(base: &Operation, name: &'static str) -> Operation {
+    let mut op = base.clone();
+    op.name = name;
+    op.op_type = OperationType::Settle;
+    op.kind = None;
+    op.counts_consumed = false;
+    op.batch_count = None;
+    op.span_attrs
+        .retain(|kv| kv.key.as_str() != attr::MESSAGING_MESSAGE_BODY_SIZE);
+    op
+}
+
+fn name_error(name: &str) -> &'static str {
+    match name {
+        "ack" => "ack_failed",
+        "nack" | "nak" => "nack_failed",
+        "reject" => "reject_failed",
+        "term" => "term_failed",
+        "commit" => "commit_failed",
+        _ => "_OTHER",
+    }
+}
+
+impl<M> std::ops::Deref for Delivered<M> {
+    type Target = M;
+    fn deref(&self) -> &M {
+        &self.message
+    }
+}

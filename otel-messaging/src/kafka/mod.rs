@@ -1,0 +1,468 @@
+//! Kafka (rdkafka): header carrier, a traced [`FutureProducer`] wrapper
+//! whose `send` span ends at the delivery report, consumer helpers for
+//! [`StreamConsumer`](rdkafka::consumer::StreamConsumer) and
+//! [`BaseConsumer`] messages (process
+//! spans, a stream adaptor, batches with links, traced commits) and a
+//! statistics bridge ([`StatsContext`]).
+//!
+//! Attributes per §4: `messaging.destination.name` = topic,
+//! `messaging.destination.partition.id`, `messaging.kafka.offset`,
+//! `messaging.kafka.message.key` (when it is UTF-8),
+//! `messaging.kafka.message.tombstone` (only when true),
+//! `messaging.consumer.group.name`, `messaging.client.id`, and
+//! `server.address` / `server.port` when configured with
+//! [`KafkaTracing::with_server`].
+
+mod carrier;
+
+/// The client crate this module wraps, re-exported so versions always match.
+pub use rdkafka;
+mod stats;
+
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use futures_util::Stream;
+use otel_core::opentelemetry::context::FutureExt;
+use otel_core::opentelemetry::trace::{Link, SpanContext, TraceContextExt};
+use otel_core::opentelemetry::{Context, KeyValue};
+use otel_core::semconv::attribute as attr;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::message::{BorrowedMessage, Headers, Message, OwnedMessage, ToBytes};
+use rdkafka::producer::future_producer::{Delivery, OwnedDeliveryResult};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::{AsyncRuntime, DefaultRuntime, Timeout};
+use rdkafka::{ClientContext, TopicPartitionList};
+
+pub use carrier::{KafkaHeaderExtractor, KafkaHeaderInjector};
+pub use stats::{StatsContext, StatsRecorder};
+
+use crate::common::{
+    Delivered, Instrumentation, Operation, OperationSpan, OperationType, creation_context, inject,
+    settle_sync,
+};
+
+const SYSTEM: &str = "kafka";
+
+/// `error.type` of a Kafka error: the librdkafka error code name
+/// (`MessageTimedOut`, `UnknownTopicOrPartition`…) or the error variant.
+pub fn error_type(e: &KafkaError) -> String {
+    if let Some(code) = e.rdkafka_error_code() {
+        return format!("{code:?}");
+    }
+    let debug = format!("{e:?}");
+    debug
+        .split(['(', ' ', '{'])
+        .next()
+        .unwrap_or("_OTHER")
+        .to_owned()
+}
+
+/// Shared Kafka span options: instrumentation, consumer group, client id and
+/// broker address. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct KafkaTracing {
+    inst: Instrumentation,
+    group: Option<String>,
+    client_id: Option<String>,
+    server: Option<(String, u16)>,
+}
+
+impl KafkaTracing {
+    /// Options with no group, client id or server.
+    pub fn new(instrumentation: Instrumentation) -> Self {
+        Self {
+            inst: instrumentation,
+            group: None,
+            client_id: None,
+            server: None,
+        }
+    }
+
+    /// `messaging.consumer.group.name` on consumer spans and metrics (the
+    /// consumer's `group.id`).
+    pub fn with_consumer_group(mut self, group: impl Into<String>) -> Self {
+        self.group = Some(group.into());
+        self
+    }
+
+    /// `messaging.client.id` (the client's `client.id`).
+    pub fn with_client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
+        self
+    }
+
+    /// `server.address` / `server.port` (a bootstrap broker).
+    pub fn with_server(mut self, host: impl Into<String>, port: u16) -> Self {
+        self.server = Some((host.into(), port));
+        self
+    }
+
+    /// The instrumentation in use.
+    pub fn instrumentation(&self) -> &Instrumentation {
+        &self.inst
+    }
+
+    fn op(&self, name: &'static str, op_type: OperationType, topic: &str) -> Operation {
+        let mut op = Operation::new(SYSTEM, name, op_type).destination(topic);
+        op.server = self.server.clone();
+        if let Some(id) = &self.client_id {
+            op.span_attrs
+                .push(KeyValue::new(attr::MESSAGING_CLIENT_ID, id.clone()));
+        }
+        if op_type != OperationType::Send {
+            op.consumer_group = self.group.clone();
+        }
+        op
+    }
+
+    fn consumer_op<M: Message>(&self, message: &M) -> Operation {
+        let mut op = self.op("process", OperationType::Process, message.topic());
+        op.partition = Some(message.partition().to_string());
+        op.counts_consumed = true;
+        op.span_attrs.push(KeyValue::new(
+            attr::MESSAGING_KAFKA_OFFSET,
+            message.offset(),
+        ));
+        if let Some(key) = message.key().and_then(|k| std::str::from_utf8(k).ok()) {
+            op.span_attrs.push(KeyValue::new(
+                attr::MESSAGING_KAFKA_MESSAGE_KEY,
+                key.to_owned(),
+            ));
+        }
+        match message.payload() {
+            Some(p) => op.span_attrs.push(KeyValue::new(
+                attr::MESSAGING_MESSAGE_BODY_SIZE,
+                p.len() as i64,
+            )),
+            None => op
+                .span_attrs
+                .push(KeyValue::new(attr::MESSAGING_KAFKA_MESSAGE_TOMBSTONE, true)),
+        }
+        op
+    }
+
+    fn headers_of<M: Message>(message: &M) -> Option<&M::Headers> {
+        message.headers()
+    }
+
+    /// Starts the process span of a consumed message (from a
+    /// `StreamConsumer`, a `BaseConsumer::poll`, or an [`OwnedMessage`]) and
+    /// pairs them.
+    pub fn process<M: Message>(&self, message: M) -> Delivered<M> {
+        let op = self.consumer_op(&message);
+        let (creation, extra) = match Self::headers_of(&message) {
+            Some(h) => {
+                let ex = KafkaHeaderExtractor(h);
+                (creation_context(&ex), self.inst.capture().capture(&ex))
+            }
+            None => (SpanContext::empty_context(), Vec::new()),
+        };
+        let span = self
+            .inst
+            .start_process(&op, &Context::current(), &[creation], extra);
+        Delivered::new(message, span, op)
+    }
+
+    /// Starts one `process {topic}` span for a batch: a link to every
+    /// message's creation context (with its partition and offset as link
+    /// attributes) and `messaging.batch.message_count`. The destination is
+    /// set when all messages share a topic. Run the batch under
+    /// [`OperationSpan::context`], then end the span.
+    pub fn process_batch<M: Message>(&self, messages: &[M]) -> OperationSpan {
+        let first_topic = messages.first().map(|m| m.topic()).unwrap_or("");
+        let same_topic = messages.iter().all(|m| m.topic() == first_topic);
+        let mut op = self.op("process", OperationType::Process, first_topic);
+        if !same_topic || messages.is_empty() {
+            op.destination = None;
+        } else if let Some(p) = messages.first().map(|m| m.partition())
+            && messages.iter().all(|m| m.partition() == p)
+        {
+            op.partition = Some(p.to_string());
+        }
+        op.batch_count = Some(messages.len());
+        op.counts_consumed = true;
+        let links: Vec<Link> = messages
+            .iter()
+            .filter_map(|m| {
+                let sc = creation_context(&KafkaHeaderExtractor(m.headers()?));
+                sc.is_valid().then(|| {
+                    Link::new(
+                        sc,
+                        vec![
+                            KeyValue::new(
+                                attr::MESSAGING_DESTINATION_PARTITION_ID,
+                                m.partition().to_string(),
+                            ),
+                            KeyValue::new(attr::MESSAGING_KAFKA_OFFSET, m.offset()),
+                        ],
+                        0,
+                    )
+                })
+            })
+            .collect();
+        self.inst.start(&op, &Context::current(), links, Vec::new())
+    }
+
+    /// Commits the offsets in `offsets` in a `commit {topic}` settle span,
+    /// child of `parent` (a batch process span, usually).
+    pub fn commit<C: Consumer<X>, X: ConsumerContext>(
+        &self,
+        parent: &OperationSpan,
+        consumer: &C,
+        offsets: &TopicPartitionList,
+        mode: CommitMode,
+    ) -> KafkaResult<()> {
+        let topics: Vec<String> = offsets
+            .elements()
+            .iter()
+            .map(|e| e.topic().to_owned())
+            .collect();
+        let topic = match topics.split_first() {
+            Some((first, rest)) if rest.iter().all(|t| t == first) => first.clone(),
+            _ => String::new(),
+        };
+        let mut op = self.op("commit", OperationType::Settle, &topic);
+        if topic.is_empty() {
+            op.destination = None;
+        }
+        settle_sync(&self.inst, &op, parent.context(), "commit", || {
+            consumer.commit(offsets, mode)
+        })
+    }
+
+    /// Polls a [`BaseConsumer`] and, when a message arrives, records a
+    /// `poll {topic}` receive span (CLIENT, from the start of the poll to
+    /// its return, linked to the message's creation context) and returns the
+    /// message with its process span. `None` when the poll timed out
+    /// (no span); consumer errors are returned as they are, untraced.
+    pub fn poll<'a, X: ConsumerContext>(
+        &self,
+        consumer: &'a BaseConsumer<X>,
+        timeout: impl Into<Timeout>,
+    ) -> Option<KafkaResult<Delivered<BorrowedMessage<'a>>>> {
+        let started = (std::time::SystemTime::now(), std::time::Instant::now());
+        let message = match consumer.poll(timeout)? {
+            Ok(m) => m,
+            Err(e) => return Some(Err(e)),
+        };
+        let creation = creation_span_context(&message);
+        let mut receive = self.consumer_op(&message);
+        receive.name = "poll";
+        receive.op_type = OperationType::Receive;
+        receive
+            .span_attrs
+            .retain(|kv| kv.key.as_str() != attr::MESSAGING_MESSAGE_BODY_SIZE);
+        let links = if creation.is_valid() {
+            vec![Link::with_context(creation.clone())]
+        } else {
+            Vec::new()
+        };
+        self.inst
+            .start_at(
+                &receive,
+                &Context::current(),
+                links,
+                Vec::new(),
+                Some(started),
+            )
+            .end();
+        let mut op = self.consumer_op(&message);
+        // Counted once, by the receive span.
+        op.counts_consumed = false;
+        let extra = match message.headers() {
+            Some(h) => self.inst.capture().capture(&KafkaHeaderExtractor(h)),
+            None => Vec::new(),
+        };
+        let span = self
+            .inst
+            .start_process(&op, &Context::current(), &[creation], extra);
+        Some(Ok(Delivered::new(message, span, op)))
+    }
+
+    /// Adapts a message stream (`StreamConsumer::stream()`) so it yields
+    /// each message with its process span.
+    pub fn stream<S>(&self, stream: S) -> TracedMessageStream<S> {
+        TracedMessageStream {
+            inner: stream,
+            tracing: self.clone(),
+        }
+    }
+}
+
+impl<'a> Delivered<BorrowedMessage<'a>> {
+    /// Commits this message's offset in a `commit {topic}` settle span,
+    /// child of the process span.
+    pub fn commit<C: Consumer<X>, X: ConsumerContext>(
+        &self,
+        consumer: &C,
+        mode: CommitMode,
+    ) -> KafkaResult<()> {
+        self.settle_sync("commit", || consumer.commit_message(self.message(), mode))
+    }
+}
+
+impl Delivered<OwnedMessage> {
+    /// Commits this message's offset (+1) in a `commit {topic}` settle span.
+    pub fn commit<C: Consumer<X>, X: ConsumerContext>(
+        &self,
+        consumer: &C,
+        mode: CommitMode,
+    ) -> KafkaResult<()> {
+        let m = self.message();
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(
+            m.topic(),
+            m.partition(),
+            rdkafka::Offset::Offset(m.offset() + 1),
+        )?;
+        self.settle_sync("commit", || consumer.commit(&tpl, mode))
+    }
+}
+
+/// Stream adaptor returned by [`KafkaTracing::stream`].
+#[derive(Debug)]
+pub struct TracedMessageStream<S> {
+    inner: S,
+    tracing: KafkaTracing,
+}
+
+impl<S, M> Stream for TracedMessageStream<S>
+where
+    S: Stream<Item = KafkaResult<M>> + Unpin,
+    M: Message,
+{
+    type Item = KafkaResult<Delivered<M>>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_next(cx) {
+            Poll::Ready(Some(Ok(m))) => Poll::Ready(Some(Ok(this.tracing.process(m)))),
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// A [`FutureProducer`] whose sends are traced.
+#[derive(Clone)]
+pub struct TracedProducer<C = rdkafka::client::DefaultClientContext, R = DefaultRuntime>
+where
+    C: ClientContext + 'static,
+{
+    producer: FutureProducer<C, R>,
+    tracing: KafkaTracing,
+}
+
+impl<C: ClientContext + 'static, R> std::fmt::Debug for TracedProducer<C, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TracedProducer")
+            .field("tracing", &self.tracing)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C, R> TracedProducer<C, R>
+where
+    C: ClientContext + 'static,
+    R: AsyncRuntime,
+{
+    /// Wraps `producer`.
+    pub fn new(producer: FutureProducer<C, R>, tracing: KafkaTracing) -> Self {
+        Self { producer, tracing }
+    }
+
+    /// The wrapped producer (untraced sends, flush, transactions).
+    pub fn producer(&self) -> &FutureProducer<C, R> {
+        &self.producer
+    }
+
+    /// Sends `record` in a `send {topic}` PRODUCER span whose context is
+    /// added to the record headers (existing headers kept). The span ends
+    /// when the delivery report arrives and records the partition and
+    /// offset, or the error (`error.type` = librdkafka error code).
+    /// Payload and key are passed through by reference, never copied.
+    pub async fn send<K, P, T>(
+        &self,
+        mut record: FutureRecord<'_, K, P>,
+        queue_timeout: T,
+    ) -> OwnedDeliveryResult
+    where
+        K: ToBytes + ?Sized,
+        P: ToBytes + ?Sized,
+        T: Into<Timeout>,
+    {
+        let inst = &self.tracing.inst;
+        let mut op = self.tracing.op("send", OperationType::Send, record.topic);
+        if let Some(p) = record.partition {
+            op.partition = Some(p.to_string());
+        }
+        if let Some(key) = record
+            .key
+            .and_then(|k| std::str::from_utf8(k.to_bytes()).ok())
+        {
+            op.span_attrs.push(KeyValue::new(
+                attr::MESSAGING_KAFKA_MESSAGE_KEY,
+                key.to_owned(),
+            ));
+        }
+        match record.payload {
+            Some(p) => op.span_attrs.push(KeyValue::new(
+                attr::MESSAGING_MESSAGE_BODY_SIZE,
+                p.to_bytes().len() as i64,
+            )),
+            None => op
+                .span_attrs
+                .push(KeyValue::new(attr::MESSAGING_KAFKA_MESSAGE_TOMBSTONE, true)),
+        }
+        let extra = match &record.headers {
+            Some(h) => inst.capture().capture(&KafkaHeaderExtractor(h)),
+            None => Vec::new(),
+        };
+        let mut span = inst.start(&op, &Context::current(), Vec::new(), extra);
+        if inst.propagates() {
+            let mut injector = KafkaHeaderInjector::new();
+            inject(span.context(), &mut injector);
+            if !injector.is_empty() {
+                record.headers = Some(injector.apply(record.headers.take()));
+            }
+        }
+        let result = self
+            .producer
+            .send(record, queue_timeout)
+            .with_context(span.context().clone())
+            .await;
+        match &result {
+            Ok(Delivery {
+                partition, offset, ..
+            }) => {
+                if op.partition.is_none() {
+                    span.set_shared_attribute(KeyValue::new(
+                        attr::MESSAGING_DESTINATION_PARTITION_ID,
+                        partition.to_string(),
+                    ));
+                }
+                span.set_attribute(KeyValue::new(attr::MESSAGING_KAFKA_OFFSET, *offset));
+                span.end();
+            }
+            Err((e, _)) => span.end_with_error(&error_type(e), &e.to_string()),
+        }
+        result
+    }
+}
+
+/// Whether `cx` holds a valid span context (helper for users deciding to
+/// link an ambient context).
+pub fn has_span(cx: &Context) -> bool {
+    cx.span().span_context().is_valid()
+}
+
+/// The span context a Kafka message's headers carry (invalid when none).
+pub fn creation_span_context<M: Message>(message: &M) -> SpanContext {
+    match message.headers() {
+        Some(h) if h.count() > 0 => creation_context(&KafkaHeaderExtractor(h)),
+        _ => SpanContext::empty_context(),
+    }
+}

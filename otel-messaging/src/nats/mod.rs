@@ -1,0 +1,300 @@
+//! NATS (async-nats): header carrier, traced publish / request / respond,
+//! subscriber stream adaptor (plain and queue group) and JetStream publish
+//! and consumer settle spans.
+//!
+//! Project convention (NATS has no semantic convention yet):
+//! `messaging.system = nats`, `messaging.destination.name` = subject,
+//! `messaging.destination.template` = the subscription subject when it has
+//! wildcards (`*`, `>`), `messaging.consumer.group.name` = queue group,
+//! `messaging.destination.temporary = true` for `_INBOX.` subjects. JetStream
+//! adds `messaging.nats.stream` and `messaging.nats.stream.sequence`.
+
+mod carrier;
+
+/// The client crate this module wraps, re-exported so versions always match.
+pub use async_nats;
+mod jetstream;
+
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use async_nats::client::{PublishError, RequestError};
+use async_nats::{Client, HeaderMap, Message, SubscribeError, Subscriber, ToSubject};
+use bytes::Bytes;
+use futures_util::Stream;
+use otel_core::opentelemetry::Context;
+use otel_core::opentelemetry::context::FutureExt;
+use otel_core::opentelemetry::trace::SpanKind;
+
+pub use carrier::{NatsHeaderExtractor, NatsHeaderInjector};
+pub use jetstream::{JetStreamMessages, TracedJetStream};
+
+use crate::common::{
+    Delivered, Instrumentation, Operation, OperationType, creation_context, inject,
+};
+
+pub(crate) const SYSTEM: &str = "nats";
+
+fn is_temporary(subject: &str) -> bool {
+    subject.starts_with("_INBOX.")
+}
+
+fn is_wildcard(subject: &str) -> bool {
+    subject.split('.').any(|t| t == "*" || t == ">")
+}
+
+/// A NATS client whose publishes, requests and subscriptions are traced.
+/// Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct TracedClient {
+    client: Client,
+    inst: Instrumentation,
+    server: Option<(String, u16)>,
+}
+
+impl TracedClient {
+    /// Wraps `client`; `server.address` / `server.port` come from the
+    /// server's INFO.
+    pub fn new(client: Client, instrumentation: Instrumentation) -> Self {
+        let info = client.server_info();
+        let server = (!info.host.is_empty()).then(|| (info.host.clone(), info.port));
+        Self {
+            client,
+            inst: instrumentation,
+            server,
+        }
+    }
+
+    /// The wrapped client (untraced calls).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The instrumentation in use.
+    pub fn instrumentation(&self) -> &Instrumentation {
+        &self.inst
+    }
+
+    fn op(&self, name: &'static str, op_type: OperationType, subject: &str) -> Operation {
+        let mut op = Operation::new(SYSTEM, name, op_type).destination(subject);
+        op.temporary = is_temporary(subject);
+        op.server = self.server.clone();
+        op
+    }
+
+    fn send_span(
+        &self,
+        name: &'static str,
+        subject: &str,
+        payload: &Bytes,
+        headers: &mut HeaderMap,
+        kind: Option<SpanKind>,
+    ) -> crate::common::OperationSpan {
+        let mut op = self.op(name, OperationType::Send, subject);
+        op.kind = kind;
+        op.span_attrs.push(otel_core::opentelemetry::KeyValue::new(
+            otel_core::semconv::attribute::MESSAGING_MESSAGE_BODY_SIZE,
+            payload.len() as i64,
+        ));
+        let extra = self.inst.capture().capture(&NatsHeaderExtractor(headers));
+        let span = self.inst.start(&op, &Context::current(), Vec::new(), extra);
+        if self.inst.propagates() {
+            inject(span.context(), &mut NatsHeaderInjector(headers));
+        }
+        span
+    }
+
+    /// Publishes `payload` with the trace context in the NATS headers, in a
+    /// `send {subject}` PRODUCER span.
+    pub async fn publish<S: ToSubject>(
+        &self,
+        subject: S,
+        payload: Bytes,
+    ) -> Result<(), PublishError> {
+        self.publish_with_headers(subject, HeaderMap::new(), payload)
+            .await
+    }
+
+    /// [`publish`](Self::publish) keeping the caller's headers (the trace
+    /// headers are added to them).
+    pub async fn publish_with_headers<S: ToSubject>(
+        &self,
+        subject: S,
+        mut headers: HeaderMap,
+        payload: Bytes,
+    ) -> Result<(), PublishError> {
+        let subject = subject.to_subject();
+        let span = self.send_span("publish", &subject, &payload, &mut headers, None);
+        let result = self
+            .client
+            .publish_with_headers(subject, headers, payload)
+            .with_context(span.context().clone())
+            .await;
+        match &result {
+            Ok(()) => span.end(),
+            Err(e) => span.end_with_error(&format!("{:?}", e.kind()), &e.to_string()),
+        }
+        result
+    }
+
+    /// Sends a request and waits for the reply, in a `request {subject}`
+    /// CLIENT span (operation type `send`) whose context travels in the
+    /// request headers; it ends when the reply arrives or the request fails.
+    pub async fn request<S: ToSubject>(
+        &self,
+        subject: S,
+        payload: Bytes,
+    ) -> Result<Message, RequestError> {
+        self.request_with_headers(subject, HeaderMap::new(), payload)
+            .await
+    }
+
+    /// [`request`](Self::request) keeping the caller's headers.
+    pub async fn request_with_headers<S: ToSubject>(
+        &self,
+        subject: S,
+        mut headers: HeaderMap,
+        payload: Bytes,
+    ) -> Result<Message, RequestError> {
+        let subject = subject.to_subject();
+        let span = self.send_span(
+            "request",
+            &subject,
+            &payload,
+            &mut headers,
+            Some(SpanKind::Client),
+        );
+        let result = self
+            .client
+            .request_with_headers(subject, headers, payload)
+            .with_context(span.context().clone())
+            .await;
+        match &result {
+            Ok(reply) => {
+                if let Some(status) = reply.status {
+                    span.set_attribute(otel_core::opentelemetry::KeyValue::new(
+                        "messaging.nats.reply.status",
+                        i64::from(u16::from(status)),
+                    ));
+                }
+                span.end()
+            }
+            Err(e) => span.end_with_error(&format!("{:?}", e.kind()), &e.to_string()),
+        }
+        result
+    }
+
+    /// Replies to `request` (on its reply subject, usually a temporary
+    /// `_INBOX.` subject) in a send span. Returns `Ok(false)` when the
+    /// request has no reply subject.
+    pub async fn respond(&self, request: &Message, payload: Bytes) -> Result<bool, PublishError> {
+        let Some(reply) = request.reply.clone() else {
+            return Ok(false);
+        };
+        self.publish_with_headers(reply, HeaderMap::new(), payload)
+            .await
+            .map(|()| true)
+    }
+
+    /// Subscribes to `subject`; the stream yields each message with its
+    /// process span.
+    pub async fn subscribe<S: ToSubject>(
+        &self,
+        subject: S,
+    ) -> Result<TracedSubscriber, SubscribeError> {
+        let subject = subject.to_subject();
+        let inner = self.client.subscribe(subject.clone()).await?;
+        Ok(self.wrap_subscriber(inner, &subject, None))
+    }
+
+    /// Subscribes to `subject` in queue group `group`
+    /// (`messaging.consumer.group.name`).
+    pub async fn queue_subscribe<S: ToSubject>(
+        &self,
+        subject: S,
+        group: String,
+    ) -> Result<TracedSubscriber, SubscribeError> {
+        let subject = subject.to_subject();
+        let inner = self
+            .client
+            .queue_subscribe(subject.clone(), group.clone())
+            .await?;
+        Ok(self.wrap_subscriber(inner, &subject, Some(group)))
+    }
+
+    /// Wraps a subscriber made elsewhere; `subject` is the subscription
+    /// subject (a template when it has wildcards).
+    pub fn wrap_subscriber(
+        &self,
+        inner: Subscriber,
+        subject: &str,
+        group: Option<String>,
+    ) -> TracedSubscriber {
+        TracedSubscriber {
+            inner,
+            tracer: self.clone(),
+            template: is_wildcard(subject).then(|| subject.to_owned()),
+            group,
+        }
+    }
+
+    /// Starts the process span for `message` (delivered by an untraced
+    /// subscription) and pairs them.
+    pub fn process(
+        &self,
+        message: Message,
+        template: Option<&str>,
+        group: Option<&str>,
+    ) -> Delivered<Message> {
+        let mut op = self.op("process", OperationType::Process, &message.subject);
+        op.template = template.map(str::to_owned);
+        op.consumer_group = group.map(str::to_owned);
+        op.counts_consumed = true;
+        op.span_attrs.push(otel_core::opentelemetry::KeyValue::new(
+            otel_core::semconv::attribute::MESSAGING_MESSAGE_BODY_SIZE,
+            message.payload.len() as i64,
+        ));
+        let empty = HeaderMap::new();
+        let headers = message.headers.as_ref().unwrap_or(&empty);
+        let extractor = NatsHeaderExtractor(headers);
+        let creation = creation_context(&extractor);
+        let extra = self.inst.capture().capture(&extractor);
+        let span = self
+            .inst
+            .start_process(&op, &Context::current(), &[creation], extra);
+        Delivered::new(message, span, op)
+    }
+}
+
+/// A subscription whose messages come with their process span.
+#[derive(Debug)]
+pub struct TracedSubscriber {
+    inner: Subscriber,
+    tracer: TracedClient,
+    template: Option<String>,
+    group: Option<String>,
+}
+
+impl TracedSubscriber {
+    /// The wrapped subscriber (to unsubscribe or drain).
+    pub fn inner_mut(&mut self) -> &mut Subscriber {
+        &mut self.inner
+    }
+}
+
+impl Stream for TracedSubscriber {
+    type Item = Delivered<Message>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_next(cx) {
+            Poll::Ready(Some(message)) => Poll::Ready(Some(this.tracer.process(
+                message,
+                this.template.as_deref(),
+                this.group.as_deref(),
+            ))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}

@@ -1,0 +1,441 @@
+//! NATS core and JetStream against the real server on 127.0.0.1:4222.
+#![cfg(feature = "nats")]
+
+mod common;
+
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::pull;
+use async_nats::jetstream::stream;
+use async_nats::{HeaderMap, HeaderValue};
+use bytes::Bytes;
+use common::{DELIVERY_WAIT, TRACEPARENT, builder, capture, instrumentation, nats_url, unique};
+use futures_util::StreamExt;
+use otel_core::opentelemetry::KeyValue;
+use otel_core::opentelemetry::context::FutureExt;
+use otel_core::opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
+use otel_core::testing::{assert_linked, assert_parent, assert_root, assert_same_trace};
+use otel_messaging::nats::{NatsHeaderExtractor, TracedClient, TracedJetStream};
+use otel_messaging::{MessageHeaderCapture, ProcessMode};
+
+async fn connect() -> async_nats::Client {
+    async_nats::connect(nats_url())
+        .await
+        .expect("NATS server on 127.0.0.1:4222 (see TEST_INFRA.md)")
+}
+
+async fn next<S: futures_util::Stream + Unpin>(s: &mut S) -> S::Item {
+    tokio::time::timeout(DELIVERY_WAIT, s.next())
+        .await
+        .expect("message delivered in time")
+        .expect("stream open")
+}
+
+#[tokio::test]
+async fn publish_and_process_link_mode_by_default() {
+    let capture = capture();
+    let client = TracedClient::new(connect().await, instrumentation(&capture));
+    let subject = unique("t.link");
+    let mut sub = client.subscribe(subject.clone()).await.unwrap();
+    client.client().flush().await.unwrap();
+
+    let payload = Bytes::from_static(b"hello \x00\xff bytes");
+    client
+        .publish(subject.clone(), payload.clone())
+        .await
+        .unwrap();
+    let delivered = next(&mut sub).await;
+    // The payload is untouched; only trace headers were added.
+    assert_eq!(delivered.payload, payload);
+    let headers = delivered.headers.clone().unwrap();
+    assert!(headers.get("traceparent").is_some());
+    delivered.end();
+
+    let send = capture.span(&format!("publish {subject}"));
+    send.assert_kind(SpanKind::Producer)
+        .assert_attr("messaging.system", "nats")
+        .assert_attr("messaging.operation.name", "publish")
+        .assert_attr("messaging.operation.type", "send")
+        .assert_attr("messaging.destination.name", subject.as_str())
+        .assert_attr("messaging.message.body.size", payload.len() as i64)
+        .assert_attr("server.port", 4222i64);
+    let process = capture.span(&format!("process {subject}"));
+    process
+        .assert_kind(SpanKind::Consumer)
+        .assert_attr("messaging.operation.type", "process")
+        .assert_attr("messaging.destination.name", subject.as_str());
+    assert_root(&process);
+    assert_linked(&process, &send);
+
+    let metrics = capture.collect_metrics();
+    let dest = KeyValue::new("messaging.destination.name", subject.clone());
+    metrics
+        .sum_u64("messaging.client.sent.messages")
+        .assert_value(
+            &[dest.clone(), KeyValue::new("messaging.system", "nats")],
+            1,
+        );
+    metrics
+        .sum_u64("messaging.client.consumed.messages")
+        .assert_value(std::slice::from_ref(&dest), 1);
+    metrics
+        .histogram("messaging.client.operation.duration")
+        .assert_count(
+            &[
+                dest.clone(),
+                KeyValue::new("messaging.operation.name", "publish"),
+            ],
+            1,
+        );
+    metrics
+        .histogram("messaging.process.duration")
+        .assert_count(&[dest], 1);
+}
+
+#[tokio::test]
+async fn parent_mode_makes_one_tree_and_nested_spans_are_children() {
+    let capture = capture();
+    let client = TracedClient::new(
+        connect().await,
+        builder(&capture).process_mode(ProcessMode::Parent).build(),
+    );
+    let subject = unique("t.parent");
+    let mut sub = client.subscribe(subject.clone()).await.unwrap();
+    client.client().flush().await.unwrap();
+    client
+        .publish(subject.clone(), Bytes::from_static(b"x"))
+        .await
+        .unwrap();
+    let delivered = next(&mut sub).await;
+    let tracer = capture.tracer("handler");
+    async {
+        let _span = tracer.start("handle");
+    }
+    .with_context(delivered.context().clone())
+    .await;
+    delivered.end();
+
+    let send = capture.span(&format!("publish {subject}"));
+    let process = capture.span(&format!("process {subject}"));
+    assert_parent(&process, &send);
+    assert_parent(&capture.span("handle"), &process);
+    assert_same_trace(&process, &send);
+}
+
+#[tokio::test]
+async fn wildcard_queue_subscription_records_template_and_group() {
+    let capture = capture();
+    let client = TracedClient::new(connect().await, instrumentation(&capture));
+    let base = unique("t.wild");
+    let template = format!("{base}.*");
+    let mut sub = client
+        .queue_subscribe(template.clone(), "workers".to_owned())
+        .await
+        .unwrap();
+    client.client().flush().await.unwrap();
+    let subject = format!("{base}.orders");
+    client
+        .publish(subject.clone(), Bytes::from_static(b"x"))
+        .await
+        .unwrap();
+    next(&mut sub).await.end();
+
+    let process = capture.span(&format!("process {template}"));
+    process
+        .assert_attr("messaging.destination.template", template.as_str())
+        .assert_attr("messaging.destination.name", subject.as_str())
+        .assert_attr("messaging.consumer.group.name", "workers");
+    capture
+        .collect_metrics()
+        .sum_u64("messaging.client.consumed.messages")
+        .assert_value(
+            &[
+                KeyValue::new("messaging.destination.template", template.clone()),
+                KeyValue::new("messaging.consumer.group.name", "workers"),
+            ],
+            1,
+        );
+}
+
+#[tokio::test]
+async fn request_reply_is_traced_on_both_sides() {
+    let capture = capture();
+    let client = TracedClient::new(
+        connect().await,
+        builder(&capture).process_mode(ProcessMode::Parent).build(),
+    );
+    let subject = unique("t.req");
+    let mut sub = client.subscribe(subject.clone()).await.unwrap();
+    client.client().flush().await.unwrap();
+    let responder = client.clone();
+    let server = tokio::spawn(async move {
+        let request = next(&mut sub).await;
+        let cx = request.context().clone();
+        responder
+            .respond(&request, Bytes::from_static(b"pong"))
+            .with_context(cx)
+            .await
+            .unwrap();
+        request.end();
+    });
+    let reply = client
+        .request(subject.clone(), Bytes::from_static(b"ping"))
+        .await
+        .unwrap();
+    assert_eq!(reply.payload, Bytes::from_static(b"pong"));
+    server.await.unwrap();
+
+    let request = capture.span(&format!("request {subject}"));
+    request
+        .assert_kind(SpanKind::Client)
+        .assert_attr("messaging.operation.type", "send");
+    let process = capture.span(&format!("process {subject}"));
+    assert_parent(&process, &request);
+    // The reply goes to a temporary _INBOX subject: not in the span name.
+    let reply_span = capture
+        .find(|s| s.attr_bool("messaging.destination.temporary") == Some(true))
+        .expect("reply span");
+    assert!(
+        !reply_span.name().contains("_INBOX"),
+        "{}",
+        reply_span.name()
+    );
+    assert!(
+        reply_span
+            .attr_str("messaging.destination.name")
+            .unwrap()
+            .starts_with("_INBOX.")
+    );
+    assert_parent(&reply_span, &process);
+}
+
+#[tokio::test]
+async fn malformed_binary_oversized_and_missing_headers_never_block_delivery() {
+    let capture = capture();
+    let client = TracedClient::new(connect().await, instrumentation(&capture));
+    let subject = unique("t.bad");
+    let mut sub = client.subscribe(subject.clone()).await.unwrap();
+    client.client().flush().await.unwrap();
+    let raw = client.client();
+
+    let mut bad = HeaderMap::new();
+    bad.insert("traceparent", "00-zzzz-not-a-trace-01");
+    bad.append("traceparent", "garbage");
+    bad.insert("tracestate", "x".repeat(100_000).as_str());
+    bad.insert("x-binary", HeaderValue::from("\u{fffd}\u{1}\u{7f}é"));
+    raw.publish_with_headers(subject.clone(), bad, Bytes::from_static(b"one"))
+        .await
+        .unwrap();
+    let mut huge = HeaderMap::new();
+    huge.insert(
+        "traceparent",
+        format!("{TRACEPARENT}{}", "0".repeat(20_000)).as_str(),
+    );
+    raw.publish_with_headers(subject.clone(), huge, Bytes::from_static(b"two"))
+        .await
+        .unwrap();
+    raw.publish(subject.clone(), Bytes::from_static(b"three"))
+        .await
+        .unwrap();
+
+    for expected in [&b"one"[..], b"two", b"three"] {
+        let d = next(&mut sub).await;
+        assert_eq!(&d.payload[..], expected);
+        d.end();
+    }
+    let spans = capture.spans_named(&format!("process {subject}"));
+    assert_eq!(spans.len(), 3);
+    for s in &spans {
+        assert_root(s);
+        assert!(s.links().is_empty(), "no link from a bad context");
+    }
+}
+
+#[test]
+fn duplicate_headers_are_all_exposed_and_never_panic() {
+    use otel_core::opentelemetry::propagation::Extractor;
+    common::propagator();
+    let mut headers = HeaderMap::new();
+    headers.insert("TraceParent", "bad");
+    headers.append("TraceParent", TRACEPARENT);
+    let extractor = NatsHeaderExtractor(&headers);
+    assert_eq!(extractor.get("traceparent"), Some(TRACEPARENT));
+    assert_eq!(extractor.get_all("traceparent").unwrap().len(), 2);
+    // W3C: a repeated traceparent is invalid, so the message starts a new
+    // trace (and is still processed).
+    let cx =
+        otel_core::propagation::extract_with(&otel_core::opentelemetry::Context::new(), &extractor);
+    assert!(!cx.span().span_context().is_valid());
+
+    let mut single = HeaderMap::new();
+    single.insert("TRACEPARENT", TRACEPARENT);
+    let cx = otel_core::propagation::extract_with(
+        &otel_core::opentelemetry::Context::new(),
+        &NatsHeaderExtractor(&single),
+    );
+    assert!(
+        cx.span().span_context().is_valid(),
+        "names match case-insensitively"
+    );
+}
+
+#[tokio::test]
+async fn propagation_toggle_and_header_capture() {
+    let capture = capture();
+    let client = TracedClient::new(
+        connect().await,
+        builder(&capture)
+            .propagate(false)
+            .capture_headers(MessageHeaderCapture::new(["X-Tenant"]))
+            .build(),
+    );
+    let subject = unique("t.noprop");
+    let mut sub = client.subscribe(subject.clone()).await.unwrap();
+    client.client().flush().await.unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert("x-tenant", "acme");
+    client
+        .publish_with_headers(subject.clone(), headers, Bytes::from_static(b"x"))
+        .await
+        .unwrap();
+    let d = next(&mut sub).await;
+    let received = d.headers.clone().unwrap();
+    assert!(received.get("traceparent").is_none());
+    assert_eq!(received.get("x-tenant").unwrap().as_str(), "acme");
+    d.end();
+
+    let send = capture.span(&format!("publish {subject}"));
+    let process = capture.span(&format!("process {subject}"));
+    assert!(process.links().is_empty());
+    assert_ne!(process.trace_id(), send.trace_id());
+    assert!(process.has_attr("messaging.header.x-tenant"));
+    assert!(send.has_attr("messaging.header.x-tenant"));
+}
+
+#[tokio::test]
+async fn jetstream_publish_ack_and_settle_spans() {
+    let capture = capture();
+    let client = TracedClient::new(connect().await, instrumentation(&capture));
+    let js = TracedJetStream::new(&client);
+    let name = unique("JS").replace('-', "_");
+    let subject = format!("{name}.events");
+    js.context()
+        .create_stream(stream::Config {
+            name: name.clone(),
+            subjects: vec![subject.clone()],
+            storage: stream::StorageType::Memory,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    for body in [&b"a"[..], b"b", b"c"] {
+        js.publish(subject.clone(), Bytes::copy_from_slice(body))
+            .await
+            .unwrap();
+    }
+    let sends = capture.spans_named(&format!("publish {subject}"));
+    assert_eq!(sends.len(), 3);
+    sends[0]
+        .assert_attr("messaging.nats.stream", name.as_str())
+        .assert_kind(SpanKind::Producer);
+    assert!(
+        sends
+            .iter()
+            .any(|s| s.attr_i64("messaging.nats.stream.sequence") == Some(1))
+    );
+
+    let consumer = js
+        .context()
+        .get_stream(&name)
+        .await
+        .unwrap()
+        .create_consumer(pull::Config {
+            durable_name: Some("worker".to_owned()),
+            ack_wait: Duration::from_secs(30),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut messages = js.messages(consumer.messages().await.unwrap());
+    let first = next(&mut messages).await.unwrap();
+    first.ack().await.unwrap();
+    first.end();
+    let second = next(&mut messages).await.unwrap();
+    second.term().await.unwrap();
+    second.end();
+    let third = next(&mut messages).await.unwrap();
+    third.nak(Some(Duration::from_secs(60))).await.unwrap();
+    third.end();
+
+    let processes = capture.spans_named(&format!("process {subject}"));
+    assert_eq!(processes.len(), 3);
+    for p in &processes {
+        p.assert_attr("messaging.consumer.group.name", "worker")
+            .assert_attr("messaging.nats.stream", name.as_str());
+        assert!(sends.iter().any(|s| p.is_linked_to(s)));
+    }
+    for op in ["ack", "term", "nak"] {
+        let settle = capture.span(&format!("{op} {subject}"));
+        settle
+            .assert_kind(SpanKind::Client)
+            .assert_attr("messaging.operation.type", "settle")
+            .assert_attr("messaging.operation.name", op);
+        assert!(
+            processes
+                .iter()
+                .any(|p| p.span_id() == settle.parent_span_id())
+        );
+    }
+    let metrics = capture.collect_metrics();
+    let durations = metrics.histogram("messaging.client.operation.duration");
+    for op in ["ack", "term", "nak"] {
+        durations.assert_count(
+            &[
+                KeyValue::new("messaging.operation.type", "settle"),
+                KeyValue::new("messaging.operation.name", op),
+                KeyValue::new("messaging.destination.name", subject.clone()),
+            ],
+            1,
+        );
+    }
+    js.context().delete_stream(&name).await.unwrap();
+}
+
+#[tokio::test]
+async fn ambient_span_is_parent_in_link_mode_and_linked_in_parent_mode() {
+    for mode in [ProcessMode::Link, ProcessMode::Parent] {
+        let capture = capture();
+        let client = TracedClient::new(
+            connect().await,
+            builder(&capture).process_mode(mode).build(),
+        );
+        let subject = unique("t.ambient");
+        let mut sub = client.subscribe(subject.clone()).await.unwrap();
+        client.client().flush().await.unwrap();
+        client
+            .publish(subject.clone(), Bytes::from_static(b"x"))
+            .await
+            .unwrap();
+        let tracer = capture.tracer("app");
+        let ambient =
+            otel_core::opentelemetry::Context::current_with_span(tracer.start("worker loop"));
+        let delivered = next(&mut sub).with_context(ambient.clone()).await;
+        delivered.end();
+        ambient.span().end();
+
+        let send = capture.span(&format!("publish {subject}"));
+        let process = capture.span(&format!("process {subject}"));
+        let worker = capture.span("worker loop");
+        match mode {
+            ProcessMode::Link => {
+                assert_parent(&process, &worker);
+                assert_linked(&process, &send);
+            }
+            ProcessMode::Parent => {
+                assert_parent(&process, &send);
+                assert_linked(&process, &worker);
+            }
+        }
+    }
+}
