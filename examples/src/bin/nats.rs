@@ -3,9 +3,9 @@
 //! then flush and exit.
 //!
 //! ```text
-//! cargo run -p otel-examples --bin nats-roundtrip                    # console tree
+//! cargo run -p otel-examples --bin nats                    # console tree
 //! NATS_URL=nats://127.0.0.1:4222 OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 \
-//!     cargo run -p otel-examples --bin nats-roundtrip               # OTLP
+//!     cargo run -p otel-examples --bin nats               # OTLP
 //! ```
 //!
 //! Process spans use `ProcessMode::Parent` here, so each `process` span is a
@@ -24,7 +24,7 @@ use otel_messaging::{Instrumentation, ProcessMode};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let telemetry = otel_core::Telemetry::builder()
-        .service_name("nats-roundtrip")
+        .service_name("nats")
         .console_when_unconfigured(true)
         .install()?;
     let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
@@ -50,7 +50,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
 
-    let tracer = global::tracer("nats-roundtrip");
+    let tracer = global::tracer("nats");
     let checkout = Context::current_with_span(tracer.start("checkout"));
     for i in 0..3 {
         client

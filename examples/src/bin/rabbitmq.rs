@@ -3,8 +3,8 @@
 //! nested span), acknowledge each (settle spans), then flush and exit.
 //!
 //! ```text
-//! cargo run -p otel-examples --bin rabbitmq-roundtrip               # console tree
-//! AMQP_URL=amqp://guest:guest@127.0.0.1:5672/%2f cargo run -p otel-examples --bin rabbitmq-roundtrip
+//! cargo run -p otel-examples --bin rabbitmq               # console tree
+//! AMQP_URL=amqp://guest:guest@127.0.0.1:5672/%2f cargo run -p otel-examples --bin rabbitmq
 //! ```
 
 use std::time::Duration;
@@ -25,7 +25,7 @@ use otel_messaging::{Instrumentation, ProcessMode};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let telemetry = otel_core::Telemetry::builder()
-        .service_name("rabbitmq-roundtrip")
+        .service_name("rabbitmq")
         .console_when_unconfigured(true)
         .install()?;
     let url = std::env::var("AMQP_URL")
@@ -62,7 +62,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .await?;
 
-    let tracer = global::tracer("rabbitmq-roundtrip");
+    let tracer = global::tracer("rabbitmq");
     let checkout = Context::current_with_span(tracer.start("checkout"));
     for i in 0..3 {
         let body = format!("order-{i}");

@@ -4,8 +4,8 @@
 //! and exit.
 //!
 //! ```text
-//! cargo run -p otel-examples --bin kafka-roundtrip                     # in-process mock cluster
-//! KAFKA_BROKERS=127.0.0.1:9092 cargo run -p otel-examples --bin kafka-roundtrip
+//! cargo run -p otel-examples --bin kafka                     # in-process mock cluster
+//! KAFKA_BROKERS=127.0.0.1:9092 cargo run -p otel-examples --bin kafka
 //! ```
 //!
 //! Without `KAFKA_BROKERS` it starts librdkafka's mock cluster (the real
@@ -30,7 +30,7 @@ use otel_messaging::{Instrumentation, ProcessMode};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let telemetry = otel_core::Telemetry::builder()
-        .service_name("kafka-roundtrip")
+        .service_name("kafka")
         .console_when_unconfigured(true)
         .install()?;
     let topic = format!("examples-orders-{}", std::process::id());
@@ -56,7 +56,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .with_consumer_group("roundtrip");
     let producer = TracedProducer::new(config.create::<FutureProducer>()?, tracing.clone());
 
-    let tracer = global::tracer("kafka-roundtrip");
+    let tracer = global::tracer("kafka");
     let checkout = Context::current_with_span(tracer.start("checkout"));
     for i in 0..3 {
         let key = format!("customer-{i}");
