@@ -9,6 +9,16 @@
 //! ```text
 //! cargo bench -p otel-http --bench overhead -- --warm-up-time 1 --measurement-time 3
 //! ```
+//!
+//! Profile mode, for repeatable instruction counts under callgrind: with
+//! `OTEL_HTTP_PROFILE=<variant>:<requests>` (variant `bare`, `sampled`,
+//! `unsampled`, `sampled_no_metrics`, `unsampled_no_metrics`) the binary runs
+//! that many requests of one variant and exits, without criterion. Per-request
+//! instructions = (Ir at 2N − Ir at N) / N.
+//!
+//! ```text
+//! OTEL_HTTP_PROFILE=sampled:2000 valgrind --tool=callgrind target/release/deps/overhead-*
+//! ```
 
 use std::hint::black_box;
 
@@ -16,7 +26,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::Path;
 use axum::routing::get;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use http::Request;
 use http_body_util::BodyExt;
 use otel_core::opentelemetry_sdk::metrics::{
@@ -101,5 +111,44 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
+/// `OTEL_HTTP_PROFILE=<variant>:<requests>`: runs one variant, no criterion.
+fn profile(spec: &str) {
+    let (variant, n) = spec.split_once(':').expect("<variant>:<requests>");
+    let n: usize = n.parse().expect("request count");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (router, providers) = match variant {
+        "bare" => (app(), None),
+        "sampled" | "unsampled" | "sampled_no_metrics" | "unsampled_no_metrics" => {
+            let (r, tp, mp) = instrumented(
+                variant.starts_with("sampled"),
+                !variant.ends_with("no_metrics"),
+            );
+            (r, Some((tp, mp)))
+        }
+        other => panic!("unknown variant {other}"),
+    };
+    rt.block_on(async {
+        for _ in 0..n {
+            let resp = router.clone().oneshot(request()).await.unwrap();
+            black_box(resp.into_body().collect().await.unwrap().to_bytes());
+        }
+    });
+    if let Some((tp, mp)) = providers {
+        let _ = tp.shutdown();
+        let _ = mp.shutdown();
+    }
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(spec) = std::env::var("OTEL_HTTP_PROFILE") {
+        profile(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -3,9 +3,10 @@
 //! protocol version, the old attribute names of `http/dup`.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::sync::{Arc, OnceLock};
 
-use http::header::{AsHeaderName, FORWARDED, HOST};
+use http::header::{AsHeaderName, FORWARDED, HOST, USER_AGENT};
 use http::{HeaderMap, HeaderName, Method, Version};
 use otel_core::opentelemetry::{Key, KeyValue, StringValue, Value};
 use otel_core::semconv::attribute as sc;
@@ -193,15 +194,18 @@ pub(crate) fn string_kv(key: &'static str, value: &str) -> KeyValue {
     )
 }
 
-pub(crate) static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-pub(crate) static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-pub(crate) static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-
 /// The first value of a header as UTF-8 (non-UTF-8 values are ignored).
 /// Pass a `HeaderName` (not a `&str`) on hot paths: no parsing.
 pub(crate) fn header_str<K: AsHeaderName>(headers: &HeaderMap, name: K) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
+
+/// The largest header map [`RequestHeaders::prefetch`] scans.
+const PREFETCH_MAX_HEADERS: usize = 8;
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// Splits `host[:port]` (IPv6 in brackets) into host and port. The host is
 /// returned without brackets.
@@ -217,18 +221,171 @@ pub(crate) fn split_host_port(value: &str) -> Option<(&str, Option<u16>)> {
         let port = after.strip_prefix(':').and_then(|p| p.parse().ok());
         return Some((host, port));
     }
-    match value.rsplit_once(':') {
+    // A plain byte search: host values are short, `memrchr` costs more.
+    match value.bytes().rposition(|b| b == b':') {
         // A bare IPv6 address has several colons: no port.
-        Some((host, _)) if host.contains(':') => Some((value, None)),
-        Some((host, port)) => Some((host, port.parse().ok())),
+        Some(i) if value.as_bytes()[..i].contains(&b':') => Some((value, None)),
+        Some(i) => Some((&value[..i], value[i + 1..].parse().ok())),
         None => Some((value, None)),
     }
 }
 
+/// The request headers the server layer reads (`Forwarded`,
+/// `X-Forwarded-For/-Proto/-Host`, `Host`, `User-Agent`), each looked up at
+/// most once per request and only when needed (`Forwarded` serves the
+/// scheme, the server address and the client address). Each is the first
+/// value of its name as UTF-8 (`None` when absent or not UTF-8), exactly what
+/// [`header_str`] returns.
+#[derive(Debug)]
+pub(crate) struct RequestHeaders<'a> {
+    headers: &'a HeaderMap,
+    forwarded: Cell<Option<Option<&'a str>>>,
+    x_forwarded_for: Cell<Option<Option<&'a str>>>,
+    x_forwarded_proto: Cell<Option<Option<&'a str>>>,
+    x_forwarded_host: Cell<Option<Option<&'a str>>>,
+    host: Cell<Option<Option<&'a str>>>,
+    user_agent: Cell<Option<Option<&'a str>>>,
+}
+
+impl<'a> RequestHeaders<'a> {
+    pub fn new(headers: &'a HeaderMap) -> Self {
+        RequestHeaders {
+            headers,
+            forwarded: Cell::new(None),
+            x_forwarded_for: Cell::new(None),
+            x_forwarded_proto: Cell::new(None),
+            x_forwarded_host: Cell::new(None),
+            host: Cell::new(None),
+            user_agent: Cell::new(None),
+        }
+    }
+
+    /// Reads every header not read yet in one pass over a small header map
+    /// (cheaper than the hashed lookups then); a large map keeps the lazy
+    /// lookups. Call it when most of the headers are about to be needed.
+    pub fn prefetch(&self) {
+        if self.headers.len() > PREFETCH_MAX_HEADERS {
+            return;
+        }
+        let mut found: [Option<Option<&'a str>>; 6] = [None; 6];
+        for (name, value) in self.headers {
+            let i = if *name == HOST {
+                0
+            } else if *name == USER_AGENT {
+                1
+            } else if *name == FORWARDED {
+                2
+            } else if *name == X_FORWARDED_FOR {
+                3
+            } else if *name == X_FORWARDED_PROTO {
+                4
+            } else if *name == X_FORWARDED_HOST {
+                5
+            } else {
+                continue;
+            };
+            // Only the first value of a name counts, as with `get`.
+            if found[i].is_none() {
+                found[i] = Some(value.to_str().ok());
+            }
+        }
+        let slots = [
+            &self.host,
+            &self.user_agent,
+            &self.forwarded,
+            &self.x_forwarded_for,
+            &self.x_forwarded_proto,
+            &self.x_forwarded_host,
+        ];
+        for (slot, v) in slots.into_iter().zip(found) {
+            if slot.get().is_none() {
+                slot.set(Some(v.unwrap_or(None)));
+            }
+        }
+    }
+
+    fn cached(&self, slot: &Cell<Option<Option<&'a str>>>, name: &HeaderName) -> Option<&'a str> {
+        if let Some(v) = slot.get() {
+            return v;
+        }
+        let v = header_str(self.headers, name);
+        slot.set(Some(v));
+        v
+    }
+
+    fn forwarded(&self) -> Option<&'a str> {
+        self.cached(&self.forwarded, &FORWARDED)
+    }
+
+    /// `User-Agent`.
+    pub fn user_agent(&self) -> Option<&'a str> {
+        self.cached(&self.user_agent, &USER_AGENT)
+    }
+
+    /// The original client address: `Forwarded: for=`, then the first
+    /// `X-Forwarded-For` entry. Ports and IPv6 brackets are removed.
+    pub fn client(&self) -> Option<&'a str> {
+        if let Some(v) = self.forwarded().and_then(|f| forwarded_param_of(f, "for")) {
+            // `for=unknown` and obfuscated identifiers (`_hidden`) are kept as
+            // given: they are what the proxy chose to say.
+            return split_host_port(v).map(|(h, _)| h);
+        }
+        let first = self
+            .cached(&self.x_forwarded_for, &X_FORWARDED_FOR)?
+            .split(',')
+            .next()?
+            .trim();
+        split_host_port(first).map(|(h, _)| h)
+    }
+
+    /// The original scheme: `Forwarded: proto=`, then `X-Forwarded-Proto`.
+    pub fn scheme(&self) -> Option<&'static str> {
+        let v = self
+            .forwarded()
+            .and_then(|f| forwarded_param_of(f, "proto"))
+            .or_else(|| {
+                self.cached(&self.x_forwarded_proto, &X_FORWARDED_PROTO)
+                    .map(|v| v.split(',').next().unwrap_or(v).trim())
+            })?;
+        if v.eq_ignore_ascii_case("https") {
+            Some("https")
+        } else if v.eq_ignore_ascii_case("http") {
+            Some("http")
+        } else {
+            None
+        }
+    }
+
+    /// `server.address` / `server.port` of a server request: `Forwarded:
+    /// host=` or `X-Forwarded-Host`, then the URI authority (`:authority`),
+    /// then `Host`.
+    pub fn server_host<'u>(&self, uri: &'u http::Uri) -> Option<(&'u str, Option<u16>)>
+    where
+        'a: 'u,
+    {
+        if let Some(v) = self
+            .forwarded()
+            .and_then(|f| forwarded_param_of(f, "host"))
+            .or_else(|| {
+                self.cached(&self.x_forwarded_host, &X_FORWARDED_HOST)
+                    .map(|v| v.split(',').next().unwrap_or(v))
+            })
+        {
+            return split_host_port(v);
+        }
+        if let Some(auth) = uri.authority() {
+            return Some((
+                auth.host().trim_start_matches('[').trim_end_matches(']'),
+                auth.port_u16(),
+            ));
+        }
+        self.cached(&self.host, &HOST).and_then(split_host_port)
+    }
+}
+
 /// A parameter (`for`, `proto`, `host`) of the first element of a
-/// `Forwarded` header (RFC 7239), unquoted.
-pub(crate) fn forwarded_param<'a>(headers: &'a HeaderMap, param: &str) -> Option<&'a str> {
-    let value = header_str(headers, &FORWARDED)?;
+/// `Forwarded` header value (RFC 7239), unquoted.
+fn forwarded_param_of<'a>(value: &'a str, param: &str) -> Option<&'a str> {
     let first = value.split(',').next()?;
     for pair in first.split(';') {
         let (k, v) = pair.split_once('=')?;
@@ -244,51 +401,25 @@ pub(crate) fn forwarded_param<'a>(headers: &'a HeaderMap, param: &str) -> Option
     None
 }
 
-/// The original client address: `Forwarded: for=`, then the first
-/// `X-Forwarded-For` entry. Ports and IPv6 brackets are removed.
+/// The original client address (see [`RequestHeaders::client`]).
+#[cfg(test)]
 pub(crate) fn forwarded_client(headers: &HeaderMap) -> Option<&str> {
-    if let Some(v) = forwarded_param(headers, "for") {
-        // `for=unknown` and obfuscated identifiers (`_hidden`) are kept as
-        // given: they are what the proxy chose to say.
-        return split_host_port(v).map(|(h, _)| h);
-    }
-    let xff = header_str(headers, &X_FORWARDED_FOR)?;
-    let first = xff.split(',').next()?.trim();
-    split_host_port(first).map(|(h, _)| h)
+    RequestHeaders::new(headers).client()
 }
 
-/// The original scheme: `Forwarded: proto=`, then `X-Forwarded-Proto`.
+/// The original scheme (see [`RequestHeaders::scheme`]).
+#[cfg(test)]
 pub(crate) fn forwarded_scheme(headers: &HeaderMap) -> Option<&'static str> {
-    let v = forwarded_param(headers, "proto").or_else(|| {
-        header_str(headers, &X_FORWARDED_PROTO).map(|v| v.split(',').next().unwrap_or(v).trim())
-    })?;
-    if v.eq_ignore_ascii_case("https") {
-        Some("https")
-    } else if v.eq_ignore_ascii_case("http") {
-        Some("http")
-    } else {
-        None
-    }
+    RequestHeaders::new(headers).scheme()
 }
 
-/// `server.address` / `server.port` of a server request: `Forwarded: host=`
-/// or `X-Forwarded-Host`, then the URI authority (`:authority`), then `Host`.
+/// `server.address` / `server.port` (see [`RequestHeaders::server_host`]).
+#[cfg(test)]
 pub(crate) fn server_host<'a>(
     uri: &'a http::Uri,
     headers: &'a HeaderMap,
 ) -> Option<(&'a str, Option<u16>)> {
-    if let Some(v) = forwarded_param(headers, "host").or_else(|| {
-        header_str(headers, &X_FORWARDED_HOST).map(|v| v.split(',').next().unwrap_or(v))
-    }) {
-        return split_host_port(v);
-    }
-    if let Some(auth) = uri.authority() {
-        return Some((
-            auth.host().trim_start_matches('[').trim_end_matches(']'),
-            auth.port_u16(),
-        ));
-    }
-    header_str(headers, &HOST).and_then(split_host_port)
+    RequestHeaders::new(headers).server_host(uri)
 }
 
 #[cfg(test)]
@@ -337,6 +468,33 @@ mod tests {
         let h = headers(&[("forwarded", ";;=;for"), ("x-forwarded-for", ",,")]);
         let _ = forwarded_client(&h);
         let _ = forwarded_scheme(&h);
+    }
+
+    #[test]
+    fn prefetch_matches_lookups() {
+        let mut h = headers(&[
+            ("x-forwarded-for", "203.0.113.7"),
+            ("x-forwarded-for", "10.0.0.9"),
+            ("x-forwarded-proto", "https"),
+            ("host", "api.local:3000"),
+            ("user-agent", "ua/1"),
+            ("user-agent", "ua/2"),
+        ]);
+        h.append(
+            "x-forwarded-host",
+            http::HeaderValue::from_bytes(b"\xff").unwrap(),
+        );
+        let uri: http::Uri = "/x".parse().unwrap();
+        let lazy = RequestHeaders::new(&h);
+        let eager = RequestHeaders::new(&h);
+        eager.prefetch();
+        assert_eq!(lazy.client(), eager.client());
+        assert_eq!(eager.client(), Some("203.0.113.7"));
+        assert_eq!(lazy.scheme(), eager.scheme());
+        assert_eq!(lazy.server_host(&uri), eager.server_host(&uri));
+        assert_eq!(eager.server_host(&uri), Some(("api.local", Some(3000))));
+        assert_eq!(lazy.user_agent(), eager.user_agent());
+        assert_eq!(eager.user_agent(), Some("ua/1"));
     }
 
     #[test]

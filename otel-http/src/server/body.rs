@@ -10,14 +10,14 @@ use http::{HeaderValue, Response};
 use http_body::{Body, Frame, SizeHint};
 use otel_core::instrument::{ErrorRecord, record_error};
 use otel_core::opentelemetry::trace::TraceContextExt;
-use otel_core::opentelemetry::{Context, KeyValue};
+use otel_core::opentelemetry::{Context, KeyValue, StringValue};
 use otel_core::propagation::TraceParent;
 use otel_core::semconv::attribute as sc;
 use pin_project_lite::pin_project;
 
 use super::ServerConfig;
 use super::service::content_length;
-use crate::attributes::{MethodAttr, old, protocol_version, server_host, string_kv};
+use crate::attributes::{MethodAttr, RequestHeaders, old, protocol_version};
 
 pin_project! {
     /// The response body of a [`ServerService`](super::ServerService): the
@@ -28,12 +28,12 @@ pin_project! {
     pub struct ResponseBody<B> {
         #[pin]
         inner: Option<B>,
-        finisher: Option<Finisher>,
+        finisher: Option<Box<Finisher>>,
     }
 }
 
 impl<B> ResponseBody<B> {
-    pub(crate) fn new(inner: B, finisher: Option<Finisher>) -> Self {
+    pub(crate) fn new(inner: B, finisher: Option<Box<Finisher>>) -> Self {
         ResponseBody {
             inner: Some(inner),
             finisher,
@@ -41,7 +41,7 @@ impl<B> ResponseBody<B> {
     }
 
     /// An empty body (the 500 response to a caught panic).
-    pub(crate) fn empty(finisher: Option<Finisher>) -> Self {
+    pub(crate) fn empty(finisher: Option<Box<Finisher>>) -> Self {
         ResponseBody {
             inner: None,
             finisher,
@@ -108,12 +108,15 @@ impl<B: Body> Body for ResponseBody<B> {
 pub(crate) struct Finisher {
     config: Arc<ServerConfig>,
     cx: Context,
-    start: Instant,
+    /// Set when metrics are on (the duration's start).
+    start: Option<Instant>,
     recording: bool,
-    /// Attributes of `active_requests` (and the base of the others); empty
-    /// when metrics are off.
-    active_attrs: Vec<KeyValue>,
-    route: Option<String>,
+    /// `http.request.method` of the metrics (empty when metrics are off).
+    method: Cow<'static, str>,
+    scheme: &'static str,
+    /// `server.address` / `server.port` of the metrics (opt-in).
+    server: Option<(StringValue, Option<u16>)>,
+    route: Option<StringValue>,
     version: Option<&'static str>,
     labels: Vec<KeyValue>,
     request_size: Option<u64>,
@@ -125,55 +128,74 @@ pub(crate) struct Finisher {
 impl Finisher {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn start(
-        config: Arc<ServerConfig>,
+        config: &Arc<ServerConfig>,
         cx: Context,
-        start: Instant,
+        start: Option<Instant>,
         recording: bool,
         method: &MethodAttr,
         scheme: &'static str,
-        route: Option<&str>,
+        route: Option<StringValue>,
         parts: &Parts,
+        headers: &RequestHeaders<'_>,
     ) -> Self {
-        let mut active_attrs = Vec::new();
-        let mut labels = Vec::new();
-        let mut request_size = None;
-        let mut route_owned = None;
-        if let Some(metrics) = &config.metrics {
-            active_attrs.reserve(8);
-            active_attrs.push(KeyValue::new(sc::HTTP_REQUEST_METHOD, method.value.clone()));
-            active_attrs.push(KeyValue::new(sc::URL_SCHEME, scheme));
-            if config.metric_server_address
-                && let Some((host, port)) = server_host(&parts.uri, &parts.headers)
-            {
-                active_attrs.push(string_kv(sc::SERVER_ADDRESS, host));
-                if let Some(port) = port {
-                    active_attrs.push(KeyValue::new(sc::SERVER_PORT, i64::from(port)));
-                }
-            }
-            if let Some(active) = &metrics.active {
-                active.add(1, &active_attrs);
-            }
-            route_owned = route.map(str::to_owned);
-            if let Some(labeler) = &config.metric_labeler {
-                labels = labeler(parts);
-            }
-            if metrics.request_size.is_some() {
-                request_size = content_length(&parts.headers);
-            }
-        }
-        Finisher {
-            config,
+        let mut finisher = Finisher {
+            config: Arc::clone(config),
             cx,
             start,
             recording,
-            active_attrs,
-            route: route_owned,
+            method: Cow::Borrowed(""),
+            scheme,
+            server: None,
+            route: None,
             version: protocol_version(parts.version),
-            labels,
-            request_size,
+            labels: Vec::new(),
+            request_size: None,
             status: None,
             error_type: None,
             response_bytes: 0,
+        };
+        if let Some(metrics) = &config.metrics {
+            finisher.method = method.value.clone();
+            if config.metric_server_address
+                && let Some((host, port)) = headers.server_host(&parts.uri)
+            {
+                finisher.server = Some((StringValue::from(Arc::<str>::from(host)), port));
+            }
+            if let Some(active) = &metrics.active {
+                finisher.with_base_attributes(|attrs| active.add(1, attrs));
+            }
+            finisher.route = route;
+            if let Some(labeler) = &config.metric_labeler {
+                finisher.labels = labeler(parts);
+            }
+            if metrics.request_size.is_some() {
+                finisher.request_size = content_length(&parts.headers);
+            }
+        }
+        finisher
+    }
+
+    /// The request's context (with its span).
+    pub(crate) fn context(&self) -> &Context {
+        &self.cx
+    }
+
+    /// Calls `f` with the attributes of `active_requests` (method, scheme
+    /// and the opt-in server address), on the stack in the common case.
+    fn with_base_attributes<R>(&self, f: impl FnOnce(&[KeyValue]) -> R) -> R {
+        let method = KeyValue::new(sc::HTTP_REQUEST_METHOD, self.method.clone());
+        let scheme = KeyValue::new(sc::URL_SCHEME, self.scheme);
+        match &self.server {
+            None => f(&[method, scheme]),
+            Some((host, port)) => {
+                let mut attrs = Vec::with_capacity(4);
+                attrs.extend([method, scheme]);
+                attrs.push(KeyValue::new(sc::SERVER_ADDRESS, host.clone()));
+                if let Some(port) = port {
+                    attrs.push(KeyValue::new(sc::SERVER_PORT, i64::from(*port)));
+                }
+                f(&attrs)
+            }
         }
     }
 
@@ -182,7 +204,7 @@ impl Finisher {
     pub(crate) fn on_response<B>(&mut self, response: &mut Response<B>) {
         let code = response.status().as_u16();
         self.status = Some(code);
-        let config = Arc::clone(&self.config);
+        let config = &*self.config;
         if self.recording {
             let span = self.cx.span();
             span.set_attribute(KeyValue::new(
@@ -196,10 +218,11 @@ impl Finisher {
                 span.set_attributes(config.response_headers.capture(response.headers()));
             }
         }
+        let trace_response = config.trace_response;
         if code >= 500 && self.error_type.is_none() {
             self.fail(Cow::Owned(code.to_string()), None, false);
         }
-        if config.trace_response
+        if trace_response
             && let Some(tp) = TraceParent::format(self.cx.span().span_context())
             && let Ok(value) = HeaderValue::from_str(tp.as_str())
         {
@@ -233,11 +256,20 @@ impl Drop for Finisher {
     fn drop(&mut self) {
         let config = &*self.config;
         if let Some(metrics) = &config.metrics {
-            let elapsed = self.start.elapsed().as_secs_f64();
+            let elapsed = self.start.map_or(0.0, |s| s.elapsed().as_secs_f64());
             if let Some(active) = &metrics.active {
-                active.add(-1, &self.active_attrs);
+                self.with_base_attributes(|attrs| active.add(-1, attrs));
             }
-            let mut attrs = std::mem::take(&mut self.active_attrs);
+            let mut attrs =
+                Vec::with_capacity(7 + usize::from(self.server.is_some()) * 2 + self.labels.len());
+            attrs.push(KeyValue::new(sc::HTTP_REQUEST_METHOD, self.method.clone()));
+            attrs.push(KeyValue::new(sc::URL_SCHEME, self.scheme));
+            if let Some((host, port)) = self.server.take() {
+                attrs.push(KeyValue::new(sc::SERVER_ADDRESS, host));
+                if let Some(port) = port {
+                    attrs.push(KeyValue::new(sc::SERVER_PORT, i64::from(port)));
+                }
+            }
             if let Some(route) = self.route.take() {
                 attrs.push(KeyValue::new(sc::HTTP_ROUTE, route));
             }
@@ -254,15 +286,16 @@ impl Drop for Finisher {
                 attrs.push(KeyValue::new(sc::NETWORK_PROTOCOL_VERSION, v));
             }
             attrs.append(&mut self.labels);
-            metrics.duration.record(elapsed, &attrs);
+            let attrs = attrs.as_slice();
+            metrics.duration.record(elapsed, attrs);
             if let Some(h) = &metrics.old_duration {
-                h.record(elapsed * 1000.0, &attrs);
+                h.record(elapsed * 1000.0, attrs);
             }
             if let (Some(h), Some(size)) = (&metrics.request_size, self.request_size) {
-                h.record(size, &attrs);
+                h.record(size, attrs);
             }
             if let Some(h) = &metrics.response_size {
-                h.record(self.response_bytes, &attrs);
+                h.record(self.response_bytes, attrs);
             }
         }
         let span = self.cx.span();

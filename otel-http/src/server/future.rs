@@ -20,8 +20,10 @@ pin_project! {
         inner: Option<F>,
         panic: Option<Box<dyn Any + Send>>,
         catch_panic: bool,
-        cx: Context,
-        finisher: Option<Finisher>,
+        // The context polled in: the finisher's while it is there (traced
+        // requests), this one otherwise (filtered requests).
+        cx: Option<Context>,
+        finisher: Option<Box<Finisher>>,
     }
 }
 
@@ -30,9 +32,9 @@ pub(crate) type CallResult<F> = Result<F, Box<dyn Any + Send>>;
 impl<F> ResponseFuture<F> {
     pub(crate) fn new(
         inner: CallResult<F>,
-        cx: Context,
+        cx: Option<Context>,
         catch_panic: bool,
-        finisher: Option<Finisher>,
+        finisher: Option<Box<Finisher>>,
     ) -> Self {
         let (inner, panic) = match inner {
             Ok(f) => (Some(f), None),
@@ -67,7 +69,12 @@ where
         let panic = match this.inner.as_mut().as_pin_mut() {
             Some(inner) => {
                 let polled = {
-                    let _guard = this.cx.clone().attach();
+                    // Both are gone only once the inner future is done.
+                    let cx = match this.finisher.as_deref() {
+                        Some(f) => Some(f.context()),
+                        None => this.cx.as_ref(),
+                    };
+                    let _guard = cx.map(|cx| cx.clone().attach());
                     if *this.catch_panic {
                         catch_unwind(AssertUnwindSafe(|| inner.poll(task)))
                     } else {

@@ -29,6 +29,7 @@
 
 mod body;
 mod future;
+mod names;
 mod service;
 
 use std::borrow::Cow;

@@ -8,17 +8,15 @@ use std::time::Instant;
 use http::request::Parts;
 use http::{Request, Response};
 use otel_core::opentelemetry::trace::{Link, SpanBuilder, SpanKind, TraceContextExt, Tracer};
-use otel_core::opentelemetry::{Context, KeyValue, Value};
+use otel_core::opentelemetry::{Context, KeyValue, StringValue, Value};
 use otel_core::semconv::attribute as sc;
 use tower::Service;
 
 use super::body::Finisher;
 use super::future::ResponseFuture;
+use super::names;
 use super::{HttpRoute, PeerAddr, ServerConfig};
-use crate::attributes::{
-    MethodAttr, forwarded_client, forwarded_scheme, header_str, old, protocol_version, server_host,
-    string_kv,
-};
+use crate::attributes::{MethodAttr, RequestHeaders, header_str, old, protocol_version, string_kv};
 
 /// The [`Service`] of a [`ServerLayer`](super::ServerLayer).
 pub struct ServerService<S> {
@@ -86,8 +84,8 @@ fn peer_of(parts: &Parts) -> Option<std::net::SocketAddr> {
 
 /// `url.scheme`: the original client's (forwarding headers), else the URI's,
 /// else `http`.
-fn scheme_of(parts: &Parts) -> &'static str {
-    if let Some(s) = forwarded_scheme(&parts.headers) {
+fn scheme_of(parts: &Parts, headers: &RequestHeaders<'_>) -> &'static str {
+    if let Some(s) = headers.scheme() {
         return s;
     }
     match parts.uri.scheme_str() {
@@ -97,7 +95,13 @@ fn scheme_of(parts: &Parts) -> &'static str {
 }
 
 /// The attributes set when the span starts, beyond method and scheme.
-fn request_attributes(config: &ServerConfig, parts: &Parts, out: &mut Vec<KeyValue>) {
+fn request_attributes(
+    config: &ServerConfig,
+    parts: &Parts,
+    headers: &RequestHeaders<'_>,
+    out: &mut Vec<KeyValue>,
+) {
+    headers.prefetch();
     let dup = config.dup;
     let path = parts.uri.path();
     out.push(string_kv(sc::URL_PATH, path));
@@ -110,7 +114,7 @@ fn request_attributes(config: &ServerConfig, parts: &Parts, out: &mut Vec<KeyVal
     } else if dup {
         out.push(string_kv(old::HTTP_TARGET, path));
     }
-    if let Some((host, port)) = server_host(&parts.uri, &parts.headers) {
+    if let Some((host, port)) = headers.server_host(&parts.uri) {
         out.push(string_kv(sc::SERVER_ADDRESS, host));
         if dup {
             out.push(string_kv(old::NET_HOST_NAME, host));
@@ -142,7 +146,7 @@ fn request_attributes(config: &ServerConfig, parts: &Parts, out: &mut Vec<KeyVal
             ));
         }
     }
-    let client: Option<Value> = match forwarded_client(&parts.headers) {
+    let client: Option<Value> = match headers.client() {
         Some(c) => Some(Value::from(c.to_owned())),
         None => peer_ip.map(Value::from),
     };
@@ -152,7 +156,7 @@ fn request_attributes(config: &ServerConfig, parts: &Parts, out: &mut Vec<KeyVal
         }
         out.push(KeyValue::new(sc::CLIENT_ADDRESS, client));
     }
-    if let Some(ua) = header_str(&parts.headers, &http::header::USER_AGENT) {
+    if let Some(ua) = headers.user_agent() {
         out.push(string_kv(sc::USER_AGENT_ORIGINAL, ua));
     }
     if let Some(v) = protocol_version(parts.version) {
@@ -215,50 +219,73 @@ where
                     Ok(self.inner.call(req))
                 }
             };
-            return ResponseFuture::new(future, parent_cx, config.catch_panic, None);
+            return ResponseFuture::new(future, Some(parent_cx), config.catch_panic, None);
         }
 
-        let start = Instant::now();
+        // Only the duration metric needs our own clock reading.
+        let start = config.metrics.is_some().then(Instant::now);
+        let headers = RequestHeaders::new(&parts.headers);
         let method = MethodAttr::new(&config.known_methods, &parts.method);
-        let scheme = scheme_of(&parts);
+        let scheme = scheme_of(&parts, &headers);
         let route = route_of(&parts);
-        let name: Cow<'static, str> = match (&config.span_name, route) {
-            (Some(format), route) => Cow::Owned(format(&parts, route)),
-            (None, Some(route)) => {
-                let m = method.name_part();
-                let mut name = String::with_capacity(m.len() + 1 + route.len());
-                name.push_str(&m);
+        let method_part = method.name_part();
+        // Route templates and `{method} {route}` names come from a static
+        // cache: no allocation per request on a known route.
+        let mut cached_name = None;
+        let route_value: Option<StringValue> = route.map(|r| {
+            let static_part = match (&config.span_name, &method_part) {
+                (None, Cow::Borrowed(m)) => Some(*m),
+                _ => None,
+            };
+            match names::lookup(r, static_part) {
+                Some(named) => {
+                    cached_name = named.name;
+                    StringValue::from(named.route)
+                }
+                None => StringValue::from(Arc::<str>::from(r)),
+            }
+        });
+        let name: Cow<'static, str> = match (&config.span_name, route, cached_name) {
+            (Some(format), route, _) => Cow::Owned(format(&parts, route)),
+            (None, Some(_), Some(cached)) => Cow::Borrowed(cached),
+            (None, Some(route), None) => {
+                let mut name = String::with_capacity(method_part.len() + 1 + route.len());
+                name.push_str(&method_part);
                 name.push(' ');
                 name.push_str(route);
                 Cow::Owned(name)
             }
-            (None, None) => method.name_part(),
+            (None, None, _) => method_part,
         };
 
-        let mut attrs = Vec::with_capacity(if config.sampling_attributes { 24 } else { 4 });
+        // Room for the attributes added when the span records: the SDK keeps
+        // this vector, so they are pushed without reallocating.
+        let mut attrs = Vec::with_capacity(if config.sampling_attributes { 24 } else { 16 });
         method.push(&parts.method, config.dup, &mut attrs);
         attrs.push(KeyValue::new(sc::URL_SCHEME, scheme));
         if config.dup {
             attrs.push(KeyValue::new(old::HTTP_SCHEME, scheme));
         }
         if config.sampling_attributes {
-            if let Some(route) = route {
-                attrs.push(KeyValue::new(sc::HTTP_ROUTE, route.to_owned()));
+            if let Some(route) = &route_value {
+                attrs.push(KeyValue::new(sc::HTTP_ROUTE, route.clone()));
             }
-            request_attributes(config, &parts, &mut attrs);
+            request_attributes(config, &parts, &headers, &mut attrs);
         }
 
         let public = config
             .public_endpoint
             .as_ref()
             .is_some_and(|decide| decide(&parts));
-        let mut builder = SpanBuilder::from_name(name)
-            .with_kind(SpanKind::Server)
-            .with_attributes(attrs);
+        // Filled in place: the builder is large, chained `with_*` calls
+        // would move it each time.
+        let mut builder = SpanBuilder::from_name(name);
+        builder.span_kind = Some(SpanKind::Server);
+        builder.attributes = Some(attrs);
         let span = if public {
             let remote = parent_cx.span().span_context().clone();
             if remote.is_valid() {
-                builder = builder.with_links(vec![Link::with_context(remote)]);
+                builder.links = Some(vec![Link::with_context(remote)]);
             }
             config.tracer.build_with_context(builder, &Context::new())
         } else {
@@ -270,33 +297,35 @@ where
         let recording = cx.span().is_recording();
         if recording && !config.sampling_attributes {
             let mut more = Vec::with_capacity(16);
-            if let Some(route) = route {
-                more.push(KeyValue::new(sc::HTTP_ROUTE, route.to_owned()));
+            if let Some(route) = &route_value {
+                more.push(KeyValue::new(sc::HTTP_ROUTE, route.clone()));
             }
-            request_attributes(config, &parts, &mut more);
+            request_attributes(config, &parts, &headers, &mut more);
             cx.span().set_attributes(more);
         }
 
-        let finisher = Finisher::start(
-            Arc::clone(&self.config),
-            cx.clone(),
+        // Boxed: the response future and body move it several times.
+        let finisher = Box::new(Finisher::start(
+            &self.config,
+            cx,
             start,
             recording,
             &method,
             scheme,
-            route,
+            route_value,
             &parts,
-        );
+            &headers,
+        ));
 
         let req = Request::from_parts(parts, body);
         let future = {
-            let _guard = cx.clone().attach();
+            let _guard = finisher.context().clone().attach();
             if config.catch_panic {
                 catch_unwind(AssertUnwindSafe(|| self.inner.call(req)))
             } else {
                 Ok(self.inner.call(req))
             }
         };
-        ResponseFuture::new(future, cx, config.catch_panic, Some(finisher))
+        ResponseFuture::new(future, None, config.catch_panic, Some(finisher))
     }
 }
