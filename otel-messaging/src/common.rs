@@ -8,7 +8,9 @@
 )]
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use otel_core::instrument::{DURATION_BUCKETS, ErrorRecord, record_error};
@@ -18,7 +20,7 @@ use otel_core::opentelemetry::propagation::{Extractor, Injector};
 use otel_core::opentelemetry::trace::{
     Link, SpanContext, SpanKind, TraceContextExt, Tracer, TracerProvider,
 };
-use otel_core::opentelemetry::{Context, InstrumentationScope, KeyValue, Value};
+use otel_core::opentelemetry::{Context, InstrumentationScope, KeyValue, StringValue, Value};
 use otel_core::semconv::{attribute as attr, metric as m};
 
 /// Largest header value (bytes) the carriers hand to a propagator or to
@@ -151,6 +153,7 @@ struct Inner {
     process_mode: ProcessMode,
     propagate: bool,
     capture: MessageHeaderCapture,
+    prepared: PreparedCache,
 }
 
 impl Default for Instrumentation {
@@ -267,6 +270,7 @@ impl InstrumentationBuilder {
                 process_mode: self.process_mode,
                 propagate: !self.no_propagation,
                 capture: self.capture,
+                prepared: PreparedCache::default(),
             }),
         }
     }
@@ -283,7 +287,9 @@ pub(crate) struct Operation {
     pub temporary: bool,
     pub partition: Option<String>,
     pub consumer_group: Option<String>,
-    pub server: Option<(String, u16)>,
+    /// `server.address` and `server.port`, shared with the client (no copy
+    /// per operation).
+    pub server: Option<Arc<(String, u16)>>,
     pub batch_count: Option<usize>,
     /// Span-only attributes (offsets, keys, tags…).
     pub span_attrs: Vec<KeyValue>,
@@ -324,7 +330,7 @@ impl Operation {
         } else if let Some(d) = self.destination.as_ref().filter(|_| !self.temporary) {
             Some(d.clone())
         } else {
-            self.server.as_ref().map(|(h, p)| format!("{h}:{p}"))
+            self.server.as_deref().map(|(h, p)| format!("{h}:{p}"))
         };
         match target {
             Some(t) => Cow::Owned(format!("{} {}", self.name, t)),
@@ -344,32 +350,61 @@ impl Operation {
         if let Some(t) = &self.template {
             a.push(KeyValue::new(
                 attr::MESSAGING_DESTINATION_TEMPLATE,
-                t.clone(),
+                shared_str(t),
             ));
         } else if let Some(d) = self.destination.as_ref().filter(|_| !self.temporary) {
-            a.push(KeyValue::new(attr::MESSAGING_DESTINATION_NAME, d.clone()));
+            a.push(KeyValue::new(
+                attr::MESSAGING_DESTINATION_NAME,
+                shared_str(d),
+            ));
         }
         if let Some(p) = &self.partition {
             a.push(KeyValue::new(
                 attr::MESSAGING_DESTINATION_PARTITION_ID,
-                p.clone(),
+                shared_str(p),
             ));
         }
         if let Some(g) = &self.consumer_group {
             a.push(KeyValue::new(
                 attr::MESSAGING_CONSUMER_GROUP_NAME,
-                g.clone(),
+                shared_str(g),
             ));
         }
-        if let Some((h, p)) = &self.server {
-            a.push(KeyValue::new(attr::SERVER_ADDRESS, h.clone()));
+        if let Some((h, p)) = self.server.as_deref() {
+            a.push(KeyValue::new(attr::SERVER_ADDRESS, shared_str(h)));
             a.push(KeyValue::new(attr::SERVER_PORT, i64::from(*p)));
         }
         a
     }
 
-    fn span_attrs(&self, metric_attrs: &[KeyValue]) -> Vec<KeyValue> {
-        let mut a = metric_attrs.to_vec();
+    /// The fields that determine [`span_name`](Self::span_name) and
+    /// [`metric_attrs`](Self::metric_attrs).
+    fn key(&self) -> OpKey<'_> {
+        let target = if let Some(t) = &self.template {
+            Target::Template(t)
+        } else if let Some(d) = self.destination.as_ref().filter(|_| !self.temporary) {
+            Target::Destination(d)
+        } else {
+            Target::None
+        };
+        OpKey {
+            system: self.system,
+            name: self.name,
+            op_type: self.op_type,
+            target,
+            partition: self.partition.as_deref(),
+            consumer_group: self.consumer_group.as_deref(),
+            server: self.server.as_deref().map(|(h, p)| (h.as_str(), *p)),
+        }
+    }
+
+    /// Upper bound of the attributes `push_span_only_attrs` adds.
+    fn span_only_len(&self) -> usize {
+        3 + self.span_attrs.len()
+    }
+
+    /// Appends the span-only attributes (after the shared ones).
+    fn push_span_only_attrs(&self, a: &mut Vec<KeyValue>) {
         if let Some(d) = self
             .destination
             .as_ref()
@@ -384,7 +419,211 @@ impl Operation {
             a.push(KeyValue::new(attr::MESSAGING_BATCH_MESSAGE_COUNT, n as i64));
         }
         a.extend(self.span_attrs.iter().cloned());
-        a
+    }
+}
+
+/// A string attribute value shared by reference count: cloning the cached
+/// attributes for a span or a metric record does not allocate.
+fn shared_str(s: &str) -> StringValue {
+    StringValue::from(Arc::<str>::from(s))
+}
+
+/// What an operation's span name and shared attributes depend on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target<'a> {
+    Template(&'a str),
+    Destination(&'a str),
+    None,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct OpKey<'a> {
+    system: &'static str,
+    name: &'static str,
+    op_type: OperationType,
+    target: Target<'a>,
+    partition: Option<&'a str>,
+    consumer_group: Option<&'a str>,
+    server: Option<(&'a str, u16)>,
+}
+
+impl OpKey<'_> {
+    fn hash(&self) -> u64 {
+        fn opt(h: &mut Fnv, s: Option<&str>) {
+            match s {
+                Some(s) => {
+                    h.write_u8(1);
+                    h.write(s.as_bytes());
+                    h.write_u8(0xff);
+                }
+                None => h.write_u8(0),
+            }
+        }
+        let mut h = Fnv::default();
+        h.write(self.system.as_bytes());
+        h.write_u8(0xff);
+        h.write(self.name.as_bytes());
+        h.write_u8(0xff);
+        h.write_u8(self.op_type as u8);
+        match self.target {
+            Target::Template(t) => {
+                h.write_u8(1);
+                h.write(t.as_bytes());
+            }
+            Target::Destination(d) => {
+                h.write_u8(2);
+                h.write(d.as_bytes());
+            }
+            Target::None => h.write_u8(0),
+        }
+        h.write_u8(0xff);
+        opt(&mut h, self.partition);
+        opt(&mut h, self.consumer_group);
+        opt(&mut h, self.server.map(|(host, _)| host));
+        h.write_u16(self.server.map_or(0, |(_, port)| port));
+        h.finish()
+    }
+}
+
+/// The owned form of an [`OpKey`], stored with the cached values.
+#[derive(Debug)]
+struct OwnedOpKey {
+    system: &'static str,
+    name: &'static str,
+    op_type: OperationType,
+    target: (u8, Option<Box<str>>),
+    partition: Option<Box<str>>,
+    consumer_group: Option<Box<str>>,
+    server: Option<(Box<str>, u16)>,
+}
+
+impl OwnedOpKey {
+    fn new(key: &OpKey<'_>) -> Self {
+        let target = match key.target {
+            Target::Template(t) => (1, Some(t.into())),
+            Target::Destination(d) => (2, Some(d.into())),
+            Target::None => (0, None),
+        };
+        Self {
+            system: key.system,
+            name: key.name,
+            op_type: key.op_type,
+            target,
+            partition: key.partition.map(Into::into),
+            consumer_group: key.consumer_group.map(Into::into),
+            server: key.server.map(|(h, p)| (h.into(), p)),
+        }
+    }
+
+    fn matches(&self, key: &OpKey<'_>) -> bool {
+        let target = match key.target {
+            Target::Template(t) => (1, Some(t)),
+            Target::Destination(d) => (2, Some(d)),
+            Target::None => (0, None),
+        };
+        self.system == key.system
+            && self.name == key.name
+            && self.op_type == key.op_type
+            && self.target.0 == target.0
+            && self.target.1.as_deref() == target.1
+            && self.partition.as_deref() == key.partition
+            && self.consumer_group.as_deref() == key.consumer_group
+            && self.server.as_ref().map(|(h, p)| (&**h, *p)) == key.server
+    }
+}
+
+/// FNV-1a: the cache keys are short strings hashed on every message.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Passes a precomputed `u64` key through.
+#[derive(Default)]
+struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Span name and shared (span and metric) attributes of one destination.
+#[derive(Debug)]
+struct Prepared {
+    key: OwnedOpKey,
+    name: Cow<'static, str>,
+    metric_attrs: Arc<[KeyValue]>,
+}
+
+/// Most destinations a client keeps prepared; operations on further
+/// destinations compute their name and attributes on each call.
+const PREPARED_CAPACITY: usize = 1024;
+
+/// Per-destination cache of [`Prepared`] values, bounded by
+/// [`PREPARED_CAPACITY`]. Temporary destinations (reply inboxes) are not
+/// part of the key, so they do not fill it.
+#[derive(Debug, Default)]
+struct PreparedCache {
+    map: RwLock<HashMap<u64, Vec<Arc<Prepared>>, BuildHasherDefault<IdentityHasher>>>,
+}
+
+impl PreparedCache {
+    fn get(&self, op: &Operation) -> Arc<Prepared> {
+        let key = op.key();
+        let hash = key.hash();
+        if let Ok(map) = self.map.read()
+            && let Some(found) = map
+                .get(&hash)
+                .and_then(|bucket| bucket.iter().find(|p| p.key.matches(&key)))
+        {
+            return Arc::clone(found);
+        }
+        let prepared = Arc::new(Prepared {
+            key: OwnedOpKey::new(&key),
+            name: op.span_name(),
+            metric_attrs: op.metric_attrs().into(),
+        });
+        if let Ok(mut map) = self.map.write() {
+            let len = map.len();
+            if let Some(bucket) = map.get_mut(&hash) {
+                if let Some(found) = bucket.iter().find(|p| p.key.matches(&key)) {
+                    return Arc::clone(found);
+                }
+                if bucket.len() < 4 {
+                    bucket.push(Arc::clone(&prepared));
+                }
+            } else if len < PREPARED_CAPACITY {
+                map.insert(hash, vec![Arc::clone(&prepared)]);
+            }
+        }
+        prepared
     }
 }
 
@@ -430,13 +669,16 @@ impl Instrumentation {
         extra: Vec<KeyValue>,
         started: Option<(std::time::SystemTime, Instant)>,
     ) -> OperationSpan {
-        let metric_attrs = op.metric_attrs();
-        let mut attrs = op.span_attrs(&metric_attrs);
+        let prepared = self.inner.prepared.get(op);
+        let mut attrs =
+            Vec::with_capacity(prepared.metric_attrs.len() + op.span_only_len() + extra.len());
+        attrs.extend(prepared.metric_attrs.iter().cloned());
+        op.push_span_only_attrs(&mut attrs);
         attrs.extend(extra);
         let mut builder = self
             .inner
             .tracer
-            .span_builder(op.span_name())
+            .span_builder(prepared.name.clone())
             .with_kind(op.kind.clone().unwrap_or_else(|| op.op_type.kind()))
             .with_attributes(attrs);
         if !links.is_empty() {
@@ -449,7 +691,8 @@ impl Instrumentation {
         OperationSpan {
             cx: parent.with_span(span),
             start: started.map_or_else(Instant::now, |(_, i)| i),
-            metric_attrs,
+            metric_attrs: Arc::clone(&prepared.metric_attrs),
+            metric_extra: Vec::new(),
             op_type: op.op_type,
             count: op.batch_count.unwrap_or(1) as u64,
             counts_consumed: op.counts_consumed,
@@ -514,7 +757,10 @@ pub(crate) fn inject(cx: &Context, carrier: &mut dyn Injector) {
 pub struct OperationSpan {
     cx: Context,
     start: Instant,
-    metric_attrs: Vec<KeyValue>,
+    /// Shared attributes of the operation (cached per destination).
+    metric_attrs: Arc<[KeyValue]>,
+    /// Shared attributes known only later (Kafka partition), then `error.type`.
+    metric_extra: Vec<KeyValue>,
     op_type: OperationType,
     count: u64,
     counts_consumed: bool,
@@ -538,7 +784,7 @@ impl OperationSpan {
     /// ends (for values known only at the end, such as a Kafka partition).
     pub(crate) fn set_shared_attribute(&mut self, kv: KeyValue) {
         self.cx.span().set_attribute(kv.clone());
-        self.metric_attrs.push(kv);
+        self.metric_extra.push(kv);
     }
 
     /// Ends the span as a success and records its metrics.
@@ -559,7 +805,7 @@ impl OperationSpan {
         self.ended = true;
         let elapsed = self.start.elapsed().as_secs_f64();
         let span = self.cx.span();
-        let mut attrs = std::mem::take(&mut self.metric_attrs);
+        let mut extra = std::mem::take(&mut self.metric_extra);
         if let Some((error_type, message)) = error {
             record_error(
                 &span,
@@ -569,17 +815,29 @@ impl OperationSpan {
                     exception: true,
                 },
             );
-            attrs.push(KeyValue::new(attr::ERROR_TYPE, error_type.to_owned()));
+            extra.push(KeyValue::new(attr::ERROR_TYPE, error_type.to_owned()));
         }
+        let joined;
+        let attrs: &[KeyValue] = if extra.is_empty() {
+            &self.metric_attrs
+        } else {
+            joined = self
+                .metric_attrs
+                .iter()
+                .cloned()
+                .chain(extra)
+                .collect::<Vec<_>>();
+            &joined
+        };
         let inner = &self.inst.inner;
         match self.op_type {
-            OperationType::Process => inner.process_duration.record(elapsed, &attrs),
-            _ => inner.operation_duration.record(elapsed, &attrs),
+            OperationType::Process => inner.process_duration.record(elapsed, attrs),
+            _ => inner.operation_duration.record(elapsed, attrs),
         }
         if self.op_type == OperationType::Send {
-            inner.sent.add(self.count, &attrs);
+            inner.sent.add(self.count, attrs);
         } else if self.counts_consumed {
-            inner.consumed.add(self.count, &attrs);
+            inner.consumed.add(self.count, attrs);
         }
         span.end();
     }
@@ -728,5 +986,52 @@ impl<M> std::ops::Deref for Delivered<M> {
     type Target = M;
     fn deref(&self) -> &M {
         &self.message
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(destination: &str, temporary: bool) -> Operation {
+        let mut op =
+            Operation::new("nats", "publish", OperationType::Send).destination(destination);
+        op.temporary = temporary;
+        op.server = Some(Arc::new(("localhost".to_owned(), 4222)));
+        op
+    }
+
+    #[test]
+    fn prepared_cache_matches_uncached_values() {
+        let cache = PreparedCache::default();
+        for (dest, temporary) in [("a.b", false), ("a.c", false), ("_INBOX.x", true)] {
+            let op = op(dest, temporary);
+            let first = cache.get(&op);
+            let again = cache.get(&op);
+            assert!(Arc::ptr_eq(&first, &again));
+            assert_eq!(first.name, op.span_name());
+            assert_eq!(&*first.metric_attrs, op.metric_attrs().as_slice());
+        }
+        // Temporary destinations share the entry keyed by the server.
+        let inbox = cache.get(&op("_INBOX.y", true));
+        assert_eq!(inbox.name, "publish localhost:4222");
+        assert!(Arc::ptr_eq(&inbox, &cache.get(&op("_INBOX.x", true))));
+        // Other fields are part of the key.
+        let mut grouped = op("a.b", false);
+        grouped.consumer_group = Some("g".to_owned());
+        let g = cache.get(&grouped);
+        assert!(!Arc::ptr_eq(&g, &cache.get(&op("a.b", false))));
+        assert_eq!(&*g.metric_attrs, grouped.metric_attrs().as_slice());
+    }
+
+    #[test]
+    fn prepared_cache_is_bounded() {
+        let cache = PreparedCache::default();
+        for i in 0..PREPARED_CAPACITY + 10 {
+            let op = op(&format!("subject.{i}"), false);
+            assert_eq!(cache.get(&op).name, op.span_name());
+        }
+        let entries: usize = cache.map.read().unwrap().values().map(Vec::len).sum();
+        assert!(entries <= PREPARED_CAPACITY + 4);
     }
 }

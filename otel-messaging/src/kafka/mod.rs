@@ -66,7 +66,7 @@ pub struct KafkaTracing {
     inst: Instrumentation,
     group: Option<String>,
     client_id: Option<String>,
-    server: Option<(String, u16)>,
+    server: Option<std::sync::Arc<(String, u16)>>,
 }
 
 impl KafkaTracing {
@@ -95,7 +95,7 @@ impl KafkaTracing {
 
     /// `server.address` / `server.port` (a bootstrap broker).
     pub fn with_server(mut self, host: impl Into<String>, port: u16) -> Self {
-        self.server = Some((host.into(), port));
+        self.server = Some(std::sync::Arc::new((host.into(), port)));
         self
     }
 

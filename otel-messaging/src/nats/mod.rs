@@ -49,7 +49,7 @@ fn is_wildcard(subject: &str) -> bool {
 pub struct TracedClient {
     client: Client,
     inst: Instrumentation,
-    server: Option<(String, u16)>,
+    server: Option<std::sync::Arc<(String, u16)>>,
 }
 
 impl TracedClient {
@@ -57,7 +57,8 @@ impl TracedClient {
     /// server's INFO.
     pub fn new(client: Client, instrumentation: Instrumentation) -> Self {
         let info = client.server_info();
-        let server = (!info.host.is_empty()).then(|| (info.host.clone(), info.port));
+        let server =
+            (!info.host.is_empty()).then(|| std::sync::Arc::new((info.host.clone(), info.port)));
         Self {
             client,
             inst: instrumentation,

@@ -81,7 +81,7 @@ fn lapin_error_type(e: &lapin::Error) -> String {
 pub struct TracedChannel {
     channel: Channel,
     inst: Instrumentation,
-    server: Option<(String, u16)>,
+    server: Option<std::sync::Arc<(String, u16)>>,
 }
 
 impl TracedChannel {
@@ -97,7 +97,7 @@ impl TracedChannel {
     /// Records `server.address` / `server.port` (the broker) on every span
     /// and metric.
     pub fn with_server(mut self, host: impl Into<String>, port: u16) -> Self {
-        self.server = Some((host.into(), port));
+        self.server = Some(std::sync::Arc::new((host.into(), port)));
         self
     }
 
