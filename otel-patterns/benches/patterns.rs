@@ -45,6 +45,13 @@ impl SagaLog for NullLog {
     fn set_entry<'a>(&'a self, _: &'a str, _: &'a LogEntry) -> BoxFuture<'a, Result<(), LogError>> {
         Box::pin(async { Ok(()) })
     }
+    // No I/O: writes complete at once (as `MemoryLog`'s do).
+    fn set_status_now(&self, _: &str, _: &str) -> Option<Result<(), LogError>> {
+        Some(Ok(()))
+    }
+    fn set_entry_now(&self, _: &str, _: &LogEntry) -> Option<Result<(), LogError>> {
+        Some(Ok(()))
+    }
     fn find<'a>(
         &'a self,
         _: &'a str,

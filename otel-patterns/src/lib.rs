@@ -69,7 +69,9 @@
 //! `http.request.resend_count`.
 //!
 //! When the saga span is not sampled, steps and compensations run in its
-//! context without spans of their own.
+//! context without spans of their own. Likewise, when the `retry` span is
+//! not recording (not sampled), attempts run in its context without
+//! `retry.attempt` spans.
 //!
 //! ## Events
 //!

@@ -94,6 +94,9 @@ struct PolicyInner {
     telemetry: Telemetry,
     attempts: Histogram<u64>,
     exhausted: Counter<u64>,
+    /// `retry.attempts` attributes, one pair per [`RetryOutcome`] (in
+    /// declaration order), built once.
+    outcome_attrs: [[KeyValue; 2]; 5],
 }
 
 /// Builder of a [`RetryPolicy`].
@@ -170,12 +173,25 @@ impl RetryPolicyBuilder {
             .with_unit("{retry}")
             .with_description("Retries refused by the retry budget.")
             .build();
+        let operation =
+            crate::telemetry::shared_kv(names::RETRY_OPERATION, Arc::from(self.operation));
+        let outcome_attrs = [
+            RetryOutcome::Success,
+            RetryOutcome::NonRetryable,
+            RetryOutcome::AttemptsExhausted,
+            RetryOutcome::ElapsedExceeded,
+            RetryOutcome::BudgetExhausted,
+        ]
+        .map(|o| {
+            [
+                operation.clone(),
+                KeyValue::new(names::RETRY_OUTCOME, o.as_str()),
+            ]
+        });
         RetryPolicy {
             inner: Arc::new(PolicyInner {
-                operation: crate::telemetry::shared_kv(
-                    names::RETRY_OPERATION,
-                    Arc::from(self.operation),
-                ),
+                operation,
+                outcome_attrs,
                 max_attempts: self.max_attempts,
                 max_elapsed: self.max_elapsed,
                 backoff: self.backoff,
@@ -215,7 +231,9 @@ impl RetryPolicy {
     /// Runs `op` (given the attempt number, 1 for the first try) until
     /// `classify` says [`RetryDecision::Stop`], or a cap, or the budget,
     /// stops it; returns the last result. Each attempt runs inside its own
-    /// `retry.attempt` span, a child of a `retry` span for the whole call.
+    /// `retry.attempt` span, a child of a `retry` span for the whole call
+    /// (when the `retry` span is not recording, attempts run in its context
+    /// with no span of their own).
     pub async fn run<T, E, F, Fut, C>(&self, op: F, classify: C) -> Result<T, E>
     where
         F: FnMut(u32) -> Fut,
@@ -252,12 +270,19 @@ impl RetryPolicy {
     {
         let p = &*self.inner;
         let tracer = &*p.telemetry.tracer;
+        // Room for `retry.attempts`, `retry.outcome` and `error.type`, set at
+        // the end, so the SDK's attribute vector never reallocates.
+        let mut call_attrs = Vec::with_capacity(4);
+        call_attrs.push(p.operation.clone());
         let call_span = tracer
             .span_builder(names::RETRY_SPAN)
             .with_kind(SpanKind::Internal)
-            .with_attributes([p.operation.clone()])
+            .with_attributes(call_attrs)
             .start_with_context(tracer, parent);
         let call_cx = parent.with_span(call_span);
+        // A call span that records nothing (not sampled) gets no attempt
+        // spans: the attempts run in its context, as the steps of an
+        // unsampled saga do.
         let sampled = call_cx.span().is_recording();
         if let Some(b) = &p.budget {
             b.deposit();
@@ -268,25 +293,24 @@ impl RetryPolicy {
         let mut from_server = false;
         let (result, outcome) = loop {
             attempt += 1;
-            let mut builder = tracer
-                .span_builder(names::RETRY_ATTEMPT_SPAN)
-                .with_kind(SpanKind::Internal);
-            if sampled {
-                let mut attrs = vec![
-                    p.operation.clone(),
-                    KeyValue::new(names::RETRY_ATTEMPT, i64::from(attempt)),
-                ];
+            let (r, decision) = if sampled {
+                // attempt 1: operation, attempt, error.type; later ones add
+                // the two delay attributes.
+                let mut attrs = Vec::with_capacity(if attempt > 1 { 5 } else { 3 });
+                attrs.push(p.operation.clone());
+                attrs.push(KeyValue::new(names::RETRY_ATTEMPT, i64::from(attempt)));
                 if attempt > 1 {
                     attrs.push(KeyValue::new(names::RETRY_DELAY, delay.as_secs_f64()));
                     attrs.push(KeyValue::new(names::RETRY_DELAY_SERVER, from_server));
                 }
-                builder = builder.with_attributes(attrs);
-            }
-            let attempt_span = builder.start_with_context(tracer, &call_cx);
-            let attempt_cx = call_cx.with_span(attempt_span);
-            let r = op(attempt).with_context(attempt_cx.clone()).await;
-            let decision = classify(&r);
-            {
+                let attempt_span = tracer
+                    .span_builder(names::RETRY_ATTEMPT_SPAN)
+                    .with_kind(SpanKind::Internal)
+                    .with_attributes(attrs)
+                    .start_with_context(tracer, &call_cx);
+                let attempt_cx = call_cx.with_span(attempt_span);
+                let r = op(attempt).with_context(attempt_cx.clone()).await;
+                let decision = classify(&r);
                 let span = attempt_cx.span();
                 if decision != RetryDecision::Stop || r.is_err() {
                     let et = if r.is_err() {
@@ -298,7 +322,12 @@ impl RetryPolicy {
                     span.set_status(Status::error(""));
                 }
                 span.end();
-            }
+                (r, decision)
+            } else {
+                let r = op(attempt).with_context(call_cx.clone()).await;
+                let decision = classify(&r);
+                (r, decision)
+            };
             let server = match decision {
                 RetryDecision::Stop => {
                     let o = if r.is_ok() {
@@ -348,22 +377,19 @@ impl RetryPolicy {
             tokio::time::sleep(delay).await;
         };
         let span = call_cx.span();
-        span.set_attribute(KeyValue::new(names::RETRY_ATTEMPTS, i64::from(attempt)));
-        span.set_attribute(KeyValue::new(names::RETRY_OUTCOME, outcome.as_str()));
-        if outcome != RetryOutcome::Success {
-            if result.is_err() {
-                span.set_attribute(KeyValue::new(names::ERROR_TYPE, short_type_name::<E>()));
+        if sampled {
+            span.set_attribute(KeyValue::new(names::RETRY_ATTEMPTS, i64::from(attempt)));
+            span.set_attribute(KeyValue::new(names::RETRY_OUTCOME, outcome.as_str()));
+            if outcome != RetryOutcome::Success {
+                if result.is_err() {
+                    span.set_attribute(KeyValue::new(names::ERROR_TYPE, short_type_name::<E>()));
+                }
+                span.set_status(Status::error(outcome.as_str()));
             }
-            span.set_status(Status::error(outcome.as_str()));
         }
         span.end();
-        p.attempts.record(
-            u64::from(attempt),
-            &[
-                p.operation.clone(),
-                KeyValue::new(names::RETRY_OUTCOME, outcome.as_str()),
-            ],
-        );
+        p.attempts
+            .record(u64::from(attempt), &p.outcome_attrs[outcome as usize]);
         result
     }
 }
@@ -373,4 +399,26 @@ pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
     let full = std::any::type_name::<T>();
     let base = full.split('<').next().unwrap_or(full);
     base.rsplit("::").next().unwrap_or(base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcome_attrs_are_indexed_by_outcome() {
+        let p = RetryPolicy::builder("op").build();
+        for o in [
+            RetryOutcome::Success,
+            RetryOutcome::NonRetryable,
+            RetryOutcome::AttemptsExhausted,
+            RetryOutcome::ElapsedExceeded,
+            RetryOutcome::BudgetExhausted,
+        ] {
+            let [op, out] = &p.inner.outcome_attrs[o as usize];
+            assert_eq!(op, &p.inner.operation);
+            assert_eq!(out.key.as_str(), names::RETRY_OUTCOME);
+            assert_eq!(out.value.as_str(), o.as_str());
+        }
+    }
 }

@@ -71,6 +71,23 @@ pub trait SagaLog: Send + Sync + 'static {
         entry: &'a LogEntry,
     ) -> BoxFuture<'a, Result<(), LogError>>;
 
+    /// For logs whose writes need no I/O (in memory, no-op): does what
+    /// [`set_status`](Self::set_status) does, at once, and returns its
+    /// result. `None` (the default) means "no such path": the caller awaits
+    /// `set_status`. The patterns try this first on their hot paths, so a
+    /// log without I/O saves a boxed future per write.
+    fn set_status_now(&self, id: &str, status: &str) -> Option<Result<(), LogError>> {
+        let _ = (id, status);
+        None
+    }
+
+    /// [`set_status_now`](Self::set_status_now) for
+    /// [`set_entry`](Self::set_entry).
+    fn set_entry_now(&self, id: &str, entry: &LogEntry) -> Option<Result<(), LogError>> {
+        let _ = (id, entry);
+        None
+    }
+
     /// Instances of `kind` and `name` whose status is one of `statuses`,
     /// with their entries in index order.
     fn find<'a>(
@@ -95,6 +112,57 @@ impl MemoryLog {
     /// An empty log.
     pub fn new() -> Self {
         Self::default()
+    }
+}
+
+impl MemoryLog {
+    fn write_status(&self, id: &str, status: &str) -> Result<(), LogError> {
+        let mut d = lock(&self.data);
+        let (r, _) = d
+            .get_mut(id)
+            .ok_or_else(|| LogError(format!("no instance {id}")))?;
+        r.status.clear();
+        r.status.push_str(status);
+        Ok(())
+    }
+
+    fn write_entry(&self, id: &str, entry: &LogEntry) -> Result<(), LogError> {
+        let mut d = lock(&self.data);
+        let (_, entries) = d
+            .get_mut(id)
+            .ok_or_else(|| LogError(format!("no instance {id}")))?;
+        match entries.iter_mut().find(|e| e.index == entry.index) {
+            Some(e) => e.clone_from(entry),
+            None => {
+                entries.push(entry.clone());
+                entries.sort_by_key(|e| e.index);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes `entry`, synchronously when the log can.
+pub(crate) async fn write_entry(
+    log: &dyn SagaLog,
+    id: &str,
+    entry: &LogEntry,
+) -> Result<(), LogError> {
+    match log.set_entry_now(id, entry) {
+        Some(r) => r,
+        None => log.set_entry(id, entry).await,
+    }
+}
+
+/// Writes `status`, synchronously when the log can.
+pub(crate) async fn write_status(
+    log: &dyn SagaLog,
+    id: &str,
+    status: &str,
+) -> Result<(), LogError> {
+    match log.set_status_now(id, status) {
+        Some(r) => r,
+        None => log.set_status(id, status).await,
     }
 }
 
@@ -123,14 +191,7 @@ impl SagaLog for MemoryLog {
         id: &'a str,
         status: &'a str,
     ) -> BoxFuture<'a, Result<(), LogError>> {
-        Box::pin(async move {
-            let mut d = lock(&self.data);
-            let (r, _) = d
-                .get_mut(id)
-                .ok_or_else(|| LogError(format!("no instance {id}")))?;
-            r.status = status.to_owned();
-            Ok(())
-        })
+        Box::pin(async move { self.write_status(id, status) })
     }
 
     fn set_entry<'a>(
@@ -138,20 +199,15 @@ impl SagaLog for MemoryLog {
         id: &'a str,
         entry: &'a LogEntry,
     ) -> BoxFuture<'a, Result<(), LogError>> {
-        Box::pin(async move {
-            let mut d = lock(&self.data);
-            let (_, entries) = d
-                .get_mut(id)
-                .ok_or_else(|| LogError(format!("no instance {id}")))?;
-            match entries.iter_mut().find(|e| e.index == entry.index) {
-                Some(e) => *e = entry.clone(),
-                None => {
-                    entries.push(entry.clone());
-                    entries.sort_by_key(|e| e.index);
-                }
-            }
-            Ok(())
-        })
+        Box::pin(async move { self.write_entry(id, entry) })
+    }
+
+    fn set_status_now(&self, id: &str, status: &str) -> Option<Result<(), LogError>> {
+        Some(self.write_status(id, status))
+    }
+
+    fn set_entry_now(&self, id: &str, entry: &LogEntry) -> Option<Result<(), LogError>> {
+        Some(self.write_entry(id, entry))
     }
 
     fn find<'a>(

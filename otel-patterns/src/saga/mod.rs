@@ -468,7 +468,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
         let record = LogRecord {
             id: id.clone(),
             kind: KIND.to_owned(),
-            name: s.name.to_string(),
+            name: String::from(&*s.name),
             payload,
             status: st::RUNNING.to_owned(),
             span: to_traceparent(root.span().span_context()),
@@ -479,7 +479,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
             .enumerate()
             .map(|(i, step)| LogEntry {
                 index: i as u32,
-                name: step.name.to_string(),
+                name: String::from(&*step.name),
                 state: st::PENDING.to_owned(),
                 span: None,
                 error: None,
@@ -507,11 +507,17 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
         let mut b = tracer
             .span_builder(s.span_name.clone())
             .with_kind(SpanKind::Internal)
-            .with_attributes([
-                s.name_attr.clone(),
-                KeyValue::new(names::SAGA_ID, id.to_owned()),
-                KeyValue::new(names::SAGA_RECOVERED, recovered),
-            ]);
+            .with_attributes({
+                // Room for `saga.outcome` and `error.type`, set at the end,
+                // so the SDK's attribute vector never reallocates.
+                let mut attrs = Vec::with_capacity(5);
+                attrs.extend([
+                    s.name_attr.clone(),
+                    KeyValue::new(names::SAGA_ID, id.to_owned()),
+                    KeyValue::new(names::SAGA_RECOVERED, recovered),
+                ]);
+                attrs
+            });
         if let Some(o) = original {
             b = b.with_links(vec![Link::new(
                 o,
@@ -598,8 +604,9 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                 let mut failed = None;
                 for i in from..s.steps.len() {
                     let step = &s.steps[i];
-                    let span_cx =
+                    let own_cx =
                         self.step_span(root, &saga_id, i, step.span_name.clone(), None, Vec::new());
+                    let span_cx = own_cx.as_ref().unwrap_or(root);
                     let entry = &mut entries[i];
                     set(&mut entry.state, st::STARTED);
                     entry.span = if sampled {
@@ -607,12 +614,12 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                     } else {
                         root_parent.clone()
                     };
-                    if let Err(e) = s.log.set_entry(id, entry).await {
-                        end_span(&span_cx, Some("log_error"));
+                    if let Err(e) = log::write_entry(&*s.log, id, entry).await {
+                        end_span(span_cx, sampled, None, Some("log_error"));
                         return Err(e);
                     }
                     let res = run_attempts(
-                        &span_cx,
+                        span_cx,
                         &step.action,
                         &step.action_retry,
                         &saga_id,
@@ -622,13 +629,9 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                     .await;
                     match res {
                         Attempted::Ok(attempts) => {
-                            span_cx.span().set_attribute(KeyValue::new(
-                                names::SAGA_STEP_ATTEMPTS,
-                                i64::from(attempts),
-                            ));
                             set(&mut entry.state, st::DONE);
-                            let w = s.log.set_entry(id, entry).await;
-                            end_span(&span_cx, None);
+                            let w = log::write_entry(&*s.log, id, entry).await;
+                            end_span(span_cx, sampled, Some(attempts), None);
                             w?;
                         }
                         Attempted::Failed {
@@ -636,18 +639,14 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                             error_type,
                             timed_out,
                         } => {
-                            span_cx.span().set_attribute(KeyValue::new(
-                                names::SAGA_STEP_ATTEMPTS,
-                                i64::from(attempts),
-                            ));
                             entry.state =
                                 if timed_out { st::IN_DOUBT } else { st::FAILED }.to_owned();
                             entry.error = Some(error_type.clone());
                             let sc = span_cx.span().span_context().clone();
-                            end_span(&span_cx, Some(&error_type));
-                            s.log.set_entry(id, entry).await?;
+                            end_span(span_cx, sampled, Some(attempts), Some(&error_type));
+                            log::write_entry(&*s.log, id, entry).await?;
                             failed = Some(Trigger {
-                                step: step.name.to_string(),
+                                step: String::from(&*step.name),
                                 error_type,
                                 span: sc.is_valid().then_some(sc),
                             });
@@ -657,11 +656,11 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                 }
                 match failed {
                     None => {
-                        s.log.set_status(id, st::COMPLETED).await?;
+                        log::write_status(&*s.log, id, st::COMPLETED).await?;
                         return Ok(SagaOutcome::Completed);
                     }
                     Some(t) => {
-                        s.log.set_status(id, st::COMPENSATING).await?;
+                        log::write_status(&*s.log, id, st::COMPENSATING).await?;
                         t
                     }
                 }
@@ -680,25 +679,27 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
             let step = &s.steps[i];
             let Some(comp) = &step.compensation else {
                 entries[i].state = st::STEP_COMPENSATED.to_owned();
-                s.log.set_entry(id, &entries[i]).await?;
+                log::write_entry(&*s.log, id, &entries[i]).await?;
                 continue;
             };
             let mut links = Vec::new();
-            if let Some(sc) = entries[i].span.as_deref().and_then(from_traceparent) {
-                links.push(Link::new(
-                    sc,
-                    vec![KeyValue::new(names::SAGA_LINK_ROLE, "undoes")],
-                    0,
-                ));
+            if sampled {
+                if let Some(sc) = entries[i].span.as_deref().and_then(from_traceparent) {
+                    links.push(Link::new(
+                        sc,
+                        vec![KeyValue::new(names::SAGA_LINK_ROLE, "undoes")],
+                        0,
+                    ));
+                }
+                if let Some(sc) = &trigger.span {
+                    links.push(Link::new(
+                        sc.clone(),
+                        vec![KeyValue::new(names::SAGA_LINK_ROLE, "triggered_by")],
+                        0,
+                    ));
+                }
             }
-            if let Some(sc) = &trigger.span {
-                links.push(Link::new(
-                    sc.clone(),
-                    vec![KeyValue::new(names::SAGA_LINK_ROLE, "triggered_by")],
-                    0,
-                ));
-            }
-            let span_cx = self.step_span(
+            let own_cx = self.step_span(
                 root,
                 &saga_id,
                 i,
@@ -706,13 +707,14 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                 Some(&trigger),
                 links,
             );
+            let span_cx = own_cx.as_ref().unwrap_or(root);
             entries[i].state = st::STEP_COMPENSATING.to_owned();
-            if let Err(e) = s.log.set_entry(id, &entries[i]).await {
-                end_span(&span_cx, Some("log_error"));
+            if let Err(e) = log::write_entry(&*s.log, id, &entries[i]).await {
+                end_span(span_cx, sampled, None, Some("log_error"));
                 return Err(e);
             }
             let res = run_attempts(
-                &span_cx,
+                span_cx,
                 comp,
                 &step.compensation_retry,
                 &saga_id,
@@ -723,20 +725,16 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
             let comp_attrs = |outcome: &'static str| {
                 [
                     s.name_attr.clone(),
-                    KeyValue::new(names::SAGA_STEP, step.name.to_string()),
+                    step.step_attr.clone(),
                     KeyValue::new(names::SAGA_COMPENSATION_OUTCOME, outcome),
                 ]
             };
             match res {
                 Attempted::Ok(attempts) => {
-                    span_cx.span().set_attribute(KeyValue::new(
-                        names::SAGA_STEP_ATTEMPTS,
-                        i64::from(attempts),
-                    ));
                     s.compensations.add(1, &comp_attrs("compensated"));
                     entries[i].state = st::STEP_COMPENSATED.to_owned();
-                    let w = s.log.set_entry(id, &entries[i]).await;
-                    end_span(&span_cx, None);
+                    let w = log::write_entry(&*s.log, id, &entries[i]).await;
+                    end_span(span_cx, sampled, Some(attempts), None);
                     w?;
                 }
                 Attempted::Failed {
@@ -744,24 +742,20 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                     error_type,
                     ..
                 } => {
-                    span_cx.span().set_attribute(KeyValue::new(
-                        names::SAGA_STEP_ATTEMPTS,
-                        i64::from(attempts),
-                    ));
                     s.compensations.add(1, &comp_attrs("failed"));
-                    end_span(&span_cx, Some(&error_type));
+                    end_span(span_cx, sampled, Some(attempts), Some(&error_type));
                     entries[i].state = st::COMPENSATION_FAILED.to_owned();
                     entries[i].error = Some(error_type.clone());
-                    s.log.set_entry(id, &entries[i]).await?;
-                    s.log.set_status(id, st::STUCK).await?;
+                    log::write_entry(&*s.log, id, &entries[i]).await?;
+                    log::write_status(&*s.log, id, st::STUCK).await?;
                     return Ok(SagaOutcome::Stuck {
-                        step: step.name.to_string(),
+                        step: String::from(&*step.name),
                         error_type,
                     });
                 }
             }
         }
-        s.log.set_status(id, st::COMPENSATED).await?;
+        log::write_status(&*s.log, id, st::COMPENSATED).await?;
         Ok(SagaOutcome::Compensated {
             failed_step: trigger.step,
             error_type: trigger.error_type,
@@ -776,19 +770,22 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
         name: Cow<'static, str>,
         trigger: Option<&Trigger>,
         links: Vec<Link>,
-    ) -> Context {
+    ) -> Option<Context> {
         let s = &*self.inner;
         if !root.span().span_context().is_sampled() {
             // Unsampled saga: steps run in its context, no spans of their own.
-            return root.clone();
+            return None;
         }
         let tracer = &*s.telemetry.tracer;
-        let mut attrs = vec![
+        // Room for the trigger pair, `saga.step.attempts` and `error.type`,
+        // so the SDK's attribute vector never reallocates.
+        let mut attrs = Vec::with_capacity(8);
+        attrs.extend([
             s.name_attr.clone(),
             crate::telemetry::shared_kv(names::SAGA_ID, saga_id.clone()),
             s.steps[index].step_attr.clone(),
             KeyValue::new(names::SAGA_STEP_INDEX, index as i64),
-        ];
+        ]);
         if let Some(t) = trigger {
             attrs.push(KeyValue::new(names::SAGA_TRIGGER_STEP, t.step.clone()));
             attrs.push(KeyValue::new(
@@ -802,7 +799,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
             .with_attributes(attrs)
             .with_links(links)
             .start_with_context(tracer, root);
-        root.with_span(span)
+        Some(root.with_span(span))
     }
 
     /// Finishes (or compensates) every unfinished instance of this saga in
@@ -847,7 +844,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                 e.state = st::STEP_COMPENSATING.to_owned();
             }
         }
-        s.log.set_status(id, st::COMPENSATING).await?;
+        log::write_status(&*s.log, id, st::COMPENSATING).await?;
         let mut record = record;
         record.status = st::COMPENSATING.to_owned();
         self.resume(record, entries).await
@@ -898,11 +895,11 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                 Some(p) if entries[p].state == st::STARTED && s.in_doubt == InDoubt::Compensate => {
                     entries[p].state = st::IN_DOUBT.to_owned();
                     entries[p].error = Some("process_restart".to_owned());
-                    if let Err(e) = s.log.set_entry(&record.id, &entries[p]).await {
+                    if let Err(e) = log::write_entry(&*s.log, &record.id, &entries[p]).await {
                         self.end_root(&root, Err(&e));
                         return Err(e.into());
                     }
-                    if let Err(e) = s.log.set_status(&record.id, st::COMPENSATING).await {
+                    if let Err(e) = log::write_status(&*s.log, &record.id, st::COMPENSATING).await {
                         self.end_root(&root, Err(&e));
                         return Err(e.into());
                     }
@@ -928,8 +925,17 @@ fn set(s: &mut String, v: &str) {
     s.push_str(v);
 }
 
-fn end_span(cx: &Context, error: Option<&str>) {
+/// Ends a step or compensation span. `own` is false for an unsampled saga,
+/// whose steps run in the saga span's context: that span is not theirs to
+/// annotate or end.
+fn end_span(cx: &Context, own: bool, attempts: Option<u32>, error: Option<&str>) {
+    if !own {
+        return;
+    }
     let span = cx.span();
+    if let Some(n) = attempts {
+        span.set_attribute(KeyValue::new(names::SAGA_STEP_ATTEMPTS, i64::from(n)));
+    }
     if let Some(et) = error {
         span.set_attribute(KeyValue::new(names::ERROR_TYPE, et.to_owned()));
         span.set_status(Status::error(et.to_owned()));
