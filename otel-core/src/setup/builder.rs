@@ -147,7 +147,7 @@ impl TelemetryBuilder {
     }
 
     /// Extra headers forwarded from incoming to outgoing requests, on top of
-    /// `x-request-id` (always forwarded; see [`crate::propagation::MeshHeaders`]).
+    /// `x-request-id` (always forwarded; see [`crate::propagation::ForwardHeadersPropagator`]).
     pub fn forward_headers<I, S>(mut self, names: I) -> Self
     where
         I: IntoIterator<Item = S>,
