@@ -12,77 +12,11 @@
 //! `saga10-unsampled`, `retry-sampled`, `retry-unsampled`, `none`
 //! (setup only). Per-step cost = (saga10 − saga0) / (10 × iterations).
 
+mod fixture;
+
+use fixture::{retry_first_try, retry_policy, saga};
 use futures_util::FutureExt as _;
-use futures_util::future::BoxFuture;
-use otel_core::opentelemetry_sdk::metrics::SdkMeterProvider;
-use otel_core::opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
-use otel_patterns::Telemetry;
-use otel_patterns::retry::{RetryDecision, RetryPolicy};
-use otel_patterns::saga::{LogEntry, LogError, LogRecord, LoggedInstance, Saga, SagaLog, Step};
 use std::hint::black_box;
-use std::sync::Arc;
-
-fn telemetry(sampled: bool) -> Telemetry {
-    let tp = SdkTracerProvider::builder()
-        .with_sampler(if sampled {
-            Sampler::AlwaysOn
-        } else {
-            Sampler::AlwaysOff
-        })
-        .build();
-    let mp = SdkMeterProvider::builder().build();
-    Telemetry::new(&tp, &mp)
-}
-
-/// Same as the `patterns` bench's log.
-struct NullLog;
-
-impl SagaLog for NullLog {
-    fn create<'a>(
-        &'a self,
-        _: &'a LogRecord,
-        _: &'a [LogEntry],
-    ) -> BoxFuture<'a, Result<(), LogError>> {
-        Box::pin(async { Ok(()) })
-    }
-    fn set_status<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<(), LogError>> {
-        Box::pin(async { Ok(()) })
-    }
-    fn set_entry<'a>(&'a self, _: &'a str, _: &'a LogEntry) -> BoxFuture<'a, Result<(), LogError>> {
-        Box::pin(async { Ok(()) })
-    }
-    // No I/O: writes complete at once (as `MemoryLog`'s do).
-    fn set_status_now(&self, _: &str, _: &str) -> Option<Result<(), LogError>> {
-        Some(Ok(()))
-    }
-    fn set_entry_now(&self, _: &str, _: &LogEntry) -> Option<Result<(), LogError>> {
-        Some(Ok(()))
-    }
-    fn find<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a str,
-        _: &'a [&'a str],
-    ) -> BoxFuture<'a, Result<Vec<LoggedInstance>, LogError>> {
-        Box::pin(async { Ok(Vec::new()) })
-    }
-    fn get<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Option<LoggedInstance>, LogError>> {
-        Box::pin(async { Ok(None) })
-    }
-}
-
-fn saga(steps: usize, sampled: bool) -> Saga<()> {
-    let mut b = Saga::builder("bench")
-        .log(Arc::new(NullLog))
-        .telemetry(telemetry(sampled));
-    for i in 0..steps {
-        b = b.step(
-            Step::new(format!("s{i}"), |_| async { Ok::<_, std::io::Error>(()) })
-                .compensate_with(|_| async { Ok::<_, std::io::Error>(()) }),
-        );
-    }
-    b.build()
-}
 
 fn run_saga(steps: usize, sampled: bool, n: u64) {
     let s = saga(steps, sampled);
@@ -92,24 +26,9 @@ fn run_saga(steps: usize, sampled: bool, n: u64) {
 }
 
 fn run_retry(sampled: bool, n: u64) {
-    let policy = RetryPolicy::builder("bench")
-        .telemetry(telemetry(sampled))
-        .build();
+    let policy = retry_policy(sampled);
     for _ in 0..n {
-        let r = policy
-            .run(
-                |a| async move { Ok::<u32, ()>(black_box(a)) },
-                |r| {
-                    if r.is_err() {
-                        RetryDecision::Retry
-                    } else {
-                        RetryDecision::Stop
-                    }
-                },
-            )
-            .now_or_never()
-            .unwrap();
-        black_box(r).ok();
+        black_box(retry_first_try(&policy)).ok();
     }
 }
 
