@@ -1,13 +1,16 @@
 //! Building blocks shared by the layer crates (`otel-http`, `otel-grpc`,
 //! `otel-messaging`, `otel-patterns`), so each rule is written once:
 //! histogram buckets, the resend-count request extension, header capture
-//! allow-lists, filter combinators and error recording.
+//! allow-lists, filter combinators, error recording and the cache of
+//! instruments bound to hot attribute sets.
 
+mod bound;
 mod error;
 mod filter;
 mod headers;
 mod resend;
 
+pub use bound::{BoundCache, StaticKey};
 pub use error::{ErrorRecord, record_error};
 pub use filter::{All, Any, Filter, FilterExt, Not, all, any, not};
 pub use headers::{HeaderCapture, SENSITIVE_HEADERS};
