@@ -763,3 +763,131 @@ async fn unsampled_requests_record_metrics_and_propagate_the_decision() {
         .histogram("http.server.request.duration")
         .assert_count(&[KeyValue::new("http.route", "/users/{id}")], 1);
 }
+
+/// Every duration series as (sorted `key=value` list, count).
+fn duration_series(capture: &Capture) -> Vec<(Vec<String>, u64)> {
+    let metrics = capture.collect_metrics();
+    let points = metrics.histogram("http.server.request.duration");
+    let mut series: Vec<(Vec<String>, u64)> = points
+        .matching(&[])
+        .map(|p| {
+            let mut attrs: Vec<String> = p
+                .attributes
+                .iter()
+                .map(|kv| format!("{}={}", kv.key, kv.value))
+                .collect();
+            attrs.sort();
+            (attrs, p.count)
+        })
+        .collect();
+    series.sort();
+    series
+}
+
+/// The default layer records through instruments bound per attribute set;
+/// opt-in body sizes take the unbound path. Both must produce the same
+/// series with the same counts, including 5xx `error.type`s, unknown
+/// methods, unmatched routes and many repeats of each set.
+#[tokio::test]
+async fn bound_and_unbound_metric_paths_record_the_same_series() {
+    let bound = Capture::new();
+    let unbound = Capture::new();
+    let bound_app = routes().layer(builder(&bound).build());
+    let unbound_app = routes().layer(builder(&unbound).body_size_metrics(true).build());
+    for app in [&bound_app, &unbound_app] {
+        for round in 0..3 {
+            for uri in ["/users/1", "/error", "/missing", "/nope", "/api/items/7"] {
+                send(app, get_req(uri).body(Body::empty()).unwrap()).await;
+            }
+            let method = if round == 0 { "PURGE" } else { "DELETE" };
+            send(
+                app,
+                Request::builder()
+                    .method(method)
+                    .uri("/any")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        }
+    }
+    let bound_series = duration_series(&bound);
+    assert_eq!(bound_series, duration_series(&unbound));
+    assert!(
+        bound_series
+            .iter()
+            .any(|(attrs, count)| *count == 3 && attrs.contains(&"error.type=500".to_owned())),
+        "{bound_series:?}"
+    );
+    assert!(
+        bound_series.iter().any(|(attrs, count)| *count == 1
+            && attrs.contains(&"http.request.method=_OTHER".to_owned())),
+        "{bound_series:?}"
+    );
+}
+
+/// `active_requests` goes up while a request is in flight and back to 0
+/// after, through the bound handle, also when the response body is dropped
+/// unread and when metric labels force the unbound duration path.
+#[tokio::test]
+async fn bound_active_requests_go_back_to_zero() {
+    let capture = Capture::new();
+    let (release, wait) = tokio::sync::oneshot::channel::<()>();
+    let wait = std::sync::Arc::new(std::sync::Mutex::new(Some(wait)));
+    let app = Router::new()
+        .route(
+            "/slow",
+            get(move || {
+                let wait = wait.lock().unwrap().take();
+                // Only the first request waits.
+                async move {
+                    if let Some(wait) = wait {
+                        let _ = wait.await;
+                    }
+                    "done"
+                }
+            }),
+        )
+        .layer(
+            builder(&capture)
+                .metric_attributes(|_| vec![KeyValue::new("tenant", "a")])
+                .build(),
+        );
+    let in_flight = tokio::spawn(
+        app.clone()
+            .oneshot(get_req("/slow").body(Body::empty()).unwrap()),
+    );
+    let get = [
+        KeyValue::new("http.request.method", "GET"),
+        KeyValue::new("url.scheme", "http"),
+    ];
+    let mut seen_one = false;
+    for _ in 0..200 {
+        let metrics = capture.collect_metrics();
+        let value = metrics
+            .get("http.server.active_requests")
+            .and_then(|m| m.sum_i64().get(&get).map(|p| p.value));
+        if value == Some(1) {
+            seen_one = true;
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        seen_one,
+        "active_requests never reached 1 while a request was in flight"
+    );
+    release.send(()).unwrap();
+    let response = in_flight.await.unwrap().unwrap();
+    drop(response); // body never read: the finisher still runs
+    for _ in 0..5 {
+        send(&app, get_req("/slow").body(Body::empty()).unwrap()).await;
+    }
+    let metrics = capture.collect_metrics();
+    metrics
+        .sum_i64("http.server.active_requests")
+        .assert_value(&get, 0);
+    metrics
+        .histogram("http.server.request.duration")
+        .assert_count(&[KeyValue::new("tenant", "a")], 6);
+}

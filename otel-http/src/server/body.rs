@@ -8,15 +8,16 @@ use bytes::Buf;
 use http::request::Parts;
 use http::{HeaderValue, Response};
 use http_body::{Body, Frame, SizeHint};
-use otel_core::instrument::{ErrorRecord, record_error};
+use otel_core::instrument::{ErrorRecord, StaticKey, record_error};
+use otel_core::opentelemetry::metrics::BoundUpDownCounter;
 use otel_core::opentelemetry::trace::TraceContextExt;
 use otel_core::opentelemetry::{Context, KeyValue, StringValue};
 use otel_core::propagation::TraceParent;
 use otel_core::semconv::attribute as sc;
 use pin_project_lite::pin_project;
 
-use super::ServerConfig;
 use super::service::content_length;
+use super::{ActiveKey, DurationKey, ServerConfig};
 use crate::attributes::{MethodAttr, RequestHeaders, old, protocol_version};
 
 pin_project! {
@@ -117,6 +118,11 @@ pub(crate) struct Finisher {
     /// `server.address` / `server.port` of the metrics (opt-in).
     server: Option<(StringValue, Option<u16>)>,
     route: Option<StringValue>,
+    /// The route when it is a `'static` string (the route cache's), so the
+    /// duration can go through a bound instrument.
+    static_route: Option<&'static str>,
+    /// `active_requests` bound to this request's set (+1 done, −1 at drop).
+    active_bound: Option<BoundUpDownCounter<i64>>,
     version: Option<&'static str>,
     labels: Vec<KeyValue>,
     request_size: Option<u64>,
@@ -135,6 +141,7 @@ impl Finisher {
         method: &MethodAttr,
         scheme: &'static str,
         route: Option<StringValue>,
+        static_route: Option<&'static str>,
         parts: &Parts,
         headers: &RequestHeaders<'_>,
     ) -> Self {
@@ -147,6 +154,8 @@ impl Finisher {
             scheme,
             server: None,
             route: None,
+            static_route: None,
+            active_bound: None,
             version: protocol_version(parts.version),
             labels: Vec::new(),
             request_size: None,
@@ -162,9 +171,22 @@ impl Finisher {
                 finisher.server = Some((StringValue::from(Arc::<str>::from(host)), port));
             }
             if let Some(active) = &metrics.active {
-                finisher.with_base_attributes(|attrs| active.add(1, attrs));
+                match finisher.active_key() {
+                    Some(key) => {
+                        let bound = metrics.active_bound.get_or_bind(key, || {
+                            finisher.with_base_attributes(|attrs| active.bind(attrs))
+                        });
+                        match &bound {
+                            Some(b) => b.add(1),
+                            None => finisher.with_base_attributes(|attrs| active.add(1, attrs)),
+                        }
+                        finisher.active_bound = bound;
+                    }
+                    None => finisher.with_base_attributes(|attrs| active.add(1, attrs)),
+                }
             }
             finisher.route = route;
+            finisher.static_route = static_route;
             if let Some(labeler) = &config.metric_labeler {
                 finisher.labels = labeler(parts);
             }
@@ -178,6 +200,71 @@ impl Finisher {
     /// The request's context (with its span).
     pub(crate) fn context(&self) -> &Context {
         &self.cx
+    }
+
+    /// The bound-instrument key of `active_requests` when its attributes are
+    /// all static strings (no opt-in server address).
+    fn active_key(&self) -> Option<ActiveKey> {
+        match (&self.method, &self.server) {
+            (Cow::Borrowed(method), None) => Some(ActiveKey {
+                method: StaticKey(method),
+                scheme: StaticKey(self.scheme),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The bound-instrument key of the duration when its attributes are all
+    /// static strings and the status code (no labeler, no server address,
+    /// the route from the route cache).
+    fn duration_key(&self) -> Option<DurationKey> {
+        if !self.labels.is_empty() || (self.route.is_some() && self.static_route.is_none()) {
+            return None;
+        }
+        let error_type = match &self.error_type {
+            None => None,
+            Some(Cow::Borrowed(e)) => Some(StaticKey(e)),
+            Some(Cow::Owned(_)) => return None,
+        };
+        Some(DurationKey {
+            active: self.active_key()?,
+            route: self.static_route.map(StaticKey),
+            status: self.status,
+            error_type,
+            version: self.version.map(StaticKey),
+        })
+    }
+
+    /// The duration's attributes (method, scheme, opt-in server address,
+    /// route, status, error type, protocol version, labels).
+    fn duration_attributes(&self) -> Vec<KeyValue> {
+        let mut attrs =
+            Vec::with_capacity(7 + usize::from(self.server.is_some()) * 2 + self.labels.len());
+        attrs.push(KeyValue::new(sc::HTTP_REQUEST_METHOD, self.method.clone()));
+        attrs.push(KeyValue::new(sc::URL_SCHEME, self.scheme));
+        if let Some((host, port)) = &self.server {
+            attrs.push(KeyValue::new(sc::SERVER_ADDRESS, host.clone()));
+            if let Some(port) = port {
+                attrs.push(KeyValue::new(sc::SERVER_PORT, i64::from(*port)));
+            }
+        }
+        if let Some(route) = &self.route {
+            attrs.push(KeyValue::new(sc::HTTP_ROUTE, route.clone()));
+        }
+        if let Some(code) = self.status {
+            attrs.push(KeyValue::new(
+                sc::HTTP_RESPONSE_STATUS_CODE,
+                i64::from(code),
+            ));
+        }
+        if let Some(e) = &self.error_type {
+            attrs.push(KeyValue::new(sc::ERROR_TYPE, e.clone()));
+        }
+        if let Some(v) = self.version {
+            attrs.push(KeyValue::new(sc::NETWORK_PROTOCOL_VERSION, v));
+        }
+        attrs.extend(self.labels.iter().cloned());
+        attrs
     }
 
     /// Calls `f` with the attributes of `active_requests` (method, scheme
@@ -220,7 +307,7 @@ impl Finisher {
         }
         let trace_response = config.trace_response;
         if code >= 500 && self.error_type.is_none() {
-            self.fail(Cow::Owned(code.to_string()), None, false);
+            self.fail(status_error_type(code), None, false);
         }
         if trace_response
             && let Some(tp) = TraceParent::format(self.cx.span().span_context())
@@ -258,34 +345,30 @@ impl Drop for Finisher {
         if let Some(metrics) = &config.metrics {
             let elapsed = self.start.map_or(0.0, |s| s.elapsed().as_secs_f64());
             if let Some(active) = &metrics.active {
-                self.with_base_attributes(|attrs| active.add(-1, attrs));
-            }
-            let mut attrs =
-                Vec::with_capacity(7 + usize::from(self.server.is_some()) * 2 + self.labels.len());
-            attrs.push(KeyValue::new(sc::HTTP_REQUEST_METHOD, self.method.clone()));
-            attrs.push(KeyValue::new(sc::URL_SCHEME, self.scheme));
-            if let Some((host, port)) = self.server.take() {
-                attrs.push(KeyValue::new(sc::SERVER_ADDRESS, host));
-                if let Some(port) = port {
-                    attrs.push(KeyValue::new(sc::SERVER_PORT, i64::from(port)));
+                match self.active_bound.take() {
+                    Some(bound) => bound.add(-1),
+                    None => self.with_base_attributes(|attrs| active.add(-1, attrs)),
                 }
             }
-            if let Some(route) = self.route.take() {
-                attrs.push(KeyValue::new(sc::HTTP_ROUTE, route));
+            let unbound_only = metrics.old_duration.is_none()
+                && metrics.response_size.is_none()
+                && metrics.request_size.is_none();
+            let recorded = unbound_only
+                && self.duration_key().is_some_and(|key| {
+                    metrics
+                        .duration_bound
+                        .with(
+                            key,
+                            || metrics.duration.bind(&self.duration_attributes()),
+                            |bound| bound.record(elapsed),
+                        )
+                        .is_some()
+                });
+            if recorded {
+                self.finish_span();
+                return;
             }
-            if let Some(code) = self.status {
-                attrs.push(KeyValue::new(
-                    sc::HTTP_RESPONSE_STATUS_CODE,
-                    i64::from(code),
-                ));
-            }
-            if let Some(e) = &self.error_type {
-                attrs.push(KeyValue::new(sc::ERROR_TYPE, e.clone()));
-            }
-            if let Some(v) = self.version {
-                attrs.push(KeyValue::new(sc::NETWORK_PROTOCOL_VERSION, v));
-            }
-            attrs.append(&mut self.labels);
+            let attrs = self.duration_attributes();
             let attrs = attrs.as_slice();
             metrics.duration.record(elapsed, attrs);
             if let Some(h) = &metrics.old_duration {
@@ -298,6 +381,14 @@ impl Drop for Finisher {
                 h.record(self.response_bytes, attrs);
             }
         }
+        self.finish_span();
+    }
+}
+
+impl Finisher {
+    /// The span's last attributes, then its end.
+    fn finish_span(&self) {
+        let config = &*self.config;
         let span = self.cx.span();
         if self.recording
             && config
@@ -317,5 +408,43 @@ impl Drop for Finisher {
             }
         }
         span.end();
+    }
+}
+
+/// `"500"` … `"599"`: the `error.type` of a 5xx response without an error of
+/// its own, as static strings (so the duration's set can stay bound).
+static SERVER_ERROR_CODES: [[u8; 3]; 100] = {
+    let mut table = [[b'5', b'0', b'0']; 100];
+    let mut i = 0;
+    while i < 100 {
+        table[i][1] = b'0' + (i / 10) as u8;
+        table[i][2] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    table
+};
+
+/// The status code as `error.type` (`"503"`), static for 500–599.
+fn status_error_type(code: u16) -> Cow<'static, str> {
+    match code {
+        500..=599 => std::str::from_utf8(&SERVER_ERROR_CODES[usize::from(code - 500)])
+            .map_or_else(|_| Cow::Owned(code.to_string()), Cow::Borrowed),
+        _ => Cow::Owned(code.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::status_error_type;
+
+    #[test]
+    fn status_error_types_are_the_codes() {
+        for code in [500u16, 503, 599, 600, 499, 1000] {
+            assert_eq!(status_error_type(code), code.to_string());
+        }
+        assert!(matches!(
+            status_error_type(504),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 }

@@ -37,10 +37,12 @@ use std::fmt;
 use std::sync::Arc;
 
 use http::request::Parts;
-use otel_core::instrument::{DURATION_BUCKETS, Filter, HeaderCapture};
+use otel_core::instrument::{BoundCache, DURATION_BUCKETS, Filter, HeaderCapture, StaticKey};
 use otel_core::opentelemetry::KeyValue;
 use otel_core::opentelemetry::global::BoxedTracer;
-use otel_core::opentelemetry::metrics::{Histogram, Meter, MeterProvider, UpDownCounter};
+use otel_core::opentelemetry::metrics::{
+    BoundHistogram, BoundUpDownCounter, Histogram, Meter, MeterProvider, UpDownCounter,
+};
 use otel_core::opentelemetry::propagation::TextMapPropagator;
 use otel_core::opentelemetry::trace::{Span, Tracer, TracerProvider};
 use otel_core::semconv::metric as scm;
@@ -71,9 +73,35 @@ type SpanNameFn = dyn Fn(&Parts, Option<&str>) -> String + Send + Sync;
 type LabelFn = dyn Fn(&Parts) -> Vec<KeyValue> + Send + Sync;
 type DecideFn = dyn Fn(&Parts) -> bool + Send + Sync;
 
+/// How many attribute sets each server instrument binds (routes × methods ×
+/// status codes of a typical service fit; more sets are recorded unbound).
+const BOUND_SETS: usize = 2048;
+
+/// The attribute set of a bound `http.server.active_requests`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct ActiveKey {
+    pub method: StaticKey,
+    pub scheme: StaticKey,
+}
+
+/// The attribute set of a bound `http.server.request.duration`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct DurationKey {
+    pub active: ActiveKey,
+    pub route: Option<StaticKey>,
+    pub status: Option<u16>,
+    pub error_type: Option<StaticKey>,
+    pub version: Option<StaticKey>,
+}
+
 pub(crate) struct ServerMetrics {
     pub duration: Histogram<f64>,
+    /// `duration` bound per attribute set, for the sets made only of static
+    /// strings and the status code (no opt-in address, no labeler).
+    pub duration_bound: BoundCache<DurationKey, BoundHistogram<f64>>,
     pub active: Option<UpDownCounter<i64>>,
+    /// `active` bound per (method, scheme).
+    pub active_bound: BoundCache<ActiveKey, BoundUpDownCounter<i64>>,
     pub request_size: Option<Histogram<u64>>,
     pub response_size: Option<Histogram<u64>>,
     /// `http.server.duration` in milliseconds, with `http/dup`.
@@ -96,6 +124,8 @@ impl ServerMetrics {
                 .with_description("Duration of HTTP server requests.")
                 .with_boundaries(DURATION_BUCKETS.to_vec())
                 .build(),
+            duration_bound: BoundCache::new(BOUND_SETS),
+            active_bound: BoundCache::new(BOUND_SETS),
             active: active.then(|| {
                 meter
                     .i64_up_down_counter(scm::HTTP_SERVER_ACTIVE_REQUESTS)

@@ -232,6 +232,7 @@ where
         // Route templates and `{method} {route}` names come from a static
         // cache: no allocation per request on a known route.
         let mut cached_name = None;
+        let mut static_route = None;
         let route_value: Option<StringValue> = route.map(|r| {
             let static_part = match (&config.span_name, &method_part) {
                 (None, Cow::Borrowed(m)) => Some(*m),
@@ -240,6 +241,7 @@ where
             match names::lookup(r, static_part) {
                 Some(named) => {
                     cached_name = named.name;
+                    static_route = Some(named.route);
                     StringValue::from(named.route)
                 }
                 None => StringValue::from(Arc::<str>::from(r)),
@@ -313,6 +315,7 @@ where
             &method,
             scheme,
             route_value,
+            static_route,
             &parts,
             &headers,
         ));
