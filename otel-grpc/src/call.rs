@@ -12,7 +12,7 @@ use otel_core::opentelemetry::{Context, KeyValue, StringValue, Value};
 use otel_core::propagation::{HeaderExtractor, HeaderInjector};
 use tonic::Code;
 
-use crate::config::{Shared, Side};
+use crate::config::{DurationKey, Shared, Side};
 use crate::method::MethodInfo;
 use crate::names;
 use crate::status::{code_name, is_client_error, is_server_error};
@@ -200,28 +200,49 @@ impl Call {
         }
         span.end_with_timestamp(end);
 
-        let mut attrs = Vec::with_capacity(6);
-        attrs.push(KeyValue::new(names::RPC_SYSTEM_NAME, names::GRPC));
-        attrs.push(KeyValue::new(
-            names::RPC_METHOD,
-            StringValue::from(self.method.full.clone()),
-        ));
-        attrs.push(KeyValue::new(names::RPC_RESPONSE_STATUS_CODE, name));
-        if failed {
-            attrs.push(KeyValue::new(names::ERROR_TYPE, name));
-        }
-        if self.shared.side == Side::Client
-            && let Some(s) = &self.server
-        {
+        let client_server = match self.shared.side {
+            Side::Client => self.server.as_ref(),
+            Side::Server => None,
+        };
+        let attrs = || {
+            let mut attrs = Vec::with_capacity(6);
+            attrs.push(KeyValue::new(names::RPC_SYSTEM_NAME, names::GRPC));
             attrs.push(KeyValue::new(
-                names::SERVER_ADDRESS,
-                StringValue::from(s.address_arc().clone()),
+                names::RPC_METHOD,
+                StringValue::from(self.method.full.clone()),
             ));
-            if let Some(port) = s.port() {
-                attrs.push(KeyValue::new(names::SERVER_PORT, i64::from(port)));
+            attrs.push(KeyValue::new(names::RPC_RESPONSE_STATUS_CODE, name));
+            if failed {
+                attrs.push(KeyValue::new(names::ERROR_TYPE, name));
             }
+            if let Some(s) = client_server {
+                attrs.push(KeyValue::new(
+                    names::SERVER_ADDRESS,
+                    StringValue::from(s.address_arc().clone()),
+                ));
+                if let Some(port) = s.port() {
+                    attrs.push(KeyValue::new(names::SERVER_PORT, i64::from(port)));
+                }
+            }
+            attrs
+        };
+        let key = DurationKey {
+            method: self.method.full.clone(),
+            code: code as i32,
+            server: client_server.map(|s| (s.address_arc().clone(), s.port())),
+        };
+        let shared = &self.shared;
+        if shared
+            .duration_bound
+            .with(
+                key,
+                || shared.duration.bind(&attrs()),
+                |bound| bound.record(elapsed),
+            )
+            .is_none()
+        {
+            shared.duration.record(elapsed, &attrs());
         }
-        self.shared.duration.record(elapsed, &attrs);
 
         if let Some(old) = &self.shared.old_duration {
             let mut old_attrs = Vec::with_capacity(6);
@@ -234,16 +255,14 @@ impl Call {
                 self.method.short().to_owned(),
             ));
             old_attrs.push(KeyValue::new(names::RPC_GRPC_STATUS_CODE, code as i64));
-            if self.shared.side == Side::Client {
-                old_attrs.extend(
-                    attrs
-                        .iter()
-                        .filter(|kv| {
-                            kv.key.as_str() == names::SERVER_ADDRESS
-                                || kv.key.as_str() == names::SERVER_PORT
-                        })
-                        .cloned(),
-                );
+            if let Some(s) = client_server {
+                old_attrs.push(KeyValue::new(
+                    names::SERVER_ADDRESS,
+                    StringValue::from(s.address_arc().clone()),
+                ));
+                if let Some(port) = s.port() {
+                    old_attrs.push(KeyValue::new(names::SERVER_PORT, i64::from(port)));
+                }
             }
             old.record(elapsed * 1000.0, &old_attrs);
         }

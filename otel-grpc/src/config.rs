@@ -6,8 +6,8 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use otel_core::instrument::{DURATION_BUCKETS, Filter, HeaderCapture};
-use otel_core::opentelemetry::metrics::{Histogram, MeterProvider};
+use otel_core::instrument::{BoundCache, DURATION_BUCKETS, Filter, HeaderCapture};
+use otel_core::opentelemetry::metrics::{BoundHistogram, Histogram, MeterProvider};
 use otel_core::opentelemetry::propagation::TextMapPropagator;
 use otel_core::opentelemetry::trace::{SpanBuilder, TraceContextExt, Tracer, TracerProvider};
 use otel_core::opentelemetry::{Context, InstrumentationScope, global};
@@ -26,11 +26,26 @@ pub(crate) enum Side {
     Client,
 }
 
+/// How many attribute sets the duration histogram binds (methods × status
+/// codes × targets of a typical service fit; more are recorded unbound).
+const BOUND_SETS: usize = 2048;
+
+/// The attribute set of a bound `rpc.*.call.duration`: method, status code
+/// and, on the client, the server address and port.
+#[derive(PartialEq, Eq, Hash)]
+pub(crate) struct DurationKey {
+    pub method: Arc<str>,
+    pub code: i32,
+    pub server: Option<(Arc<str>, Option<u16>)>,
+}
+
 pub(crate) struct Shared {
     pub side: Side,
     pub start: StartFn,
     pub propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
     pub duration: Histogram<f64>,
+    /// `duration` bound per (method, status, server address) set.
+    pub duration_bound: BoundCache<DurationKey, BoundHistogram<f64>>,
     pub old_duration: Option<Histogram<f64>>,
     pub dup: bool,
     pub filter: Option<Box<dyn Filter<str>>>,
@@ -256,6 +271,7 @@ impl<S> LayerBuilder<S> {
             start,
             propagator: self.propagator,
             duration,
+            duration_bound: BoundCache::new(BOUND_SETS),
             old_duration,
             dup,
             filter: self.filter,
