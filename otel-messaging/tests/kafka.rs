@@ -567,7 +567,10 @@ async fn send_batch_makes_create_spans_linked_from_one_client_send_span() {
     let raw = kafka.producer();
     let tracing = tracing(&capture)
         .with_client_id("batcher")
-        .with_cluster_id_from(rdkafka::producer::Producer::client(&raw), Duration::from_secs(5));
+        .with_cluster_id_from(
+            rdkafka::producer::Producer::client(&raw),
+            Duration::from_secs(5),
+        );
     let cluster_id = tracing.cluster_id().expect("mock cluster id").to_owned();
     assert!(!cluster_id.is_empty());
     let producer = TracedProducer::new(raw, tracing.clone());
@@ -648,10 +651,15 @@ async fn send_batch_makes_create_spans_linked_from_one_client_send_span() {
 
     let metrics = capture.collect_metrics();
     let dest = KeyValue::new("messaging.destination.name", topic.clone());
-    metrics.sum_u64("messaging.client.sent.messages").assert_value(
-        &[dest.clone(), KeyValue::new("messaging.operation.name", "send")],
-        3,
-    );
+    metrics
+        .sum_u64("messaging.client.sent.messages")
+        .assert_value(
+            &[
+                dest.clone(),
+                KeyValue::new("messaging.operation.name", "send"),
+            ],
+            3,
+        );
     metrics
         .histogram("messaging.client.operation.duration")
         .assert_count(
