@@ -32,7 +32,11 @@ const SCOPE_NAME: &str = "otel-messaging";
 /// The `messaging.operation.type` of a span (semconv v1.44 operation model).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OperationType {
-    /// One or more messages sent: PRODUCER span.
+    /// One message of a batch created: PRODUCER span whose context is the
+    /// message's creation context.
+    Create,
+    /// One or more messages sent: PRODUCER span, or CLIENT for a batch
+    /// whose messages carry `create` span contexts.
     Send,
     /// Pull: the application asked for messages: CLIENT span.
     Receive,
@@ -46,6 +50,7 @@ impl OperationType {
     /// The attribute value.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Create => "create",
             Self::Send => "send",
             Self::Receive => "receive",
             Self::Process => "process",
@@ -55,7 +60,7 @@ impl OperationType {
 
     fn kind(self) -> SpanKind {
         match self {
-            Self::Send => SpanKind::Producer,
+            Self::Create | Self::Send => SpanKind::Producer,
             Self::Receive | Self::Settle => SpanKind::Client,
             Self::Process => SpanKind::Consumer,
         }
@@ -152,6 +157,7 @@ struct Inner {
     process_duration: Histogram<f64>,
     process_mode: ProcessMode,
     propagate: bool,
+    create_spans: bool,
     capture: MessageHeaderCapture,
     prepared: PreparedCache,
 }
@@ -169,6 +175,7 @@ pub struct InstrumentationBuilder {
     meter: Option<Meter>,
     process_mode: ProcessMode,
     no_propagation: bool,
+    no_create_spans: bool,
     capture: MessageHeaderCapture,
 }
 
@@ -177,6 +184,7 @@ impl std::fmt::Debug for InstrumentationBuilder {
         f.debug_struct("InstrumentationBuilder")
             .field("process_mode", &self.process_mode)
             .field("propagate", &!self.no_propagation)
+            .field("create_spans", &!self.no_create_spans)
             .field("capture", &self.capture)
             .finish_non_exhaustive()
     }
@@ -219,6 +227,17 @@ impl InstrumentationBuilder {
     /// message is published with its headers untouched.
     pub fn propagate(mut self, propagate: bool) -> Self {
         self.no_propagation = !propagate;
+        self
+    }
+
+    /// Whether batch sends make a `create` PRODUCER span per message
+    /// (default `true`). Each message then carries its own create span's
+    /// context and the batch's `send` span is a CLIENT span linking to all
+    /// of them. With `false` the batch is one PRODUCER `send` span whose
+    /// context every message carries. Single-message sends never make
+    /// create spans.
+    pub fn create_spans(mut self, create_spans: bool) -> Self {
+        self.no_create_spans = !create_spans;
         self
     }
 
@@ -269,6 +288,7 @@ impl InstrumentationBuilder {
                 process_duration,
                 process_mode: self.process_mode,
                 propagate: !self.no_propagation,
+                create_spans: !self.no_create_spans,
                 capture: self.capture,
                 prepared: PreparedCache::default(),
             }),
@@ -644,8 +664,68 @@ impl Instrumentation {
         self.inner.propagate
     }
 
+    /// Whether batch sends make a `create` span per message.
+    pub fn creates_spans(&self) -> bool {
+        self.inner.create_spans
+    }
+
     pub(crate) fn capture(&self) -> &MessageHeaderCapture {
         &self.inner.capture
+    }
+
+    /// Starts the `send` span of a batch (semconv "Links vs parent",
+    /// producer side). For each message: a creation context it already
+    /// carries (user-supplied) is kept and linked, with no create span;
+    /// otherwise, with create spans on, a `create` PRODUCER span (ended at
+    /// once) is made, its context injected and linked. The send span (with
+    /// `messaging.batch.message_count`) is CLIENT when it links creation
+    /// contexts; with create spans off it is PRODUCER and its own context
+    /// is injected into the messages that carry none.
+    pub(crate) fn start_batch_send<M: OutgoingMessage>(
+        &self,
+        mut send: Operation,
+        messages: &mut [M],
+    ) -> OperationSpan {
+        let ambient = Context::current();
+        send.batch_count = Some(messages.len());
+        let mut links = Vec::with_capacity(messages.len());
+        let mut needs_send_context = Vec::new();
+        for (i, message) in messages.iter_mut().enumerate() {
+            let existing = message.existing_context();
+            if existing.is_valid() {
+                links.push(Link::with_context(existing));
+            } else if self.inner.create_spans {
+                let mut create = message.create_operation();
+                create.op_type = OperationType::Create;
+                create.name = "create";
+                create.kind = None;
+                // §4: `messaging.client.id` is not set on create spans.
+                create
+                    .span_attrs
+                    .retain(|kv| kv.key.as_str() != attr::MESSAGING_CLIENT_ID);
+                let extra = message.captured(&self.inner.capture);
+                let span = self.start(&create, &ambient, Vec::new(), extra);
+                if self.inner.propagate {
+                    message.inject(span.context());
+                }
+                links.push(Link::with_context(
+                    span.context().span().span_context().clone(),
+                ));
+                span.end();
+            } else {
+                needs_send_context.push(i);
+            }
+        }
+        if needs_send_context.is_empty() {
+            send.kind = Some(SpanKind::Client);
+        }
+        let span = self.start(&send, &ambient, links, Vec::new());
+        if self.inner.propagate {
+            for i in needs_send_context {
+                messages[i].inject(span.context());
+            }
+        }
+        span
     }
 
     /// Starts a span for `op` under `parent`, with `links`.
@@ -736,6 +816,26 @@ impl Instrumentation {
 
 fn merge_span(ambient: &Context, with_span: &Context) -> Context {
     ambient.with_remote_span_context(with_span.span().span_context().clone())
+}
+
+/// One message of a batch being sent, as [`Instrumentation::start_batch_send`]
+/// needs it.
+pub(crate) trait OutgoingMessage {
+    /// The message's own operation (destination, per-message attributes);
+    /// its name and type are replaced by `create`.
+    fn create_operation(&self) -> Operation;
+    /// The creation context the message already carries (invalid if none).
+    fn existing_context(&self) -> SpanContext;
+    /// Captured header attributes for its create span.
+    fn captured(&self, capture: &MessageHeaderCapture) -> Vec<KeyValue>;
+    /// Writes `cx` into the message headers.
+    fn inject(&mut self, cx: &Context);
+}
+
+/// The value every item has, `None` when they differ or there are none.
+pub(crate) fn shared_value<T: PartialEq>(mut items: impl Iterator<Item = T>) -> Option<T> {
+    let first = items.next()?;
+    items.all(|v| v == first).then_some(first)
 }
 
 /// The creation context carried by a message: the span context extracted

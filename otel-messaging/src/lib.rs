@@ -13,8 +13,26 @@
 //!   it is the producer span's **child**, one connected tree;
 //! - acknowledgements (`ack`, `nack`, `nak`, `reject`, `term`, `commit`) are
 //!   CLIENT `settle` spans, children of the process span;
-//! - batches are one span with `messaging.batch.message_count` and a link
-//!   to every message's creation context.
+//! - batch sends (`publish_batch`, `send_batch`) make a `create {destination}`
+//!   PRODUCER span per message, whose context that message carries (a
+//!   message that already carries a trace context keeps it), and one
+//!   CLIENT `send` span with `messaging.batch.message_count` and a link to
+//!   every creation context; [`InstrumentationBuilder::create_spans`]`(false)`
+//!   makes it one PRODUCER send span whose context every message carries;
+//! - pull receives (Kafka `poll`, JetStream `fetch`, RabbitMQ `basic_get`)
+//!   are CLIENT `receive` spans linking the received messages' creation
+//!   contexts (with `messaging.batch.message_count` for a fetched batch);
+//! - batch processing (`kafka::KafkaTracing::process_batch`,
+//!   `nats::TracedJetStream::process_batch`) is one `process` span with
+//!   `messaging.batch.message_count` and a link to every message's creation
+//!   context.
+//!
+//! `messaging.kafka.cluster.id` is recorded when configured
+//! (`kafka::KafkaTracing::with_cluster_id` / `with_cluster_id_from`).
+//! `messaging.destination.subscription.name` is not recorded by any system:
+//! the conventions map Kafka's consumer group and NATS queue groups to
+//! `messaging.consumer.group.name`, RabbitMQ's queue to the destination
+//! name, and define no subscription for them.
 //!
 //! Metrics: `messaging.client.sent.messages`,
 //! `messaging.client.consumed.messages`,
@@ -23,9 +41,9 @@
 //!
 //! | system | producer | consumer | settle |
 //! | --- | --- | --- | --- |
-//! | NATS (`nats`) | `nats::TracedClient::publish` / `request` / `respond`, `nats::TracedJetStream::publish` (ends at the server's ack) | `nats::TracedSubscriber` (plain and queue group), `nats::TracedJetStream::messages` | JetStream `ack` / `nak` / `term` |
+//! | NATS (`nats`) | `nats::TracedClient::publish` / `publish_batch` / `request` / `respond`, `nats::TracedJetStream::publish` / `publish_batch` (end at the server's acks) | `nats::TracedSubscriber` (plain and queue group), `nats::TracedJetStream::messages`, `nats::TracedJetStream::fetch` (pull: receive + process) / `process_batch` | JetStream `ack` / `nak` / `term` |
 //! | RabbitMQ (`rabbitmq`) | `rabbitmq::TracedChannel::basic_publish` (ends at the publisher confirm) | `rabbitmq::TracedConsumer`, `rabbitmq::TracedChannel::basic_get` (receive + process) | `ack` / `nack` / `reject` |
-//! | Kafka (`kafka`) | `kafka::TracedProducer::send` (ends at the delivery report) | `kafka::KafkaTracing::process` / `stream` / `poll` (receive + process) / `process_batch` | `commit` |
+//! | Kafka (`kafka`) | `kafka::TracedProducer::send` / `send_batch` (end at the delivery reports) | `kafka::KafkaTracing::process` / `stream` / `poll` (receive + process) / `process_batch` | `commit` |
 //!
 //! Consumers get a [`Delivered`] message: it dereferences to the client's
 //! message type, [`Delivered::context`] is the process span's context (run

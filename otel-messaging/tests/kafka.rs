@@ -549,3 +549,183 @@ async fn base_consumer_poll_records_receive_then_process() {
             1,
         );
 }
+
+/// The span id in a consumed message's `traceparent` header.
+fn traceparent_span_id<M: Message>(message: &M) -> String {
+    use otel_core::opentelemetry::propagation::Extractor;
+    let headers = message.headers().expect("headers");
+    let extractor = KafkaHeaderExtractor(headers);
+    let value = extractor.get("traceparent").expect("traceparent");
+    value.split('-').nth(2).expect("span id").to_owned()
+}
+
+#[tokio::test]
+async fn send_batch_makes_create_spans_linked_from_one_client_send_span() {
+    let capture = capture();
+    let kafka = Kafka::new();
+    let topic = kafka.topic("sendbatch", 1);
+    let raw = kafka.producer();
+    let tracing = tracing(&capture)
+        .with_client_id("batcher")
+        .with_cluster_id_from(
+            rdkafka::producer::Producer::client(&raw),
+            Duration::from_secs(5),
+        );
+    let cluster_id = tracing.cluster_id().expect("mock cluster id").to_owned();
+    assert!(!cluster_id.is_empty());
+    let producer = TracedProducer::new(raw, tracing.clone());
+
+    // The third record carries a context the user created: kept, linked,
+    // no create span for it.
+    let user_headers = OwnedHeaders::new().insert(Header {
+        key: "traceparent",
+        value: Some(TRACEPARENT),
+    });
+    let records = vec![
+        FutureRecord::<str, [u8]>::to(&topic)
+            .key("k0")
+            .payload(&b"zero"[..]),
+        FutureRecord::<str, [u8]>::to(&topic).payload(&b"one!"[..]),
+        FutureRecord::<str, [u8]>::to(&topic)
+            .payload(&b"two"[..])
+            .headers(user_headers),
+    ];
+    let results = producer.send_batch(records, Duration::from_secs(5)).await;
+    assert_eq!(results.len(), 3);
+    assert!(results.iter().all(Result::is_ok));
+
+    let creates = capture.spans_named(&format!("create {topic}"));
+    assert_eq!(creates.len(), 2, "{}", capture.tree());
+    for create in &creates {
+        create
+            .assert_kind(SpanKind::Producer)
+            .assert_attr("messaging.operation.type", "create")
+            .assert_attr("messaging.operation.name", "create")
+            .assert_attr("messaging.destination.name", topic.as_str())
+            .assert_attr("messaging.kafka.cluster.id", cluster_id.as_str())
+            .assert_no_attr("messaging.client.id")
+            .assert_no_attr("messaging.batch.message_count");
+    }
+    let keyed = creates
+        .iter()
+        .find(|c| c.attr_str("messaging.kafka.message.key") == Some("k0"))
+        .expect("create span of the keyed record");
+    keyed.assert_attr("messaging.message.body.size", 4i64);
+
+    let send = capture.span(&format!("send {topic}"));
+    send.assert_kind(SpanKind::Client)
+        .assert_attr("messaging.operation.type", "send")
+        .assert_attr("messaging.batch.message_count", 3i64)
+        .assert_attr("messaging.destination.partition.id", "0")
+        .assert_attr("messaging.client.id", "batcher")
+        .assert_attr("messaging.kafka.cluster.id", cluster_id.as_str())
+        .assert_no_attr("messaging.kafka.message.key")
+        .assert_no_attr("messaging.message.body.size")
+        .assert_not_error();
+    assert_eq!(send.links().len(), 3);
+    for create in &creates {
+        assert_linked(&send, create);
+    }
+    let user_span_id = TRACEPARENT.split('-').nth(2).unwrap();
+    assert!(
+        send.links()
+            .iter()
+            .any(|l| format!("{:016x}", l.span_context.span_id()) == user_span_id)
+    );
+
+    // Each consumed record carries its own creation context.
+    let consumer: BaseConsumer = kafka.consumer_config("gb").create().unwrap();
+    Kafka::assign(&consumer, &topic);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(traceparent_span_id(&poll_one(&consumer).await));
+    }
+    let mut expected: Vec<String> = creates
+        .iter()
+        .map(|c| format!("{:016x}", c.span_id()))
+        .collect();
+    expected.push(user_span_id.to_owned());
+    ids.sort();
+    expected.sort();
+    assert_eq!(ids, expected);
+
+    let metrics = capture.collect_metrics();
+    let dest = KeyValue::new("messaging.destination.name", topic.clone());
+    metrics
+        .sum_u64("messaging.client.sent.messages")
+        .assert_value(
+            &[
+                dest.clone(),
+                KeyValue::new("messaging.operation.name", "send"),
+            ],
+            3,
+        );
+    metrics
+        .histogram("messaging.client.operation.duration")
+        .assert_count(
+            &[dest, KeyValue::new("messaging.operation.type", "create")],
+            2,
+        );
+}
+
+#[tokio::test]
+async fn send_batch_without_create_spans_propagates_the_producer_send_span() {
+    let capture = capture();
+    let kafka = Kafka::new();
+    let topic_a = kafka.topic("nocreate-a", 1);
+    let topic_b = kafka.topic("nocreate-b", 1);
+    let producer = TracedProducer::new(
+        kafka.producer(),
+        KafkaTracing::new(builder(&capture).create_spans(false).build()),
+    );
+    let records = vec![
+        FutureRecord::<(), [u8]>::to(&topic_a).payload(&b"a"[..]),
+        FutureRecord::<(), [u8]>::to(&topic_b).payload(&b"b"[..]),
+    ];
+    let results = producer.send_batch(records, Duration::from_secs(5)).await;
+    assert!(results.iter().all(Result::is_ok));
+
+    assert!(capture.find(|s| s.name.starts_with("create")).is_none());
+    // Two topics: no destination in the name or attributes.
+    let send = capture.span("send");
+    send.assert_kind(SpanKind::Producer)
+        .assert_attr("messaging.batch.message_count", 2i64)
+        .assert_no_attr("messaging.destination.name");
+    assert!(send.links().is_empty());
+    let send_id = format!("{:016x}", send.span_id());
+    for topic in [&topic_a, &topic_b] {
+        let consumer: BaseConsumer = kafka.consumer_config("gn").create().unwrap();
+        Kafka::assign(&consumer, topic);
+        assert_eq!(traceparent_span_id(&poll_one(&consumer).await), send_id);
+    }
+}
+
+#[tokio::test]
+async fn cluster_id_is_recorded_on_consumer_and_settle_spans() {
+    let capture = capture();
+    let kafka = Kafka::new();
+    let topic = kafka.topic("cluster", 1);
+    raw_send(&kafka.producer(), &topic, b"x", None).await;
+    let consumer: BaseConsumer = kafka.consumer_config("gc").create().unwrap();
+    let tracing = tracing(&capture)
+        .with_consumer_group("gc")
+        .with_cluster_id_from(consumer.client(), Duration::from_secs(5));
+    let cluster_id = tracing.cluster_id().expect("mock cluster id").to_owned();
+    Kafka::assign(&consumer, &topic);
+    let deadline = std::time::Instant::now() + DELIVERY_WAIT;
+    let delivered = loop {
+        if let Some(m) = tracing.poll(&consumer, Duration::from_millis(100)) {
+            break m.unwrap();
+        }
+        assert!(std::time::Instant::now() < deadline, "no message in time");
+    };
+    delivered.commit(&consumer, CommitMode::Sync).unwrap();
+    delivered.end();
+    for name in ["poll", "process", "commit"] {
+        capture
+            .span(&format!("{name} {topic}"))
+            .assert_attr("messaging.kafka.cluster.id", cluster_id.as_str())
+            .assert_attr("messaging.consumer.group.name", "gc")
+            .assert_no_attr("messaging.destination.subscription.name");
+    }
+}

@@ -439,3 +439,285 @@ async fn ambient_span_is_parent_in_link_mode_and_linked_in_parent_mode() {
         }
     }
 }
+
+fn outbound(subject: &str, payload: &'static [u8]) -> async_nats::message::OutboundMessage {
+    async_nats::message::OutboundMessage {
+        subject: subject.into(),
+        reply: None,
+        payload: Bytes::from_static(payload),
+        headers: None,
+    }
+}
+
+#[tokio::test]
+async fn publish_batch_makes_create_spans_and_one_client_publish_span() {
+    let capture = capture();
+    let client = TracedClient::new(connect().await, instrumentation(&capture));
+    let subject = unique("t.batch");
+    let mut sub = client.subscribe(subject.clone()).await.unwrap();
+    client.client().flush().await.unwrap();
+
+    let mut user = outbound(&subject, b"user context");
+    let mut headers = HeaderMap::new();
+    headers.insert("traceparent", TRACEPARENT);
+    user.headers = Some(headers);
+    let mut with_reply = outbound(&subject, b"reply");
+    with_reply.reply = Some(format!("{subject}.reply").into());
+    client
+        .publish_batch(vec![outbound(&subject, b"plain"), with_reply, user])
+        .await
+        .unwrap();
+    let mut delivered = Vec::new();
+    for _ in 0..3 {
+        delivered.push(next(&mut sub).await);
+    }
+    assert!(delivered.iter().any(|d| d.reply.is_some()));
+    // The user's context was not overwritten.
+    assert!(delivered.iter().any(|d| {
+        d.headers
+            .as_ref()
+            .and_then(|h| h.get("traceparent"))
+            .map(|v| v.as_str())
+            == Some(TRACEPARENT)
+    }));
+    drop(delivered);
+
+    let creates = capture.spans_named(&format!("create {subject}"));
+    assert_eq!(creates.len(), 2, "{}", capture.tree());
+    for create in &creates {
+        create
+            .assert_kind(SpanKind::Producer)
+            .assert_attr("messaging.operation.type", "create")
+            .assert_attr("messaging.destination.name", subject.as_str());
+    }
+    let publish = capture.span(&format!("publish {subject}"));
+    publish
+        .assert_kind(SpanKind::Client)
+        .assert_attr("messaging.operation.type", "send")
+        .assert_attr("messaging.batch.message_count", 3i64)
+        .assert_no_attr("messaging.message.body.size");
+    assert_eq!(publish.links().len(), 3);
+    // Each message's process span links to that message's creation context.
+    let processes = capture.spans_named(&format!("process {subject}"));
+    assert_eq!(processes.len(), 3);
+    for create in &creates {
+        assert_linked(&publish, create);
+        assert_eq!(
+            processes.iter().filter(|p| p.is_linked_to(create)).count(),
+            1
+        );
+    }
+    let metrics = capture.collect_metrics();
+    metrics
+        .sum_u64("messaging.client.sent.messages")
+        .assert_value(
+            &[
+                KeyValue::new("messaging.destination.name", subject.clone()),
+                KeyValue::new("messaging.operation.name", "publish"),
+            ],
+            3,
+        );
+}
+
+#[tokio::test]
+async fn jetstream_batch_publish_fetch_receive_and_settle() {
+    let capture = capture();
+    let client = TracedClient::new(connect().await, instrumentation(&capture));
+    let js = TracedJetStream::new(&client);
+    let name = unique("JSB").replace('-', "_");
+    let subject = format!("{name}.events");
+    js.context()
+        .create_stream(stream::Config {
+            name: name.clone(),
+            subjects: vec![subject.clone()],
+            storage: stream::StorageType::Memory,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    let acks = js
+        .publish_batch(vec![
+            outbound(&subject, b"a"),
+            outbound(&subject, b"b"),
+            outbound(&subject, b"c"),
+        ])
+        .await;
+    let sequences: Vec<u64> = acks.into_iter().map(|a| a.unwrap().sequence).collect();
+    assert_eq!(sequences, [1, 2, 3]);
+    let creates = capture.spans_named(&format!("create {subject}"));
+    assert_eq!(creates.len(), 3);
+    let publish = capture.span(&format!("publish {subject}"));
+    publish
+        .assert_kind(SpanKind::Client)
+        .assert_attr("messaging.batch.message_count", 3i64)
+        .assert_attr("messaging.nats.stream", name.as_str());
+    for create in &creates {
+        assert_linked(&publish, create);
+    }
+
+    let consumer = js
+        .context()
+        .get_stream(&name)
+        .await
+        .unwrap()
+        .create_consumer(pull::Config {
+            durable_name: Some("puller".to_owned()),
+            ack_wait: Duration::from_secs(30),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let received = js
+        .fetch(
+            consumer
+                .batch()
+                .max_messages(3)
+                .expires(DELIVERY_WAIT)
+                .messages(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(received.len(), 3);
+    let receive = capture.span(&format!("receive {subject}"));
+    receive
+        .assert_kind(SpanKind::Client)
+        .assert_attr("messaging.operation.type", "receive")
+        .assert_attr("messaging.batch.message_count", 3i64)
+        .assert_attr("messaging.consumer.group.name", "puller")
+        .assert_attr("messaging.nats.stream", name.as_str())
+        .assert_attr("messaging.destination.name", subject.as_str());
+    assert_eq!(receive.links().len(), 3);
+    for create in &creates {
+        assert_linked(&receive, create);
+    }
+    assert!(receive.links().iter().any(|l| {
+        l.attributes
+            .contains(&KeyValue::new("messaging.nats.stream.sequence", 3i64))
+    }));
+
+    let mut received = received.into_iter();
+    let (first, second, third) = (
+        received.next().unwrap(),
+        received.next().unwrap(),
+        received.next().unwrap(),
+    );
+    first.ack().await.unwrap();
+    second.nak(Some(Duration::from_secs(60))).await.unwrap();
+    third.term().await.unwrap();
+    let process_ids: Vec<_> = [&first, &second, &third]
+        .iter()
+        .map(|d| d.context().span().span_context().span_id())
+        .collect();
+    drop((first, second, third));
+    for op in ["ack", "nak", "term"] {
+        let settle = capture.span(&format!("{op} {subject}"));
+        settle.assert_attr("messaging.operation.type", "settle");
+        assert!(process_ids.contains(&settle.parent_span_id()));
+    }
+    let processes = capture.spans_named(&format!("process {subject}"));
+    assert_eq!(processes.len(), 3);
+    for p in &processes {
+        assert!(creates.iter().any(|c| p.is_linked_to(c)));
+    }
+
+    // Nothing left (one message waits 60 s for redelivery): an empty
+    // receive, named after the server.
+    let empty = js
+        .fetch(consumer.fetch().max_messages(5).messages())
+        .await
+        .unwrap();
+    assert!(empty.is_empty());
+    let empty_receive = capture
+        .find(|s| {
+            s.name.starts_with("receive") && s.attr_i64("messaging.batch.message_count") == Some(0)
+        })
+        .expect("empty receive span");
+    empty_receive.assert_no_attr("messaging.destination.name");
+    assert!(empty_receive.links().is_empty());
+
+    // Consumed once per message, by the receive span.
+    let metrics = capture.collect_metrics();
+    let consumed = metrics.sum_u64("messaging.client.consumed.messages");
+    consumed.assert_value(
+        &[
+            KeyValue::new("messaging.destination.name", subject.clone()),
+            KeyValue::new("messaging.operation.name", "receive"),
+        ],
+        3,
+    );
+    consumed.assert_value(
+        &[KeyValue::new("messaging.destination.name", subject.clone())],
+        3,
+    );
+    js.context().delete_stream(&name).await.unwrap();
+}
+
+#[tokio::test]
+async fn jetstream_process_batch_links_every_message() {
+    let capture = capture();
+    let client = TracedClient::new(connect().await, instrumentation(&capture));
+    let js = TracedJetStream::new(&client);
+    let name = unique("JSP").replace('-', "_");
+    let subject = format!("{name}.events");
+    js.context()
+        .create_stream(stream::Config {
+            name: name.clone(),
+            subjects: vec![subject.clone()],
+            storage: stream::StorageType::Memory,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for body in [&b"a"[..], b"b"] {
+        js.publish(subject.clone(), Bytes::copy_from_slice(body))
+            .await
+            .unwrap();
+    }
+    let consumer = js
+        .context()
+        .get_stream(&name)
+        .await
+        .unwrap()
+        .create_consumer(pull::Config {
+            durable_name: Some("batcher".to_owned()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut batch = consumer
+        .batch()
+        .max_messages(2)
+        .expires(DELIVERY_WAIT)
+        .messages()
+        .await
+        .unwrap();
+    let mut messages = Vec::new();
+    while let Some(m) = batch.next().await {
+        messages.push(m.unwrap());
+    }
+    assert_eq!(messages.len(), 2);
+    js.process_batch(&messages).end();
+
+    let sends = capture.spans_named(&format!("publish {subject}"));
+    let process = capture.span(&format!("process {subject}"));
+    process
+        .assert_kind(SpanKind::Consumer)
+        .assert_attr("messaging.batch.message_count", 2i64)
+        .assert_attr("messaging.consumer.group.name", "batcher")
+        .assert_attr("messaging.nats.stream", name.as_str())
+        .assert_no_attr("messaging.message.body.size");
+    assert_root(&process);
+    assert_eq!(process.links().len(), 2);
+    for send in &sends {
+        assert_linked(&process, send);
+    }
+    capture
+        .collect_metrics()
+        .histogram("messaging.process.duration")
+        .assert_count(
+            &[KeyValue::new("messaging.destination.name", subject.clone())],
+            1,
+        );
+    js.context().delete_stream(&name).await.unwrap();
+}

@@ -9,9 +9,22 @@
 //! `messaging.destination.partition.id`, `messaging.kafka.offset`,
 //! `messaging.kafka.message.key` (when it is UTF-8),
 //! `messaging.kafka.message.tombstone` (only when true),
-//! `messaging.consumer.group.name`, `messaging.client.id`, and
-//! `server.address` / `server.port` when configured with
-//! [`KafkaTracing::with_server`].
+//! `messaging.consumer.group.name`, `messaging.client.id`,
+//! `messaging.kafka.cluster.id` when configured with
+//! [`KafkaTracing::with_cluster_id`] (or fetched from the cluster with
+//! [`KafkaTracing::with_cluster_id_from`]), and `server.address` /
+//! `server.port` when configured with [`KafkaTracing::with_server`].
+//!
+//! Batches: [`TracedProducer::send_batch`] makes a `create {topic}`
+//! PRODUCER span per record (its context goes into that record's headers)
+//! and one `send {topic}` CLIENT span linking them, with
+//! `messaging.batch.message_count`; [`KafkaTracing::process_batch`] is the
+//! consumer side (one `process` span linking every record's creation
+//! context).
+//!
+//! `messaging.destination.subscription.name` is not recorded: the
+//! conventions give Kafka's consumer group its own attribute
+//! (`messaging.consumer.group.name`) and define no Kafka subscription.
 
 mod carrier;
 
@@ -25,7 +38,7 @@ use std::task::{Context as TaskContext, Poll};
 use futures_util::Stream;
 use otel_core::opentelemetry::context::FutureExt;
 use otel_core::opentelemetry::trace::{Link, SpanContext, TraceContextExt};
-use otel_core::opentelemetry::{Context, KeyValue};
+use otel_core::opentelemetry::{Context, KeyValue, StringValue};
 use otel_core::semconv::attribute as attr;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, KafkaResult};
@@ -38,12 +51,17 @@ use rdkafka::{ClientContext, TopicPartitionList};
 pub use carrier::{KafkaHeaderExtractor, KafkaHeaderInjector};
 pub use stats::{StatsContext, StatsRecorder};
 
+use crate::MessageHeaderCapture;
 use crate::common::{
-    Delivered, Instrumentation, Operation, OperationSpan, OperationType, creation_context, inject,
-    settle_sync,
+    Delivered, Instrumentation, Operation, OperationSpan, OperationType, OutgoingMessage,
+    creation_context, inject, settle_sync, shared_value,
 };
 
 const SYSTEM: &str = "kafka";
+
+/// Span attribute `messaging.kafka.cluster.id` (semconv v1.44, Recommended;
+/// not yet in the `opentelemetry-semantic-conventions` crate).
+pub const MESSAGING_KAFKA_CLUSTER_ID: &str = "messaging.kafka.cluster.id";
 
 /// `error.type` of a Kafka error: the librdkafka error code name
 /// (`MessageTimedOut`, `UnknownTopicOrPartition`…) or the error variant.
@@ -66,18 +84,48 @@ pub struct KafkaTracing {
     inst: Instrumentation,
     group: Option<String>,
     client_id: Option<String>,
+    cluster_id: Option<StringValue>,
     server: Option<std::sync::Arc<(String, u16)>>,
 }
 
 impl KafkaTracing {
-    /// Options with no group, client id or server.
+    /// Options with no group, client id, cluster id or server.
     pub fn new(instrumentation: Instrumentation) -> Self {
         Self {
             inst: instrumentation,
             group: None,
             client_id: None,
+            cluster_id: None,
             server: None,
         }
+    }
+
+    /// `messaging.kafka.cluster.id` on every span.
+    pub fn with_cluster_id(mut self, cluster_id: impl Into<String>) -> Self {
+        self.cluster_id = Some(StringValue::from(std::sync::Arc::<str>::from(
+            cluster_id.into(),
+        )));
+        self
+    }
+
+    /// `messaging.kafka.cluster.id` as the cluster reports it (a metadata
+    /// request through `client`, e.g. `producer.client()` or
+    /// `consumer.client()`, waiting at most `timeout`). Unchanged when the
+    /// cluster does not answer in time.
+    pub fn with_cluster_id_from<X: ClientContext>(
+        self,
+        client: &rdkafka::client::Client<X>,
+        timeout: impl Into<Timeout>,
+    ) -> Self {
+        match client.fetch_cluster_id(timeout) {
+            Some(id) => self.with_cluster_id(id),
+            None => self,
+        }
+    }
+
+    /// The configured `messaging.kafka.cluster.id`.
+    pub fn cluster_id(&self) -> Option<&str> {
+        self.cluster_id.as_ref().map(StringValue::as_str)
     }
 
     /// `messaging.consumer.group.name` on consumer spans and metrics (the
@@ -111,8 +159,44 @@ impl KafkaTracing {
             op.span_attrs
                 .push(KeyValue::new(attr::MESSAGING_CLIENT_ID, id.clone()));
         }
+        if let Some(id) = &self.cluster_id {
+            op.span_attrs
+                .push(KeyValue::new(MESSAGING_KAFKA_CLUSTER_ID, id.clone()));
+        }
         if op_type != OperationType::Send {
             op.consumer_group = self.group.clone();
+        }
+        op
+    }
+
+    /// The `send` operation of one record: topic, partition when chosen,
+    /// key, body size or tombstone.
+    fn record_op<K, P>(&self, record: &FutureRecord<'_, K, P>) -> Operation
+    where
+        K: ToBytes + ?Sized,
+        P: ToBytes + ?Sized,
+    {
+        let mut op = self.op("send", OperationType::Send, record.topic);
+        if let Some(p) = record.partition {
+            op.partition = Some(p.to_string());
+        }
+        if let Some(key) = record
+            .key
+            .and_then(|k| std::str::from_utf8(k.to_bytes()).ok())
+        {
+            op.span_attrs.push(KeyValue::new(
+                attr::MESSAGING_KAFKA_MESSAGE_KEY,
+                key.to_owned(),
+            ));
+        }
+        match record.payload {
+            Some(p) => op.span_attrs.push(KeyValue::new(
+                attr::MESSAGING_MESSAGE_BODY_SIZE,
+                p.to_bytes().len() as i64,
+            )),
+            None => op
+                .span_attrs
+                .push(KeyValue::new(attr::MESSAGING_KAFKA_MESSAGE_TOMBSTONE, true)),
         }
         op
     }
@@ -395,28 +479,7 @@ where
         T: Into<Timeout>,
     {
         let inst = &self.tracing.inst;
-        let mut op = self.tracing.op("send", OperationType::Send, record.topic);
-        if let Some(p) = record.partition {
-            op.partition = Some(p.to_string());
-        }
-        if let Some(key) = record
-            .key
-            .and_then(|k| std::str::from_utf8(k.to_bytes()).ok())
-        {
-            op.span_attrs.push(KeyValue::new(
-                attr::MESSAGING_KAFKA_MESSAGE_KEY,
-                key.to_owned(),
-            ));
-        }
-        match record.payload {
-            Some(p) => op.span_attrs.push(KeyValue::new(
-                attr::MESSAGING_MESSAGE_BODY_SIZE,
-                p.to_bytes().len() as i64,
-            )),
-            None => op
-                .span_attrs
-                .push(KeyValue::new(attr::MESSAGING_KAFKA_MESSAGE_TOMBSTONE, true)),
-        }
+        let op = self.tracing.record_op(&record);
         let extra = match &record.headers {
             Some(h) => inst.capture().capture(&KafkaHeaderExtractor(h)),
             None => Vec::new(),
@@ -450,6 +513,117 @@ where
             Err((e, _)) => span.end_with_error(&error_type(e), &e.to_string()),
         }
         result
+    }
+}
+
+impl<C, R> TracedProducer<C, R>
+where
+    C: ClientContext + 'static,
+    R: AsyncRuntime,
+{
+    /// Sends a batch of records and waits for all their delivery reports,
+    /// returning them in order.
+    ///
+    /// Spans (semconv batch sending): a `create {topic}` PRODUCER span per
+    /// record whose context goes into that record's headers (a record that
+    /// already carries a trace context keeps it and gets no create span),
+    /// then one `send {topic}` CLIENT span with
+    /// `messaging.batch.message_count` and a link to every record's
+    /// creation context, ending when the last delivery report arrives.
+    /// `{topic}` is omitted when the records go to several topics; the
+    /// partition is recorded when it is the same for all. The first failed
+    /// delivery sets `error.type`. With
+    /// [`InstrumentationBuilder::create_spans(false)`](crate::InstrumentationBuilder::create_spans)
+    /// there are no create spans and the send span is a PRODUCER span whose
+    /// context every record carries.
+    pub async fn send_batch<K, P, T>(
+        &self,
+        records: Vec<FutureRecord<'_, K, P>>,
+        queue_timeout: T,
+    ) -> Vec<OwnedDeliveryResult>
+    where
+        K: ToBytes + ?Sized,
+        P: ToBytes + ?Sized,
+        T: Into<Timeout>,
+    {
+        let timeout: Timeout = queue_timeout.into();
+        let inst = &self.tracing.inst;
+        let topic = shared_value(records.iter().map(|r| r.topic));
+        let mut op = self
+            .tracing
+            .op("send", OperationType::Send, topic.unwrap_or(""));
+        if topic.is_none() {
+            op.destination = None;
+        }
+        op.partition = shared_value(records.iter().map(|r| r.partition))
+            .flatten()
+            .map(|p| p.to_string());
+        let chosen_partition = op.partition.is_some();
+        let mut outgoing: Vec<OutgoingRecord<'_, '_, K, P>> = records
+            .into_iter()
+            .map(|record| OutgoingRecord {
+                tracing: &self.tracing,
+                record,
+            })
+            .collect();
+        let mut span = inst.start_batch_send(op, &mut outgoing);
+        let sends = outgoing
+            .into_iter()
+            .map(|o| self.producer.send(o.record, timeout));
+        let results = futures_util::future::join_all(sends)
+            .with_context(span.context().clone())
+            .await;
+        if let Some((e, _)) = results.iter().find_map(|r| r.as_ref().err()) {
+            span.end_with_error(&error_type(e), &e.to_string());
+        } else {
+            let delivered = results.iter().filter_map(|r| r.as_ref().ok());
+            if !chosen_partition && let Some(p) = shared_value(delivered.map(|d| d.partition)) {
+                span.set_shared_attribute(KeyValue::new(
+                    attr::MESSAGING_DESTINATION_PARTITION_ID,
+                    p.to_string(),
+                ));
+            }
+            span.end();
+        }
+        results
+    }
+}
+
+/// One record of a batch send, for the shared batch span logic.
+struct OutgoingRecord<'t, 'a, K: ToBytes + ?Sized, P: ToBytes + ?Sized> {
+    tracing: &'t KafkaTracing,
+    record: FutureRecord<'a, K, P>,
+}
+
+impl<K, P> OutgoingMessage for OutgoingRecord<'_, '_, K, P>
+where
+    K: ToBytes + ?Sized,
+    P: ToBytes + ?Sized,
+{
+    fn create_operation(&self) -> Operation {
+        self.tracing.record_op(&self.record)
+    }
+
+    fn existing_context(&self) -> SpanContext {
+        match &self.record.headers {
+            Some(h) if h.count() > 0 => creation_context(&KafkaHeaderExtractor(h)),
+            _ => SpanContext::empty_context(),
+        }
+    }
+
+    fn captured(&self, capture: &MessageHeaderCapture) -> Vec<KeyValue> {
+        match &self.record.headers {
+            Some(h) => capture.capture(&KafkaHeaderExtractor(h)),
+            None => Vec::new(),
+        }
+    }
+
+    fn inject(&mut self, cx: &Context) {
+        let mut injector = KafkaHeaderInjector::new();
+        inject(cx, &mut injector);
+        if !injector.is_empty() {
+            self.record.headers = Some(injector.apply(self.record.headers.take()));
+        }
     }
 }
 

@@ -1,5 +1,6 @@
-//! JetStream: publish spans that end at the server's ack, consumer process
-//! spans and `ack` / `nak` / `term` settle spans.
+//! JetStream: publish spans that end at the server's ack (single messages
+//! and batches), pull fetches as receive spans, consumer process spans and
+//! `ack` / `nak` / `term` settle spans.
 
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
@@ -7,16 +8,21 @@ use std::time::Duration;
 
 use async_nats::HeaderMap;
 use async_nats::ToSubject;
+use async_nats::jetstream::consumer::pull::{Batch, BatchError};
 use async_nats::jetstream::context::PublishError;
 use async_nats::jetstream::publish::PublishAck;
 use async_nats::jetstream::{self, AckKind};
+use async_nats::message::OutboundMessage;
 use bytes::Bytes;
 use futures_util::Stream;
 use otel_core::opentelemetry::context::FutureExt;
+use otel_core::opentelemetry::trace::Link;
 use otel_core::opentelemetry::{Context, KeyValue};
 
-use super::{NatsHeaderExtractor, TracedClient};
-use crate::common::{Delivered, OperationType, creation_context};
+use super::{NatsHeaderExtractor, OutgoingNats, TracedClient};
+use crate::common::{
+    Delivered, Operation, OperationSpan, OperationType, creation_context, shared_value,
+};
 
 /// Span attribute: the JetStream stream name (project convention).
 pub const NATS_STREAM: &str = "messaging.nats.stream";
@@ -92,13 +98,175 @@ impl TracedJetStream {
         result
     }
 
+    /// Publishes a batch and waits for every ack, returning the results in
+    /// order. Spans as for [`TracedClient::publish_batch`]: a
+    /// `create {subject}` PRODUCER span per message (context injected),
+    /// one `publish {subject}` CLIENT span with
+    /// `messaging.batch.message_count` and links to the creation contexts,
+    /// ending at the last ack. It records `messaging.nats.stream` when all
+    /// acks name one stream, and the first failure's `error.type`. The
+    /// messages' reply subjects are ignored (JetStream replies with the ack).
+    pub async fn publish_batch(
+        &self,
+        messages: Vec<OutboundMessage>,
+    ) -> Vec<Result<PublishAck, PublishError>> {
+        let mut outgoing = self.client.outgoing(messages);
+        let span = self.client.start_batch("publish", &mut outgoing);
+        let context = &self.context;
+        let results = async {
+            let mut pending = Vec::with_capacity(outgoing.len());
+            for OutgoingNats { message: m, .. } in outgoing {
+                let headers = m.headers.unwrap_or_default();
+                pending.push(
+                    context
+                        .publish_with_headers(m.subject, headers, m.payload)
+                        .await,
+                );
+            }
+            futures_util::future::join_all(pending.into_iter().map(|p| async move { p?.await }))
+                .await
+        }
+        .with_context(span.context().clone())
+        .await;
+        if let Some(e) = results.iter().find_map(|r| r.as_ref().err()) {
+            span.end_with_error(&format!("{:?}", e.kind()), &e.to_string());
+        } else {
+            let streams = results.iter().filter_map(|r| r.as_ref().ok());
+            if let Some(stream) = shared_value(streams.map(|a| a.stream.as_str())) {
+                span.set_attribute(KeyValue::new(NATS_STREAM, stream.to_owned()));
+            }
+            span.end();
+        }
+        results
+    }
+
+    /// Runs a pull consumer's fetch (`consumer.fetch()….messages()` or
+    /// `consumer.batch()….messages()`) in a `receive {subject}` CLIENT span
+    /// and returns the received messages, each with its process span
+    /// (whose `ack` / `nak` / `term` are settle spans).
+    ///
+    /// The receive span covers the request until the batch is complete,
+    /// links to every message's creation context (with its
+    /// `messaging.nats.stream.sequence` as a link attribute), and records
+    /// `messaging.batch.message_count`, the consumer name as
+    /// `messaging.consumer.group.name` and `messaging.nats.stream`. Subject
+    /// and consumer are recorded when all messages share them (with no
+    /// message the name falls back to `receive {server}`). The messages are
+    /// counted in `messaging.client.consumed.messages` once, by the receive
+    /// span. A failed request or a failed message ends the span with
+    /// `error.type` (the async-nats error kind, or `_OTHER`) and is
+    /// returned; messages received before it are not acked, so the server
+    /// redelivers them.
+    pub async fn fetch<F>(
+        &self,
+        request: F,
+    ) -> Result<Vec<Delivered<jetstream::Message>>, async_nats::Error>
+    where
+        F: std::future::IntoFuture<Output = Result<Batch, BatchError>>,
+    {
+        let inst = self.client.instrumentation();
+        let started = (std::time::SystemTime::now(), std::time::Instant::now());
+        let mut received = Vec::new();
+        let outcome: Result<(), (String, async_nats::Error)> = async {
+            let mut batch = request
+                .await
+                .map_err(|e| (format!("{:?}", e.kind()), e.into()))?;
+            while let Some(message) = futures_util::StreamExt::next(&mut batch).await {
+                received.push(message.map_err(|e| ("_OTHER".to_owned(), e))?);
+            }
+            Ok(())
+        }
+        .await;
+        let (op, links) = self.batch_op("receive", OperationType::Receive, &received);
+        let span = inst.start_at(&op, &Context::current(), links, Vec::new(), Some(started));
+        match outcome {
+            Ok(()) => {
+                span.end();
+                Ok(received
+                    .into_iter()
+                    .map(|m| self.process_counted(m, false))
+                    .collect())
+            }
+            Err((error_type, e)) => {
+                span.end_with_error(&error_type, &e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// The operation and links of a span over a batch of messages.
+    fn batch_op(
+        &self,
+        name: &'static str,
+        op_type: OperationType,
+        messages: &[jetstream::Message],
+    ) -> (Operation, Vec<Link>) {
+        let subject = shared_value(messages.iter().map(|m| m.message.subject.as_str()));
+        let mut op = self.client.op(name, op_type, subject.unwrap_or(""));
+        if subject.is_none() {
+            op.destination = None;
+            op.temporary = false;
+        }
+        op.batch_count = Some(messages.len());
+        op.counts_consumed = true;
+        let infos: Vec<_> = messages.iter().map(|m| m.info().ok()).collect();
+        op.consumer_group = shared_value(infos.iter().map(|i| i.as_ref().map(|i| i.consumer)))
+            .flatten()
+            .map(str::to_owned);
+        if let Some(stream) =
+            shared_value(infos.iter().map(|i| i.as_ref().map(|i| i.stream))).flatten()
+        {
+            op.span_attrs
+                .push(KeyValue::new(NATS_STREAM, stream.to_owned()));
+        }
+        let links = messages
+            .iter()
+            .zip(&infos)
+            .filter_map(|(m, info)| {
+                let creation = creation_context(&NatsHeaderExtractor(m.message.headers.as_ref()?));
+                creation.is_valid().then(|| {
+                    let attrs = info
+                        .iter()
+                        .map(|i| KeyValue::new(NATS_STREAM_SEQUENCE, i.stream_sequence as i64))
+                        .collect();
+                    Link::new(creation, attrs, 0)
+                })
+            })
+            .collect();
+        (op, links)
+    }
+
+    /// Starts one `process {subject}` CONSUMER span for a batch of messages
+    /// handled together (e.g. collected from an untraced
+    /// `consumer.batch()` / `fetch()`): `messaging.batch.message_count`, a
+    /// link to every message's creation context (with its stream sequence
+    /// as a link attribute), the shared consumer and stream, counted in
+    /// `messaging.client.consumed.messages`. It stays under the current
+    /// context (batches always link). Run the handling under
+    /// [`OperationSpan::context`](crate::OperationSpan::context), then end
+    /// it; acks of the raw messages are not traced.
+    pub fn process_batch(&self, messages: &[jetstream::Message]) -> OperationSpan {
+        let (op, links) = self.batch_op("process", OperationType::Process, messages);
+        self.client
+            .instrumentation()
+            .start(&op, &Context::current(), links, Vec::new())
+    }
+
     /// Starts the process span of a consumed JetStream message.
     pub fn process(&self, message: jetstream::Message) -> Delivered<jetstream::Message> {
+        self.process_counted(message, true)
+    }
+
+    fn process_counted(
+        &self,
+        message: jetstream::Message,
+        counts_consumed: bool,
+    ) -> Delivered<jetstream::Message> {
         let inst = self.client.instrumentation();
         let mut op = self
             .client
             .op("process", OperationType::Process, &message.message.subject);
-        op.counts_consumed = true;
+        op.counts_consumed = counts_consumed;
         op.span_attrs.push(KeyValue::new(
             otel_core::semconv::attribute::MESSAGING_MESSAGE_BODY_SIZE,
             message.message.payload.len() as i64,

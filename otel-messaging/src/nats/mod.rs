@@ -8,6 +8,17 @@
 //! wildcards (`*`, `>`), `messaging.consumer.group.name` = queue group,
 //! `messaging.destination.temporary = true` for `_INBOX.` subjects. JetStream
 //! adds `messaging.nats.stream` and `messaging.nats.stream.sequence`.
+//! `messaging.destination.subscription.name` is not recorded: the project
+//! convention does not map any NATS concept to it.
+//!
+//! Batches: [`TracedClient::publish_batch`] and
+//! [`TracedJetStream::publish_batch`] make a `create {subject}` PRODUCER
+//! span per message (its context goes into that message's headers) and one
+//! `publish {subject}` CLIENT span linking them, with
+//! `messaging.batch.message_count`. [`TracedJetStream::fetch`] wraps a pull
+//! consumer's fetch in a `receive` CLIENT span linking every received
+//! message's creation context; each message then comes with its process
+//! span, and `ack` / `nak` / `term` are settle spans under it.
 
 mod carrier;
 
@@ -19,18 +30,21 @@ use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
 use async_nats::client::{PublishError, RequestError};
+use async_nats::message::OutboundMessage;
 use async_nats::{Client, HeaderMap, Message, SubscribeError, Subscriber, ToSubject};
 use bytes::Bytes;
 use futures_util::Stream;
-use otel_core::opentelemetry::Context;
 use otel_core::opentelemetry::context::FutureExt;
-use otel_core::opentelemetry::trace::SpanKind;
+use otel_core::opentelemetry::trace::{SpanContext, SpanKind};
+use otel_core::opentelemetry::{Context, KeyValue};
 
 pub use carrier::{NatsHeaderExtractor, NatsHeaderInjector};
 pub use jetstream::{JetStreamMessages, TracedJetStream};
 
+use crate::MessageHeaderCapture;
 use crate::common::{
-    Delivered, Instrumentation, Operation, OperationType, creation_context, inject,
+    Delivered, Instrumentation, Operation, OperationSpan, OperationType, OutgoingMessage,
+    creation_context, inject, shared_value,
 };
 
 pub(crate) const SYSTEM: &str = "nats";
@@ -76,7 +90,12 @@ impl TracedClient {
         &self.inst
     }
 
-    fn op(&self, name: &'static str, op_type: OperationType, subject: &str) -> Operation {
+    pub(crate) fn op(
+        &self,
+        name: &'static str,
+        op_type: OperationType,
+        subject: &str,
+    ) -> Operation {
         let mut op = Operation::new(SYSTEM, name, op_type).destination(subject);
         op.temporary = is_temporary(subject);
         op.server = self.server.clone();
@@ -131,6 +150,78 @@ impl TracedClient {
             .publish_with_headers(subject, headers, payload)
             .with_context(span.context().clone())
             .await;
+        match &result {
+            Ok(()) => span.end(),
+            Err(e) => span.end_with_error(&format!("{:?}", e.kind()), &e.to_string()),
+        }
+        result
+    }
+
+    /// The send span of a batch: create spans per message (their contexts
+    /// injected), then the `{name} {subject}` span linking them.
+    fn start_batch(&self, name: &'static str, messages: &mut [OutgoingNats]) -> OperationSpan {
+        let subject = shared_value(messages.iter().map(|m| m.message.subject.as_str()));
+        let mut op = self.op(name, OperationType::Send, subject.unwrap_or(""));
+        if subject.is_none() {
+            op.destination = None;
+        }
+        self.inst.start_batch_send(op, messages)
+    }
+
+    fn outgoing(&self, messages: Vec<OutboundMessage>) -> Vec<OutgoingNats> {
+        messages
+            .into_iter()
+            .map(|message| OutgoingNats {
+                client: self.clone(),
+                message,
+            })
+            .collect()
+    }
+
+    /// Publishes a batch of messages (each with its own subject, optional
+    /// reply subject and headers). Spans: a `create {subject}` PRODUCER
+    /// span per message whose context goes into that message's headers (a
+    /// message that already carries a trace context keeps it and gets no
+    /// create span), then one `publish {subject}` CLIENT span
+    /// (`messaging.batch.message_count`, a link to every creation context)
+    /// around the publishes; `{subject}` is omitted when the subjects
+    /// differ. Like [`publish`](Self::publish) it hands the messages to the
+    /// connection without waiting for a flush. Every message is attempted;
+    /// the first error is returned (and recorded as `error.type`). With
+    /// [`InstrumentationBuilder::create_spans(false)`](crate::InstrumentationBuilder::create_spans)
+    /// the publish span is a PRODUCER span whose context every message
+    /// carries.
+    pub async fn publish_batch(&self, messages: Vec<OutboundMessage>) -> Result<(), PublishError> {
+        let mut outgoing = self.outgoing(messages);
+        let span = self.start_batch("publish", &mut outgoing);
+        let client = &self.client;
+        let result = async {
+            let mut first_error = None;
+            for OutgoingNats { message: m, .. } in outgoing {
+                let sent = match (m.reply, m.headers) {
+                    (Some(reply), Some(headers)) => {
+                        client
+                            .publish_with_reply_and_headers(m.subject, reply, headers, m.payload)
+                            .await
+                    }
+                    (Some(reply), None) => {
+                        client.publish_with_reply(m.subject, reply, m.payload).await
+                    }
+                    (None, Some(headers)) => {
+                        client
+                            .publish_with_headers(m.subject, headers, m.payload)
+                            .await
+                    }
+                    (None, None) => client.publish(m.subject, m.payload).await,
+                };
+                if let Err(e) = sent {
+                    first_error.get_or_insert(e);
+                }
+            }
+            first_error.map_or(Ok(()), Err)
+        }
+        .with_context(span.context().clone())
+        .await;
         match &result {
             Ok(()) => span.end(),
             Err(e) => span.end_with_error(&format!("{:?}", e.kind()), &e.to_string()),
@@ -264,6 +355,44 @@ impl TracedClient {
             .inst
             .start_process(&op, &Context::current(), &[creation], extra);
         Delivered::new(message, span, op)
+    }
+}
+
+/// One message of a batch publish, for the shared batch span logic.
+struct OutgoingNats {
+    client: TracedClient,
+    message: OutboundMessage,
+}
+
+impl OutgoingMessage for OutgoingNats {
+    fn create_operation(&self) -> Operation {
+        let mut op = self
+            .client
+            .op("create", OperationType::Create, &self.message.subject);
+        op.span_attrs.push(KeyValue::new(
+            otel_core::semconv::attribute::MESSAGING_MESSAGE_BODY_SIZE,
+            self.message.payload.len() as i64,
+        ));
+        op
+    }
+
+    fn existing_context(&self) -> SpanContext {
+        match &self.message.headers {
+            Some(h) => creation_context(&NatsHeaderExtractor(h)),
+            None => SpanContext::empty_context(),
+        }
+    }
+
+    fn captured(&self, capture: &MessageHeaderCapture) -> Vec<KeyValue> {
+        match &self.message.headers {
+            Some(h) => capture.capture(&NatsHeaderExtractor(h)),
+            None => Vec::new(),
+        }
+    }
+
+    fn inject(&mut self, cx: &Context) {
+        let headers = self.message.headers.get_or_insert_with(HeaderMap::new);
+        inject(cx, &mut NatsHeaderInjector(headers));
     }
 }
 
