@@ -129,7 +129,19 @@ def build(directory, root, seen=()):
     return objects
 
 
+_validated = {}
+
+
 def validate(obj, versions):
+    """Validation results per version; an object built by several
+    kustomizations (the base inside each variant) is validated once."""
+    key = json.dumps(obj, sort_keys=True)
+    if key not in _validated:
+        _validated[key] = validate_uncached(obj, versions)
+    return _validated[key]
+
+
+def validate_uncached(obj, versions):
     results = {}
     for version in versions:
         try:
