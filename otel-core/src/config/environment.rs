@@ -11,7 +11,15 @@ use std::collections::HashMap;
 #[derive(Clone, Default)]
 pub struct Environment {
     vars: HashMap<String, String>,
+    /// Every name looked up through [`Environment::get`] (unit tests only:
+    /// how `config::KNOWN_VARIABLES` is checked against the parser).
+    #[cfg(test)]
+    read_log: Option<ReadLog>,
 }
+
+/// The names an [`Environment`] was asked for (unit tests only).
+#[cfg(test)]
+pub(crate) type ReadLog = std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>;
 
 impl std::fmt::Debug for Environment {
     /// Names only: values may be credentials.
@@ -31,7 +39,15 @@ impl Environment {
         let vars = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect();
-        Self { vars }
+        Self::with_vars(vars)
+    }
+
+    fn with_vars(vars: HashMap<String, String>) -> Self {
+        Self {
+            vars,
+            #[cfg(test)]
+            read_log: None,
+        }
     }
 
     /// An environment holding exactly these variables (for tests and embedding).
@@ -41,16 +57,31 @@ impl Environment {
         K: Into<String>,
         V: Into<String>,
     {
-        Self {
-            vars: pairs
+        Self::with_vars(
+            pairs
                 .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
-        }
+        )
+    }
+
+    /// This environment, recording every name later looked up in it or in
+    /// its clones, and the log of those names (unit tests only).
+    #[cfg(test)]
+    pub(crate) fn recording(mut self) -> (Self, ReadLog) {
+        let log = ReadLog::default();
+        self.read_log = Some(log.clone());
+        (self, log)
     }
 
     /// The value of `name`, trimmed of surrounding whitespace; `None` when unset or empty.
     pub fn get(&self, name: &str) -> Option<&str> {
+        #[cfg(test)]
+        if let Some(log) = &self.read_log {
+            log.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(name.to_owned());
+        }
         self.vars
             .get(name)
             .map(|v| v.trim())

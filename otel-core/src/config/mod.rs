@@ -13,6 +13,7 @@ mod environment;
 mod otlp;
 pub(crate) mod parse;
 mod semconv;
+mod variables;
 
 pub use diagnostics::{Diagnostic, Diagnostics};
 pub use environment::Environment;
@@ -20,6 +21,7 @@ pub use otlp::{Compression, OtlpSettings, Protocol, Signal};
 pub(crate) use otlp::{RedactedHeaders, redact_userinfo};
 pub(crate) use semconv::set_semconv_stability;
 pub use semconv::{ExceptionSignal, SemconvStability, StabilityMode, semconv_stability};
+pub use variables::{KNOWN_VARIABLES, is_known_variable};
 
 use std::fmt;
 use std::time::Duration;
@@ -499,6 +501,12 @@ impl Config {
             log_level,
         };
         (config, d)
+    }
+
+    /// The names of every `OTEL_*` variable [`Config::from_env`] and setup
+    /// read ([`KNOWN_VARIABLES`]), for checking deployment files.
+    pub fn known_variables() -> &'static [&'static str] {
+        KNOWN_VARIABLES
     }
 
     /// The OTLP settings of `signal`.
