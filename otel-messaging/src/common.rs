@@ -13,9 +13,11 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use otel_core::instrument::{DURATION_BUCKETS, ErrorRecord, record_error};
+use otel_core::instrument::{BoundCache, DURATION_BUCKETS, ErrorRecord, record_error};
 use otel_core::opentelemetry::global::{self, BoxedTracer};
-use otel_core::opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider};
+use otel_core::opentelemetry::metrics::{
+    BoundCounter, BoundHistogram, Counter, Histogram, Meter, MeterProvider,
+};
 use otel_core::opentelemetry::propagation::{Extractor, Injector};
 use otel_core::opentelemetry::trace::{
     Link, SpanContext, SpanKind, TraceContextExt, Tracer, TracerProvider,
@@ -160,6 +162,47 @@ struct Inner {
     create_spans: bool,
     capture: MessageHeaderCapture,
     prepared: PreparedCache,
+    /// The duration and count instruments bound per (cached attribute set,
+    /// operation), for operations without attributes known only at the end.
+    bound: BoundCache<BoundOpKey, BoundOp>,
+}
+
+/// How many (attribute set, operation) pairs are bound; more are recorded
+/// unbound.
+const BOUND_SETS: usize = 1024;
+
+/// A cached attribute set (compared by identity: the cache holds a clone,
+/// so the allocation cannot be reused for another set while it is a key)
+/// and the operation recorded with it.
+struct BoundOpKey {
+    attrs: Arc<[KeyValue]>,
+    op_type: OperationType,
+    counts_consumed: bool,
+}
+
+impl PartialEq for BoundOpKey {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.attrs, &other.attrs)
+            && self.op_type == other.op_type
+            && self.counts_consumed == other.counts_consumed
+    }
+}
+
+impl Eq for BoundOpKey {}
+
+impl std::hash::Hash for BoundOpKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_usize(Arc::as_ptr(&self.attrs).cast::<()>() as usize);
+        state.write_u8(self.op_type as u8);
+        state.write_u8(u8::from(self.counts_consumed));
+    }
+}
+
+/// The instruments one operation records, bound to its attribute set.
+#[derive(Clone)]
+struct BoundOp {
+    duration: BoundHistogram<f64>,
+    count: Option<BoundCounter<u64>>,
 }
 
 impl Default for Instrumentation {
@@ -291,6 +334,7 @@ impl InstrumentationBuilder {
                 create_spans: !self.no_create_spans,
                 capture: self.capture,
                 prepared: PreparedCache::default(),
+                bound: BoundCache::new(BOUND_SETS),
             }),
         }
     }
@@ -917,27 +961,51 @@ impl OperationSpan {
             );
             extra.push(KeyValue::new(attr::ERROR_TYPE, error_type.to_owned()));
         }
-        let joined;
-        let attrs: &[KeyValue] = if extra.is_empty() {
-            &self.metric_attrs
-        } else {
-            joined = self
-                .metric_attrs
-                .iter()
-                .cloned()
-                .chain(extra)
-                .collect::<Vec<_>>();
-            &joined
-        };
         let inner = &self.inst.inner;
-        match self.op_type {
-            OperationType::Process => inner.process_duration.record(elapsed, attrs),
-            _ => inner.operation_duration.record(elapsed, attrs),
-        }
-        if self.op_type == OperationType::Send {
-            inner.sent.add(self.count, attrs);
+        let duration = match self.op_type {
+            OperationType::Process => &inner.process_duration,
+            _ => &inner.operation_duration,
+        };
+        let counter = if self.op_type == OperationType::Send {
+            Some(&inner.sent)
         } else if self.counts_consumed {
-            inner.consumed.add(self.count, attrs);
+            Some(&inner.consumed)
+        } else {
+            None
+        };
+        if extra.is_empty() {
+            let key = BoundOpKey {
+                attrs: Arc::clone(&self.metric_attrs),
+                op_type: self.op_type,
+                counts_consumed: self.counts_consumed,
+            };
+            let attrs = &*self.metric_attrs;
+            let count = self.count;
+            let recorded = inner.bound.with(
+                key,
+                || BoundOp {
+                    duration: duration.bind(attrs),
+                    count: counter.map(|c| c.bind(attrs)),
+                },
+                |bound| {
+                    bound.duration.record(elapsed);
+                    if let Some(c) = &bound.count {
+                        c.add(count);
+                    }
+                },
+            );
+            if recorded.is_none() {
+                duration.record(elapsed, attrs);
+                if let Some(c) = counter {
+                    c.add(count, attrs);
+                }
+            }
+        } else {
+            let attrs: Vec<KeyValue> = self.metric_attrs.iter().cloned().chain(extra).collect();
+            duration.record(elapsed, &attrs);
+            if let Some(c) = counter {
+                c.add(self.count, &attrs);
+            }
         }
         span.end();
     }
