@@ -355,7 +355,11 @@ async fn declare_queue(
     channel
         .queue_declare(
             queue.into(),
-            QueueDeclareOptions::default(),
+            // Deleted once its last consumer is gone: a shop leaves nothing behind.
+            QueueDeclareOptions {
+                auto_delete: true,
+                ..QueueDeclareOptions::default()
+            },
             FieldTable::default(),
         )
         .await?;
