@@ -304,7 +304,7 @@ async fn one_trace_from_gateway_to_compensation_over_rabbitmq() {
     flow(BrokerKind::RabbitMq, "rabbitmq").await;
 }
 
-fn received_by_id<'a>(received: &'a [ReceivedSpan], span_id: SpanId) -> &'a ReceivedSpan {
+fn received_by_id(received: &[ReceivedSpan], span_id: SpanId) -> &ReceivedSpan {
     let id = span_id.to_string();
     received
         .iter()

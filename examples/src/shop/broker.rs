@@ -432,6 +432,8 @@ pub struct Subscription {
     inner: SubscriptionInner,
 }
 
+// One per subscription, never moved on a hot path: boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 enum SubscriptionInner {
     Kafka(Box<StreamConsumer>, KafkaTracing),
     Nats {
@@ -473,7 +475,7 @@ enum Processing {
     Span(OperationSpan),
     /// A RabbitMQ delivery, acknowledged in a `settle` span under its
     /// process span.
-    RabbitMq(Delivered<Delivery>),
+    RabbitMq(Box<Delivered<Delivery>>),
 }
 
 impl Event {
@@ -553,7 +555,7 @@ impl Subscription {
                 return Some(Event {
                     payload: delivered.data.clone(),
                     context,
-                    processing: Processing::RabbitMq(delivered),
+                    processing: Processing::RabbitMq(Box::new(delivered)),
                 });
             },
         }

@@ -236,8 +236,10 @@ impl ShopConfig {
     }
 }
 
-/// Installs `telemetry`'s propagator as the global one when none is set
-/// yet: `otel-messaging` injects and extracts with the global propagator.
+/// Installs `telemetry`'s propagator as the global one, once per process
+/// (the first shop or service started wins): `otel-messaging` injects and
+/// extracts with the global propagator, while the HTTP and gRPC layers get
+/// each service's own.
 fn install_global_propagator(telemetry: &Telemetry) {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
@@ -491,7 +493,8 @@ pub async fn run_service(name: &str) -> Result<(), BoxError> {
                 saga.run(subscription, broker.publisher(&telemetry).await?),
             ));
         }
-        _ => unreachable!("services needing a broker have one"),
+        (other, None) => return Err(format!("{other} needs a broker").into()),
+        (other, Some(_)) => return Err(format!("{other} takes no broker").into()),
     }
     tokio::signal::ctrl_c().await?;
     for task in tasks {

@@ -7,7 +7,6 @@
 //! customer from the baggage the gateway set three hops earlier and records
 //! it as the span attribute `shop.customer`.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -211,31 +210,25 @@ impl OrderSaga {
     /// Consumes `order.created` from `subscription` until it ends: each
     /// order's saga runs inside the event's process span, and the outcome
     /// is published with `publisher` from there.
-    pub fn run(
-        self,
-        mut subscription: Subscription,
-        publisher: Publisher,
-    ) -> impl Future<Output = ()> + Send + 'static {
-        async move {
-            while let Some(event) = subscription.next().await {
-                let cx = event.context.clone();
-                let result: Result<(), BoxError> = async {
-                    let order: OrderEvent = serde_json::from_slice(&event.payload)?;
-                    Context::current()
-                        .span()
-                        .set_attribute(KeyValue::new(ORDER_ID_ATTRIBUTE, order.order_id.clone()));
-                    let (outcome, payload) = self.handle(order).await?;
-                    publisher
-                        .publish(outcome, &payload.order_id, &serde_json::to_vec(&payload)?)
-                        .await
-                }
-                .with_context(cx)
-                .await;
-                if let Err(e) = result {
-                    eprintln!("consumer: {e}");
-                }
-                event.end().await;
+    pub async fn run(self, mut subscription: Subscription, publisher: Publisher) {
+        while let Some(event) = subscription.next().await {
+            let cx = event.context.clone();
+            let result: Result<(), BoxError> = async {
+                let order: OrderEvent = serde_json::from_slice(&event.payload)?;
+                Context::current()
+                    .span()
+                    .set_attribute(KeyValue::new(ORDER_ID_ATTRIBUTE, order.order_id.clone()));
+                let (outcome, payload) = self.handle(order).await?;
+                publisher
+                    .publish(outcome, &payload.order_id, &serde_json::to_vec(&payload)?)
+                    .await
             }
+            .with_context(cx)
+            .await;
+            if let Err(e) = result {
+                eprintln!("consumer: {e}");
+            }
+            event.end().await;
         }
     }
 }
