@@ -1,6 +1,13 @@
-//! Carrier inject/extract per system, and traced vs raw publish throughput
-//! for NATS (the real server on 127.0.0.1:4222, or `OTEL_TEST_NATS_URL`) and
-//! Kafka (librdkafka's in-process mock cluster), in one run.
+//! Carrier inject/extract per system, and traced vs raw publish and consume
+//! throughput for NATS (the real server on 127.0.0.1:4222, or
+//! `OTEL_TEST_NATS_URL`) and Kafka (librdkafka's in-process mock cluster),
+//! in one run.
+//!
+//! Consume groups (`nats_consume`, `kafka_consume`): the messages carry a
+//! sampled `traceparent` (as from a traced producer) and are published
+//! untimed by a raw client; the timed part is taking `BATCH` messages off
+//! the subscription / consumer, and for `traced` starting and ending the
+//! process span of each (`TracedSubscriber`, `KafkaTracing::process`).
 //!
 //! `cargo bench -p otel-messaging --all-features --bench messaging`
 //!
@@ -15,6 +22,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use futures_util::StreamExt;
 use futures_util::future::join_all;
 use otel_core::opentelemetry::propagation::Extractor;
 use otel_core::opentelemetry::trace::{
@@ -31,6 +39,7 @@ use otel_core::opentelemetry_sdk::trace::{
 use otel_core::propagation::TraceContextPropagator;
 use otel_messaging::Instrumentation;
 use otel_messaging::kafka::rdkafka::config::ClientConfig;
+use otel_messaging::kafka::rdkafka::consumer::{Consumer, StreamConsumer};
 use otel_messaging::kafka::rdkafka::message::{Headers, OwnedHeaders};
 use otel_messaging::kafka::rdkafka::mocking::MockCluster;
 use otel_messaging::kafka::rdkafka::producer::{FutureProducer, FutureRecord};
@@ -310,5 +319,173 @@ fn kafka_send(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, carriers, nats_publish, kafka_send);
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+fn nats_consume(c: &mut Criterion) {
+    global::set_text_map_propagator(TraceContextPropagator::new());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let url =
+        std::env::var("OTEL_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
+    let Ok(client) = rt.block_on(async_nats::connect(url)) else {
+        eprintln!("NATS not reachable: skipping nats_consume");
+        return;
+    };
+    let (inst, tp, mp) = instrumentation();
+    let traced = TracedClient::new(client.clone(), inst);
+    let payload = Bytes::from(vec![7u8; 256]);
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("traceparent", TRACEPARENT);
+    let raw_subject = format!("bench.nats.consume.raw.{}", std::process::id());
+    let traced_subject = format!("bench.nats.consume.traced.{}", std::process::id());
+    let mut raw_sub = rt.block_on(client.subscribe(raw_subject.clone())).unwrap();
+    let mut traced_sub = rt
+        .block_on(traced.subscribe(traced_subject.clone()))
+        .unwrap();
+
+    // Publishes one batch (untimed), then times taking it off the subscription.
+    let publish = |subject: &str| {
+        rt.block_on(async {
+            for _ in 0..BATCH {
+                client
+                    .publish_with_headers(subject.to_owned(), headers.clone(), payload.clone())
+                    .await
+                    .unwrap();
+            }
+            client.flush().await.unwrap();
+        })
+    };
+    let mut group = c.benchmark_group("nats_consume");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function("raw", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                publish(&raw_subject);
+                let start = std::time::Instant::now();
+                rt.block_on(async {
+                    for _ in 0..BATCH {
+                        black_box(raw_sub.next().await.unwrap());
+                    }
+                });
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+    group.bench_function("traced", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                publish(&traced_subject);
+                let start = std::time::Instant::now();
+                rt.block_on(async {
+                    for _ in 0..BATCH {
+                        let delivered = traced_sub.next().await.unwrap();
+                        black_box(delivered.end());
+                    }
+                });
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+    group.finish();
+    let _ = tp.shutdown();
+    let _ = mp.shutdown();
+}
+
+fn kafka_consume(c: &mut Criterion) {
+    global::set_text_map_propagator(TraceContextPropagator::new());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let cluster = MockCluster::new(1).unwrap();
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", cluster.bootstrap_servers())
+        .set("linger.ms", "1")
+        .create()
+        .unwrap();
+    let (inst, tp, mp) = instrumentation();
+    let tracing = KafkaTracing::new(inst).with_consumer_group("bench");
+    let payload = vec![7u8; 256];
+    let headers = OwnedHeaders::new().insert(otel_messaging::kafka::rdkafka::message::Header {
+        key: "traceparent",
+        value: Some(TRACEPARENT),
+    });
+
+    // A topic and consumer per variant: `iters * BATCH` messages are produced
+    // untimed, then consuming them is timed.
+    let consumer_for = |topic: &str| -> StreamConsumer {
+        cluster.create_topic(topic, 1, 1).unwrap();
+        let consumer: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", cluster.bootstrap_servers())
+            .set("group.id", format!("bench-{topic}"))
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .unwrap();
+        consumer.subscribe(&[topic]).unwrap();
+        consumer
+    };
+    let produce = |topic: &str, n: u64| {
+        rt.block_on(async {
+            let sends = (0..n).map(|_| {
+                producer.send(
+                    FutureRecord::<(), [u8]>::to(topic)
+                        .payload(&payload[..])
+                        .headers(headers.clone()),
+                    Duration::from_secs(30),
+                )
+            });
+            for r in join_all(sends).await {
+                r.unwrap();
+            }
+        })
+    };
+    let raw_topic = format!("bench-consume-raw-{}", std::process::id());
+    let traced_topic = format!("bench-consume-traced-{}", std::process::id());
+    let raw_consumer = consumer_for(&raw_topic);
+    let traced_consumer = consumer_for(&traced_topic);
+
+    let mut group = c.benchmark_group("kafka_consume");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function("raw", |b| {
+        b.iter_custom(|iters| {
+            produce(&raw_topic, iters * BATCH as u64);
+            let start = std::time::Instant::now();
+            rt.block_on(async {
+                for _ in 0..iters * BATCH as u64 {
+                    black_box(raw_consumer.recv().await.unwrap());
+                }
+            });
+            start.elapsed()
+        })
+    });
+    group.bench_function("traced", |b| {
+        b.iter_custom(|iters| {
+            produce(&traced_topic, iters * BATCH as u64);
+            let start = std::time::Instant::now();
+            rt.block_on(async {
+                for _ in 0..iters * BATCH as u64 {
+                    let message = traced_consumer.recv().await.unwrap();
+                    black_box(tracing.process(message).end());
+                }
+            });
+            start.elapsed()
+        })
+    });
+    group.finish();
+    let _ = tp.shutdown();
+    let _ = mp.shutdown();
+}
+
+criterion_group!(
+    benches,
+    carriers,
+    nats_publish,
+    kafka_send,
+    nats_consume,
+    kafka_consume
+);
 criterion_main!(benches);

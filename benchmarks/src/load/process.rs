@@ -1,0 +1,126 @@
+//! The server as a child process, and CPU time from the kernel's own
+//! accounting (`/proc/<pid>/stat`: user + system time of all its threads).
+
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::Duration;
+
+use super::Variant;
+
+/// User + system CPU time consumed so far by process `pid` (all threads),
+/// at the kernel's clock-tick resolution (usually 10 ms).
+pub fn cpu_time(pid: u32) -> io::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| io::Error::other("malformed /proc/<pid>/stat"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3 (state); utime is field 14, stime field 15.
+    let ticks = |i: usize| -> io::Result<u64> {
+        fields
+            .get(i - 3)
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(|| io::Error::other("malformed /proc/<pid>/stat"))
+    };
+    let total = ticks(14)? + ticks(15)?;
+    let hz = rustix::param::clock_ticks_per_second();
+    Ok(Duration::from_secs_f64(total as f64 / hz as f64))
+}
+
+/// The load average (1, 5, 15 minutes) from `/proc/loadavg`, as written there.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// A running `load serve <variant>` child.
+pub struct ServerProcess {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    port: u16,
+}
+
+impl ServerProcess {
+    /// Starts `exe serve <variant> [otlp_endpoint]` and waits for its `READY` line.
+    pub fn start(exe: &Path, variant: Variant, otlp_endpoint: Option<&str>) -> io::Result<Self> {
+        let mut cmd = Command::new(exe);
+        cmd.arg("serve").arg(variant.name());
+        if let Some(e) = otlp_endpoint {
+            cmd.arg(e);
+        }
+        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+        let stdin = child.stdin.take().expect("piped stdin");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line)?;
+        let port = line
+            .trim()
+            .strip_prefix("READY ")
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| {
+                let _ = child.kill();
+                io::Error::other(format!(
+                    "server {}: expected READY, got {line:?}",
+                    variant.name()
+                ))
+            })?;
+        Ok(ServerProcess {
+            child,
+            stdin,
+            stdout,
+            port,
+        })
+    }
+
+    /// The port it listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// CPU time it has used so far.
+    pub fn cpu_time(&self) -> io::Result<Duration> {
+        cpu_time(self.pid())
+    }
+
+    /// Stops serving, waits for its final export (`DONE`) and its exit.
+    pub fn stop(mut self) -> io::Result<()> {
+        writeln!(self.stdin, "STOP")?;
+        self.stdin.flush()?;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if self.stdout.read_line(&mut line)? == 0 {
+                break;
+            }
+            if line.trim() == "DONE" {
+                break;
+            }
+        }
+        let status = self.child.wait()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!("server exited with {status}")))
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        // Only when `stop` was not reached (a panic): never leave it running.
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
