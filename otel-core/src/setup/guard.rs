@@ -115,6 +115,7 @@ pub struct Telemetry {
         std::sync::Arc<dyn opentelemetry::propagation::TextMapPropagator + Send + Sync>,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) runtime: Option<ExportRuntime>,
+    pub(crate) span_pipelines: Vec<std::sync::Arc<super::span_pipeline::SpanPipeline>>,
     #[cfg(feature = "prometheus")]
     pub(crate) prometheus: Option<super::prometheus::PrometheusEndpoint>,
     pub(crate) done: bool,
@@ -182,6 +183,18 @@ impl Telemetry {
     #[cfg(feature = "prometheus")]
     pub fn prometheus_addr(&self) -> Option<std::net::SocketAddr> {
         self.prometheus.as_ref().map(|p| p.local_addr())
+    }
+
+    /// What the span exporters have lost so far: spans dropped because the
+    /// export queue was full and spans of failed exports, with the first
+    /// export error. Each kind of loss is also printed once on stderr
+    /// (unless `OTEL_LOG_LEVEL` is below `warn`), and the totals at shutdown.
+    pub fn export_stats(&self) -> super::ExportStats {
+        let mut total = super::ExportStats::default();
+        for p in &self.span_pipelines {
+            total.add(p.stats());
+        }
+        total
     }
 
     /// Exports everything buffered so far, without shutting down.
