@@ -223,6 +223,10 @@ impl Telemetry {
             return Ok(());
         }
         let timeout = self.shutdown_timeout;
+        // The SDK's batch processor reports its final export's failure only
+        // in its (compiled-out) internal log, and its shutdown returns Ok:
+        // the span pipelines' counts tell.
+        let failed_before = self.export_stats().spans_failed;
         // The three providers shut down in parallel, so the whole shutdown is
         // bounded by one timeout, not three.
         let (traces, metrics, logs) = std::thread::scope(|s| {
@@ -247,6 +251,12 @@ impl Telemetry {
                 Ok(Err(e)) => failures.push(format!("{signal}: {e}")),
                 Err(_) => failures.push(format!("{signal}: shutdown panicked")),
             }
+        }
+        let lost = self.export_stats().spans_failed - failed_before;
+        if lost > 0 {
+            failures.push(format!(
+                "traces: the final export failed, {lost} spans lost"
+            ));
         }
         #[cfg(feature = "prometheus")]
         drop(self.prometheus.take());
