@@ -162,6 +162,85 @@ async fn no_credential_sent_through_the_http_layers_reaches_the_collector() {
     );
 }
 
+/// Credentials in NATS message headers and in the server URL never reach
+/// the collector through otel-messaging's producer and consumer spans.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_credential_in_nats_headers_or_url_reaches_the_collector() {
+    use futures_util::StreamExt as _;
+    let nats_url =
+        std::env::var("OTEL_TEST_NATS_URL").expect("OTEL_TEST_NATS_URL (set by scripts/test)");
+    let collector = Collector::start();
+    let telemetry = Telemetry::builder()
+        .environment(Environment::from_pairs([
+            ("OTEL_SERVICE_NAME", "secrets-nats"),
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                collector.grpc_endpoint().as_str(),
+            ),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_TRACES_SAMPLER", "always_on"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "600000"),
+            ("OTEL_LOGS_EXPORTER", "none"),
+        ]))
+        .install_global(false)
+        .strict(true)
+        .install()
+        .expect("setup");
+    let instrumentation = otel_messaging::Instrumentation::builder()
+        .tracer_provider(telemetry.tracer_provider())
+        .meter_provider(telemetry.meter_provider())
+        .build();
+    // The local server has no auth: it ignores the URL's userinfo.
+    let with_userinfo = nats_url.replacen("nats://", "nats://bob:SecretNatsPass21@", 1);
+    let client = async_nats::connect(with_userinfo.as_str())
+        .await
+        .expect("connect to NATS");
+    let traced = otel_messaging::nats::TracedClient::new(client, instrumentation);
+    let subject = format!("secrets.{}", std::process::id());
+    let mut sub = traced.subscribe(subject.clone()).await.expect("subscribe");
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("authorization", "Bearer SecretNatsBearer22");
+    headers.insert("cookie", "session=SecretNatsCookie23");
+    headers.insert("x-api-key", "SecretNatsApiKey24");
+    headers.insert("baggage", "user.token=SecretNatsBaggage25");
+    traced
+        .publish_with_headers(subject.clone(), headers, bytes::Bytes::from_static(b"hi"))
+        .await
+        .expect("publish");
+    traced.client().flush().await.expect("flush");
+    let delivered = tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("message in time")
+        .expect("a message");
+    assert_eq!(&delivered.payload[..], b"hi");
+    drop(delivered);
+    telemetry.shutdown().await.expect("shutdown");
+    let spans = collector
+        .wait_for_spans_async(2, Duration::from_secs(20))
+        .await;
+    assert!(
+        spans.iter().any(|s| s.kind == 4),
+        "a producer span: {spans:#?}"
+    );
+    assert!(
+        spans.iter().any(|s| s.kind == 5),
+        "a consumer span: {spans:#?}"
+    );
+    let received = collector.received_text();
+    for secret in [
+        "SecretNatsPass21",
+        "SecretNatsBearer22",
+        "SecretNatsCookie23",
+        "SecretNatsApiKey24",
+        "SecretNatsBaggage25",
+    ] {
+        assert!(
+            !received.contains(secret),
+            "{secret} reached the collector:\n{received}"
+        );
+    }
+}
+
 /// A port nothing listens on.
 fn closed_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
