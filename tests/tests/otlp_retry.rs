@@ -17,10 +17,13 @@ use otel_core::Telemetry;
 use otel_core::config::Environment;
 use otel_core::opentelemetry::trace::{Span as _, Tracer as _};
 
+/// One scripted answer: status code and optional `Retry-After` value.
+type Answer = (u16, Option<&'static str>);
+
 /// The fake endpoint's scripted answers, then 200 for every further request.
 #[derive(Clone)]
 struct Script {
-    answers: Arc<Mutex<Vec<(u16, Option<&'static str>)>>>,
+    answers: Arc<Mutex<Vec<Answer>>>,
     arrivals: Arc<Mutex<Vec<Instant>>>,
 }
 
@@ -87,7 +90,7 @@ fn export_one(endpoint: &str) -> (Result<(), String>, otel_core::ExportStats) {
     (result, telemetry.export_stats())
 }
 
-fn script(answers: Vec<(u16, Option<&'static str>)>) -> Script {
+fn script(answers: Vec<Answer>) -> Script {
     Script {
         answers: Arc::new(Mutex::new(answers)),
         arrivals: Arc::new(Mutex::new(Vec::new())),
