@@ -70,4 +70,6 @@ pub use opentelemetry;
 pub use opentelemetry_otlp;
 pub use opentelemetry_sdk;
 pub use opentelemetry_semantic_conventions as semconv;
-pub use setup::{SetupError, SetupReport, ShutdownError, Telemetry, TelemetryBuilder, init};
+pub use setup::{
+    ExportStats, SetupError, SetupReport, ShutdownError, Telemetry, TelemetryBuilder, init,
+};

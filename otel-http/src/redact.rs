@@ -5,7 +5,10 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 /// The query keys whose values are redacted by default (case-sensitive): the
-/// project's list of seven.
+/// conventions' seven signed-URL keys, plus the credential keys the
+/// conventions ask instrumentation that knows them to scrub: the OAuth 2.0
+/// bearer token in a query (`access_token`, RFC 6750), Google's signed-URL
+/// credential, and the common bare `token` / `api_key` / `apikey`.
 pub const DEFAULT_SENSITIVE_QUERY_KEYS: &[&str] = &[
     "X-Amz-Signature",
     "X-Amz-Credential",
@@ -14,6 +17,11 @@ pub const DEFAULT_SENSITIVE_QUERY_KEYS: &[&str] = &[
     "X-Goog-Signature",
     "AWSAccessKeyId",
     "Signature",
+    "X-Goog-Credential",
+    "access_token",
+    "token",
+    "api_key",
+    "apikey",
 ];
 
 /// The replacement text.
@@ -24,10 +32,10 @@ pub const REDACTED: &str = "REDACTED";
 /// ```
 /// use otel_http::Redactor;
 ///
-/// let r = Redactor::default().extend(["token"]);
+/// let r = Redactor::default().extend(["session"]);
 /// assert_eq!(
-///     r.redact_url("https://u:p@h/x?sig=1&token=2&a=3"),
-///     "https://REDACTED:REDACTED@h/x?sig=REDACTED&token=REDACTED&a=3"
+///     r.redact_url("https://u:p@h/x?sig=1&session=2&a=3"),
+///     "https://REDACTED:REDACTED@h/x?sig=REDACTED&session=REDACTED&a=3"
 /// );
 /// ```
 #[derive(Clone, Debug)]
@@ -150,6 +158,11 @@ mod tests {
         assert_eq!(r.redact_url("http://h/p"), "http://h/p");
         assert_eq!(r.redact_query("SIG=1&sig="), "SIG=1&sig=");
         assert!(matches!(r.redact_query("a=1"), Cow::Borrowed(_)));
+        assert_eq!(
+            r.redact_query("token=a&access_token=b&api_key=c&apikey=d&X-Goog-Credential=e&page=2"),
+            "token=REDACTED&access_token=REDACTED&api_key=REDACTED&apikey=REDACTED&\
+             X-Goog-Credential=REDACTED&page=2"
+        );
         let only = Redactor::replace(["token"]);
         assert_eq!(only.redact_query("sig=1&token=2"), "sig=1&token=REDACTED");
         // An `@` in the path is not userinfo.

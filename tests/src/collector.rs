@@ -355,55 +355,9 @@ impl Collector {
         let processor = dir.path().join("processor.py");
         fs::write(&processor, PROCESSOR_PY)
             .map_err(|e| StartError::Fatal(format!("cannot write {}: {e}", processor.display())))?;
-        let log_path = dir.path().join(LOG_FILE);
-        let log = fs::File::create(&log_path)
-            .map_err(|e| StartError::Fatal(format!("cannot create {}: {e}", log_path.display())))?;
-        let log_err = log
-            .try_clone()
-            .map_err(|e| StartError::Fatal(format!("cannot clone log handle: {e}")))?;
-
         let (grpc_port, http_port) = free_port_pair()
             .map_err(|e| StartError::Fatal(format!("cannot find free 127.0.0.1 ports: {e}")))?;
-
-        let mut cmd = Command::new(binary);
-        cmd.arg("start")
-            .arg("--otlp-grpc-endpoint")
-            .arg(format!("127.0.0.1:{grpc_port}"))
-            .arg("--otlp-http-endpoint")
-            .arg(format!("127.0.0.1:{http_port}"))
-            .args(["--exporter", "blackhole", "--disable-batching"])
-            .arg("--otlp-with-trace-processor")
-            .arg(&processor)
-            .arg("--otlp-with-metrics-processor")
-            .arg(&processor)
-            .arg("--otlp-with-logs-processor")
-            .arg(&processor)
-            // Only used in daemon mode, but keep them out of the shared /tmp defaults.
-            .arg("--pid-file")
-            .arg(dir.path().join("rotel.pid"))
-            .arg("--log-file")
-            .arg(dir.path().join("rotel-daemon.log"))
-            .env("OTEL_TESTS_COLLECTOR_DIR", dir.path())
-            .env("NO_COLOR", "1")
-            // The embedded interpreter needs only its own standard library.
-            .env_remove("PYTHONHOME")
-            .env_remove("PYTHONPATH")
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log_err));
-        // The caller's ROTEL_* settings would override our command line.
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("ROTEL_") {
-                cmd.env_remove(key);
-            }
-        }
-        let child = cmd.spawn().map_err(|e| {
-            StartError::Fatal(format!(
-                "cannot run {} ({e}); {}",
-                binary.display(),
-                install_hint()
-            ))
-        })?;
+        let child = spawn_rotel(binary, dir.path(), grpc_port, http_port)?;
 
         let collector = Collector {
             child: Mutex::new(child),
@@ -411,11 +365,17 @@ impl Collector {
             grpc_port,
             http_port,
         };
+        collector.wait_ready(binary)?;
+        Ok(collector)
+    }
+
+    /// Waits until both ports accept connections, or rotel exits.
+    fn wait_ready(&self, binary: &Path) -> Result<(), StartError> {
+        let (grpc_port, http_port) = (self.grpc_port, self.http_port);
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            if let Some(status) = collector.exit_status() {
-                let log = collector.log();
-                // `collector` is dropped here: the directory goes away.
+            if let Some(status) = self.exit_status() {
+                let log = self.log();
                 return Err(if log.contains("Address already in use") {
                     StartError::PortTaken(log)
                 } else {
@@ -429,8 +389,8 @@ impl Collector {
                 // A port answering while rotel failed to bind it means another
                 // process holds it; rotel then exits at once, so look again.
                 std::thread::sleep(POLL);
-                if collector.exit_status().is_none() {
-                    return Ok(collector);
+                if self.exit_status().is_none() {
+                    return Ok(());
                 }
                 continue;
             }
@@ -439,11 +399,52 @@ impl Collector {
                     "rotel ({}) did not accept connections on 127.0.0.1:{grpc_port} (gRPC) and \
                      127.0.0.1:{http_port} (HTTP) within {READY_TIMEOUT:?}; its output:\n{}",
                     binary.display(),
-                    collector.log()
+                    self.log()
                 )));
             }
             std::thread::sleep(POLL);
         }
+    }
+
+    /// Stops rotel (SIGTERM, then SIGKILL after a few seconds): its ports
+    /// refuse connections until [`Collector::restart`]. What it received so
+    /// far stays readable.
+    pub fn stop(&self) {
+        let mut child = self.child.lock().unwrap_or_else(|p| p.into_inner());
+        terminate(&mut child);
+        // Wait until nothing accepts on the ports any more.
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while (port_open(self.grpc_port) || port_open(self.http_port)) && Instant::now() < deadline
+        {
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Starts rotel again on the same two ports after [`Collector::stop`];
+    /// newly received records are appended to what was received before.
+    ///
+    /// # Panics
+    /// When rotel does not come up (for instance another process took one
+    /// of the ports meanwhile; retried for a few seconds first).
+    pub fn restart(&self) {
+        let binary = rotel_binary();
+        let mut last = String::new();
+        for _ in 0..START_ATTEMPTS {
+            let child = match spawn_rotel(&binary, self.dir(), self.grpc_port, self.http_port) {
+                Ok(child) => child,
+                Err(StartError::Fatal(msg) | StartError::PortTaken(msg)) => panic!("{msg}"),
+            };
+            *self.child.lock().unwrap_or_else(|p| p.into_inner()) = child;
+            match self.wait_ready(&binary) {
+                Ok(()) => return,
+                Err(StartError::PortTaken(log)) => {
+                    last = log;
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                Err(StartError::Fatal(msg)) => panic!("{msg}"),
+            }
+        }
+        panic!("rotel could not bind its ports again after a restart: {last}");
     }
 
     /// The OTLP/gRPC endpoint, `http://127.0.0.1:PORT`.
@@ -496,6 +497,18 @@ impl Collector {
     /// the newest may still be missing: see [`Collector::wait_for_spans`].
     pub fn spans(&self) -> Vec<ReceivedSpan> {
         self.read(SPANS_FILE)
+    }
+
+    /// Everything received so far as the raw JSON lines the processor wrote
+    /// (spans, metric points and log records), for searching the text, e.g.
+    /// to check that no secret reached the collector.
+    pub fn received_text(&self) -> String {
+        self.check_processor_errors();
+        [SPANS_FILE, METRICS_FILE, LOGS_FILE]
+            .iter()
+            .filter_map(|f| fs::read_to_string(self.dir().join(f)).ok())
+            .collect::<Vec<_>>()
+            .join("")
     }
 
     /// Every metric data point received so far, in arrival order.
@@ -708,18 +721,7 @@ impl Collector {
 impl Drop for Collector {
     fn drop(&mut self) {
         let child = self.child.get_mut().unwrap_or_else(|p| p.into_inner());
-        if matches!(child.try_wait(), Ok(None)) {
-            let pid = rustix::process::Pid::from_child(child);
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-            let deadline = Instant::now() + STOP_TIMEOUT;
-            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
-                std::thread::sleep(POLL);
-            }
-            if matches!(child.try_wait(), Ok(None)) {
-                let _ = child.kill();
-            }
-        }
-        let _ = child.wait();
+        terminate(child);
         if let Some(dir) = self.dir.take()
             && std::env::var_os("OTEL_TEST_KEEP_COLLECTOR_DIR").is_some_and(|v| !v.is_empty())
         {
@@ -736,6 +738,85 @@ enum StartError {
     PortTaken(String),
     /// Anything else: give up with this message.
     Fatal(String),
+}
+
+/// SIGTERM, SIGKILL after [`STOP_TIMEOUT`], then reaps the process.
+fn terminate(child: &mut Child) {
+    if matches!(child.try_wait(), Ok(None)) {
+        let pid = rustix::process::Pid::from_child(child);
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(POLL);
+        }
+        if matches!(child.try_wait(), Ok(None)) {
+            let _ = child.kill();
+        }
+    }
+    let _ = child.wait();
+}
+
+/// Runs rotel on the given ports with its processor and log in `dir` (the
+/// log is appended to, so a restart keeps the earlier output).
+fn spawn_rotel(
+    binary: &Path,
+    dir: &Path,
+    grpc_port: u16,
+    http_port: u16,
+) -> Result<Child, StartError> {
+    let processor = dir.join("processor.py");
+    if !processor.exists() {
+        fs::write(&processor, PROCESSOR_PY)
+            .map_err(|e| StartError::Fatal(format!("cannot write {}: {e}", processor.display())))?;
+    }
+    let log_path = dir.join(LOG_FILE);
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| StartError::Fatal(format!("cannot open {}: {e}", log_path.display())))?;
+    let log_err = log
+        .try_clone()
+        .map_err(|e| StartError::Fatal(format!("cannot clone log handle: {e}")))?;
+    let mut cmd = Command::new(binary);
+    cmd.arg("start")
+        .arg("--otlp-grpc-endpoint")
+        .arg(format!("127.0.0.1:{grpc_port}"))
+        .arg("--otlp-http-endpoint")
+        .arg(format!("127.0.0.1:{http_port}"))
+        .args(["--exporter", "blackhole", "--disable-batching"])
+        .arg("--otlp-with-trace-processor")
+        .arg(&processor)
+        .arg("--otlp-with-metrics-processor")
+        .arg(&processor)
+        .arg("--otlp-with-logs-processor")
+        .arg(&processor)
+        // Only used in daemon mode, but keep them out of the shared /tmp defaults.
+        .arg("--pid-file")
+        .arg(dir.join("rotel.pid"))
+        .arg("--log-file")
+        .arg(dir.join("rotel-daemon.log"))
+        .env("OTEL_TESTS_COLLECTOR_DIR", dir)
+        .env("NO_COLOR", "1")
+        // The embedded interpreter needs only its own standard library.
+        .env_remove("PYTHONHOME")
+        .env_remove("PYTHONPATH")
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::from(log_err));
+    // The caller's ROTEL_* settings would override our command line.
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("ROTEL_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.spawn().map_err(|e| {
+        StartError::Fatal(format!(
+            "cannot run {} ({e}); {}",
+            binary.display(),
+            install_hint()
+        ))
+    })
 }
 
 /// Two distinct free ports: bind both to port 0 at once, then release them.

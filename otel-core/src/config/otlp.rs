@@ -254,12 +254,16 @@ pub(crate) fn parse_headers(var: &str, raw: &str, diag: &mut Diagnostics) -> Vec
 
 /// `url` with any userinfo (`user:password@`) replaced by `REDACTED@`, for
 /// printing endpoints.
+/// A value without a scheme (`user:pw@host:4317`, as a gRPC endpoint may be
+/// written) is redacted the same way.
 pub(crate) fn redact_userinfo(url: &str) -> std::borrow::Cow<'_, str> {
-    if let Some((scheme, rest)) = url.split_once("://") {
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        if let Some(at) = rest[..end].rfind('@') {
-            return format!("{scheme}://REDACTED@{}", &rest[at + 1..]).into();
-        }
+    let (prefix, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), url),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    if let Some(at) = rest[..end].rfind('@') {
+        return format!("{prefix}REDACTED@{}", &rest[at + 1..]).into();
     }
     url.into()
 }
@@ -365,7 +369,7 @@ impl OtlpSettings {
                     }
                     diag.push(
                         &var,
-                        raw,
+                        redact_userinfo(raw),
                         "scheme must be http or https",
                         "variable ignored",
                     );
@@ -392,7 +396,7 @@ impl OtlpSettings {
                 }
                 _ => diag.push(
                     &var,
-                    raw,
+                    redact_userinfo(raw),
                     "not an http:// or https:// URL",
                     "variable ignored",
                 ),
@@ -607,6 +611,31 @@ mod tests {
         }
         let (s, _) = settings(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "0")], Signal::Traces);
         assert_eq!(s.timeout, parse::NO_LIMIT);
+    }
+
+    #[test]
+    fn invalid_endpoints_are_reported_without_their_credentials() {
+        for (var, raw) in [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "user:s3cret@collector:4318"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "ftp://user:s3cret@collector/x",
+            ),
+        ] {
+            let (_, d) = settings(&[(var, raw)], Signal::Traces);
+            assert!(d.mentions(var), "{d}");
+            assert!(!format!("{d} {d:?}").contains("s3cret"), "{d}");
+        }
+        let (_, d) = settings(
+            &[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://user:s3cret@collector"),
+            ],
+            Signal::Traces,
+        );
+        assert!(d.mentions("OTEL_EXPORTER_OTLP_ENDPOINT"), "{d}");
+        assert!(!format!("{d} {d:?}").contains("s3cret"), "{d}");
+        assert_eq!(redact_userinfo("u:p@h:1/x"), "REDACTED@h:1/x");
     }
 
     #[test]

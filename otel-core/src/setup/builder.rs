@@ -3,6 +3,7 @@ use super::guard::{SetupReport, Telemetry};
 use super::limits::ValueLengthLimit;
 use super::runtime::RuntimeHandle;
 use super::runtime::{ExportRuntime, OnExportRuntime};
+use super::span_pipeline::{CountedExporter, QueueLimit, SpanPipeline};
 use crate::config::{
     self, Config, Diagnostics, Environment, ExporterKind, LogLevel, PropagatorKind, Protocol,
     Signal,
@@ -15,6 +16,7 @@ use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::{
     BatchSpanProcessor, SdkTracerProvider, ShouldSample, SpanLimits, SpanProcessor,
 };
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Builds a [`Telemetry`] from the environment plus code-level overrides.
@@ -379,6 +381,7 @@ impl TelemetryBuilder {
         let runtime = ExportRuntime::start().map_err(SetupError::Runtime)?;
         let rt = runtime.handle();
         let mut installed = (Vec::new(), Vec::new(), Vec::new());
+        let mut span_pipelines = Vec::new();
 
         let mut tracer_builder = SdkTracerProvider::builder()
             .with_resource(resource.clone())
@@ -420,7 +423,8 @@ impl TelemetryBuilder {
 
         if !config.sdk_disabled {
             for kind in &traces {
-                if let Some(p) = span_processor(*kind, &config, &rt, &mut diag) {
+                if let Some(p) = span_processor(*kind, &config, &rt, &mut diag, &mut span_pipelines)
+                {
                     tracer_builder = match config.limits.span_attribute_value_length {
                         Some(max) => {
                             tracer_builder.with_span_processor(ValueLengthLimit { inner: p, max })
@@ -583,6 +587,7 @@ impl TelemetryBuilder {
             report,
             shutdown_timeout,
             runtime: Some(runtime),
+            span_pipelines,
             #[cfg(feature = "prometheus")]
             prometheus,
             done: false,
@@ -660,15 +665,26 @@ impl SpanProcessor for BoxedProcessor {
     }
 }
 
+/// The span pipeline of one exporter: its losses are reported on stderr
+/// unless `OTEL_LOG_LEVEL` is below `warn`.
+fn span_pipeline(kind: ExporterKind, config: &Config) -> Arc<SpanPipeline> {
+    let report = (config.log_level >= LogLevel::Warn).then(super::span_pipeline::stderr_reporter);
+    SpanPipeline::new(kind.as_str(), config.span_batch.max_queue_size, report)
+}
+
 fn batch_spans<E: opentelemetry_sdk::trace::SpanExporter + 'static>(
     exporter: E,
     config: &Config,
     rt: &RuntimeHandle,
-) -> BatchSpanProcessor {
+    pipeline: Arc<SpanPipeline>,
+) -> QueueLimit<BatchSpanProcessor> {
     use opentelemetry_sdk::trace::BatchConfigBuilder;
     let b = &config.span_batch;
-    let exporter = OnExportRuntime::new(exporter, rt.clone(), b.export_timeout);
-    BatchSpanProcessor::builder(exporter)
+    let exporter = CountedExporter {
+        inner: OnExportRuntime::new(exporter, rt.clone(), b.export_timeout),
+        pipeline: pipeline.clone(),
+    };
+    let inner = BatchSpanProcessor::builder(exporter)
         .with_batch_config(
             BatchConfigBuilder::default()
                 .with_max_queue_size(b.max_queue_size)
@@ -676,7 +692,8 @@ fn batch_spans<E: opentelemetry_sdk::trace::SpanExporter + 'static>(
                 .with_scheduled_delay(b.schedule_delay)
                 .build(),
         )
-        .build()
+        .build();
+    QueueLimit { inner, pipeline }
 }
 
 fn batch_logs<E: opentelemetry_sdk::logs::LogExporter + 'static>(
@@ -714,34 +731,43 @@ fn span_processor(
     config: &Config,
     rt: &RuntimeHandle,
     diag: &mut Diagnostics,
-) -> Option<BatchSpanProcessor> {
-    match kind {
+    pipelines: &mut Vec<Arc<SpanPipeline>>,
+) -> Option<QueueLimit<BatchSpanProcessor>> {
+    let pipeline = span_pipeline(kind, config);
+    let processor = match kind {
         ExporterKind::Console => Some(batch_spans(
             crate::export::ConsoleSpanExporter::new(),
             config,
             rt,
+            pipeline.clone(),
         )),
         #[cfg(feature = "otlp")]
-        ExporterKind::Otlp => match super::otlp::span_exporter(&config.otlp_traces, rt, diag) {
-            Ok(exporter) => Some(batch_spans(exporter, config, rt)),
-            Err(e) => {
-                exporter_failed(diag, Signal::Traces, config, e);
-                None
+        ExporterKind::Otlp => {
+            match super::otlp::span_exporter(&config.otlp_traces, rt, diag, &pipeline) {
+                Ok(exporter) => Some(batch_spans(exporter, config, rt, pipeline.clone())),
+                Err(e) => {
+                    exporter_failed(diag, Signal::Traces, config, e);
+                    None
+                }
             }
-        },
+        }
         #[allow(unreachable_patterns)]
         other => {
             missing_feature(diag, "OTEL_TRACES_EXPORTER", other.as_str());
             None
         }
+    };
+    if processor.is_some() {
+        pipelines.push(pipeline);
     }
+    processor
 }
 
 #[cfg(feature = "otlp")]
 fn exporter_failed(diag: &mut Diagnostics, signal: Signal, config: &Config, error: String) {
     diag.push(
         format!("OTEL_EXPORTER_OTLP_[{}_]ENDPOINT", signal.env_infix()),
-        config.otlp(signal).endpoint.clone(),
+        config::redact_userinfo(&config.otlp(signal).endpoint).into_owned(),
         format!("cannot build the OTLP {signal} exporter: {error}"),
         format!("{signal} are not exported"),
     );

@@ -115,6 +115,7 @@ pub struct Telemetry {
         std::sync::Arc<dyn opentelemetry::propagation::TextMapPropagator + Send + Sync>,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) runtime: Option<ExportRuntime>,
+    pub(crate) span_pipelines: Vec<std::sync::Arc<super::span_pipeline::SpanPipeline>>,
     #[cfg(feature = "prometheus")]
     pub(crate) prometheus: Option<super::prometheus::PrometheusEndpoint>,
     pub(crate) done: bool,
@@ -184,6 +185,18 @@ impl Telemetry {
         self.prometheus.as_ref().map(|p| p.local_addr())
     }
 
+    /// What the span exporters have lost so far: spans dropped because the
+    /// export queue was full and spans of failed exports, with the first
+    /// export error. Each kind of loss is also printed once on stderr
+    /// (unless `OTEL_LOG_LEVEL` is below `warn`), and the totals at shutdown.
+    pub fn export_stats(&self) -> super::ExportStats {
+        let mut total = super::ExportStats::default();
+        for p in &self.span_pipelines {
+            total.add(p.stats());
+        }
+        total
+    }
+
     /// Exports everything buffered so far, without shutting down.
     pub fn force_flush(&self) -> Result<(), ShutdownError> {
         let mut failures = Vec::new();
@@ -210,6 +223,10 @@ impl Telemetry {
             return Ok(());
         }
         let timeout = self.shutdown_timeout;
+        // The SDK's batch processor reports its final export's failure only
+        // in its (compiled-out) internal log, and its shutdown returns Ok:
+        // the span pipelines' counts tell.
+        let failed_before = self.export_stats().spans_failed;
         // The three providers shut down in parallel, so the whole shutdown is
         // bounded by one timeout, not three.
         let (traces, metrics, logs) = std::thread::scope(|s| {
@@ -234,6 +251,12 @@ impl Telemetry {
                 Ok(Err(e)) => failures.push(format!("{signal}: {e}")),
                 Err(_) => failures.push(format!("{signal}: shutdown panicked")),
             }
+        }
+        let lost = self.export_stats().spans_failed - failed_before;
+        if lost > 0 {
+            failures.push(format!(
+                "traces: the final export failed, {lost} spans lost"
+            ));
         }
         #[cfg(feature = "prometheus")]
         drop(self.prometheus.take());

@@ -14,9 +14,11 @@ mod otlp;
 #[cfg(feature = "prometheus")]
 mod prometheus;
 mod runtime;
+mod span_pipeline;
 
 pub use builder::TelemetryBuilder;
 pub use guard::{SetupReport, ShutdownError, Telemetry};
+pub use span_pipeline::ExportStats;
 
 use crate::config::Diagnostics;
 use std::fmt;

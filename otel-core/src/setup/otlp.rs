@@ -1,10 +1,12 @@
 //! Building the OTLP exporters of each signal from resolved [`OtlpSettings`].
 
 use super::runtime::RuntimeHandle;
+use super::span_pipeline::SpanPipeline;
 use crate::config::{
     Compression, Diagnostics, OtlpSettings, Protocol, Signal, TemporalityPreference,
 };
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
+use std::sync::Arc;
 
 /// TLS material read from the configured PEM files.
 #[derive(Default)]
@@ -180,11 +182,39 @@ impl ExactHeaders {
     }
 }
 
-/// The reqwest client with [`ExactHeaders`] applied to every request.
+/// The reqwest client with [`ExactHeaders`] applied to every request. A
+/// transport error's cause (refused connection, TLS failure) is handed to the
+/// span pipeline: the OTLP exporter reduces it to "network error".
 #[derive(Debug)]
 struct HttpClientWithHeaders {
     client: reqwest::Client,
     headers: ExactHeaders,
+    errors: Option<Arc<SpanPipeline>>,
+}
+
+/// The cause chain of a transport error, without the request URL (it may
+/// carry credentials).
+fn transport_error_detail(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = Vec::new();
+    let mut next = error.source();
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.iter().any(|p: &String| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    if parts.is_empty() {
+        if let Some(e) = error.downcast_ref::<reqwest::Error>() {
+            return if e.is_timeout() {
+                "timed out".into()
+            } else {
+                "transport error".into()
+            };
+        }
+        return crate::config::redact_userinfo(&error.to_string()).into_owned();
+    }
+    parts.join(": ")
 }
 
 #[async_trait::async_trait]
@@ -194,7 +224,11 @@ impl opentelemetry_http::HttpClient for HttpClientWithHeaders {
         mut request: http::Request<bytes::Bytes>,
     ) -> Result<http::Response<bytes::Bytes>, opentelemetry_http::HttpError> {
         self.headers.apply(request.headers_mut());
-        self.client.send_bytes(request).await
+        let result = self.client.send_bytes(request).await;
+        if let (Err(e), Some(errors)) = (&result, &self.errors) {
+            errors.set_transport_error(transport_error_detail(e.as_ref()));
+        }
+        result
     }
 }
 
@@ -223,7 +257,7 @@ fn otlp_compression(s: &OtlpSettings) -> Option<opentelemetry_otlp::Compression>
 /// `opentelemetry_otlp::SpanExporter::builder()`; tonic exporters are built
 /// with the export runtime entered so their channel lives there.
 macro_rules! build_exporter {
-    ($builder:expr, $s:expr, $signal:expr, $rt:expr, $diag:expr) => {{
+    ($builder:expr, $s:expr, $signal:expr, $rt:expr, $diag:expr, $errors:expr) => {{
         let s: &OtlpSettings = $s;
         let tls = read_tls(s, $signal, $diag);
         match s.protocol {
@@ -272,6 +306,7 @@ macro_rules! build_exporter {
                     .with_http_client(HttpClientWithHeaders {
                         client,
                         headers: ExactHeaders::new(s, $signal),
+                        errors: $errors,
                     });
                 if let Some(c) = otlp_compression(s) {
                     b = b.with_compression(c);
@@ -286,13 +321,15 @@ pub(crate) fn span_exporter(
     s: &OtlpSettings,
     rt: &RuntimeHandle,
     diag: &mut Diagnostics,
+    pipeline: &Arc<SpanPipeline>,
 ) -> Result<opentelemetry_otlp::SpanExporter, String> {
     build_exporter!(
         opentelemetry_otlp::SpanExporter::builder(),
         s,
         Signal::Traces,
         rt,
-        diag
+        diag,
+        Some(pipeline.clone())
     )
 }
 
@@ -306,7 +343,8 @@ pub(crate) fn log_exporter(
         s,
         Signal::Logs,
         rt,
-        diag
+        diag,
+        None
     )
 }
 
@@ -327,7 +365,8 @@ pub(crate) fn metric_exporter(
         s,
         Signal::Metrics,
         rt,
-        diag
+        diag,
+        None
     )
 }
 

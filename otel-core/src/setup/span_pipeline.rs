@@ -1,0 +1,366 @@
+//! What the span export pipeline lost, counted and reported once.
+//!
+//! The SDK's `BatchSpanProcessor` drops a span when its queue is full and an
+//! export that fails loses its batch; with the SDK's internal logs compiled
+//! out (they are: they need the `tracing` crate) neither is visible anywhere.
+//! Here every batch processor gets a [`SpanPipeline`]:
+//!
+//! - [`QueueLimit`] admits at most `OTEL_BSP_MAX_QUEUE_SIZE` spans that the
+//!   exporter has not taken yet and counts the rest as dropped. The SDK
+//!   queue holds exactly that many, and spans leave it before the exporter
+//!   is called, so the SDK never drops one itself: the count is exact.
+//! - [`CountedExporter`] releases exported spans from that count and counts
+//!   the spans of failed exports.
+//! - The first drop and the first failure print one warning each (with the
+//!   error, secrets left out); the totals are printed once at shutdown and
+//!   readable at any time with [`Telemetry::export_stats`](super::Telemetry::export_stats).
+//!   Never a line per span or per export.
+
+use opentelemetry::Context;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Where warnings go: stderr in production, a collector in unit tests.
+pub(crate) type Reporter = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// The reporter printing `otel-core: warning: ...` on stderr.
+pub(crate) fn stderr_reporter() -> Reporter {
+    Arc::new(|line: &str| eprintln!("otel-core: warning: {line}"))
+}
+
+/// Span losses of one batch processor (one exporter).
+pub(crate) struct SpanPipeline {
+    exporter: &'static str,
+    max_queue_size: usize,
+    queued: AtomicUsize,
+    dropped: AtomicU64,
+    failed: AtomicU64,
+    drop_reported: AtomicBool,
+    failure_reported: AtomicBool,
+    first_error: Mutex<Option<String>>,
+    /// Detail of the last transport error, set by the HTTP client (whose
+    /// error the OTLP exporter reduces to "network error").
+    transport_error: Mutex<Option<String>>,
+    report: Option<Reporter>,
+}
+
+impl std::fmt::Debug for SpanPipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpanPipeline")
+            .field("exporter", &self.exporter)
+            .field("max_queue_size", &self.max_queue_size)
+            .field("dropped", &self.dropped)
+            .field("failed", &self.failed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SpanPipeline {
+    /// `report` is `None` when `OTEL_LOG_LEVEL` silences warnings.
+    pub(crate) fn new(
+        exporter: &'static str,
+        max_queue_size: usize,
+        report: Option<Reporter>,
+    ) -> Arc<Self> {
+        Arc::new(SpanPipeline {
+            exporter,
+            max_queue_size,
+            queued: AtomicUsize::new(0),
+            dropped: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            drop_reported: AtomicBool::new(false),
+            failure_reported: AtomicBool::new(false),
+            first_error: Mutex::new(None),
+            transport_error: Mutex::new(None),
+            report,
+        })
+    }
+
+    fn say(&self, line: &str) {
+        if let Some(report) = &self.report {
+            report(line);
+        }
+    }
+
+    /// Takes a place in the queue, or counts a drop.
+    fn admit(&self) -> bool {
+        let before = self.queued.fetch_add(1, Ordering::AcqRel);
+        if before < self.max_queue_size {
+            return true;
+        }
+        self.queued.fetch_sub(1, Ordering::AcqRel);
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        if !self.drop_reported.swap(true, Ordering::AcqRel) {
+            self.say(&format!(
+                "the {} span export queue is full (OTEL_BSP_MAX_QUEUE_SIZE={}): new spans are \
+                 dropped until it drains; the total is reported at shutdown",
+                self.exporter, self.max_queue_size
+            ));
+        }
+        false
+    }
+
+    fn release(&self, n: usize) {
+        // Saturating: spans ended after shutdown never reach the exporter.
+        let _ = self
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
+                Some(q.saturating_sub(n))
+            });
+    }
+
+    /// Records the transport-level cause of the export in progress failing.
+    pub(crate) fn set_transport_error(&self, detail: String) {
+        *self
+            .transport_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(detail);
+    }
+
+    fn export_failed(&self, spans: usize, error: &str) {
+        self.failed.fetch_add(spans as u64, Ordering::Relaxed);
+        let detail = self
+            .transport_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let text = match detail {
+            Some(d) if !error.contains(&d) => format!("{error} ({d})"),
+            _ => error.to_string(),
+        };
+        let mut first = self.first_error.lock().unwrap_or_else(|p| p.into_inner());
+        if first.is_none() {
+            *first = Some(text.clone());
+        }
+        drop(first);
+        if !self.failure_reported.swap(true, Ordering::AcqRel) {
+            self.say(&format!(
+                "{} span export failed, {spans} spans lost: {text}; further failures are only \
+                 counted (reported at shutdown)",
+                self.exporter
+            ));
+        }
+    }
+
+    fn export_succeeded(&self) {
+        self.transport_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+    }
+
+    /// Prints the totals, if anything was lost.
+    pub(crate) fn report_totals(&self) {
+        let dropped = self.dropped.load(Ordering::Relaxed);
+        let failed = self.failed.load(Ordering::Relaxed);
+        if dropped > 0 || failed > 0 {
+            self.say(&format!(
+                "{} span export: {dropped} spans dropped because the queue was full \
+                 (OTEL_BSP_MAX_QUEUE_SIZE={}), {failed} spans lost in failed exports",
+                self.exporter, self.max_queue_size
+            ));
+        }
+    }
+
+    pub(crate) fn stats(&self) -> ExportStats {
+        ExportStats {
+            spans_dropped: self.dropped.load(Ordering::Relaxed),
+            spans_failed: self.failed.load(Ordering::Relaxed),
+            first_error: self
+                .first_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        }
+    }
+}
+
+/// What the span exporters lost so far (summed over every installed span
+/// exporter), from [`Telemetry::export_stats`](super::Telemetry::export_stats).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExportStats {
+    /// Spans dropped on end because the export queue was full
+    /// (`OTEL_BSP_MAX_QUEUE_SIZE` spans waiting for the exporter).
+    pub spans_dropped: u64,
+    /// Spans of exports that failed (after the exporter's own retries).
+    pub spans_failed: u64,
+    /// The first export error, with its transport cause when known; never
+    /// carries OTLP headers or URL credentials.
+    pub first_error: Option<String>,
+}
+
+impl ExportStats {
+    pub(crate) fn add(&mut self, other: ExportStats) {
+        self.spans_dropped += other.spans_dropped;
+        self.spans_failed += other.spans_failed;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+}
+
+/// A span processor that admits at most the queue size into `inner`.
+#[derive(Debug)]
+pub(crate) struct QueueLimit<P> {
+    pub(crate) inner: P,
+    pub(crate) pipeline: Arc<SpanPipeline>,
+}
+
+impl<P: SpanProcessor> SpanProcessor for QueueLimit<P> {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        self.inner.on_start(span, cx)
+    }
+
+    fn on_end(&self, span: SpanData) {
+        if self.pipeline.admit() {
+            self.inner.on_end(span)
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        let result = self.inner.shutdown_with_timeout(timeout);
+        self.pipeline.report_totals();
+        result
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource)
+    }
+}
+
+/// A span exporter that frees queue places and counts failed spans.
+#[derive(Debug)]
+pub(crate) struct CountedExporter<E> {
+    pub(crate) inner: E,
+    pub(crate) pipeline: Arc<SpanPipeline>,
+}
+
+impl<E: SpanExporter> SpanExporter for CountedExporter<E> {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let n = batch.len();
+        self.pipeline.release(n);
+        let result = self.inner.export(batch).await;
+        match &result {
+            Ok(()) => self.pipeline.export_succeeded(),
+            Err(e) => self.pipeline.export_failed(n, &e.to_string()),
+        }
+        result
+    }
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{Tracer, TracerProvider as _};
+    use opentelemetry_sdk::error::OTelSdkError;
+    use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
+
+    /// An exporter that fails every export and holds the first one until
+    /// released, so the queue fills behind it.
+    #[derive(Debug)]
+    struct Stuck {
+        gate: Arc<(Mutex<bool>, std::sync::Condvar)>,
+    }
+
+    impl SpanExporter for Stuck {
+        async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
+            let (lock, cv) = &*self.gate;
+            let mut open = lock.lock().unwrap();
+            while !*open {
+                open = cv.wait(open).unwrap();
+            }
+            Err(OTelSdkError::InternalFailure(
+                "collector unavailable".into(),
+            ))
+        }
+    }
+
+    #[test]
+    fn drops_and_failures_are_counted_exactly_and_reported_once() {
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = lines.clone();
+        let pipeline = SpanPipeline::new(
+            "test",
+            8,
+            Some(Arc::new(move |l: &str| {
+                sink.lock().unwrap().push(l.to_string())
+            })),
+        );
+        let gate = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+        let exporter = CountedExporter {
+            inner: Stuck { gate: gate.clone() },
+            pipeline: pipeline.clone(),
+        };
+        let bsp = BatchSpanProcessor::builder(exporter)
+            .with_batch_config(
+                BatchConfigBuilder::default()
+                    .with_max_queue_size(8)
+                    .with_max_export_batch_size(4)
+                    .with_scheduled_delay(Duration::from_millis(10))
+                    .build(),
+            )
+            .build();
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(QueueLimit {
+                inner: bsp,
+                pipeline: pipeline.clone(),
+            })
+            .build();
+        let tracer = provider.tracer("t");
+        const ENDED: u64 = 500;
+        for i in 0..ENDED {
+            tracer.in_span(format!("s{i}"), |_| {});
+        }
+        {
+            let (lock, cv) = &*gate;
+            *lock.lock().unwrap() = true;
+            cv.notify_all();
+        }
+        let _ = provider.shutdown();
+        let stats = pipeline.stats();
+        assert!(stats.spans_dropped > 0, "{stats:?}");
+        assert_eq!(
+            stats.spans_dropped + stats.spans_failed,
+            ENDED,
+            "every span is either dropped or in a failed export: {stats:?}"
+        );
+        assert_eq!(
+            stats.first_error.as_deref(),
+            Some("Operation failed: collector unavailable")
+        );
+        let lines = lines.lock().unwrap();
+        let drops = lines.iter().filter(|l| l.contains("queue is full")).count();
+        let failures = lines.iter().filter(|l| l.contains("export failed")).count();
+        let totals = lines.iter().filter(|l| l.contains("spans dropped")).count();
+        assert_eq!((drops, failures, totals), (1, 1, 1), "{lines:#?}");
+    }
+
+    #[test]
+    fn a_transport_cause_completes_the_error() {
+        let pipeline = SpanPipeline::new("otlp", 4, None);
+        pipeline.set_transport_error("invalid peer certificate: UnknownIssuer".into());
+        pipeline.export_failed(2, "HTTP export failed: network error");
+        assert_eq!(
+            pipeline.stats().first_error.as_deref(),
+            Some("HTTP export failed: network error (invalid peer certificate: UnknownIssuer)")
+        );
+    }
+}
