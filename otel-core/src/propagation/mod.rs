@@ -28,6 +28,7 @@ pub use context::{
     spawn_in_current_context, spawn_with_context,
 };
 pub use trace_context::{
+    MAX_TRACESTATE_HEADER_LEN, MAX_TRACESTATE_MEMBER_KEEP_LEN, MAX_TRACESTATE_MEMBERS,
     TRACEPARENT_HEADER, TRACESTATE_HEADER, TraceContextPropagator, TraceParent, TraceParentBuf,
     format_tracestate, parse_tracestate,
 };

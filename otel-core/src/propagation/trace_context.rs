@@ -19,8 +19,16 @@ pub const TRACESTATE_HEADER: &str = "tracestate";
 
 /// Length of a version-00 `traceparent` (and of the prefix every later version shares).
 const TRACEPARENT_LEN: usize = 55;
-/// Most `tracestate` list members a receiver accepts; more discards the header.
-const MAX_TRACESTATE_MEMBERS: usize = 32;
+/// Most `tracestate` list members: a receiver discards a header with more,
+/// and [`format_tracestate`] never sends more.
+pub const MAX_TRACESTATE_MEMBERS: usize = 32;
+/// Longest `tracestate` header [`format_tracestate`] sends (the 512
+/// characters, commas included, that Trace Context requires every vendor to
+/// propagate; longer states are truncated by whole members).
+pub const MAX_TRACESTATE_HEADER_LEN: usize = 512;
+/// When a `tracestate` must be truncated, members longer than this
+/// (`key=value`) are dropped first (Trace Context: 128 characters).
+pub const MAX_TRACESTATE_MEMBER_KEEP_LEN: usize = 128;
 /// Longest `tracestate` key (Level 2 grammar).
 const MAX_TRACESTATE_KEY_LEN: usize = 256;
 /// Longest `tracestate` value.
@@ -317,14 +325,50 @@ where
 
 /// Formats a trace state as a `tracestate` header value; `None` when it is
 /// empty (an empty `tracestate` is not sent).
+///
+/// The header is kept within the W3C limits, whatever the state holds (an
+/// extracted state may carry 32 members of up to 513 characters each):
+/// at most [`MAX_TRACESTATE_MEMBERS`] members (the API's `TraceState`
+/// already keeps no more), and at most [`MAX_TRACESTATE_HEADER_LEN`] characters, truncated
+/// the way Trace Context prescribes: whole members only, first those longer
+/// than [`MAX_TRACESTATE_MEMBER_KEEP_LEN`] characters, then from the right.
+///
+/// ```
+/// use opentelemetry::trace::TraceState;
+/// use otel_core::propagation::{MAX_TRACESTATE_HEADER_LEN, format_tracestate};
+///
+/// let big = "v".repeat(200);
+/// let state = TraceState::from_key_value([("a", "1"), ("b", big.as_str()), ("c", "3")]).unwrap();
+/// assert_eq!(format_tracestate(&state), Some(format!("a=1,b={big},c=3")));
+///
+/// let many: Vec<(String, String)> = (0..20).map(|i| (format!("k{i}"), "x".repeat(40))).collect();
+/// let state = TraceState::from_key_value(many.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
+/// let header = format_tracestate(&state).unwrap();
+/// assert!(header.len() <= MAX_TRACESTATE_HEADER_LEN);
+/// assert!(header.starts_with("k0=")); // members dropped from the right
+/// ```
 pub fn format_tracestate(state: &TraceState) -> Option<String> {
-    let members = state.into_iter();
-    if members.len() == 0 {
+    let members: Vec<(&str, &str)> = state
+        .into_iter()
+        .take(MAX_TRACESTATE_MEMBERS)
+        .map(|(k, v)| (&*k, &*v))
+        .collect();
+    let member_len = |(k, v): &(&str, &str)| k.len() + 1 + v.len();
+    let header_len = |members: &[(&str, &str)]| {
+        members.iter().map(member_len).sum::<usize>() + members.len().saturating_sub(1)
+    };
+    let mut kept = members;
+    if header_len(&kept) > MAX_TRACESTATE_HEADER_LEN {
+        kept.retain(|m| member_len(m) <= MAX_TRACESTATE_MEMBER_KEEP_LEN);
+        while header_len(&kept) > MAX_TRACESTATE_HEADER_LEN {
+            kept.pop();
+        }
+    }
+    if kept.is_empty() {
         return None;
     }
-    let len: usize = state.into_iter().map(|(k, v)| k.len() + v.len() + 2).sum();
-    let mut out = String::with_capacity(len);
-    for (key, value) in members {
+    let mut out = String::with_capacity(header_len(&kept));
+    for (key, value) in kept {
         if !out.is_empty() {
             out.push(',');
         }
@@ -936,6 +980,100 @@ mod tests {
             let state = parse_tracestate([value.as_str()]).unwrap();
             assert_eq!(state.header(), "foo=bar", "{key}");
         }
+    }
+
+    /// `key=value` members `k{i}` whose member length is exactly `len`.
+    fn members_of_len(count: usize, len: usize) -> Vec<(String, String)> {
+        (0..count)
+            .map(|i| {
+                let key = format!("k{i}");
+                let value = "v".repeat(len - key.len() - 1);
+                (key, value)
+            })
+            .collect()
+    }
+
+    fn state_of(members: &[(String, String)]) -> TraceState {
+        TraceState::from_key_value(members.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .expect("valid members")
+    }
+
+    fn injected_tracestate(state: TraceState) -> Option<String> {
+        let sc = SpanContext::new(
+            TraceId::from(1),
+            SpanId::from(2),
+            TraceFlags::SAMPLED,
+            true,
+            state,
+        );
+        let mut out = HashMap::new();
+        TraceContextPropagator::new()
+            .inject_context(&Context::new().with_remote_span_context(sc), &mut out);
+        out.remove("tracestate")
+    }
+
+    #[test]
+    fn tracestate_within_limits_is_sent_whole() {
+        // 8 members of 63 characters and 7 commas: 511 characters.
+        let members = members_of_len(8, 63);
+        let header = injected_tracestate(state_of(&members)).expect("sent");
+        assert_eq!(header.len(), 511);
+        assert_eq!(header, state_of(&members).header());
+        // A single member over 128 characters is fine while the header fits.
+        let members = members_of_len(2, 200);
+        assert_eq!(
+            injected_tracestate(state_of(&members)),
+            Some(state_of(&members).header())
+        );
+    }
+
+    #[test]
+    fn largest_extracted_tracestate_is_truncated_on_inject() {
+        // The largest header a receiver accepts: 32 members of 513 characters.
+        let members: Vec<String> = (0..32)
+            .map(|i| format!("k{i:02}{}={}", "a".repeat(253), "v".repeat(256)))
+            .collect();
+        let received = members.join(",");
+        assert_eq!(received.len(), 32 * 513 + 31);
+        let sc = extract(&[VALID], &[received.as_str()]).expect("valid traceparent");
+        assert_eq!(
+            sc.trace_state().header(),
+            received,
+            "all 32 members accepted"
+        );
+        // Every member is over 128 characters: all are dropped first.
+        assert_eq!(injected_tracestate(sc.trace_state().clone()), None);
+    }
+
+    #[test]
+    fn tracestate_truncation_drops_long_members_first_then_from_the_right() {
+        let mut members = members_of_len(1, 250); // k0, over 128
+        members.extend(members_of_len(12, 40).into_iter().skip(1)); // k1..k11, 40 each
+        members.push(("late".into(), "x".repeat(150))); // over 128, at the end
+        let header = injected_tracestate(state_of(&members)).expect("sent");
+        assert!(
+            header.len() <= MAX_TRACESTATE_HEADER_LEN,
+            "{}",
+            header.len()
+        );
+        // Long members gone; the 11 short ones (11 * 40 + 10 = 450) all fit.
+        let keys: Vec<&str> = header
+            .split(',')
+            .map(|m| m.split_once('=').unwrap().0)
+            .collect();
+        let expected: Vec<String> = (1..12).map(|i| format!("k{i}")).collect();
+        assert_eq!(keys, expected);
+
+        // Only short members, too many characters: dropped from the right.
+        let members = members_of_len(20, 40); // 20 * 40 + 19 = 819
+        let header = injected_tracestate(state_of(&members)).expect("sent");
+        let keys: Vec<&str> = header
+            .split(',')
+            .map(|m| m.split_once('=').unwrap().0)
+            .collect();
+        // 12 * 40 + 11 = 491 <= 512 < 13 * 40 + 12.
+        let expected: Vec<String> = (0..12).map(|i| format!("k{i}")).collect();
+        assert_eq!(keys, expected);
     }
 
     #[test]

@@ -1,0 +1,76 @@
+//! The full `OTEL_*` environment parse (`Config::from_env`), with
+//! `OTEL_EXPORTER_OTLP_HEADERS` and its per-signal variants parsed, over
+//! arbitrary values: never panics, and no diagnostic or `Debug` output
+//! echoes an OTLP header value (they hold API keys).
+//!
+//! Input: one variable per line; the first byte picks the variable name
+//! from the list below, the rest of the line is its value.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use otel_core::config::{Config, Environment, Signal};
+
+const NAMES: &[&str] = &[
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+    "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_SERVICE_NAME",
+    "OTEL_PROPAGATORS",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_METRICS_EXPORTER",
+    "OTEL_LOGS_EXPORTER",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_INSECURE",
+    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+    "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+    "OTEL_BSP_SCHEDULE_DELAY",
+    "OTEL_BSP_EXPORT_TIMEOUT",
+    "OTEL_BSP_MAX_QUEUE_SIZE",
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+    "OTEL_BLRP_MAX_QUEUE_SIZE",
+    "OTEL_METRIC_EXPORT_INTERVAL",
+    "OTEL_METRIC_EXPORT_TIMEOUT",
+    "OTEL_ATTRIBUTE_COUNT_LIMIT",
+    "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+    "OTEL_SPAN_EVENT_COUNT_LIMIT",
+    "OTEL_SPAN_LINK_COUNT_LIMIT",
+    "OTEL_EXPORTER_PROMETHEUS_HOST",
+    "OTEL_EXPORTER_PROMETHEUS_PORT",
+    "OTEL_SDK_DISABLED",
+    "OTEL_LOG_LEVEL",
+    "OTEL_SEMCONV_STABILITY_OPT_IN",
+    "OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN",
+    "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS",
+];
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let pairs = text.lines().filter_map(|line| {
+        let first = *line.as_bytes().first()?;
+        let name = NAMES[usize::from(first) % NAMES.len()];
+        Some((name, line.get(1..).unwrap_or_default()))
+    });
+    let env = Environment::from_pairs(pairs);
+    let (config, diagnostics) = Config::from_env(&env);
+    let shown = format!("{config:?} {diagnostics:?}");
+    for signal in [Signal::Traces, Signal::Metrics, Signal::Logs] {
+        for (_, value) in &config.otlp(signal).headers {
+            // Short values can occur in the output by coincidence (a "1" in
+            // a timeout); a distinctive one must not.
+            if value.len() >= 12 && !value.trim().is_empty() {
+                assert!(!shown.contains(value.as_str()), "header value {value:?} leaked");
+            }
+        }
+    }
+});
