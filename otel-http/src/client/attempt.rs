@@ -137,8 +137,8 @@ impl Attempt {
             cx.span().set_attributes(more);
         }
 
-        let allowed = extensions.get::<NoPropagation>().is_none()
-            && host.as_deref().is_none_or(|h| config.may_propagate(h));
+        let allowed =
+            extensions.get::<NoPropagation>().is_none() && config.may_propagate_to(host.as_deref());
         if allowed {
             config.propagation.inject(&cx, headers);
         }

@@ -83,14 +83,27 @@ pub(crate) struct ClientConfig {
 }
 
 impl ClientConfig {
+    /// Whether context may be sent to `host`; `None` (a request whose
+    /// destination is unknown: no authority in the URI and no `Host`
+    /// header) only when no allow-list is configured.
+    pub(crate) fn may_propagate_to(&self, host: Option<&str>) -> bool {
+        match host {
+            Some(host) => self.may_propagate(host),
+            None => self.propagate_to.is_none(),
+        }
+    }
+
     /// Whether context may be sent to `host`.
     pub(crate) fn may_propagate(&self, host: &str) -> bool {
         match &self.propagate_to {
             None => true,
             Some(list) => list.iter().any(|allowed| {
                 if let Some(suffix) = allowed.strip_prefix("*.") {
+                    // Host names compare case-insensitively, wildcards too.
                     host.len() > suffix.len() + 1
-                        && host.ends_with(suffix)
+                        && host
+                            .get(host.len() - suffix.len()..)
+                            .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
                         && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
                 } else {
                     allowed.eq_ignore_ascii_case(host)
@@ -334,5 +347,16 @@ mod tests {
         assert!(!config.may_propagate("svc.cluster.local"));
         assert!(!config.may_propagate("evilsvc.cluster.local"));
         assert!(!config.may_propagate("example.com"));
+        // Host names are case-insensitive, wildcard suffixes included.
+        assert!(config.may_propagate("Users.SVC.Cluster.Local"));
+        assert!(!config.may_propagate("EVILsvc.cluster.local"));
+        // A non-ASCII host never matches by accident (and never panics).
+        assert!(!config.may_propagate("é.svc.cluster.local.x"));
+        assert!(!config.may_propagate("éé"));
+        // An unknown destination gets nothing once an allow-list exists.
+        assert!(!config.may_propagate_to(None));
+        let open = super::ClientLayerBuilder::default().config();
+        assert!(open.may_propagate_to(None));
+        assert!(open.may_propagate_to(Some("example.com")));
     }
 }
