@@ -337,8 +337,7 @@ async fn incoming_context(capture: &Capture) -> Context {
     headers.insert("x-request-id", HeaderValue::from_static("req-1"));
     let seen = Seen::default();
     serve_once(capture, headers, &seen).await;
-    let cx = seen.0.lock().unwrap()[0].1.clone();
-    cx
+    seen.0.lock().unwrap()[0].1.clone()
 }
 
 const PROPAGATED: [&str; 3] = ["traceparent", "baggage", "x-request-id"];

@@ -348,11 +348,7 @@ where
 /// assert!(header.starts_with("k0=")); // members dropped from the right
 /// ```
 pub fn format_tracestate(state: &TraceState) -> Option<String> {
-    let members: Vec<(&str, &str)> = state
-        .into_iter()
-        .take(MAX_TRACESTATE_MEMBERS)
-        .map(|(k, v)| (&*k, &*v))
-        .collect();
+    let members: Vec<(&str, &str)> = state.into_iter().take(MAX_TRACESTATE_MEMBERS).collect();
     let member_len = |(k, v): &(&str, &str)| k.len() + 1 + v.len();
     let header_len = |members: &[(&str, &str)]| {
         members.iter().map(member_len).sum::<usize>() + members.len().saturating_sub(1)
