@@ -1,17 +1,21 @@
 //! Building blocks shared by the layer crates (`otel-http`, `otel-grpc`,
 //! `otel-messaging`, `otel-patterns`), so each rule is written once:
 //! histogram buckets, the resend-count request extension, header capture
-//! allow-lists, filter combinators, error recording and the cache of
+//! allow-lists, filter combinators, error and exception recording (span
+//! events or log records) and the cache of
 //! instruments bound to hot attribute sets.
 
 mod bound;
 mod error;
+mod exception;
 mod filter;
 mod headers;
 mod resend;
 
 pub use bound::{BoundCache, StaticKey};
-pub use error::{ErrorRecord, record_error};
+pub use error::{ErrorRecord, record_error, record_exception};
+pub(crate) use exception::set_global_logger_provider;
+pub use exception::{ExceptionEvent, ExceptionEvents};
 pub use filter::{All, Any, Filter, FilterExt, Not, all, any, not};
 pub use headers::{HeaderCapture, SENSITIVE_HEADERS};
 pub use resend::ResendCount;

@@ -547,6 +547,7 @@ impl TelemetryBuilder {
             if !config.sdk_disabled {
                 opentelemetry::global::set_tracer_provider(tracer_provider.clone());
                 opentelemetry::global::set_meter_provider(meter_provider.clone());
+                crate::instrument::set_global_logger_provider(logger_provider.clone());
             }
         }
 

@@ -39,6 +39,11 @@ impl CapturedLog {
         }
     }
 
+    /// The event name (`http.server.request.exception`, ...), if any.
+    pub fn event_name(&self) -> Option<&'static str> {
+        self.record.event_name()
+    }
+
     /// The severity number.
     pub fn severity(&self) -> Option<Severity> {
         self.record.severity_number()
