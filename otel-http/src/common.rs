@@ -85,3 +85,21 @@ impl Propagation {
         }
     }
 }
+
+/// The exception options of a builder: the signal and the logger provider,
+/// each defaulting to what setup chose.
+#[derive(Default)]
+pub(crate) struct ExceptionOptions {
+    pub signal: Option<otel_core::config::ExceptionSignal>,
+    pub logger_provider: Option<otel_core::opentelemetry_sdk::logs::SdkLoggerProvider>,
+}
+
+impl ExceptionOptions {
+    pub(crate) fn build(self) -> otel_core::instrument::ExceptionEvents {
+        otel_core::instrument::ExceptionEvents::resolve(
+            self.signal,
+            self.logger_provider.as_ref(),
+            SCOPE_NAME,
+        )
+    }
+}

@@ -12,7 +12,9 @@
 //! - [`client::ClientLayer`] and (feature `reqwest`) `client::TracingMiddleware`:
 //!   a CLIENT span per physical attempt with `http.request.resend_count`,
 //!   the context injected (with a destination allow-list),
-//!   `http.client.request.duration`, redacted `url.full`.
+//!   `http.client.request.duration` (opt-in `http.client.active_requests`),
+//!   redacted `url.full`, `network.peer.*` from reqwest and (feature
+//!   `hyper-util`) hyper-util's legacy client.
 //! - [`filter`]: ready request filters (health checks, paths, methods,
 //!   headers) on `otel_core`'s combinators.
 //!
@@ -20,6 +22,12 @@
 //! others with the builders (`tracer_provider`, `meter_provider`), as tests do.
 //! `OTEL_SEMCONV_STABILITY_OPT_IN=http/dup` adds the old attribute names,
 //! `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` replaces the known methods.
+//! `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN=logs` (or `logs/dup`) turns
+//! exceptions (panics, body and transport errors; never a plain error
+//! status) into `http.server.request.exception` (ERROR) and
+//! `http.client.request.exception` (WARN) log records in the request's
+//! trace, through the logger provider `otel_core::init` installed or the
+//! one given to the builders (`logger_provider`, `exception_signal`).
 //!
 //! # Example
 //!

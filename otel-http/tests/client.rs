@@ -335,6 +335,7 @@ async fn hyper_client_layer_and_metrics() {
     let hyper_client = Client::builder(TokioExecutor::new()).build_http::<Empty<bytes::Bytes>>();
     let svc = client_builder(&capture)
         .body_size_metrics(true)
+        .active_requests(true)
         .build()
         .layer(hyper_client);
     let mut req = Request::get(format!(
@@ -359,7 +360,10 @@ async fn hyper_client_layer_and_metrics() {
                 addr.port()
             ),
         )
-        .assert_attr("http.response.status_code", 201);
+        .assert_attr("http.response.status_code", 201)
+        // From hyper-util's `HttpInfo` (feature `hyper-util`).
+        .assert_attr("network.peer.address", "127.0.0.1")
+        .assert_attr("network.peer.port", i64::from(addr.port()));
     assert!(seen.lock().unwrap()[0].contains_key("traceparent"));
 
     let metrics = capture.collect_metrics();
@@ -376,6 +380,21 @@ async fn hyper_client_layer_and_metrics() {
     ]);
     assert_eq!(p.bounds, DURATION_BUCKETS);
     assert_eq!(p.count, 1);
+    // Opt-in `http.client.active_requests`: +1 at the start, −1 at the end,
+    // with the request's attributes and none of the response's.
+    assert_eq!(
+        metrics.metric("http.client.active_requests").unit(),
+        "{request}"
+    );
+    let active = metrics.sum_i64("http.client.active_requests");
+    let a = active.point_with(&[
+        KeyValue::new("http.request.method", "GET"),
+        KeyValue::new("server.address", "127.0.0.1"),
+        KeyValue::new("server.port", i64::from(addr.port())),
+        KeyValue::new("url.template", "/status/{code}"),
+    ]);
+    assert_eq!(a.value, 0);
+    assert_eq!(a.attributes.len(), 4, "{:?}", a.attributes);
     assert_eq!(
         metrics
             .histogram("http.client.response.body.size")
@@ -494,4 +513,55 @@ async fn client_http_dup_and_header_capture_on_the_tower_layer() {
         .assert_no_attr("http.request.header.cookie");
     let metrics = capture.collect_metrics();
     assert_eq!(metrics.metric("http.client.duration").unit(), "ms");
+}
+
+/// `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN=logs`: a transport failure is an
+/// `http.client.request.exception` WARN log record in the attempt's span,
+/// not a span event; an error status is not an exception at all.
+#[tokio::test]
+async fn exceptions_as_log_records() {
+    use otel_core::config::ExceptionSignal;
+    use otel_core::opentelemetry::logs::Severity;
+
+    let capture = Capture::new();
+    let client = ClientBuilder::new(reqwest::Client::new())
+        .with(
+            client_builder(&capture)
+                .exception_signal(ExceptionSignal::Logs)
+                .logger_provider(&capture.logger_provider())
+                .build_middleware(),
+        )
+        .build();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    client
+        .get(format!("http://127.0.0.1:{closed}/x"))
+        .send()
+        .await
+        .unwrap_err();
+    let span = capture.span("GET");
+    span.assert_attr("error.type", "connect").assert_error();
+    assert!(span.event("exception").is_none());
+    let logs = capture.logs();
+    assert_eq!(logs.len(), 1);
+    assert_eq!(logs[0].event_name(), Some("http.client.request.exception"));
+    assert_eq!(logs[0].severity(), Some(Severity::Warn));
+    assert_eq!(logs[0].span_id(), Some(span.span_id()));
+    assert_eq!(logs[0].scope().name(), "otel-http");
+
+    capture.clear();
+    let (addr, _) = recording_server().await;
+    let resp = client
+        .get(format!("http://127.0.0.1:{}/status/503", addr.port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    capture.span("GET").assert_error();
+    assert!(
+        capture.logs().is_empty(),
+        "a status code is not an exception"
+    );
 }

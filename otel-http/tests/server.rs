@@ -891,3 +891,63 @@ async fn bound_active_requests_go_back_to_zero() {
         .histogram("http.server.request.duration")
         .assert_count(&[KeyValue::new("tenant", "a")], 6);
 }
+
+/// `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN=logs` / `logs/dup`: the panic is an
+/// `http.server.request.exception` ERROR log record in the request's span
+/// (also when the request is not sampled); span events only with `/dup`.
+#[tokio::test]
+async fn panic_as_exception_log_record() {
+    use otel_core::config::ExceptionSignal;
+    use otel_core::opentelemetry::logs::Severity;
+    use otel_core::opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+
+    for signal in [ExceptionSignal::Logs, ExceptionSignal::Both] {
+        let capture = Capture::new();
+        let app = routes().layer(
+            builder(&capture)
+                .exception_signal(signal)
+                .logger_provider(&capture.logger_provider())
+                .build(),
+        );
+        let (status, _, _) = send(&app, get_req("/panic").body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        let span = capture.span("GET /panic");
+        span.assert_attr("error.type", "panic").assert_error();
+        assert_eq!(
+            span.event("exception").is_some(),
+            signal == ExceptionSignal::Both
+        );
+        let logs = capture.logs();
+        assert_eq!(logs.len(), 1, "{signal:?}");
+        let log = &logs[0];
+        assert_eq!(log.event_name(), Some("http.server.request.exception"));
+        assert_eq!(log.severity(), Some(Severity::Error));
+        assert_eq!(
+            log.attr("exception.message"),
+            Some(&otel_core::opentelemetry::logs::AnyValue::from(
+                "handler exploded"
+            ))
+        );
+        assert_eq!(log.trace_id(), Some(span.trace_id()));
+        assert_eq!(log.span_id(), Some(span.span_id()));
+    }
+
+    // Unsampled: no span, the log record still carries the trace.
+    let capture = Capture::new();
+    let never = SdkTracerProvider::builder()
+        .with_sampler(Sampler::AlwaysOff)
+        .build();
+    let app = routes().layer(
+        builder(&capture)
+            .tracer_provider(&never)
+            .exception_signal(ExceptionSignal::Logs)
+            .logger_provider(&capture.logger_provider())
+            .build(),
+    );
+    let (status, _, _) = send(&app, get_req("/panic").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(capture.spans().is_empty());
+    let logs = capture.logs();
+    assert_eq!(logs.len(), 1);
+    assert!(logs[0].trace_id().is_some());
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http::{Extensions, HeaderMap, Method, StatusCode, Version};
-use otel_core::instrument::{ErrorRecord, ResendCount, record_error};
+use otel_core::instrument::{ErrorRecord, ExceptionEvent, ResendCount, record_exception};
 use otel_core::opentelemetry::trace::{SpanBuilder, SpanKind, TraceContextExt, Tracer};
 use otel_core::opentelemetry::{Context, KeyValue, Value};
 use otel_core::semconv::attribute as sc;
@@ -86,6 +86,9 @@ impl Attempt {
             }
             if let Some(t) = template {
                 m.push(KeyValue::new(sc::URL_TEMPLATE, t.0.clone()));
+            }
+            if let Some(active) = config.metrics.as_ref().and_then(|m| m.active.as_ref()) {
+                active.add(1, &m);
             }
             m
         } else {
@@ -169,7 +172,10 @@ impl Attempt {
 
     /// The socket address the attempt reached (`network.peer.address` /
     /// `network.peer.port`), when the client knows it.
-    #[cfg_attr(not(feature = "reqwest"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "reqwest", feature = "hyper-util")),
+        allow(dead_code)
+    )]
     pub(crate) fn peer(&self, addr: std::net::SocketAddr) {
         if self.recording {
             self.cx.span().set_attributes([
@@ -224,14 +230,17 @@ impl Attempt {
     }
 
     fn fail(&mut self, error_type: Cow<'static, str>, message: Option<String>, exception: bool) {
-        if self.recording {
-            record_error(
+        // Exception log records are emitted for unsampled attempts too.
+        if self.recording || exception {
+            record_exception(
                 &self.cx.span(),
                 &ErrorRecord {
                     error_type: Cow::Borrowed(&error_type),
                     message: message.map(Cow::Owned),
                     exception,
                 },
+                &self.config.exceptions,
+                ExceptionEvent::HTTP_CLIENT,
             );
         }
         self.error_type = Some(error_type);
@@ -243,6 +252,9 @@ impl Drop for Attempt {
         if let Some(metrics) = &self.config.metrics {
             let elapsed = self.start.elapsed().as_secs_f64();
             let mut attrs = std::mem::take(&mut self.metric_attrs);
+            if let Some(active) = &metrics.active {
+                active.add(-1, &attrs);
+            }
             if let Some(code) = self.status {
                 attrs.push(KeyValue::new(
                     sc::HTTP_RESPONSE_STATUS_CODE,

@@ -196,6 +196,13 @@ where
         if let Some(attempt) = this.attempt.take() {
             match &result {
                 Ok(response) => {
+                    #[cfg(feature = "hyper-util")]
+                    if let Some(info) = response
+                        .extensions()
+                        .get::<hyper_util::client::legacy::connect::HttpInfo>()
+                    {
+                        attempt.peer(info.remote_addr());
+                    }
                     attempt.response(response.status(), response.version(), response.headers())
                 }
                 Err(_) => attempt.error(Cow::Borrowed(std::any::type_name::<E>()), None),

@@ -38,11 +38,13 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use otel_core::instrument::{DURATION_BUCKETS, HeaderCapture};
+use otel_core::config::ExceptionSignal;
+use otel_core::instrument::{DURATION_BUCKETS, ExceptionEvents, HeaderCapture};
 use otel_core::opentelemetry::global::BoxedTracer;
-use otel_core::opentelemetry::metrics::{Histogram, Meter, MeterProvider};
+use otel_core::opentelemetry::metrics::{Histogram, Meter, MeterProvider, UpDownCounter};
 use otel_core::opentelemetry::propagation::TextMapPropagator;
 use otel_core::opentelemetry::trace::{Span, Tracer, TracerProvider};
+use otel_core::opentelemetry_sdk::logs::SdkLoggerProvider;
 use otel_core::semconv::metric as scm;
 
 pub use layer::{ClientLayer, ClientService, ResponseFuture};
@@ -50,7 +52,9 @@ pub use layer::{ClientLayer, ClientService, ResponseFuture};
 pub use reqwest::TracingMiddleware;
 
 use crate::attributes::{KnownMethods, old};
-use crate::common::{Propagation, global_meter, global_tracer, provider_meter, provider_tracer};
+use crate::common::{
+    ExceptionOptions, Propagation, global_meter, global_tracer, provider_meter, provider_tracer,
+};
 use crate::redact::Redactor;
 
 /// Request extension: do not inject any context into this request.
@@ -67,6 +71,7 @@ pub(crate) struct ClientMetrics {
     pub request_size: Option<Histogram<u64>>,
     pub response_size: Option<Histogram<u64>>,
     pub old_duration: Option<Histogram<f64>>,
+    pub active: Option<UpDownCounter<i64>>,
 }
 
 pub(crate) struct ClientConfig {
@@ -80,6 +85,7 @@ pub(crate) struct ClientConfig {
     pub redactor: Redactor,
     pub error_on_4xx: bool,
     pub dup: bool,
+    pub exceptions: ExceptionEvents,
 }
 
 impl ClientConfig {
@@ -120,6 +126,7 @@ pub struct ClientLayerBuilder {
     meter: Option<Meter>,
     metrics: bool,
     body_sizes: bool,
+    active_requests: bool,
     propagation: Propagation,
     propagate_to: Option<Vec<String>>,
     request_headers: HeaderCapture,
@@ -128,6 +135,7 @@ pub struct ClientLayerBuilder {
     redactor: Redactor,
     error_on_4xx: bool,
     dup: Option<bool>,
+    exceptions: ExceptionOptions,
 }
 
 impl Default for ClientLayerBuilder {
@@ -137,6 +145,7 @@ impl Default for ClientLayerBuilder {
             meter: None,
             metrics: true,
             body_sizes: false,
+            active_requests: false,
             propagation: Propagation::Global,
             propagate_to: None,
             request_headers: HeaderCapture::default(),
@@ -145,6 +154,7 @@ impl Default for ClientLayerBuilder {
             redactor: Redactor::default(),
             error_on_4xx: true,
             dup: None,
+            exceptions: ExceptionOptions::default(),
         }
     }
 }
@@ -192,6 +202,14 @@ impl ClientLayerBuilder {
     /// `http.client.response.body.size` histograms (from `Content-Length`).
     pub fn body_size_metrics(mut self, on: bool) -> Self {
         self.body_sizes = on;
+        self
+    }
+
+    /// Records the opt-in `http.client.active_requests` up-down counter
+    /// (default: off), with `http.request.method`, `server.address`,
+    /// `server.port` and `url.template` when known.
+    pub fn active_requests(mut self, on: bool) -> Self {
+        self.active_requests = on;
         self
     }
 
@@ -266,6 +284,21 @@ impl ClientLayerBuilder {
         self
     }
 
+    /// Emits exceptions (a panic, a body or transport error) as log records
+    /// through this provider when the exception signal includes logs
+    /// (default: the provider `otel_core::init` installed).
+    pub fn logger_provider(mut self, provider: &SdkLoggerProvider) -> Self {
+        self.exceptions.logger_provider = Some(provider.clone());
+        self
+    }
+
+    /// Where exceptions go: `exception` span events, log records, or both
+    /// (default: from `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN`).
+    pub fn exception_signal(mut self, signal: ExceptionSignal) -> Self {
+        self.exceptions.signal = Some(signal);
+        self
+    }
+
     fn config(self) -> Arc<ClientConfig> {
         let dup = self
             .dup
@@ -298,6 +331,13 @@ impl ClientLayerBuilder {
                         "Size of HTTP client response bodies.",
                     )
                 }),
+                active: self.active_requests.then(|| {
+                    meter
+                        .i64_up_down_counter(scm::HTTP_CLIENT_ACTIVE_REQUESTS)
+                        .with_unit("{request}")
+                        .with_description("Number of active HTTP requests.")
+                        .build()
+                }),
                 old_duration: dup.then(|| {
                     meter
                         .f64_histogram(old::HTTP_CLIENT_DURATION)
@@ -319,6 +359,7 @@ impl ClientLayerBuilder {
             redactor: self.redactor,
             error_on_4xx: self.error_on_4xx,
             dup,
+            exceptions: self.exceptions.build(),
         })
     }
 

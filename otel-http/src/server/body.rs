@@ -8,7 +8,7 @@ use bytes::Buf;
 use http::request::Parts;
 use http::{HeaderValue, Response};
 use http_body::{Body, Frame, SizeHint};
-use otel_core::instrument::{ErrorRecord, StaticKey, record_error};
+use otel_core::instrument::{ErrorRecord, ExceptionEvent, StaticKey, record_exception};
 use otel_core::opentelemetry::metrics::BoundUpDownCounter;
 use otel_core::opentelemetry::trace::TraceContextExt;
 use otel_core::opentelemetry::{Context, KeyValue, StringValue};
@@ -325,14 +325,17 @@ impl Finisher {
         message: Option<String>,
         exception: bool,
     ) {
-        if self.recording {
-            record_error(
+        // Exception log records are emitted for unsampled requests too.
+        if self.recording || exception {
+            record_exception(
                 &self.cx.span(),
                 &ErrorRecord {
                     error_type: Cow::Borrowed(&error_type),
                     message: message.map(Cow::Owned),
                     exception,
                 },
+                &self.config.exceptions,
+                ExceptionEvent::HTTP_SERVER,
             );
         }
         self.error_type = Some(error_type);

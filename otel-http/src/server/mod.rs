@@ -37,7 +37,10 @@ use std::fmt;
 use std::sync::Arc;
 
 use http::request::Parts;
-use otel_core::instrument::{BoundCache, DURATION_BUCKETS, Filter, HeaderCapture, StaticKey};
+use otel_core::config::ExceptionSignal;
+use otel_core::instrument::{
+    BoundCache, DURATION_BUCKETS, ExceptionEvents, Filter, HeaderCapture, StaticKey,
+};
 use otel_core::opentelemetry::KeyValue;
 use otel_core::opentelemetry::global::BoxedTracer;
 use otel_core::opentelemetry::metrics::{
@@ -45,6 +48,7 @@ use otel_core::opentelemetry::metrics::{
 };
 use otel_core::opentelemetry::propagation::TextMapPropagator;
 use otel_core::opentelemetry::trace::{Span, Tracer, TracerProvider};
+use otel_core::opentelemetry_sdk::logs::SdkLoggerProvider;
 use otel_core::semconv::metric as scm;
 use tower::Layer;
 
@@ -54,7 +58,9 @@ pub use service::ServerService;
 pub(crate) use service::content_length;
 
 use crate::attributes::{KnownMethods, old};
-use crate::common::{Propagation, global_meter, global_tracer, provider_meter, provider_tracer};
+use crate::common::{
+    ExceptionOptions, Propagation, global_meter, global_tracer, provider_meter, provider_tracer,
+};
 use crate::redact::Redactor;
 
 /// The route template of a request (`/users/{id}`), as a request extension,
@@ -175,6 +181,7 @@ pub(crate) struct ServerConfig {
     pub dup: bool,
     pub sampling_attributes: bool,
     pub metric_server_address: bool,
+    pub exceptions: ExceptionEvents,
 }
 
 /// A tower [`Layer`] adding a SERVER span and the server metrics to an HTTP
@@ -248,6 +255,7 @@ pub struct ServerLayerBuilder {
     dup: Option<bool>,
     sampling_attributes: bool,
     metric_server_address: bool,
+    exceptions: ExceptionOptions,
 }
 
 impl Default for ServerLayerBuilder {
@@ -273,6 +281,7 @@ impl Default for ServerLayerBuilder {
             dup: None,
             sampling_attributes: false,
             metric_server_address: false,
+            exceptions: ExceptionOptions::default(),
         }
     }
 }
@@ -455,6 +464,21 @@ impl ServerLayerBuilder {
         self
     }
 
+    /// Emits exceptions (a panic, a body or transport error) as log records
+    /// through this provider when the exception signal includes logs
+    /// (default: the provider `otel_core::init` installed).
+    pub fn logger_provider(mut self, provider: &SdkLoggerProvider) -> Self {
+        self.exceptions.logger_provider = Some(provider.clone());
+        self
+    }
+
+    /// Where exceptions go: `exception` span events, log records, or both
+    /// (default: from `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN`).
+    pub fn exception_signal(mut self, signal: ExceptionSignal) -> Self {
+        self.exceptions.signal = Some(signal);
+        self
+    }
+
     /// Passes every creation-time attribute of the conventions to the
     /// sampler (default: off: the sampler sees the span name, which holds
     /// the method and route, plus `http.request.method` and `url.scheme`;
@@ -500,6 +524,7 @@ impl ServerLayerBuilder {
                 dup,
                 sampling_attributes: self.sampling_attributes,
                 metric_server_address: self.metric_server_address,
+                exceptions: self.exceptions.build(),
             }),
         }
     }
