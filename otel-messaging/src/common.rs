@@ -14,11 +14,12 @@ use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use otel_core::instrument::{BoundCache, DURATION_BUCKETS, ErrorRecord, record_error};
+use otel_core::opentelemetry::baggage::{Baggage, BaggageExt};
 use otel_core::opentelemetry::global::{self, BoxedTracer};
 use otel_core::opentelemetry::metrics::{
     BoundCounter, BoundHistogram, Counter, Histogram, Meter, MeterProvider,
 };
-use otel_core::opentelemetry::propagation::{Extractor, Injector};
+use otel_core::opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use otel_core::opentelemetry::trace::{
     Link, SpanContext, SpanKind, TraceContextExt, Tracer, TracerProvider,
 };
@@ -161,6 +162,8 @@ struct Inner {
     propagate: bool,
     create_spans: bool,
     capture: MessageHeaderCapture,
+    /// The propagator given to the builder; `None`: the global one.
+    propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
     prepared: PreparedCache,
     /// The duration and count instruments bound per (cached attribute set,
     /// operation), for operations without attributes known only at the end.
@@ -220,6 +223,7 @@ pub struct InstrumentationBuilder {
     no_propagation: bool,
     no_create_spans: bool,
     capture: MessageHeaderCapture,
+    propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
 }
 
 impl std::fmt::Debug for InstrumentationBuilder {
@@ -229,6 +233,7 @@ impl std::fmt::Debug for InstrumentationBuilder {
             .field("propagate", &!self.no_propagation)
             .field("create_spans", &!self.no_create_spans)
             .field("capture", &self.capture)
+            .field("propagator", &self.propagator)
             .finish_non_exhaustive()
     }
 }
@@ -290,6 +295,19 @@ impl InstrumentationBuilder {
         self
     }
 
+    /// Injects into and extracts from message headers with this propagator
+    /// instead of the global one (`otel_core::init` installs the configured
+    /// W3C / B3 / Jaeger / baggage composite globally). Producers inject the
+    /// send (or create) span's context with it; consumers extract the
+    /// creation context and the producer's baggage with it.
+    pub fn propagator(
+        mut self,
+        propagator: impl TextMapPropagator + Send + Sync + 'static,
+    ) -> Self {
+        self.propagator = Some(Arc::new(propagator));
+        self
+    }
+
     /// Builds the instruments.
     pub fn build(self) -> Instrumentation {
         let tracer = self
@@ -333,6 +351,7 @@ impl InstrumentationBuilder {
                 propagate: !self.no_propagation,
                 create_spans: !self.no_create_spans,
                 capture: self.capture,
+                propagator: self.propagator,
                 prepared: PreparedCache::default(),
                 bound: BoundCache::new(BOUND_SETS),
             }),
@@ -717,6 +736,31 @@ impl Instrumentation {
         &self.inner.capture
     }
 
+    /// Writes `cx` into `carrier` with the configured propagator (the
+    /// builder's, else the global one).
+    pub(crate) fn inject(&self, cx: &Context, carrier: &mut dyn Injector) {
+        match &self.inner.propagator {
+            Some(p) => p.inject_context(cx, carrier),
+            None => otel_core::propagation::inject(cx, carrier),
+        }
+    }
+
+    /// What a message's headers carry (creation span context, baggage…),
+    /// read with the configured propagator into an empty context. Malformed
+    /// or missing headers give an empty context.
+    pub(crate) fn extract(&self, headers: &dyn Extractor) -> Context {
+        match &self.inner.propagator {
+            Some(p) => p.extract_with_context(&Context::new(), headers),
+            None => otel_core::propagation::extract_with(&Context::new(), headers),
+        }
+    }
+
+    /// The creation context carried by a message: the span context in its
+    /// headers (invalid when there is none or it is malformed).
+    pub(crate) fn creation_context(&self, headers: &dyn Extractor) -> SpanContext {
+        self.extract(headers).span().span_context().clone()
+    }
+
     /// Starts the `send` span of a batch (semconv "Links vs parent",
     /// producer side). For each message: a creation context it already
     /// carries (user-supplied) is kept and linked, with no create span;
@@ -735,7 +779,7 @@ impl Instrumentation {
         let mut links = Vec::with_capacity(messages.len());
         let mut needs_send_context = Vec::new();
         for (i, message) in messages.iter_mut().enumerate() {
-            let existing = message.existing_context();
+            let existing = message.existing_context(self);
             if existing.is_valid() {
                 links.push(Link::with_context(existing));
             } else if self.inner.create_spans {
@@ -750,7 +794,7 @@ impl Instrumentation {
                 let extra = message.captured(&self.inner.capture);
                 let span = self.start(&create, &ambient, Vec::new(), extra);
                 if self.inner.propagate {
-                    message.inject(span.context());
+                    message.inject(self, span.context());
                 }
                 links.push(Link::with_context(
                     span.context().span().span_context().clone(),
@@ -766,7 +810,7 @@ impl Instrumentation {
         let span = self.start(&send, &ambient, links, Vec::new());
         if self.inner.propagate {
             for i in needs_send_context {
-                messages[i].inject(span.context());
+                messages[i].inject(self, span.context());
             }
         }
         span
@@ -825,20 +869,30 @@ impl Instrumentation {
         }
     }
 
-    /// Starts a process span for messages whose creation contexts are
-    /// `creation` (one per message; invalid ones are ignored). A single
-    /// message in [`ProcessMode::Parent`] becomes the child of its creation
-    /// context; otherwise the span stays under `ambient` and links to each.
+    /// Starts the process span of one message whose headers carried
+    /// `carried` (as returned by [`extract`](Self::extract): the creation
+    /// span context and the producer's baggage). In [`ProcessMode::Parent`]
+    /// with a valid creation context the span is its child (and links the
+    /// ambient span, if any); otherwise it stays under `ambient` and links
+    /// to the creation context. In both modes the span's context, the one
+    /// the handler runs under, carries the message's baggage on top of the
+    /// ambient baggage (the message's entries win).
     pub(crate) fn start_process(
         &self,
         op: &Operation,
         ambient: &Context,
-        creation: &[SpanContext],
+        carried: &Context,
         extra: Vec<KeyValue>,
     ) -> OperationSpan {
-        let single = creation.len() == 1 && op.batch_count.is_none();
-        if single && self.inner.process_mode == ProcessMode::Parent && creation[0].is_valid() {
-            let parent = Context::new().with_remote_span_context(creation[0].clone());
+        let creation = carried.span().span_context().clone();
+        let with_baggage;
+        let ambient = if carried.baggage().is_empty() {
+            ambient
+        } else {
+            with_baggage = merge_baggage(ambient, carried.baggage());
+            &with_baggage
+        };
+        if self.inner.process_mode == ProcessMode::Parent && creation.is_valid() {
             let ambient_sc = ambient.span().span_context().clone();
             let links = if ambient_sc.is_valid() {
                 vec![Link::with_context(ambient_sc)]
@@ -846,20 +900,29 @@ impl Instrumentation {
                 Vec::new()
             };
             // Keep ambient values (baggage etc.) but replace the span.
-            let parent = merge_span(ambient, &parent);
+            let parent = ambient.with_remote_span_context(creation);
             return self.start(op, &parent, links, extra);
         }
-        let links = creation
-            .iter()
-            .filter(|sc| sc.is_valid())
-            .map(|sc| Link::with_context(sc.clone()))
-            .collect();
+        let links = if creation.is_valid() {
+            vec![Link::with_context(creation)]
+        } else {
+            Vec::new()
+        };
         self.start(op, ambient, links, extra)
     }
 }
 
-fn merge_span(ambient: &Context, with_span: &Context) -> Context {
-    ambient.with_remote_span_context(with_span.span().span_context().clone())
+/// `ambient` with its baggage extended by `carried` (entries of `carried`
+/// replace ambient entries of the same name).
+fn merge_baggage(ambient: &Context, carried: &Baggage) -> Context {
+    let existing = ambient.baggage();
+    let merged: Baggage = existing
+        .iter()
+        .filter(|(k, _)| carried.get_with_metadata(k.as_str()).is_none())
+        .chain(carried.iter())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    ambient.with_baggage(merged)
 }
 
 /// One message of a batch being sent, as [`Instrumentation::start_batch_send`]
@@ -868,30 +931,19 @@ pub(crate) trait OutgoingMessage {
     /// The message's own operation (destination, per-message attributes);
     /// its name and type are replaced by `create`.
     fn create_operation(&self) -> Operation;
-    /// The creation context the message already carries (invalid if none).
-    fn existing_context(&self) -> SpanContext;
+    /// The creation context the message already carries (invalid if none),
+    /// read with `inst`'s propagator.
+    fn existing_context(&self, inst: &Instrumentation) -> SpanContext;
     /// Captured header attributes for its create span.
     fn captured(&self, capture: &MessageHeaderCapture) -> Vec<KeyValue>;
-    /// Writes `cx` into the message headers.
-    fn inject(&mut self, cx: &Context);
+    /// Writes `cx` into the message headers with `inst`'s propagator.
+    fn inject(&mut self, inst: &Instrumentation, cx: &Context);
 }
 
 /// The value every item has, `None` when they differ or there are none.
 pub(crate) fn shared_value<T: PartialEq>(mut items: impl Iterator<Item = T>) -> Option<T> {
     let first = items.next()?;
     items.all(|v| v == first).then_some(first)
-}
-
-/// The creation context carried by a message: the span context extracted
-/// from its headers (invalid when there is none or it is malformed).
-pub(crate) fn creation_context(headers: &dyn Extractor) -> SpanContext {
-    let cx = otel_core::propagation::extract_with(&Context::new(), headers);
-    cx.span().span_context().clone()
-}
-
-/// Injects `cx` into `carrier` with the configured propagators.
-pub(crate) fn inject(cx: &Context, carrier: &mut dyn Injector) {
-    otel_core::propagation::inject(cx, carrier);
 }
 
 /// A started messaging span with its duration metric. End it with
@@ -1076,19 +1128,40 @@ impl<M> Delivered<M> {
         F: std::future::Future<Output = Result<T, E>>,
         E: std::fmt::Display,
     {
-        let op = settle_op(&self.op, name);
-        let span = self
-            .instrumentation()
-            .start(&op, self.span.context(), Vec::new(), Vec::new());
-        let result =
-            otel_core::opentelemetry::context::FutureExt::with_context(fut, span.context().clone())
-                .await;
-        match &result {
-            Ok(_) => span.end(),
-            Err(e) => span.end_with_error(name_error(name), &e.to_string()),
-        }
-        result
+        settle(
+            self.instrumentation(),
+            &self.op,
+            self.span.context(),
+            name,
+            fut,
+        )
+        .await
     }
+}
+
+/// Runs the settle future `fut` as a span named `{name} {destination}`
+/// under `parent` (`base`: the message's process operation).
+pub(crate) async fn settle<T, E, F>(
+    inst: &Instrumentation,
+    base: &Operation,
+    parent: &Context,
+    name: &'static str,
+    fut: F,
+) -> Result<T, E>
+where
+    F: std::future::Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    let op = settle_op(base, name);
+    let span = inst.start(&op, parent, Vec::new(), Vec::new());
+    let result =
+        otel_core::opentelemetry::context::FutureExt::with_context(fut, span.context().clone())
+            .await;
+    match &result {
+        Ok(_) => span.end(),
+        Err(e) => span.end_with_error(name_error(name), &e.to_string()),
+    }
+    result
 }
 
 impl<M> Delivered<M> {

@@ -10,7 +10,11 @@
 //! - consumers make a `process {destination}` CONSUMER span per delivered
 //!   message. By default ([`ProcessMode::Link`]) it keeps the ambient parent
 //!   and **links** to the producer's context; with [`ProcessMode::Parent`]
-//!   it is the producer span's **child**, one connected tree;
+//!   it is the producer span's **child**, one connected tree. In both modes
+//!   the process context (the one the handler runs under) carries the
+//!   producer's baggage read from the headers, added to the ambient baggage
+//!   (the message's entries win), even when the span is a new root with a
+//!   link;
 //! - acknowledgements (`ack`, `nack`, `nak`, `reject`, `term`, `commit`) are
 //!   CLIENT `settle` spans, children of the process span;
 //! - batch sends (`publish_batch`, `send_batch`) make a `create {destination}`
@@ -25,7 +29,14 @@
 //! - batch processing (`kafka::KafkaTracing::process_batch`,
 //!   `nats::TracedJetStream::process_batch`) is one `process` span with
 //!   `messaging.batch.message_count` and a link to every message's creation
-//!   context.
+//!   context; the batch's messages are settled in settle spans under it
+//!   (`kafka::KafkaTracing::commit`, `nats::TracedJetStream::ack` / `nak` /
+//!   `term`). Batches carry no baggage into the process context (their
+//!   messages may disagree).
+//!
+//! Headers are written and read with the global text-map propagator
+//! (installed by `otel_core::init`), or with the one given to
+//! [`InstrumentationBuilder::propagator`].
 //!
 //! `messaging.kafka.cluster.id` is recorded when configured
 //! (`kafka::KafkaTracing::with_cluster_id` / `with_cluster_id_from`).

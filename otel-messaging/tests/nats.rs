@@ -11,9 +11,12 @@ use async_nats::{HeaderMap, HeaderValue};
 use bytes::Bytes;
 use common::{DELIVERY_WAIT, TRACEPARENT, builder, capture, instrumentation, nats_url, unique};
 use futures_util::StreamExt;
-use otel_core::opentelemetry::KeyValue;
+use otel_core::opentelemetry::baggage::BaggageExt;
 use otel_core::opentelemetry::context::FutureExt;
+use otel_core::opentelemetry::propagation::TextMapCompositePropagator;
 use otel_core::opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
+use otel_core::opentelemetry::{Context, KeyValue};
+use otel_core::propagation::{B3Propagator, BaggagePropagator, TraceContextPropagator};
 use otel_core::testing::{assert_linked, assert_parent, assert_root, assert_same_trace};
 use otel_messaging::nats::{NatsHeaderExtractor, TracedClient, TracedJetStream};
 use otel_messaging::{MessageHeaderCapture, ProcessMode};
@@ -697,7 +700,10 @@ async fn jetstream_process_batch_links_every_message() {
         messages.push(m.unwrap());
     }
     assert_eq!(messages.len(), 2);
-    js.process_batch(&messages).end();
+    let batch_span = js.process_batch(&messages);
+    js.ack(&batch_span, &messages[0]).await.unwrap();
+    js.term(&batch_span, &messages[1]).await.unwrap();
+    batch_span.end();
 
     let sends = capture.spans_named(&format!("publish {subject}"));
     let process = capture.span(&format!("process {subject}"));
@@ -712,6 +718,33 @@ async fn jetstream_process_batch_links_every_message() {
     for send in &sends {
         assert_linked(&process, send);
     }
+    // The raw messages' settles are CLIENT settle spans under the batch
+    // span, with each message's consumer, stream and sequence.
+    for (op_name, sequence) in [("ack", 1i64), ("term", 2)] {
+        let settle = capture.span(&format!("{op_name} {subject}"));
+        settle
+            .assert_kind(SpanKind::Client)
+            .assert_attr("messaging.operation.type", "settle")
+            .assert_attr("messaging.operation.name", op_name)
+            .assert_attr("messaging.destination.name", subject.as_str())
+            .assert_attr("messaging.consumer.group.name", "batcher")
+            .assert_attr("messaging.nats.stream", name.as_str())
+            .assert_attr("messaging.nats.stream.sequence", sequence)
+            .assert_no_attr("messaging.batch.message_count")
+            .assert_not_error();
+        assert_parent(&settle, &process);
+    }
+    // The server got them: nothing is pending acknowledgement.
+    let mut consumer = consumer;
+    let deadline = std::time::Instant::now() + DELIVERY_WAIT;
+    loop {
+        let info = consumer.info().await.unwrap();
+        if info.num_ack_pending == 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "acks not applied");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     capture
         .collect_metrics()
         .histogram("messaging.process.duration")
@@ -720,4 +753,170 @@ async fn jetstream_process_batch_links_every_message() {
             1,
         );
     js.context().delete_stream(&name).await.unwrap();
+}
+
+fn trace_and_baggage() -> TextMapCompositePropagator {
+    TextMapCompositePropagator::new(vec![
+        Box::new(TraceContextPropagator::new()),
+        Box::new(BaggagePropagator::new()),
+    ])
+}
+
+fn baggage_value(cx: &Context, key: &str) -> Option<String> {
+    cx.baggage().get(key).map(|v| v.as_str().to_owned())
+}
+
+#[tokio::test]
+async fn process_context_carries_the_producers_baggage_in_link_and_parent_mode() {
+    for mode in [ProcessMode::Link, ProcessMode::Parent] {
+        let capture = capture();
+        let client = TracedClient::new(
+            connect().await,
+            builder(&capture)
+                .process_mode(mode)
+                .propagator(trace_and_baggage())
+                .build(),
+        );
+        let subject = unique("t.baggage");
+        let mut sub = client.subscribe(subject.clone()).await.unwrap();
+        client.client().flush().await.unwrap();
+        let producer_cx = Context::new().with_baggage([
+            KeyValue::new("tenant", "acme"),
+            KeyValue::new("shared", "from-producer"),
+        ]);
+        client
+            .publish(subject.clone(), Bytes::from_static(b"x"))
+            .with_context(producer_cx)
+            .await
+            .unwrap();
+        // The consumer's own ambient baggage stays; the message's entries
+        // are added and win on a name clash.
+        let consumer_cx = Context::new().with_baggage([
+            KeyValue::new("region", "eu"),
+            KeyValue::new("shared", "from-consumer"),
+        ]);
+        let delivered = async { next(&mut sub).await }
+            .with_context(consumer_cx)
+            .await;
+        let baggage = delivered.headers.as_ref().unwrap().get("baggage").unwrap();
+        assert!(baggage.as_str().contains("tenant=acme"), "{mode:?}");
+        let cx = delivered.context().clone();
+        assert_eq!(
+            baggage_value(&cx, "tenant").as_deref(),
+            Some("acme"),
+            "{mode:?}"
+        );
+        assert_eq!(
+            baggage_value(&cx, "region").as_deref(),
+            Some("eu"),
+            "{mode:?}"
+        );
+        assert_eq!(
+            baggage_value(&cx, "shared").as_deref(),
+            Some("from-producer"),
+            "{mode:?}"
+        );
+        // The handler, run under the process context, sees it too.
+        let seen = async { baggage_value(&Context::current(), "tenant") }
+            .with_context(cx)
+            .await;
+        assert_eq!(seen.as_deref(), Some("acme"));
+        delivered.end();
+
+        let send = capture.span(&format!("publish {subject}"));
+        let process = capture.span(&format!("process {subject}"));
+        match mode {
+            ProcessMode::Link => {
+                assert_root(&process);
+                assert_linked(&process, &send);
+            }
+            ProcessMode::Parent => assert_parent(&process, &send),
+        }
+    }
+}
+
+#[tokio::test]
+async fn message_without_baggage_leaves_the_ambient_baggage_alone() {
+    let capture = capture();
+    let client = TracedClient::new(
+        connect().await,
+        builder(&capture).propagator(trace_and_baggage()).build(),
+    );
+    let subject = unique("t.nobaggage");
+    let mut sub = client.subscribe(subject.clone()).await.unwrap();
+    client.client().flush().await.unwrap();
+    client
+        .publish(subject.clone(), Bytes::from_static(b"x"))
+        .with_context(Context::new())
+        .await
+        .unwrap();
+    let consumer_cx = Context::new().with_baggage([KeyValue::new("region", "eu")]);
+    let delivered = async { next(&mut sub).await }
+        .with_context(consumer_cx)
+        .await;
+    assert!(delivered.headers.as_ref().unwrap().get("baggage").is_none());
+    let cx = delivered.context();
+    assert_eq!(baggage_value(cx, "region").as_deref(), Some("eu"));
+    assert_eq!(cx.baggage().len(), 1);
+    delivered.end();
+}
+
+#[tokio::test]
+async fn builder_propagator_replaces_the_global_one() {
+    // The global propagator is W3C trace context (set by `capture()`).
+    let capture = capture();
+    let b3 = TracedClient::new(
+        connect().await,
+        builder(&capture)
+            .propagator(B3Propagator::single())
+            .process_mode(ProcessMode::Parent)
+            .build(),
+    );
+    let global = TracedClient::new(
+        connect().await,
+        builder(&capture).process_mode(ProcessMode::Parent).build(),
+    );
+    let subject = unique("t.b3");
+    let mut b3_sub = b3.subscribe(subject.clone()).await.unwrap();
+    let mut global_sub = global.subscribe(subject.clone()).await.unwrap();
+    b3.client().flush().await.unwrap();
+    global.client().flush().await.unwrap();
+    b3.publish(subject.clone(), Bytes::from_static(b"x"))
+        .await
+        .unwrap();
+    let via_b3 = next(&mut b3_sub).await;
+    let headers = via_b3.headers.clone().unwrap();
+    assert!(headers.get("b3").is_some());
+    assert!(headers.get("traceparent").is_none());
+    via_b3.end();
+    // A consumer on the global (W3C) propagator finds no context in it.
+    next(&mut global_sub).await.end();
+
+    let send = capture.span(&format!("publish {subject}"));
+    let processes = capture.spans_named(&format!("process {subject}"));
+    assert_eq!(processes.len(), 2);
+    let (extracted, not): (Vec<_>, Vec<_>) = processes
+        .iter()
+        .partition(|p| p.trace_id() == send.trace_id());
+    assert_eq!((extracted.len(), not.len()), (1, 1));
+    assert_parent(extracted[0], &send);
+    assert_root(not[0]);
+    assert!(not[0].links().is_empty());
+
+    // Batches inject and read existing contexts with it as well.
+    b3.publish_batch(vec![outbound(&subject, b"y")])
+        .await
+        .unwrap();
+    let in_batch = next(&mut b3_sub).await;
+    let headers = in_batch.headers.clone().unwrap();
+    assert!(headers.get("b3").is_some());
+    assert!(headers.get("traceparent").is_none());
+    in_batch.end();
+    let create = capture.span(&format!("create {subject}"));
+    let processes = capture.spans_named(&format!("process {subject}"));
+    assert!(
+        processes
+            .iter()
+            .any(|p| p.parent_span_id() == create.span_id())
+    );
 }

@@ -54,7 +54,7 @@ pub use stats::{StatsContext, StatsRecorder};
 use crate::MessageHeaderCapture;
 use crate::common::{
     Delivered, Instrumentation, Operation, OperationSpan, OperationType, OutgoingMessage,
-    creation_context, inject, settle_sync, shared_value,
+    settle_sync, shared_value,
 };
 
 const SYSTEM: &str = "kafka";
@@ -236,16 +236,16 @@ impl KafkaTracing {
     /// pairs them.
     pub fn process<M: Message>(&self, message: M) -> Delivered<M> {
         let op = self.consumer_op(&message);
-        let (creation, extra) = match Self::headers_of(&message) {
-            Some(h) => {
+        let (carried, extra) = match Self::headers_of(&message) {
+            Some(h) if h.count() > 0 => {
                 let ex = KafkaHeaderExtractor(h);
-                (creation_context(&ex), self.inst.capture().capture(&ex))
+                (self.inst.extract(&ex), self.inst.capture().capture(&ex))
             }
-            None => (SpanContext::empty_context(), Vec::new()),
+            _ => (Context::new(), Vec::new()),
         };
         let span = self
             .inst
-            .start_process(&op, &Context::current(), &[creation], extra);
+            .start_process(&op, &Context::current(), &carried, extra);
         Delivered::new(message, span, op)
     }
 
@@ -270,7 +270,9 @@ impl KafkaTracing {
         let links: Vec<Link> = messages
             .iter()
             .filter_map(|m| {
-                let sc = creation_context(&KafkaHeaderExtractor(m.headers()?));
+                let sc = self
+                    .inst
+                    .creation_context(&KafkaHeaderExtractor(m.headers()?));
                 sc.is_valid().then(|| {
                     Link::new(
                         sc,
@@ -331,7 +333,11 @@ impl KafkaTracing {
             Ok(m) => m,
             Err(e) => return Some(Err(e)),
         };
-        let creation = creation_span_context(&message);
+        let carried = match message.headers() {
+            Some(h) if h.count() > 0 => self.inst.extract(&KafkaHeaderExtractor(h)),
+            _ => Context::new(),
+        };
+        let creation = carried.span().span_context().clone();
         let mut receive = self.consumer_op(&message);
         receive.name = "poll";
         receive.op_type = OperationType::Receive;
@@ -339,7 +345,7 @@ impl KafkaTracing {
             .span_attrs
             .retain(|kv| kv.key.as_str() != attr::MESSAGING_MESSAGE_BODY_SIZE);
         let links = if creation.is_valid() {
-            vec![Link::with_context(creation.clone())]
+            vec![Link::with_context(creation)]
         } else {
             Vec::new()
         };
@@ -361,7 +367,7 @@ impl KafkaTracing {
         };
         let span = self
             .inst
-            .start_process(&op, &Context::current(), &[creation], extra);
+            .start_process(&op, &Context::current(), &carried, extra);
         Some(Ok(Delivered::new(message, span, op)))
     }
 
@@ -487,7 +493,7 @@ where
         let mut span = inst.start(&op, &Context::current(), Vec::new(), extra);
         if inst.propagates() {
             let mut injector = KafkaHeaderInjector::new();
-            inject(span.context(), &mut injector);
+            inst.inject(span.context(), &mut injector);
             if !injector.is_empty() {
                 record.headers = Some(injector.apply(record.headers.take()));
             }
@@ -604,9 +610,9 @@ where
         self.tracing.record_op(&self.record)
     }
 
-    fn existing_context(&self) -> SpanContext {
+    fn existing_context(&self, inst: &Instrumentation) -> SpanContext {
         match &self.record.headers {
-            Some(h) if h.count() > 0 => creation_context(&KafkaHeaderExtractor(h)),
+            Some(h) if h.count() > 0 => inst.creation_context(&KafkaHeaderExtractor(h)),
             _ => SpanContext::empty_context(),
         }
     }
@@ -618,9 +624,9 @@ where
         }
     }
 
-    fn inject(&mut self, cx: &Context) {
+    fn inject(&mut self, inst: &Instrumentation, cx: &Context) {
         let mut injector = KafkaHeaderInjector::new();
-        inject(cx, &mut injector);
+        inst.inject(cx, &mut injector);
         if !injector.is_empty() {
             self.record.headers = Some(injector.apply(self.record.headers.take()));
         }
@@ -633,10 +639,16 @@ pub fn has_span(cx: &Context) -> bool {
     cx.span().span_context().is_valid()
 }
 
-/// The span context a Kafka message's headers carry (invalid when none).
+/// The span context a Kafka message's headers carry (invalid when none),
+/// read with the global propagator.
 pub fn creation_span_context<M: Message>(message: &M) -> SpanContext {
     match message.headers() {
-        Some(h) if h.count() > 0 => creation_context(&KafkaHeaderExtractor(h)),
+        Some(h) if h.count() > 0 => {
+            otel_core::propagation::extract_with(&Context::new(), &KafkaHeaderExtractor(h))
+                .span()
+                .span_context()
+                .clone()
+        }
         _ => SpanContext::empty_context(),
     }
 }

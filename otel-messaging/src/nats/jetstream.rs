@@ -20,9 +20,7 @@ use otel_core::opentelemetry::trace::Link;
 use otel_core::opentelemetry::{Context, KeyValue};
 
 use super::{NatsHeaderExtractor, OutgoingNats, TracedClient};
-use crate::common::{
-    Delivered, Operation, OperationSpan, OperationType, creation_context, shared_value,
-};
+use crate::common::{Delivered, Operation, OperationSpan, OperationType, settle, shared_value};
 
 /// Span attribute: the JetStream stream name (project convention).
 pub const NATS_STREAM: &str = "messaging.nats.stream";
@@ -219,11 +217,13 @@ impl TracedJetStream {
             op.span_attrs
                 .push(KeyValue::new(NATS_STREAM, stream.to_owned()));
         }
+        let inst = self.client.instrumentation();
         let links = messages
             .iter()
             .zip(&infos)
             .filter_map(|(m, info)| {
-                let creation = creation_context(&NatsHeaderExtractor(m.message.headers.as_ref()?));
+                let creation =
+                    inst.creation_context(&NatsHeaderExtractor(m.message.headers.as_ref()?));
                 creation.is_valid().then(|| {
                     let attrs = info
                         .iter()
@@ -243,8 +243,10 @@ impl TracedJetStream {
     /// as a link attribute), the shared consumer and stream, counted in
     /// `messaging.client.consumed.messages`. It stays under the current
     /// context (batches always link). Run the handling under
-    /// [`OperationSpan::context`](crate::OperationSpan::context), then end
-    /// it; acks of the raw messages are not traced.
+    /// [`OperationSpan::context`](crate::OperationSpan::context), settle the
+    /// messages with [`ack`](Self::ack) / [`nak`](Self::nak) /
+    /// [`term`](Self::term) (settle spans, children of the batch span),
+    /// then end it.
     pub fn process_batch(&self, messages: &[jetstream::Message]) -> OperationSpan {
         let (op, links) = self.batch_op("process", OperationType::Process, messages);
         self.client
@@ -257,20 +259,67 @@ impl TracedJetStream {
         self.process_counted(message, true)
     }
 
-    fn process_counted(
+    /// Acknowledges `message`, one of a batch handled under `parent` (the
+    /// span of [`process_batch`](Self::process_batch), usually), in an
+    /// `ack {subject}` settle span (CLIENT, child of `parent`) with the
+    /// message's consumer, stream and stream sequence. A failure ends the
+    /// span with `error.type = ack_failed` and is returned.
+    pub async fn ack(
         &self,
-        message: jetstream::Message,
-        counts_consumed: bool,
-    ) -> Delivered<jetstream::Message> {
-        let inst = self.client.instrumentation();
+        parent: &OperationSpan,
+        message: &jetstream::Message,
+    ) -> Result<(), async_nats::Error> {
+        self.settle_raw(parent, message, "ack", AckKind::Ack).await
+    }
+
+    /// Negatively acknowledges `message` (redelivery, optionally after
+    /// `delay`) in a `nak {subject}` settle span under `parent`, as
+    /// [`ack`](Self::ack).
+    pub async fn nak(
+        &self,
+        parent: &OperationSpan,
+        message: &jetstream::Message,
+        delay: Option<Duration>,
+    ) -> Result<(), async_nats::Error> {
+        self.settle_raw(parent, message, "nak", AckKind::Nak(delay))
+            .await
+    }
+
+    /// Terminates `message` (no redelivery) in a `term {subject}` settle
+    /// span under `parent`, as [`ack`](Self::ack).
+    pub async fn term(
+        &self,
+        parent: &OperationSpan,
+        message: &jetstream::Message,
+    ) -> Result<(), async_nats::Error> {
+        self.settle_raw(parent, message, "term", AckKind::Term)
+            .await
+    }
+
+    async fn settle_raw(
+        &self,
+        parent: &OperationSpan,
+        message: &jetstream::Message,
+        name: &'static str,
+        kind: AckKind,
+    ) -> Result<(), async_nats::Error> {
+        let op = self.message_op(message);
+        settle(
+            self.client.instrumentation(),
+            &op,
+            parent.context(),
+            name,
+            message.ack_with(kind),
+        )
+        .await
+    }
+
+    /// The `process` operation of one message: subject, consumer, stream
+    /// and stream sequence (no body size).
+    fn message_op(&self, message: &jetstream::Message) -> Operation {
         let mut op = self
             .client
             .op("process", OperationType::Process, &message.message.subject);
-        op.counts_consumed = counts_consumed;
-        op.span_attrs.push(KeyValue::new(
-            otel_core::semconv::attribute::MESSAGING_MESSAGE_BODY_SIZE,
-            message.message.payload.len() as i64,
-        ));
         if let Ok(info) = message.info() {
             op.consumer_group = Some(info.consumer.to_owned());
             op.span_attrs
@@ -280,12 +329,27 @@ impl TracedJetStream {
                 info.stream_sequence as i64,
             ));
         }
+        op
+    }
+
+    fn process_counted(
+        &self,
+        message: jetstream::Message,
+        counts_consumed: bool,
+    ) -> Delivered<jetstream::Message> {
+        let inst = self.client.instrumentation();
+        let mut op = self.message_op(&message);
+        op.counts_consumed = counts_consumed;
+        op.span_attrs.push(KeyValue::new(
+            otel_core::semconv::attribute::MESSAGING_MESSAGE_BODY_SIZE,
+            message.message.payload.len() as i64,
+        ));
         let empty = HeaderMap::new();
         let headers = message.message.headers.as_ref().unwrap_or(&empty);
         let extractor = NatsHeaderExtractor(headers);
-        let creation = creation_context(&extractor);
+        let carried = inst.extract(&extractor);
         let extra = inst.capture().capture(&extractor);
-        let span = inst.start_process(&op, &Context::current(), &[creation], extra);
+        let span = inst.start_process(&op, &Context::current(), &carried, extra);
         Delivered::new(message, span, op)
     }
 

@@ -44,7 +44,7 @@ pub use jetstream::{JetStreamMessages, TracedJetStream};
 use crate::MessageHeaderCapture;
 use crate::common::{
     Delivered, Instrumentation, Operation, OperationSpan, OperationType, OutgoingMessage,
-    creation_context, inject, shared_value,
+    shared_value,
 };
 
 pub(crate) const SYSTEM: &str = "nats";
@@ -119,7 +119,8 @@ impl TracedClient {
         let extra = self.inst.capture().capture(&NatsHeaderExtractor(headers));
         let span = self.inst.start(&op, &Context::current(), Vec::new(), extra);
         if self.inst.propagates() {
-            inject(span.context(), &mut NatsHeaderInjector(headers));
+            self.inst
+                .inject(span.context(), &mut NatsHeaderInjector(headers));
         }
         span
     }
@@ -349,11 +350,11 @@ impl TracedClient {
         let empty = HeaderMap::new();
         let headers = message.headers.as_ref().unwrap_or(&empty);
         let extractor = NatsHeaderExtractor(headers);
-        let creation = creation_context(&extractor);
+        let carried = self.inst.extract(&extractor);
         let extra = self.inst.capture().capture(&extractor);
         let span = self
             .inst
-            .start_process(&op, &Context::current(), &[creation], extra);
+            .start_process(&op, &Context::current(), &carried, extra);
         Delivered::new(message, span, op)
     }
 }
@@ -376,9 +377,9 @@ impl OutgoingMessage for OutgoingNats {
         op
     }
 
-    fn existing_context(&self) -> SpanContext {
+    fn existing_context(&self, inst: &Instrumentation) -> SpanContext {
         match &self.message.headers {
-            Some(h) => creation_context(&NatsHeaderExtractor(h)),
+            Some(h) => inst.creation_context(&NatsHeaderExtractor(h)),
             None => SpanContext::empty_context(),
         }
     }
@@ -390,9 +391,9 @@ impl OutgoingMessage for OutgoingNats {
         }
     }
 
-    fn inject(&mut self, cx: &Context) {
+    fn inject(&mut self, inst: &Instrumentation, cx: &Context) {
         let headers = self.message.headers.get_or_insert_with(HeaderMap::new);
-        inject(cx, &mut NatsHeaderInjector(headers));
+        inst.inject(cx, &mut NatsHeaderInjector(headers));
     }
 }
 

@@ -34,9 +34,7 @@ use otel_core::semconv::attribute as attr;
 
 pub use carrier::{AmqpHeaderExtractor, AmqpHeaderInjector};
 
-use crate::common::{
-    Delivered, Instrumentation, Operation, OperationType, creation_context, inject,
-};
+use crate::common::{Delivered, Instrumentation, Operation, OperationType};
 
 const SYSTEM: &str = "rabbitmq";
 
@@ -137,7 +135,8 @@ impl TracedChannel {
         let extra = self.inst.capture().capture(&AmqpHeaderExtractor(&headers));
         let span = self.inst.start(&op, &Context::current(), Vec::new(), extra);
         let properties = if self.inst.propagates() {
-            inject(span.context(), &mut AmqpHeaderInjector(&mut headers));
+            self.inst
+                .inject(span.context(), &mut AmqpHeaderInjector(&mut headers));
             properties.with_headers(headers)
         } else {
             properties
@@ -210,7 +209,7 @@ impl TracedChannel {
         receive.name = "receive";
         receive.op_type = OperationType::Receive;
         receive.counts_consumed = true;
-        let creation = creation_context(&AmqpHeaderExtractor(
+        let creation = self.inst.creation_context(&AmqpHeaderExtractor(
             message
                 .delivery
                 .properties
@@ -274,11 +273,11 @@ impl TracedChannel {
         let empty = FieldTable::default();
         let headers = delivery.properties.headers().as_ref().unwrap_or(&empty);
         let extractor = AmqpHeaderExtractor(headers);
-        let creation = creation_context(&extractor);
+        let carried = self.inst.extract(&extractor);
         let extra = self.inst.capture().capture(&extractor);
         let span = self
             .inst
-            .start_process(&op, &Context::current(), &[creation], extra);
+            .start_process(&op, &Context::current(), &carried, extra);
         (op, span)
     }
 }
