@@ -103,3 +103,30 @@ impl ExceptionOptions {
         )
     }
 }
+
+/// Records a failed request or attempt on its span (when recording) and,
+/// for an exception, as a log record when the signal asks for one (for
+/// unsampled requests too).
+pub(crate) fn record_failure(
+    cx: &Context,
+    recording: bool,
+    error_type: &str,
+    message: Option<String>,
+    exception: bool,
+    events: &otel_core::instrument::ExceptionEvents,
+    event: otel_core::instrument::ExceptionEvent,
+) {
+    use otel_core::opentelemetry::trace::TraceContextExt as _;
+    if recording || exception {
+        otel_core::instrument::record_exception(
+            &cx.span(),
+            &otel_core::instrument::ErrorRecord {
+                error_type: std::borrow::Cow::Borrowed(error_type),
+                message: message.map(std::borrow::Cow::Owned),
+                exception,
+            },
+            events,
+            event,
+        );
+    }
+}

@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http::{Extensions, HeaderMap, Method, StatusCode, Version};
-use otel_core::instrument::{ErrorRecord, ExceptionEvent, ResendCount, record_exception};
+use otel_core::instrument::{ExceptionEvent, ResendCount};
 use otel_core::opentelemetry::trace::{SpanBuilder, SpanKind, TraceContextExt, Tracer};
 use otel_core::opentelemetry::{Context, KeyValue, Value};
 use otel_core::semconv::attribute as sc;
 
 use super::{ClientConfig, NoPropagation, UrlTemplate};
 use crate::attributes::{MethodAttr, old, protocol_version};
+use crate::common::record_failure;
 use crate::server::content_length;
 
 /// Where a request goes.
@@ -230,19 +231,15 @@ impl Attempt {
     }
 
     fn fail(&mut self, error_type: Cow<'static, str>, message: Option<String>, exception: bool) {
-        // Exception log records are emitted for unsampled attempts too.
-        if self.recording || exception {
-            record_exception(
-                &self.cx.span(),
-                &ErrorRecord {
-                    error_type: Cow::Borrowed(&error_type),
-                    message: message.map(Cow::Owned),
-                    exception,
-                },
-                &self.config.exceptions,
-                ExceptionEvent::HTTP_CLIENT,
-            );
-        }
+        record_failure(
+            &self.cx,
+            self.recording,
+            &error_type,
+            message,
+            exception,
+            &self.config.exceptions,
+            ExceptionEvent::HTTP_CLIENT,
+        );
         self.error_type = Some(error_type);
     }
 }

@@ -8,7 +8,7 @@ use bytes::Buf;
 use http::request::Parts;
 use http::{HeaderValue, Response};
 use http_body::{Body, Frame, SizeHint};
-use otel_core::instrument::{ErrorRecord, ExceptionEvent, StaticKey, record_exception};
+use otel_core::instrument::{ExceptionEvent, StaticKey};
 use otel_core::opentelemetry::metrics::BoundUpDownCounter;
 use otel_core::opentelemetry::trace::TraceContextExt;
 use otel_core::opentelemetry::{Context, KeyValue, StringValue};
@@ -19,6 +19,7 @@ use pin_project_lite::pin_project;
 use super::service::content_length;
 use super::{ActiveKey, DurationKey, ServerConfig};
 use crate::attributes::{MethodAttr, RequestHeaders, old, protocol_version};
+use crate::common::record_failure;
 
 pin_project! {
     /// The response body of a [`ServerService`](super::ServerService): the
@@ -325,19 +326,15 @@ impl Finisher {
         message: Option<String>,
         exception: bool,
     ) {
-        // Exception log records are emitted for unsampled requests too.
-        if self.recording || exception {
-            record_exception(
-                &self.cx.span(),
-                &ErrorRecord {
-                    error_type: Cow::Borrowed(&error_type),
-                    message: message.map(Cow::Owned),
-                    exception,
-                },
-                &self.config.exceptions,
-                ExceptionEvent::HTTP_SERVER,
-            );
-        }
+        record_failure(
+            &self.cx,
+            self.recording,
+            &error_type,
+            message,
+            exception,
+            &self.config.exceptions,
+            ExceptionEvent::HTTP_SERVER,
+        );
         self.error_type = Some(error_type);
     }
 }
