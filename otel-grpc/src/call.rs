@@ -119,7 +119,9 @@ impl Call {
             }
             Side::Client => {
                 let cx = Context::map_current(|parent| (shared.start)(builder, parent));
-                inject(shared, &cx, req.headers_mut());
+                if shared.may_propagate_to(server.as_ref()) {
+                    inject(shared, &cx, req.headers_mut());
+                }
                 cx
             }
         };

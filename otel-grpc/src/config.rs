@@ -54,6 +54,8 @@ pub(crate) struct Shared {
     pub response_metadata: HeaderCapture,
     pub public_endpoint: bool,
     pub target: Option<ServerAddress>,
+    /// Client: the destinations context may be sent to (`None`: any).
+    pub propagate_to: Option<PropagateTo>,
 }
 
 impl fmt::Debug for Shared {
@@ -70,7 +72,67 @@ impl fmt::Debug for Shared {
             .field("response_metadata", &self.response_metadata)
             .field("public_endpoint", &self.public_endpoint)
             .field("target", &self.target)
+            .field("propagate_to", &self.propagate_to)
             .finish_non_exhaustive()
+    }
+}
+
+/// The client's propagation allow-list: exact host names (ASCII
+/// case-insensitive; IPv6 literals with or without brackets; a unix socket
+/// path) and `*.suffix` wildcards (any name strictly below `suffix`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PropagateTo(Vec<Box<str>>);
+
+impl PropagateTo {
+    fn new<I, H>(hosts: I) -> Self
+    where
+        I: IntoIterator<Item = H>,
+        H: AsRef<str>,
+    {
+        PropagateTo(
+            hosts
+                .into_iter()
+                .filter_map(|h| {
+                    let h = h.as_ref().trim();
+                    let h = h
+                        .strip_prefix('[')
+                        .and_then(|h| h.strip_suffix(']'))
+                        .unwrap_or(h);
+                    (!h.is_empty()).then(|| Box::from(h))
+                })
+                .collect(),
+        )
+    }
+
+    /// Whether `host` (a `server.address`) is on the list.
+    pub(crate) fn allows(&self, host: &str) -> bool {
+        !host.is_empty()
+            && self
+                .0
+                .iter()
+                .any(|allowed| match allowed.strip_prefix("*.") {
+                    Some(suffix) => {
+                        host.len() > suffix.len() + 1
+                            && host
+                                .get(host.len() - suffix.len()..)
+                                .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
+                            && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+                    }
+                    None => allowed.eq_ignore_ascii_case(host),
+                })
+    }
+}
+
+impl Shared {
+    /// Whether a client call to `server` may carry context: always without
+    /// an allow-list; with one, only to a listed destination (an unknown
+    /// destination gets nothing).
+    pub(crate) fn may_propagate_to(&self, server: Option<&ServerAddress>) -> bool {
+        match (&self.propagate_to, server) {
+            (None, _) => true,
+            (Some(list), Some(server)) => list.allows(server.address()),
+            (Some(_), None) => false,
+        }
     }
 }
 
@@ -102,6 +164,7 @@ pub struct LayerBuilder<S> {
     response_metadata: HeaderCapture,
     public_endpoint: bool,
     target: Option<ServerAddress>,
+    propagate_to: Option<PropagateTo>,
     _side: PhantomData<fn() -> S>,
 }
 
@@ -112,6 +175,7 @@ impl<S> fmt::Debug for LayerBuilder<S> {
             .field("filter", &self.filter.is_some())
             .field("public_endpoint", &self.public_endpoint)
             .field("target", &self.target)
+            .field("propagate_to", &self.propagate_to)
             .finish_non_exhaustive()
     }
 }
@@ -129,6 +193,7 @@ impl<S> Default for LayerBuilder<S> {
             response_metadata: HeaderCapture::default(),
             public_endpoint: false,
             target: None,
+            propagate_to: None,
             _side: PhantomData,
         }
     }
@@ -280,6 +345,7 @@ impl<S> LayerBuilder<S> {
             response_metadata: self.response_metadata,
             public_endpoint: self.public_endpoint,
             target: self.target,
+            propagate_to: self.propagate_to,
         })
     }
 }
@@ -316,8 +382,95 @@ impl LayerBuilder<ClientSide> {
         self
     }
 
+    /// Sends context (trace headers, baggage, forwarded mesh headers: all
+    /// the propagator injects) only to these destinations; calls elsewhere
+    /// still get their CLIENT span, without any context in their metadata.
+    ///
+    /// The destination is the call's `server.address`: the
+    /// [`target`](Self::target) (or [`server_address`](Self::server_address)),
+    /// else the request URI's host. Entries are exact host names (compared
+    /// ASCII case-insensitively; IPv6 literals with or without brackets; a
+    /// unix socket path for `unix:` targets) or `*.suffix` wildcards, which
+    /// match any name strictly below `suffix` (`*.svc.cluster.local`
+    /// matches `orders.svc.cluster.local`, not `svc.cluster.local` nor
+    /// `evilsvc.cluster.local`). Ports are not compared. With a list, a
+    /// call whose destination is unknown (no target and no URI authority)
+    /// gets no context. Default: no list, context goes everywhere.
+    ///
+    /// ```
+    /// use otel_grpc::GrpcClientLayer;
+    ///
+    /// let layer = GrpcClientLayer::builder()
+    ///     .target("http://orders.svc.cluster.local:50051")
+    ///     .propagate_to(["*.svc.cluster.local", "billing.internal"])
+    ///     .build();
+    /// # let _ = layer;
+    /// ```
+    pub fn propagate_to<I, H>(mut self, hosts: I) -> Self
+    where
+        I: IntoIterator<Item = H>,
+        H: AsRef<str>,
+    {
+        self.propagate_to = Some(PropagateTo::new(hosts));
+        self
+    }
+
     /// Builds the layer.
     pub fn build(self) -> crate::GrpcClientLayer {
         crate::GrpcClientLayer::from_shared(self.into_shared(Side::Client))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_list_matching() {
+        let list = PropagateTo::new([
+            "api.local",
+            "*.svc.cluster.local",
+            "[::1]",
+            "10.0.0.7",
+            "/run/orders.sock",
+            "",
+        ]);
+        assert!(list.allows("api.local"));
+        assert!(list.allows("API.Local"));
+        assert!(list.allows("orders.svc.cluster.local"));
+        assert!(list.allows("a.b.svc.cluster.local"));
+        assert!(list.allows("Orders.SVC.cluster.LOCAL"));
+        assert!(!list.allows("svc.cluster.local"));
+        assert!(!list.allows(".svc.cluster.local"));
+        assert!(!list.allows("evilsvc.cluster.local"));
+        assert!(!list.allows("svc.cluster.local.evil.com"));
+        assert!(!list.allows("api.local.evil.com"));
+        assert!(list.allows("::1"));
+        assert!(list.allows("10.0.0.7"));
+        assert!(!list.allows("10.0.0.70"));
+        assert!(list.allows("/run/orders.sock"));
+        // The empty entry was dropped: an empty address never matches.
+        assert!(!list.allows(""));
+        // Non-ASCII never matches by accident and never panics.
+        assert!(!list.allows("é.svc.cluster.local.x"));
+        assert!(!list.allows("éé"));
+        assert!(!list.allows("ééééééééééééééééééééé"));
+    }
+
+    #[test]
+    fn unknown_destination_gets_nothing_under_a_list() {
+        let open = LayerBuilder::<ClientSide>::default().into_shared(Side::Client);
+        assert!(open.may_propagate_to(None));
+        assert!(open.may_propagate_to(Some(&ServerAddress::new("x.example", None))));
+        let listed = LayerBuilder::<ClientSide>::default()
+            .propagate_to(["*.internal"])
+            .into_shared(Side::Client);
+        assert!(!listed.may_propagate_to(None));
+        assert!(listed.may_propagate_to(Some(&ServerAddress::parse("dns:///a.internal:443"))));
+        assert!(!listed.may_propagate_to(Some(&ServerAddress::parse("http://a.example:80"))));
+        let empty = LayerBuilder::<ClientSide>::default()
+            .propagate_to(Vec::<String>::new())
+            .into_shared(Side::Client);
+        assert!(!empty.may_propagate_to(Some(&ServerAddress::new("a.internal", None))));
     }
 }

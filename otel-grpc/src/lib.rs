@@ -8,7 +8,9 @@
 //!   handler — unary or streaming — runs with the span as its current context.
 //! - [`GrpcClientLayer`] — `ServiceBuilder::new().layer(GrpcClientLayer::builder().target(t).build()).service(channel)`,
 //!   then `MyClient::new(svc)`. A CLIENT span per call, its context injected
-//!   with the configured propagators (W3C, B3, Jaeger, mesh headers).
+//!   with the configured propagators (W3C, B3, Jaeger, mesh headers) —
+//!   only to the destinations of a [`propagate_to`](LayerBuilder::propagate_to)
+//!   allow-list when one is set.
 //!
 //! Both sides, for unary, client-streaming, server-streaming and
 //! bidirectional calls:
@@ -44,7 +46,9 @@
 //! propagator, [filters](filter) on the method (combine with
 //! `otel_core::instrument::{any, all, not}`), metadata capture allow-lists
 //! (`rpc.request.metadata.<key>`), known methods (others become `_OTHER`
-//! with `rpc.method_original`), public-endpoint mode.
+//! with `rpc.method_original`), public-endpoint mode (server), a
+//! destination allow-list for propagation (client,
+//! [`propagate_to`](LayerBuilder::propagate_to)).
 //!
 //! # Example
 //!

@@ -14,6 +14,10 @@ use std::sync::Arc;
 /// | `unix:///run/x.sock`, `unix:/run/x.sock` | `/run/x.sock` | none |
 /// | anything else (`zk://…`, `ipv4:a:p,b:p`) | the whole target | none |
 ///
+/// Userinfo (`user:password@`) in the target's authority is never kept,
+/// whatever the form: `http://u:p@h:1` is `h`, `zk://u:p@zk/svc` is
+/// `zk://zk/svc`.
+///
 /// ```
 /// use otel_grpc::ServerAddress;
 ///
@@ -40,8 +44,8 @@ impl ServerAddress {
     /// Parses a gRPC channel target (see the table above). Never fails: an
     /// unparseable target is kept whole, without a port.
     pub fn parse(target: &str) -> Self {
-        let target = target.trim();
-        parse_known(target).unwrap_or_else(|| ServerAddress::new(target, None))
+        let target = without_userinfo(target.trim());
+        parse_known(&target).unwrap_or_else(|| ServerAddress::new(&*target, None))
     }
 
     /// `server.address`.
@@ -95,6 +99,26 @@ fn parse_known(target: &str) -> Option<ServerAddress> {
         return None;
     }
     host_and_port(target, None)
+}
+
+/// `target` without the userinfo of its authority: the part before the
+/// last `@` of `scheme://authority` (up to the first `/`, `?` or `#`), or,
+/// without `://`, of the part before the first `/`.
+fn without_userinfo(target: &str) -> std::borrow::Cow<'_, str> {
+    let (head, rest) = match target.find("://") {
+        Some(i) => target.split_at(i + 3),
+        None => ("", target),
+    };
+    let end = if head.is_empty() {
+        rest.find('/')
+    } else {
+        rest.find(['/', '?', '#'])
+    }
+    .unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => std::borrow::Cow::Owned(format!("{head}{}", &rest[at + 1..])),
+        None => std::borrow::Cow::Borrowed(target),
+    }
 }
 
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
@@ -207,5 +231,29 @@ mod tests {
             assert!(s.port().is_none() || !t.is_empty(), "{t}");
         }
         assert_eq!(p("h:99999"), ("h:99999".into(), None));
+    }
+
+    #[test]
+    fn userinfo_is_never_kept() {
+        assert_eq!(p("http://u:secret@h:1/x"), ("h".into(), Some(1)));
+        assert_eq!(p("https://u:secret@h"), ("h".into(), Some(443)));
+        assert_eq!(p("u:secret@h:50051"), ("h".into(), Some(50051)));
+        assert_eq!(
+            p("zk://u:secret@zk.example/svc"),
+            ("zk://zk.example/svc".into(), None)
+        );
+        assert_eq!(p("dns://u:secret@8.8.8.8/h:1"), ("h".into(), Some(1)));
+        assert_eq!(p("a@b@h:2"), ("h".into(), Some(2)));
+        for t in ["@", "x://@", "@@@", "u:secret@", "zk://u:secret@"] {
+            let s = ServerAddress::parse(t);
+            assert!(!s.address().contains("secret"), "{t}: {s:?}");
+        }
+        // An `@` after the authority is not userinfo.
+        assert_eq!(p("unix:///run/a@b.sock"), ("/run/a@b.sock".into(), None));
+        assert_eq!(p("unix:/run/a@b.sock"), ("/run/a@b.sock".into(), None));
+        assert_eq!(
+            p("zk://zk.example/svc@v2"),
+            ("zk://zk.example/svc@v2".into(), None)
+        );
     }
 }
