@@ -8,27 +8,48 @@
 //! valgrind --tool=callgrind target/release/deps/callgrind-<hash> saga10-unsampled 20000
 //! ```
 //!
-//! Scenarios: `saga0-sampled`, `saga10-sampled`, `saga0-unsampled`,
-//! `saga10-unsampled`, `retry-sampled`, `retry-unsampled`, `none`
-//! (setup only). Per-step cost = (saga10 − saga0) / (10 × iterations).
+//! Scenarios: `saga{0,10}-{sampled,unsampled,untraced}`,
+//! `retry-{sampled,unsampled,untraced}`, `breaker` (closed check + record
+//! success), `none` (setup only). `untraced` records through
+//! opentelemetry's no-op providers: the baseline the span overhead is
+//! measured against. Per-step engine cost = (saga10-untraced −
+//! saga0-untraced) / (10 × iterations); per-step span overhead =
+//! ((saga10-X − saga10-untraced) − (saga0-X − saga0-untraced)) / (10 ×
+//! iterations).
 
 mod fixture;
 
-use fixture::{retry_first_try, retry_policy, saga};
+use fixture::{Mode, breaker, breaker_check_and_record, retry_first_try, retry_policy, saga};
 use futures_util::FutureExt as _;
 use std::hint::black_box;
 
-fn run_saga(steps: usize, sampled: bool, n: u64) {
-    let s = saga(steps, sampled);
+fn run_saga(steps: usize, mode: Mode, n: u64) {
+    let s = saga(steps, mode);
     for _ in 0..n {
         black_box(s.run_with_id("id", ()).now_or_never().unwrap().unwrap());
     }
 }
 
-fn run_retry(sampled: bool, n: u64) {
-    let policy = retry_policy(sampled);
+fn run_retry(mode: Mode, n: u64) {
+    let policy = retry_policy(mode);
     for _ in 0..n {
         black_box(retry_first_try(&policy)).ok();
+    }
+}
+
+fn run_breaker(n: u64) {
+    let b = breaker(Mode::Sampled);
+    for _ in 0..n {
+        breaker_check_and_record(&b);
+    }
+}
+
+fn mode(name: &str) -> Option<Mode> {
+    match name {
+        "sampled" => Some(Mode::Sampled),
+        "unsampled" => Some(Mode::Unsampled),
+        "untraced" => Some(Mode::Noop),
+        _ => None,
     }
 }
 
@@ -43,15 +64,14 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(10_000);
-    match scenario.as_str() {
-        "saga0-sampled" => run_saga(0, true, n),
-        "saga10-sampled" => run_saga(10, true, n),
-        "saga0-unsampled" => run_saga(0, false, n),
-        "saga10-unsampled" => run_saga(10, false, n),
-        "retry-sampled" => run_retry(true, n),
-        "retry-unsampled" => run_retry(false, n),
-        "none" => {}
-        // Anything else (e.g. a criterion filter given to `cargo bench`): nothing.
+    let (what, how) = scenario.split_once('-').unwrap_or((scenario, ""));
+    match (what, mode(how)) {
+        ("saga0", Some(m)) => run_saga(0, m, n),
+        ("saga10", Some(m)) => run_saga(10, m, n),
+        ("retry", Some(m)) => run_retry(m, n),
+        ("breaker", _) => run_breaker(n),
+        // `none` (setup only), or anything else (e.g. a criterion filter
+        // given to `cargo bench`): nothing.
         _ => {}
     }
 }

@@ -1,38 +1,39 @@
 //! Hot-path costs: closed breaker check + record, retry on a first-try
-//! success, saga step span overhead (sampled / unsampled).
+//! success, saga step overhead (sampled / unsampled / untraced).
 //!
 //! `cargo bench -p otel-patterns --bench patterns`
 
 mod fixture;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use fixture::{retry_first_try, retry_policy, saga, telemetry};
+use fixture::{Mode, breaker, breaker_check_and_record, retry_first_try, retry_policy, saga};
 use futures_util::FutureExt as _;
-use otel_patterns::breaker::{CircuitBreaker, Outcome};
-use std::hint::black_box;
+
+const MODES: [(&str, Mode); 3] = [
+    ("sampled", Mode::Sampled),
+    ("unsampled", Mode::Unsampled),
+    ("untraced", Mode::Noop),
+];
 
 fn bench(c: &mut Criterion) {
-    let breaker = CircuitBreaker::builder("bench")
-        .telemetry(telemetry(true))
-        .build();
-    c.bench_function("breaker/closed_check_and_record", |b| {
-        b.iter(|| {
-            let p = black_box(&breaker).try_acquire().unwrap();
-            p.record(black_box(Outcome::Success));
-        })
+    let b = breaker(Mode::Sampled);
+    c.bench_function("breaker/closed_check_and_record", |bch| {
+        bch.iter(|| breaker_check_and_record(&b))
     });
 
-    for (name, sampled) in [("sampled", true), ("unsampled", false)] {
-        let policy = retry_policy(sampled);
+    for (name, mode) in MODES {
+        let policy = retry_policy(mode);
         c.bench_function(&format!("retry/first_try_success/{name}"), |b| {
             b.iter(|| retry_first_try(&policy))
         });
     }
 
-    // Per-step overhead = (10 steps - 0 steps) / 10.
-    for (name, sampled) in [("sampled", true), ("unsampled", false)] {
+    // Engine cost per step = (untraced 10 steps − untraced 0 steps) / 10;
+    // span overhead per step = ((traced − untraced) 10 steps − (traced −
+    // untraced) 0 steps) / 10.
+    for (name, mode) in MODES {
         for steps in [0usize, 10] {
-            let s = saga(steps, sampled);
+            let s = saga(steps, mode);
             c.bench_function(&format!("saga/{steps}_steps/{name}"), |b| {
                 b.iter(|| s.run_with_id("id", ()).now_or_never().unwrap().unwrap())
             });
