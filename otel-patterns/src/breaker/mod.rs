@@ -681,7 +681,7 @@ impl Inner {
         }
         match state {
             State::Closed => {
-                let snap = self.window.record(self.clock.now(), failed, slow);
+                let snap = self.window.record(|| self.clock.now(), failed, slow);
                 if snap.calls >= u64::from(self.cfg.minimum_calls)
                     && let Some(reason) = self.exceeded(snap.calls, snap.failures, snap.slow)
                 {
@@ -728,10 +728,13 @@ impl Inner {
         if calls == 0 {
             return None;
         }
+        // rate ≥ threshold as count × 100 ≥ threshold × calls: no division
+        // on the closed path, which checks this on every call once the
+        // window has its minimum.
         let calls = calls as f64;
-        if failures as f64 * 100.0 / calls >= self.cfg.failure_rate {
+        if failures as f64 * 100.0 >= self.cfg.failure_rate * calls {
             Some("failure_rate")
-        } else if slow as f64 * 100.0 / calls >= self.cfg.slow_call_rate {
+        } else if slow as f64 * 100.0 >= self.cfg.slow_call_rate * calls {
             Some("slow_call_rate")
         } else {
             None

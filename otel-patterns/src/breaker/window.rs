@@ -28,10 +28,17 @@ impl Window {
         }
     }
 
-    pub(crate) fn record(&self, now: Duration, failed: bool, slow: bool) -> Snapshot {
+    /// Records one outcome; `now` is only read by a time window (a count
+    /// window needs no clock).
+    pub(crate) fn record(
+        &self,
+        now: impl FnOnce() -> Duration,
+        failed: bool,
+        slow: bool,
+    ) -> Snapshot {
         match self {
             Window::Count(w) => w.record(failed, slow),
-            Window::Time(w) => w.record(now.as_secs(), failed, slow),
+            Window::Time(w) => w.record(now().as_secs(), failed, slow),
         }
     }
 
