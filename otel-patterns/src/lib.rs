@@ -103,8 +103,10 @@
 //!
 //! # Features
 //!
-//! - `postgres`: [`saga::PostgresLog`] (saga and transaction log, barrier
-//!   store) over `tokio-postgres`.
+//! - `postgres`: [`saga::PostgresLog`] (saga and transaction log with
+//!   recovery claims, barrier store) and [`saga::TxBarrier`] (the barrier
+//!   inside the participant's own database transaction) over
+//!   `tokio-postgres`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

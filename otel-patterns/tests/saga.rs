@@ -4,7 +4,7 @@ use otel_patterns::Telemetry;
 use otel_patterns::saga::barrier::{Barrier, BarrierResult, MemoryBarrierStore};
 use otel_patterns::saga::{
     InDoubt, LogEntry, LogRecord, MemoryLog, Saga, SagaLog, SagaOutcome, Step, StepError,
-    StepRetry, to_traceparent,
+    StepRetry, TraceParent, to_traceparent,
 };
 use proptest::prelude::*;
 use std::sync::{Arc, Mutex};
@@ -254,9 +254,9 @@ async fn recover_finishes_or_compensates_logged_sagas() {
             .enumerate()
             .map(|(i, (n, s))| LogEntry {
                 index: i as u32,
-                name: n.to_string(),
-                state: s.to_owned(),
-                span: Some(original.to_owned()),
+                name: (*n).into(),
+                state: s.to_owned().into(),
+                span: TraceParent::parse(original),
                 error: None,
             })
             .collect()
@@ -267,7 +267,7 @@ async fn recover_finishes_or_compensates_logged_sagas() {
         name: "order".into(),
         payload: "\"x\"".into(),
         status: "running".into(),
-        span: Some(original.to_owned()),
+        span: TraceParent::parse(original),
     };
     log.create(&rec("a-between"), &entries(["done", "pending", "pending"]))
         .await
@@ -298,7 +298,10 @@ async fn recover_finishes_or_compensates_logged_sagas() {
         r.assert_attr("saga.recovered", true);
         assert_eq!(r.links().len(), 1);
         assert_eq!(
-            to_traceparent(&r.links()[0].span_context).unwrap(),
+            to_traceparent(&r.links()[0].span_context)
+                .unwrap()
+                .encode()
+                .as_str(),
             original
         );
     }
@@ -510,4 +513,65 @@ async fn run_in_makes_the_saga_a_child_of_the_given_context() {
     saga.run_in(&cx, "o".to_owned()).await.unwrap();
     cx.span().end();
     assert_parent(&c.span("saga order"), &c.span("POST /orders"));
+}
+
+/// Two `recover()` calls at once over one log: each instance is claimed by
+/// one of them, so every compensation runs exactly once.
+#[tokio::test]
+async fn concurrent_recoveries_compensate_each_instance_once() {
+    let j: Journal = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::new(MemoryLog::new());
+    let slow_step = |name: &'static str| {
+        let j = j.clone();
+        Step::new(name, |_cx| async { Ok::<_, StepError>(()) }).compensate_with(
+            move |cx: otel_patterns::saga::StepContext<String>| {
+                let j = j.clone();
+                async move {
+                    // Yield so the other recovery runs in between.
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    j.lock()
+                        .unwrap()
+                        .push(format!("undo {name} {}", cx.saga_id));
+                    Ok::<_, StepError>(())
+                }
+            },
+        )
+    };
+    let saga = Saga::<String>::builder("order")
+        .step(slow_step("a"))
+        .step(slow_step("b"))
+        .log(log.clone())
+        .build();
+    for i in 0..8 {
+        let rec = LogRecord {
+            id: format!("s{i}"),
+            kind: "saga".into(),
+            name: "order".into(),
+            payload: "\"x\"".into(),
+            status: "running".into(),
+            span: None,
+        };
+        let entry = |index: u32, name: &str, state: &'static str| LogEntry {
+            index,
+            name: name.into(),
+            state: state.into(),
+            span: None,
+            error: None,
+        };
+        log.create(&rec, &[entry(0, "a", "done"), entry(1, "b", "started")])
+            .await
+            .unwrap();
+    }
+    let (r1, r2) = tokio::join!(saga.recover(), saga.recover());
+    let (r1, r2) = (r1.unwrap(), r2.unwrap());
+    assert_eq!(r1.len() + r2.len(), 8, "{r1:?} {r2:?}");
+    let mut undone = j.lock().unwrap().clone();
+    undone.sort();
+    let mut expected: Vec<String> = (0..8)
+        .flat_map(|i| [format!("undo a s{i}"), format!("undo b s{i}")])
+        .collect();
+    expected.sort();
+    assert_eq!(undone, expected);
+    // Claims are given back: nothing left open to recover.
+    assert!(saga.recover().await.unwrap().is_empty());
 }

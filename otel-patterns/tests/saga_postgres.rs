@@ -7,7 +7,7 @@ use otel_core::testing::Capture;
 use otel_patterns::Telemetry;
 use otel_patterns::saga::barrier::{Barrier, BarrierResult};
 use otel_patterns::saga::{
-    PostgresLog, Saga, SagaLog, SagaOutcome, Step, StepError, from_traceparent,
+    LogEntry, LogRecord, PostgresLog, Saga, SagaLog, SagaOutcome, Step, StepError, from_traceparent,
 };
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -143,8 +143,8 @@ async fn sigkill_mid_step_then_recover_compensates_exactly_once() {
     assert_eq!(entries[0].state, "done");
     assert_eq!(entries[1].state, "started");
     assert_eq!(entries[2].state, "pending");
-    let original_root = from_traceparent(rec.span.as_deref().unwrap()).unwrap();
-    let original_step = from_traceparent(entries[1].span.as_deref().unwrap()).unwrap();
+    let original_root = from_traceparent(rec.span.unwrap());
+    let original_step = from_traceparent(entries[1].span.unwrap());
 
     // "Restart": a fresh definition over the same log.
     let c = Capture::new();
@@ -254,6 +254,89 @@ async fn postgres_log_and_barrier_round_trip() {
     log.drop_schema().await.unwrap();
 }
 
+/// Two processes' worth of `recover()` (two connections, two saga
+/// definitions over one log schema) at once: every instance is compensated
+/// by exactly one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_recoveries_compensate_each_instance_once() {
+    let schema = schema();
+    let log_a = Arc::new(PostgresLog::connect(&url(), &schema).await.unwrap());
+    let log_b = Arc::new(PostgresLog::connect(&url(), &schema).await.unwrap());
+    log_a
+        .client()
+        .batch_execute(&format!(
+            "CREATE TABLE \"{schema}\".effects (seq bigserial PRIMARY KEY, saga_id text, what text)"
+        ))
+        .await
+        .unwrap();
+    const N: usize = 6;
+    for i in 0..N {
+        let rec = LogRecord {
+            id: format!("s{i}"),
+            kind: "saga".into(),
+            name: "order".into(),
+            payload: "\"o\"".into(),
+            status: "running".into(),
+            span: None,
+        };
+        let entry = |index: u32, name: &str, state: &'static str| LogEntry {
+            index,
+            name: name.into(),
+            state: state.into(),
+            span: None,
+            error: None,
+        };
+        log_a
+            .create(
+                &rec,
+                &[
+                    entry(0, "create_order", "done"),
+                    entry(1, "reserve_inventory", "started"),
+                    entry(2, "charge_payment", "pending"),
+                ],
+            )
+            .await
+            .unwrap();
+    }
+    let c = Capture::new();
+    let t = || Telemetry::new(&c.tracer_provider(), &c.meter_provider());
+    let (sa, sb) = (
+        saga(log_a.clone(), t(), false),
+        saga(log_b.clone(), t(), false),
+    );
+    let (ra, rb) = tokio::join!(
+        tokio::spawn(async move { sa.recover().await }),
+        tokio::spawn(async move { sb.recover().await })
+    );
+    let (ra, rb) = (ra.unwrap().unwrap(), rb.unwrap().unwrap());
+    assert_eq!(ra.len() + rb.len(), N, "{ra:?} {rb:?}");
+    let rows = log_a
+        .client()
+        .query(
+            &format!(
+                "SELECT saga_id, what, count(*) FROM \"{schema}\".effects GROUP BY 1, 2 ORDER BY 1, 2"
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2 * N, "two compensations per instance");
+    for r in &rows {
+        assert_eq!(
+            r.get::<_, i64>(2),
+            1,
+            "{} {} ran more than once",
+            r.get::<_, String>(0),
+            r.get::<_, String>(1)
+        );
+    }
+    for i in 0..N {
+        let (rec, _) = log_a.get(&format!("s{i}")).await.unwrap().unwrap();
+        assert_eq!(rec.status, "compensated");
+    }
+    log_a.drop_schema().await.unwrap();
+}
+
 mod twopc_pg {
     use super::*;
     use futures_util::future::BoxFuture;
@@ -310,7 +393,7 @@ mod twopc_pg {
         assert_eq!(r.outcome, TxOutcome::InDoubt);
         let (rec, entries) = log.get("tx-pg").await.unwrap().unwrap();
         assert_eq!(
-            (rec.status.as_str(), entries[0].state.as_str()),
+            (&*rec.status, &*entries[0].state),
             ("committing", "prepared")
         );
         drop(first);

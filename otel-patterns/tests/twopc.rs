@@ -3,7 +3,9 @@ use otel_core::opentelemetry::KeyValue;
 use otel_core::testing::{Capture, assert_parent};
 use otel_patterns::Telemetry;
 use otel_patterns::retry::{Backoff, Jitter};
-use otel_patterns::saga::{BoxError, LogEntry, LogRecord, MemoryLog, SagaLog, StepError};
+use otel_patterns::saga::{
+    BoxError, LogEntry, LogRecord, MemoryLog, SagaLog, StepError, TraceParent,
+};
 use otel_patterns::twopc::{Coordinator, Participant, TxOutcome};
 use proptest::prelude::*;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -217,22 +219,22 @@ async fn coordinator_restart_recovers_in_doubt_transactions() {
         kind: "2pc".into(),
         name: "transfer".into(),
         payload: "null".into(),
-        status: status.into(),
-        span: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into()),
+        status: status.to_owned().into(),
+        span: TraceParent::parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
     };
     let entries = |a: &str, b: &str| {
         vec![
             LogEntry {
                 index: 0,
                 name: "accounts".into(),
-                state: a.into(),
+                state: a.to_owned().into(),
                 span: None,
                 error: None,
             },
             LogEntry {
                 index: 1,
                 name: "ledger".into(),
-                state: b.into(),
+                state: b.to_owned().into(),
                 span: None,
                 error: None,
             },

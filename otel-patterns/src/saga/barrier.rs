@@ -9,6 +9,12 @@
 //!
 //! each recorded as an event on the current span.
 //!
+//! [`Barrier`] writes its rows through a [`BarrierStore`], apart from the
+//! participant's business change. With feature `postgres`,
+//! `saga::TxBarrier` writes them in the participant's own
+//! `tokio_postgres::Transaction`, as dtm does, so the row and the business
+//! change commit or roll back together.
+//!
 //! ```
 //! use otel_patterns::saga::barrier::{Barrier, BarrierResult, MemoryBarrierStore};
 //!
@@ -151,7 +157,7 @@ impl fmt::Debug for Barrier {
     }
 }
 
-fn event(name: &'static str, gid: &str, branch: &str, op: Op) {
+pub(crate) fn event(name: &'static str, gid: &str, branch: &str, op: Op) {
     let cx = Context::current();
     let span = cx.span();
     if span.is_recording() {
@@ -178,7 +184,9 @@ impl Barrier {
     /// duplicate or hanging. When the action fails its row is removed, so a
     /// retry runs it again. (The row and the business change are not in one
     /// database transaction: a crash between them is resolved by the saga's
-    /// in-doubt handling.)
+    /// in-doubt handling. A participant whose business change is in
+    /// PostgreSQL should use `TxBarrier` (feature `postgres`) instead: the
+    /// row is written in the business transaction.)
     pub async fn action<T, E, F>(
         &self,
         gid: &str,

@@ -3,24 +3,34 @@
 use futures_util::future::BoxFuture;
 use opentelemetry::trace::{SpanContext, TraceState};
 use otel_core::opentelemetry;
+use otel_core::propagation::TraceParent;
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// One saga or transaction instance.
+///
+/// The states the patterns write are `&'static str`s
+/// (`Cow::Borrowed`, no allocation); a log reading them back from storage
+/// gives `Cow::Owned`. Span references are kept as [`TraceParent`]s (ids
+/// and flags, `Copy`): a log stores them as W3C `traceparent` text with
+/// [`TraceParent::encode`] and reads them back with
+/// [`TraceParent::parse`] (an unparsable stored value reads as `None`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogRecord {
     /// Instance id (`saga.id`, `2pc.id`), unique in the log.
     pub id: String,
     /// `saga` or `2pc`.
-    pub kind: String,
+    pub kind: Cow<'static, str>,
     /// Definition name (`saga.name`, `2pc.name`).
     pub name: String,
     /// The input, as JSON.
     pub payload: String,
     /// The instance state (see the saga and 2PC docs for the values).
-    pub status: String,
-    /// The instance's root span, as a `traceparent` value.
-    pub span: Option<String>,
+    pub status: Cow<'static, str>,
+    /// The instance's root span.
+    pub span: Option<TraceParent>,
 }
 
 /// One step of a saga or one participant of a transaction.
@@ -28,12 +38,12 @@ pub struct LogRecord {
 pub struct LogEntry {
     /// Position (0-based).
     pub index: u32,
-    /// Step or participant name.
-    pub name: String,
+    /// Step or participant name (shared with the definition).
+    pub name: Arc<str>,
     /// Its state.
-    pub state: String,
-    /// The span of its last action, as a `traceparent` value.
-    pub span: Option<String>,
+    pub state: Cow<'static, str>,
+    /// The span of its last action.
+    pub span: Option<TraceParent>,
     /// The `error.type` of its failure, if any.
     pub error: Option<String>,
 }
@@ -99,6 +109,32 @@ pub trait SagaLog: Send + Sync + 'static {
 
     /// One instance by id.
     fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<LoggedInstance>, LogError>>;
+
+    /// Claims instance `id` for `owner` (one recovery call) if its status
+    /// is one of `statuses` and no other owner holds an unexpired claim;
+    /// the claim lasts `lease`. `true` when `owner` now holds it. Recovery
+    /// claims every instance before touching it, so concurrent
+    /// [`Saga::recover`](super::Saga::recover) calls (in one process or
+    /// several sharing the log) never resume the same instance twice.
+    ///
+    /// The default grants every claim: a log without it supports a single
+    /// recovering caller. [`MemoryLog`] and `PostgresLog` implement it.
+    fn claim<'a>(
+        &'a self,
+        id: &'a str,
+        owner: &'a str,
+        statuses: &'a [&'a str],
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<bool, LogError>> {
+        let _ = (id, owner, statuses, lease);
+        Box::pin(async { Ok(true) })
+    }
+
+    /// Gives back `owner`'s claim on `id` (nothing when it holds none).
+    fn release<'a>(&'a self, id: &'a str, owner: &'a str) -> BoxFuture<'a, Result<(), LogError>> {
+        let _ = (id, owner);
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// An in-memory [`SagaLog`]: survives nothing but is the default, and the
@@ -106,6 +142,8 @@ pub trait SagaLog: Send + Sync + 'static {
 #[derive(Debug, Default)]
 pub struct MemoryLog {
     data: Mutex<HashMap<String, (LogRecord, Vec<LogEntry>)>>,
+    /// Recovery claims: instance id → (owner, expiry).
+    claims: Mutex<HashMap<String, (String, Instant)>>,
 }
 
 impl MemoryLog {
@@ -121,8 +159,9 @@ impl MemoryLog {
         let (r, _) = d
             .get_mut(id)
             .ok_or_else(|| LogError(format!("no instance {id}")))?;
-        r.status.clear();
-        r.status.push_str(status);
+        let s = r.status.to_mut();
+        s.clear();
+        s.push_str(status);
         Ok(())
     }
 
@@ -220,9 +259,7 @@ impl SagaLog for MemoryLog {
             let d = lock(&self.data);
             let mut out: Vec<_> = d
                 .values()
-                .filter(|(r, _)| {
-                    r.kind == kind && r.name == name && statuses.contains(&r.status.as_str())
-                })
+                .filter(|(r, _)| r.kind == kind && r.name == name && statuses.contains(&&*r.status))
                 .cloned()
                 .collect();
             out.sort_by(|a, b| a.0.id.cmp(&b.0.id));
@@ -233,18 +270,55 @@ impl SagaLog for MemoryLog {
     fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<LoggedInstance>, LogError>> {
         Box::pin(async move { Ok(lock(&self.data).get(id).cloned()) })
     }
+
+    fn claim<'a>(
+        &'a self,
+        id: &'a str,
+        owner: &'a str,
+        statuses: &'a [&'a str],
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<bool, LogError>> {
+        Box::pin(async move {
+            // Lock order: data, then claims (as in `release`'s callers).
+            let data = lock(&self.data);
+            let open = data
+                .get(id)
+                .is_some_and(|(r, _)| statuses.contains(&&*r.status));
+            if !open {
+                return Ok(false);
+            }
+            let mut claims = lock(&self.claims);
+            let now = Instant::now();
+            match claims.get(id) {
+                Some((o, until)) if o != owner && *until > now => Ok(false),
+                _ => {
+                    claims.insert(id.to_owned(), (owner.to_owned(), now + lease));
+                    Ok(true)
+                }
+            }
+        })
+    }
+
+    fn release<'a>(&'a self, id: &'a str, owner: &'a str) -> BoxFuture<'a, Result<(), LogError>> {
+        Box::pin(async move {
+            let mut claims = lock(&self.claims);
+            if claims.get(id).is_some_and(|(o, _)| o == owner) {
+                claims.remove(id);
+            }
+            Ok(())
+        })
+    }
 }
 
-/// A span context as a W3C `traceparent` value (otel-core's
-/// allocation-free codec), as stored in the log.
-pub fn to_traceparent(sc: &SpanContext) -> Option<String> {
-    otel_core::propagation::TraceParent::format(sc).map(|tp| tp.as_str().to_owned())
+/// The span reference stored in the log for a span context (`None` when
+/// it is invalid).
+pub fn to_traceparent(sc: &SpanContext) -> Option<TraceParent> {
+    TraceParent::from_span_context(sc)
 }
 
-/// Parses a stored `traceparent` value into a remote span context.
-pub fn from_traceparent(s: &str) -> Option<SpanContext> {
-    otel_core::propagation::TraceParent::parse(s)
-        .map(|tp| tp.to_span_context(TraceState::default()))
+/// The remote span context a stored span reference stands for.
+pub fn from_traceparent(tp: TraceParent) -> SpanContext {
+    tp.to_span_context(TraceState::default())
 }
 
 #[cfg(test)]
@@ -254,10 +328,9 @@ mod tests {
     #[test]
     fn traceparent_round_trips() {
         let s = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-        let sc = from_traceparent(s).unwrap();
+        let sc = from_traceparent(TraceParent::parse(s).unwrap());
         assert!(sc.is_remote() && sc.is_sampled());
-        assert_eq!(to_traceparent(&sc).as_deref(), Some(s));
-        assert!(from_traceparent("00-zz-b7ad6b7169203331-01").is_none());
+        assert_eq!(to_traceparent(&sc).unwrap().encode().as_str(), s);
         assert!(to_traceparent(&SpanContext::empty_context()).is_none());
     }
 }

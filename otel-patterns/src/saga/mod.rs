@@ -15,6 +15,11 @@
 //! [`Saga::stuck`]), and `saga.executions` counts it; it is never dropped.
 //! `recover` does not retry stuck sagas: an operator fixes the cause, then
 //! calls [`Saga::resume_stuck`].
+//!
+//! Recovery claims each instance in the log before resuming it
+//! ([`SagaLog::claim`], a lease; `PostgresLog` keeps it in the record's
+//! row), so concurrent `recover` calls, in one process or several, never
+//! resume or compensate one instance twice.
 
 pub mod barrier;
 mod log;
@@ -25,8 +30,9 @@ pub use log::{
     LogEntry, LogError, LogRecord, LoggedInstance, MemoryLog, SagaLog, from_traceparent,
     to_traceparent,
 };
+pub use otel_core::propagation::TraceParent;
 #[cfg(feature = "postgres")]
-pub use postgres::PostgresLog;
+pub use postgres::{PostgresLog, TxBarrier};
 
 use crate::Telemetry;
 use crate::names;
@@ -273,6 +279,10 @@ pub enum SagaError {
     /// No saga with this id in the log.
     #[error("no saga {0} in the log")]
     NotFound(String),
+    /// The saga is not in the state asked for (e.g. no longer `stuck`), or
+    /// another recovery holds its claim.
+    #[error("saga {0} is claimed by another recovery or no longer stuck")]
+    Claimed(String),
 }
 
 /// A saga definition; cheap to clone, run it any number of times.
@@ -303,6 +313,7 @@ struct SagaInner<I> {
     steps: Vec<Step<I>>,
     log: Arc<dyn SagaLog>,
     in_doubt: InDoubt,
+    recovery_lease: Duration,
     telemetry: Telemetry,
     executions: Counter<u64>,
     duration: Histogram<f64>,
@@ -316,6 +327,7 @@ pub struct SagaBuilder<I> {
     steps: Vec<Step<I>>,
     log: Option<Arc<dyn SagaLog>>,
     in_doubt: InDoubt,
+    recovery_lease: Duration,
     telemetry: Option<Telemetry>,
 }
 
@@ -348,6 +360,14 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> SagaBuilder<I> {
         self.telemetry = Some(t);
         self
     }
+    /// How long a [`Saga::recover`] call holds its claim on an instance
+    /// (default 5 minutes): longer than any instance's recovery may take
+    /// (steps, compensations and their retries), since past it another
+    /// recovery may take the instance over.
+    pub fn recovery_lease(mut self, lease: Duration) -> Self {
+        self.recovery_lease = lease;
+        self
+    }
 
     /// Builds the definition.
     pub fn build(self) -> Saga<I> {
@@ -377,6 +397,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> SagaBuilder<I> {
                 steps: self.steps,
                 log: self.log.unwrap_or_else(|| Arc::new(MemoryLog::new())),
                 in_doubt: self.in_doubt,
+                recovery_lease: self.recovery_lease,
                 telemetry,
                 executions,
                 duration,
@@ -387,6 +408,9 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> SagaBuilder<I> {
 }
 
 const KIND: &str = "saga";
+
+/// Default of [`SagaBuilder::recovery_lease`].
+const DEFAULT_RECOVERY_LEASE: Duration = Duration::from_secs(300);
 
 mod st {
     pub const RUNNING: &str = "running";
@@ -406,7 +430,7 @@ mod st {
 
 /// The failure that triggered compensations.
 struct Trigger {
-    step: String,
+    step: Arc<str>,
     error_type: String,
     span: Option<SpanContext>,
 }
@@ -428,6 +452,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
             steps: Vec::new(),
             log: None,
             in_doubt: InDoubt::default(),
+            recovery_lease: DEFAULT_RECOVERY_LEASE,
             telemetry: None,
         }
     }
@@ -467,10 +492,10 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
         let payload = serde_json::to_string(&input)?;
         let record = LogRecord {
             id: id.clone(),
-            kind: KIND.to_owned(),
+            kind: Cow::Borrowed(KIND),
             name: String::from(&*s.name),
             payload,
-            status: st::RUNNING.to_owned(),
+            status: Cow::Borrowed(st::RUNNING),
             span: to_traceparent(root.span().span_context()),
         };
         let entries: Vec<LogEntry> = s
@@ -479,8 +504,8 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
             .enumerate()
             .map(|(i, step)| LogEntry {
                 index: i as u32,
-                name: String::from(&*step.name),
-                state: st::PENDING.to_owned(),
+                name: step.name.clone(),
+                state: Cow::Borrowed(st::PENDING),
                 span: None,
                 error: None,
             })
@@ -592,7 +617,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
         let s = &*self.inner;
         let saga_id: Arc<str> = Arc::from(id);
         let sampled = root.span().span_context().is_sampled();
-        // Unsampled steps share the saga span's context: format it once.
+        // Unsampled steps share the saga span's context and its reference.
         let root_parent = if sampled {
             None
         } else {
@@ -605,14 +630,14 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                 for i in from..s.steps.len() {
                     let step = &s.steps[i];
                     let own_cx =
-                        self.step_span(root, &saga_id, i, step.span_name.clone(), None, Vec::new());
+                        self.step_span(root, &saga_id, i, &step.span_name, None, Vec::new());
                     let span_cx = own_cx.as_ref().unwrap_or(root);
                     let entry = &mut entries[i];
-                    set(&mut entry.state, st::STARTED);
+                    entry.state = Cow::Borrowed(st::STARTED);
                     entry.span = if sampled {
                         to_traceparent(span_cx.span().span_context())
                     } else {
-                        root_parent.clone()
+                        root_parent
                     };
                     if let Err(e) = log::write_entry(&*s.log, id, entry).await {
                         end_span(span_cx, sampled, None, Some("log_error"));
@@ -629,7 +654,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                     .await;
                     match res {
                         Attempted::Ok(attempts) => {
-                            set(&mut entry.state, st::DONE);
+                            entry.state = Cow::Borrowed(st::DONE);
                             let w = log::write_entry(&*s.log, id, entry).await;
                             end_span(span_cx, sampled, Some(attempts), None);
                             w?;
@@ -640,13 +665,13 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                             timed_out,
                         } => {
                             entry.state =
-                                if timed_out { st::IN_DOUBT } else { st::FAILED }.to_owned();
+                                Cow::Borrowed(if timed_out { st::IN_DOUBT } else { st::FAILED });
                             entry.error = Some(error_type.clone());
                             let sc = span_cx.span().span_context().clone();
                             end_span(span_cx, sampled, Some(attempts), Some(&error_type));
                             log::write_entry(&*s.log, id, entry).await?;
                             failed = Some(Trigger {
-                                step: String::from(&*step.name),
+                                step: step.name.clone(),
                                 error_type,
                                 span: sc.is_valid().then_some(sc),
                             });
@@ -670,7 +695,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
         // compensations that were under way when a process died.
         for i in (0..entries.len()).rev() {
             let needs = matches!(
-                entries[i].state.as_str(),
+                &*entries[i].state,
                 st::DONE | st::IN_DOUBT | st::STEP_COMPENSATING | st::STARTED
             );
             if !needs {
@@ -678,15 +703,15 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
             }
             let step = &s.steps[i];
             let Some(comp) = &step.compensation else {
-                entries[i].state = st::STEP_COMPENSATED.to_owned();
+                entries[i].state = Cow::Borrowed(st::STEP_COMPENSATED);
                 log::write_entry(&*s.log, id, &entries[i]).await?;
                 continue;
             };
             let mut links = Vec::new();
             if sampled {
-                if let Some(sc) = entries[i].span.as_deref().and_then(from_traceparent) {
+                if let Some(tp) = entries[i].span {
                     links.push(Link::new(
-                        sc,
+                        from_traceparent(tp),
                         vec![KeyValue::new(names::SAGA_LINK_ROLE, "undoes")],
                         0,
                     ));
@@ -703,12 +728,12 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                 root,
                 &saga_id,
                 i,
-                step.comp_span_name.clone(),
+                &step.comp_span_name,
                 Some(&trigger),
                 links,
             );
             let span_cx = own_cx.as_ref().unwrap_or(root);
-            entries[i].state = st::STEP_COMPENSATING.to_owned();
+            entries[i].state = Cow::Borrowed(st::STEP_COMPENSATING);
             if let Err(e) = log::write_entry(&*s.log, id, &entries[i]).await {
                 end_span(span_cx, sampled, None, Some("log_error"));
                 return Err(e);
@@ -732,7 +757,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
             match res {
                 Attempted::Ok(attempts) => {
                     s.compensations.add(1, &comp_attrs("compensated"));
-                    entries[i].state = st::STEP_COMPENSATED.to_owned();
+                    entries[i].state = Cow::Borrowed(st::STEP_COMPENSATED);
                     let w = log::write_entry(&*s.log, id, &entries[i]).await;
                     end_span(span_cx, sampled, Some(attempts), None);
                     w?;
@@ -744,7 +769,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                 } => {
                     s.compensations.add(1, &comp_attrs("failed"));
                     end_span(span_cx, sampled, Some(attempts), Some(&error_type));
-                    entries[i].state = st::COMPENSATION_FAILED.to_owned();
+                    entries[i].state = Cow::Borrowed(st::COMPENSATION_FAILED);
                     entries[i].error = Some(error_type.clone());
                     log::write_entry(&*s.log, id, &entries[i]).await?;
                     log::write_status(&*s.log, id, st::STUCK).await?;
@@ -757,7 +782,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
         }
         log::write_status(&*s.log, id, st::COMPENSATED).await?;
         Ok(SagaOutcome::Compensated {
-            failed_step: trigger.step,
+            failed_step: String::from(&*trigger.step),
             error_type: trigger.error_type,
         })
     }
@@ -767,7 +792,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
         root: &Context,
         saga_id: &Arc<str>,
         index: usize,
-        name: Cow<'static, str>,
+        name: &str,
         trigger: Option<&Trigger>,
         links: Vec<Link>,
     ) -> Option<Context> {
@@ -787,14 +812,17 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
             KeyValue::new(names::SAGA_STEP_INDEX, index as i64),
         ]);
         if let Some(t) = trigger {
-            attrs.push(KeyValue::new(names::SAGA_TRIGGER_STEP, t.step.clone()));
+            attrs.push(crate::telemetry::shared_kv(
+                names::SAGA_TRIGGER_STEP,
+                t.step.clone(),
+            ));
             attrs.push(KeyValue::new(
                 names::SAGA_TRIGGER_ERROR,
                 t.error_type.clone(),
             ));
         }
         let span = tracer
-            .span_builder(name)
+            .span_builder(name.to_owned())
             .with_kind(SpanKind::Internal)
             .with_attributes(attrs)
             .with_links(links)
@@ -803,20 +831,58 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
     }
 
     /// Finishes (or compensates) every unfinished instance of this saga in
-    /// the log: run it once at start-up, from one process. Recovered runs
-    /// are new traces whose root links to the original saga span, and whose
-    /// compensation spans link to the original step spans.
+    /// the log. Recovered runs are new traces whose root links to the
+    /// original saga span, and whose compensation spans link to the
+    /// original step spans.
+    ///
+    /// Each instance is first claimed in the log ([`SagaLog::claim`], for
+    /// the [recovery lease](SagaBuilder::recovery_lease)) and read again;
+    /// one claimed by another `recover` call is skipped. So with
+    /// [`MemoryLog`] or `PostgresLog`, several processes (or tasks) may
+    /// recover at once and no step is resumed or compensated twice, as long
+    /// as each instance's recovery ends within the lease. Instances still
+    /// being run by a live process are not told apart from crashed ones:
+    /// call it at start-up for the sagas no live process runs (e.g. one
+    /// log schema per service, every replica recovering at start-up before
+    /// it takes new work).
     pub async fn recover(&self) -> Result<Vec<SagaReport>, SagaError> {
+        const OPEN: &[&str] = &[st::RUNNING, st::COMPENSATING];
         let s = &*self.inner;
-        let found = s
-            .log
-            .find(KIND, &s.name, &[st::RUNNING, st::COMPENSATING])
-            .await?;
+        let found = s.log.find(KIND, &s.name, OPEN).await?;
+        let owner = uuid::Uuid::new_v4().to_string();
         let mut out = Vec::with_capacity(found.len());
-        for (record, entries) in found {
-            out.push(self.resume(record, entries).await?);
+        for (record, _) in found {
+            if !s
+                .log
+                .claim(&record.id, &owner, OPEN, s.recovery_lease)
+                .await?
+            {
+                continue;
+            }
+            let r = self.resume_claimed(&record.id, OPEN).await;
+            let released = s.log.release(&record.id, &owner).await;
+            if let Some(report) = r? {
+                out.push(report);
+            }
+            released?;
         }
         Ok(out)
+    }
+
+    /// Resumes instance `id` after claiming it: read again, since another
+    /// recovery may have finished it between `find` and the claim.
+    async fn resume_claimed(
+        &self,
+        id: &str,
+        open: &[&str],
+    ) -> Result<Option<SagaReport>, SagaError> {
+        let Some((record, entries)) = self.inner.log.get(id).await? else {
+            return Ok(None);
+        };
+        if !open.contains(&&*record.status) {
+            return Ok(None);
+        }
+        self.resume(record, entries).await.map(Some)
     }
 
     /// The instances left `stuck` in the log.
@@ -831,22 +897,46 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
     }
 
     /// Retries the compensations of a `stuck` instance (after the cause
-    /// was fixed).
+    /// was fixed). It is claimed first, like [`recover`](Self::recover)
+    /// does: [`SagaError::Claimed`] when another call holds it.
     pub async fn resume_stuck(&self, id: &str) -> Result<SagaReport, SagaError> {
+        let s = &*self.inner;
+        let owner = uuid::Uuid::new_v4().to_string();
+        if !s
+            .log
+            .claim(id, &owner, &[st::STUCK], s.recovery_lease)
+            .await?
+        {
+            return Err(match s.log.get(id).await? {
+                None => SagaError::NotFound(id.to_owned()),
+                Some(_) => SagaError::Claimed(id.to_owned()),
+            });
+        }
+        let r = self.resume_stuck_claimed(id).await;
+        let released = s.log.release(id, &owner).await;
+        let report = r?;
+        released?;
+        Ok(report)
+    }
+
+    async fn resume_stuck_claimed(&self, id: &str) -> Result<SagaReport, SagaError> {
         let s = &*self.inner;
         let (record, mut entries) = s
             .log
             .get(id)
             .await?
             .ok_or_else(|| SagaError::NotFound(id.to_owned()))?;
+        if record.status != st::STUCK {
+            return Err(SagaError::Claimed(id.to_owned()));
+        }
         for e in &mut entries {
             if e.state == st::COMPENSATION_FAILED {
-                e.state = st::STEP_COMPENSATING.to_owned();
+                e.state = Cow::Borrowed(st::STEP_COMPENSATING);
             }
         }
         log::write_status(&*s.log, id, st::COMPENSATING).await?;
         let mut record = record;
-        record.status = st::COMPENSATING.to_owned();
+        record.status = Cow::Borrowed(st::COMPENSATING);
         self.resume(record, entries).await
     }
 
@@ -858,7 +948,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
         let s = &*self.inner;
         let started = std::time::Instant::now();
         let input: I = serde_json::from_str(&record.payload)?;
-        let original = record.span.as_deref().and_then(from_traceparent);
+        let original = record.span.map(from_traceparent);
         let root = self.root_span(&Context::new(), &record.id, true, original);
         entries.sort_by_key(|e| e.index);
         if entries.len() != s.steps.len() {
@@ -875,17 +965,15 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
         let mut from = entries.len();
         let mut trigger = None;
         if record.status == st::COMPENSATING {
-            let failed = entries.iter().find(|e| {
-                matches!(e.state.as_str(), st::FAILED | st::IN_DOUBT) || e.error.is_some()
-            });
+            let failed = entries
+                .iter()
+                .find(|e| matches!(&*e.state, st::FAILED | st::IN_DOUBT) || e.error.is_some());
             trigger = Some(Trigger {
-                step: failed.map(|e| e.name.clone()).unwrap_or_default(),
+                step: failed.map_or_else(|| Arc::from(""), |e| e.name.clone()),
                 error_type: failed
                     .and_then(|e| e.error.clone())
                     .unwrap_or_else(|| "_OTHER".to_owned()),
-                span: failed
-                    .and_then(|e| e.span.as_deref())
-                    .and_then(from_traceparent),
+                span: failed.and_then(|e| e.span).map(from_traceparent),
             });
         } else {
             // running: find the first step not done
@@ -893,7 +981,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
             match pos {
                 None => from = entries.len(),
                 Some(p) if entries[p].state == st::STARTED && s.in_doubt == InDoubt::Compensate => {
-                    entries[p].state = st::IN_DOUBT.to_owned();
+                    entries[p].state = Cow::Borrowed(st::IN_DOUBT);
                     entries[p].error = Some("process_restart".to_owned());
                     if let Err(e) = log::write_entry(&*s.log, &record.id, &entries[p]).await {
                         self.end_root(&root, Err(&e));
@@ -906,7 +994,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                     trigger = Some(Trigger {
                         step: entries[p].name.clone(),
                         error_type: "process_restart".to_owned(),
-                        span: entries[p].span.as_deref().and_then(from_traceparent),
+                        span: entries[p].span.map(from_traceparent),
                     });
                 }
                 Some(p) => from = p,
@@ -917,12 +1005,6 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
             .await;
         self.finish(&root, &record.id, r, started, true)
     }
-}
-
-/// Overwrites `s`, reusing its buffer.
-fn set(s: &mut String, v: &str) {
-    s.clear();
-    s.push_str(v);
 }
 
 /// Ends a step or compensation span. `own` is false for an unsampled saga,

@@ -46,6 +46,7 @@ use opentelemetry::metrics::{Counter, Histogram};
 use opentelemetry::trace::{FutureExt, Link, SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use otel_core::opentelemetry;
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -222,6 +223,9 @@ impl CoordinatorBuilder {
 
 const KIND: &str = "2pc";
 
+/// How long a recovery holds its claim on a transaction.
+const RECOVERY_LEASE: Duration = Duration::from_secs(300);
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Decision {
     Commit,
@@ -292,18 +296,18 @@ impl Coordinator {
             .enumerate()
             .map(|(i, p)| LogEntry {
                 index: i as u32,
-                name: p.name().to_owned(),
-                state: "pending".to_owned(),
+                name: Arc::from(p.name()),
+                state: Cow::Borrowed("pending"),
                 span: None,
                 error: None,
             })
             .collect();
         let record = LogRecord {
             id: id.clone(),
-            kind: KIND.to_owned(),
+            kind: Cow::Borrowed(KIND),
             name: c.name.clone(),
             payload: "null".to_owned(),
-            status: "preparing".to_owned(),
+            status: Cow::Borrowed("preparing"),
             span: to_traceparent(root.span().span_context()),
         };
         let r = async {
@@ -456,14 +460,14 @@ impl Coordinator {
         let mut refused = Vec::new();
         let mut log_err = None;
         for (entry, (state, err, sc)) in entries.iter_mut().zip(votes) {
-            entry.state = state.to_owned();
+            entry.state = Cow::Borrowed(state);
             entry.error = err.clone();
             entry.span = sc;
             if let Err(e) = c.log.set_entry(id, entry).await {
                 log_err.get_or_insert(e);
             }
             if let Some(e) = err {
-                refused.push((entry.name.clone(), e));
+                refused.push((String::from(&*entry.name), e));
             }
         }
         phase.span().set_attribute(KeyValue::new(
@@ -503,8 +507,7 @@ impl Coordinator {
             let already = entry.state == decision.done_state();
             let links: Vec<Link> = entry
                 .span
-                .as_deref()
-                .and_then(from_traceparent)
+                .map(from_traceparent)
                 .map(|sc| {
                     vec![Link::new(
                         sc,
@@ -573,7 +576,7 @@ impl Coordinator {
         let mut log_err = None;
         for (entry, ok) in entries.iter_mut().zip(results) {
             if ok && entry.state != decision.done_state() {
-                entry.state = decision.done_state().to_owned();
+                entry.state = Cow::Borrowed(decision.done_state());
                 if let Err(e) = c.log.set_entry(id, entry).await {
                     log_err.get_or_insert(e);
                 }
@@ -595,18 +598,31 @@ impl Coordinator {
     }
 
     /// Finishes every unfinished transaction of this coordinator in the log
-    /// (run once at start-up). Recovered transactions are new traces whose
-    /// root links to the original.
+    /// (at start-up). Recovered transactions are new traces whose root links
+    /// to the original. Like [`Saga::recover`](crate::saga::Saga::recover),
+    /// each transaction is claimed in the log first (for 5 minutes), so
+    /// concurrent recoveries never finish one twice.
     pub async fn recover(&self) -> Result<Vec<TxReport>, LogError> {
+        const OPEN: &[&str] = &["preparing", "committing", "rolling_back"];
         let c = &*self.inner;
-        let found = c
-            .log
-            .find(KIND, &c.name, &["preparing", "committing", "rolling_back"])
-            .await?;
+        let found = c.log.find(KIND, &c.name, OPEN).await?;
+        let owner = uuid::Uuid::new_v4().to_string();
         let mut out = Vec::new();
-        for (record, mut entries) in found {
+        for (found, _) in found {
+            if !c.log.claim(&found.id, &owner, OPEN, RECOVERY_LEASE).await? {
+                continue;
+            }
+            // Read again: another recovery may have finished it meanwhile.
+            let (record, mut entries) = match c.log.get(&found.id).await {
+                Ok(Some(i)) if OPEN.contains(&&*i.0.status) => i,
+                r => {
+                    c.log.release(&found.id, &owner).await?;
+                    r?;
+                    continue;
+                }
+            };
             let started = std::time::Instant::now();
-            let original = record.span.as_deref().and_then(from_traceparent);
+            let original = record.span.map(from_traceparent);
             let root = self.root(&Context::new(), &record.id, true, original);
             entries.sort_by_key(|e| e.index);
             let r = async {
@@ -614,7 +630,7 @@ impl Coordinator {
                     || entries
                         .iter()
                         .zip(&c.participants)
-                        .any(|(e, p)| e.name != p.name())
+                        .any(|(e, p)| &*e.name != p.name())
                 {
                     return Err(LogError(format!(
                         "transaction {} was logged with other participants",
@@ -638,7 +654,10 @@ impl Coordinator {
                 Ok((outcome, Vec::new()))
             }
             .await;
-            out.push(self.finish(root, record.id.clone(), r, started, true)?);
+            let report = self.finish(root, record.id.clone(), r, started, true);
+            let released = c.log.release(&record.id, &owner).await;
+            out.push(report?);
+            released?;
         }
         Ok(out)
     }
