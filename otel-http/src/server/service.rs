@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use http::request::Parts;
 use http::{Request, Response};
-use otel_core::opentelemetry::trace::{Link, SpanBuilder, SpanKind, TraceContextExt, Tracer};
+use otel_core::opentelemetry::trace::{
+    Link, Span as _, SpanBuilder, SpanKind, TraceContextExt, Tracer,
+};
 use otel_core::opentelemetry::{Context, KeyValue, StringValue, Value};
 use otel_core::semconv::attribute as sc;
 use tower::Service;
@@ -284,7 +286,7 @@ where
         let mut builder = SpanBuilder::from_name(name);
         builder.span_kind = Some(SpanKind::Server);
         builder.attributes = Some(attrs);
-        let span = if public {
+        let mut span = if public {
             let remote = parent_cx.span().span_context().clone();
             if remote.is_valid() {
                 builder.links = Some(vec![Link::with_context(remote)]);
@@ -293,18 +295,20 @@ where
         } else {
             config.tracer.build_with_context(builder, &parent_cx)
         };
-        // Baggage and forwarded mesh headers stay; the span replaces the
-        // remote one.
-        let cx = parent_cx.with_span(span);
-        let recording = cx.span().is_recording();
+        let recording = span.is_recording();
         if recording && !config.sampling_attributes {
+            // Set on the span itself, before it is shared through the
+            // context (no lock).
             let mut more = Vec::with_capacity(16);
             if let Some(route) = &route_value {
                 more.push(KeyValue::new(sc::HTTP_ROUTE, route.clone()));
             }
             request_attributes(config, &parts, &headers, &mut more);
-            cx.span().set_attributes(more);
+            span.set_attributes(more);
         }
+        // Baggage and forwarded mesh headers stay; the span replaces the
+        // remote one.
+        let cx = parent_cx.with_span(span);
 
         // Boxed: the response future and body move it several times.
         let finisher = Box::new(Finisher::start(
