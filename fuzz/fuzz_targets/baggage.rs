@@ -13,7 +13,8 @@ use otel_fuzz::{assert_bounded, header_map};
 
 fuzz_target!(|data: &[u8]| {
     let headers = header_map(data);
-    let cx = BaggagePropagator::new().extract_with_context(&Context::new(), &HeaderExtractor(&headers));
+    let cx =
+        BaggagePropagator::new().extract_with_context(&Context::new(), &HeaderExtractor(&headers));
     assert_bounded(&cx);
     if let Some(header) = format_baggage(cx.baggage()) {
         assert!(header.len() <= MAX_BAGGAGE_BYTES);

@@ -11,8 +11,8 @@ use std::sync::LazyLock;
 use http::{Request, Response, StatusCode};
 use libfuzzer_sys::fuzz_target;
 use otel_core::testing::Capture;
-use otel_http::server::ServerLayer;
 use otel_fuzz::header_map;
+use otel_http::server::ServerLayer;
 use tower::{Layer, Service, ServiceExt};
 
 static CAPTURE: LazyLock<Capture> = LazyLock::new(Capture::new);
@@ -38,12 +38,16 @@ fuzz_target!(|data: &[u8]| {
         None => (data, &data[data.len()..]),
     };
     let mut words = first.splitn(2, |&b| b == b' ');
-    let method = http::Method::from_bytes(words.next().unwrap_or_default())
-        .unwrap_or(http::Method::GET);
+    let method =
+        http::Method::from_bytes(words.next().unwrap_or_default()).unwrap_or(http::Method::GET);
     let uri = http::Uri::try_from(words.next().unwrap_or(b"/"))
         .unwrap_or_else(|_| http::Uri::from_static("/"));
     let headers = header_map(rest);
-    let mut request = Request::builder().method(method).uri(uri).body(String::new()).expect("request");
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(String::new())
+        .expect("request");
     *request.headers_mut() = headers.clone();
 
     let expected = headers.clone();
@@ -66,9 +70,8 @@ fuzz_target!(|data: &[u8]| {
         }
     }));
     let response = RUNTIME.with(|rt| {
-        rt.borrow().block_on(async {
-            service.ready().await.expect("ready").call(request).await
-        })
+        rt.borrow()
+            .block_on(async { service.ready().await.expect("ready").call(request).await })
     });
     let response = response.expect("infallible");
     assert_eq!(response.status(), StatusCode::IM_A_TEAPOT);

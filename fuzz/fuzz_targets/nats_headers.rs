@@ -5,13 +5,13 @@
 
 use std::str::FromStr;
 
-use otel_messaging::nats::async_nats::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 use otel_core::opentelemetry::Context;
+use otel_core::opentelemetry::propagation::TextMapCompositePropagator;
 use otel_core::opentelemetry::propagation::TextMapPropagator;
-use otel_core::opentelemetry::propagation::text_map_propagator::TextMapCompositePropagator;
-use otel_messaging::nats::{NatsHeaderExtractor, NatsHeaderInjector};
 use otel_fuzz::{assert_bounded, header_pairs};
+use otel_messaging::nats::async_nats::{HeaderMap, HeaderName, HeaderValue};
+use otel_messaging::nats::{NatsHeaderExtractor, NatsHeaderInjector};
 
 fuzz_target!(|data: &[u8]| {
     use otel_core::propagation::*;

@@ -56,6 +56,16 @@ pub fn string_map(data: &[u8]) -> HashMap<String, String> {
         .collect()
 }
 
+/// Whether injecting may write (or rewrite) header `name`: one of the
+/// propagator's `fields`, or a Jaeger baggage header (`uberctx-*`, one per
+/// baggage entry, so not among the fields).
+pub fn is_propagation_header(name: &str, fields: &[&str]) -> bool {
+    fields.iter().any(|f| f.eq_ignore_ascii_case(name))
+        || name
+            .get(..8)
+            .is_some_and(|p| p.eq_ignore_ascii_case("uberctx-"))
+}
+
 /// Checks the bounds every extracted context must respect: at most 32
 /// `tracestate` members, baggage within the W3C member and byte limits.
 pub fn assert_bounded(cx: &Context) {
@@ -67,7 +77,11 @@ pub fn assert_bounded(cx: &Context) {
         "{members} tracestate members"
     );
     let baggage = cx.baggage();
-    assert!(baggage.len() <= MAX_BAGGAGE_MEMBERS, "{} baggage entries", baggage.len());
+    assert!(
+        baggage.len() <= MAX_BAGGAGE_MEMBERS,
+        "{} baggage entries",
+        baggage.len()
+    );
     let bytes: usize = baggage
         .iter()
         .map(|(k, (v, m))| k.as_str().len() + v.as_str().len() + m.as_str().len())
@@ -94,9 +108,5 @@ pub fn extract_and_round_trip(propagator: &dyn TextMapPropagator, carrier: &dyn 
     let round = again_span.span_context();
     assert_eq!(round.trace_id(), extracted.trace_id(), "{injected:?}");
     assert_eq!(round.span_id(), extracted.span_id(), "{injected:?}");
-    assert_eq!(
-        round.is_sampled(),
-        extracted.is_sampled(),
-        "{injected:?}"
-    );
+    assert_eq!(round.is_sampled(), extracted.is_sampled(), "{injected:?}");
 }
