@@ -73,24 +73,57 @@ fuzz_target!(|data: &[u8]| {
 
     // Text that may legitimately be shown and so may contain a header value
     // by coincidence: the variable names, the values of the other variables
-    // (service name, endpoints, ...), the header keys, and everything the
-    // configuration shows without the header variables.
-    let others: Vec<(&str, &str)> = pairs
+    // (service name, endpoints, ...), the header names, and everything the
+    // configuration shows when every header value is empty (its structure,
+    // redaction markers, diagnostics about names and members), plus the
+    // diagnostics a bad value gets (`{name}=<redacted>`, `member {n}: ...`).
+    let is_header = |name: &str| NAMES[..HEADER_VARIABLES].contains(&name);
+    let stripped: Vec<(&str, String)> = pairs
         .iter()
-        .copied()
-        .filter(|(name, _)| !NAMES[..HEADER_VARIABLES].contains(name))
+        .map(|&(name, value)| {
+            if !is_header(name) {
+                return (name, value.to_owned());
+            }
+            let members: Vec<&str> = value
+                .split(',')
+                .map(|m| m.split_once('=').map_or(m, |(k, _)| k))
+                .collect();
+            // `k=` keeps the member's shape without its value.
+            let shaped = value
+                .split(',')
+                .zip(members)
+                .map(|(m, k)| {
+                    if m.contains('=') {
+                        format!("{k}=")
+                    } else {
+                        k.to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(",");
+            (name, shaped)
+        })
         .collect();
-    let (base_config, base_diagnostics) =
-        Config::from_env(&Environment::from_pairs(others.iter().copied()));
-    let mut public = format!("{NAMES:?} {base_config:?} {base_diagnostics:?}");
-    for (_, value) in &others {
-        public.push_str(value);
-        public.push('\n');
-    }
-    for signal in [Signal::Traces, Signal::Metrics, Signal::Logs] {
-        for (key, _) in &config.otlp(signal).headers {
-            public.push_str(key);
+    let (base_config, base_diagnostics) = Config::from_env(&Environment::from_pairs(
+        stripped.iter().map(|(n, v)| (*n, v.as_str())),
+    ));
+    let mut public = format!("{NAMES:?} {base_config:?} {base_diagnostics:?}\n");
+    for &(name, value) in &pairs {
+        if !is_header(name) {
+            public.push_str(value);
             public.push('\n');
+            continue;
+        }
+        for (n, member) in value.split(',').enumerate() {
+            if let Some((key, _)) = member.split_once('=') {
+                public.push_str(&format!("{}=<redacted>\n", key.trim()));
+            }
+            for what in [
+                "the value is not a valid header value",
+                "invalid percent-encoding",
+            ] {
+                public.push_str(&format!("member {}: {what}\n", n + 1));
+            }
         }
     }
     for signal in [Signal::Traces, Signal::Metrics, Signal::Logs] {
