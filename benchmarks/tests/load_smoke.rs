@@ -12,6 +12,8 @@ use std::process::Command;
 fn load_harness_smoke_run_succeeds_and_delivers_every_span() {
     let output = Command::new(env!("CARGO_BIN_EXE_load"))
         .arg("--smoke")
+        // Each phase waits for its spans: a short batch delay keeps that short.
+        .env("OTEL_BSP_SCHEDULE_DELAY", "200")
         .output()
         .expect("run the load binary");
     let stdout = String::from_utf8_lossy(&output.stdout);

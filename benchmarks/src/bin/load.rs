@@ -97,14 +97,16 @@ fn main() {
         let mut failed_variants = 0;
         for r in &results {
             let failed: u64 = r.phases.iter().map(|p| p.samples.failed).sum();
+            // Each phase's own spans arrived (counted between phases).
+            let phase_lost: u64 = r.phases.iter().filter_map(|p| p.spans_lost()).sum();
             println!(
-                "load smoke: {}: {} requests ok, {failed} failed; spans expected {}, received {}",
+                "load smoke: {}: {} requests ok, {failed} failed; spans expected {}, received {}, lost in phases {phase_lost}",
                 r.variant.name(),
                 r.requests,
                 r.spans_expected,
                 r.spans_received
             );
-            if failed > 0 || r.spans_received != r.spans_expected {
+            if failed > 0 || r.spans_received != r.spans_expected || phase_lost > 0 {
                 eprintln!("load smoke: FAILED {}", r.variant.name());
                 failed_variants += 1;
             }

@@ -147,6 +147,18 @@ pub struct PhaseResult {
     pub server_cpu: Duration,
     /// Collector (rotel) CPU time during the phase, when readable.
     pub collector_cpu: Option<Duration>,
+    /// Spans rotel received for this phase's requests (after the drain),
+    /// for the variants that export spans.
+    pub spans_received: Option<u64>,
+}
+
+impl PhaseResult {
+    /// Spans of this phase dropped or not exported (`None`: the variant
+    /// exports none).
+    pub fn spans_lost(&self) -> Option<u64> {
+        self.spans_received
+            .map(|r| self.samples.ok.saturating_sub(r))
+    }
 }
 
 /// What one variant's run ended with.
@@ -180,6 +192,37 @@ fn spans_received(collector: &Collector) -> u64 {
         .unwrap_or(0)
 }
 
+/// The servers' batch schedule delay: `OTEL_BSP_SCHEDULE_DELAY` (ms) of
+/// this process, which the servers inherit, else the SDK's 5 s.
+fn schedule_delay() -> Duration {
+    std::env::var("OTEL_BSP_SCHEDULE_DELAY")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .map_or(Duration::from_secs(5), Duration::from_millis)
+}
+
+/// Waits until rotel has `target` spans in all, or their count has not
+/// grown for two seconds more than the batch schedule delay (the rest were
+/// dropped), at most 40 s; returns
+/// the count. The server's batch processor exports a phase's last spans
+/// after the phase: waiting here keeps them (and the CPU spent exporting
+/// them) in their own phase.
+fn drain_spans(collector: &Collector, target: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let stall = schedule_delay() + Duration::from_secs(2);
+    let mut last = spans_received(collector);
+    let mut last_change = Instant::now();
+    while last < target && Instant::now() < deadline && last_change.elapsed() < stall {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = spans_received(collector);
+        if now != last {
+            last = now;
+            last_change = Instant::now();
+        }
+    }
+    last
+}
+
 /// Rotel's process id, from the pid file it writes in the collector's directory.
 fn collector_pid(collector: &Collector) -> Option<u32> {
     std::fs::read_to_string(collector.dir().join("rotel.pid"))
@@ -211,6 +254,12 @@ pub fn run_variant(exe: &Path, variant: Variant, plan: &Plan) -> std::io::Result
                 driver::closed_loop(&client, &uri, plan.workers.min(8), Stop::Count(plan.warmup))
                     .await;
             requests += warm.ok;
+            let mut spans_before = match &collector {
+                Some(c) if variant.exports_spans() => {
+                    tokio::task::block_in_place(|| drain_spans(c, requests))
+                }
+                _ => 0,
+            };
             for mode in [Mode::FixedRate, Mode::Saturation] {
                 let cpu_before = server.cpu_time()?;
                 let rotel_before = rotel_pid.and_then(|p| process::cpu_time(p).ok());
@@ -222,12 +271,23 @@ pub fn run_variant(exe: &Path, variant: Variant, plan: &Plan) -> std::io::Result
                         driver::closed_loop(&client, &uri, plan.workers, plan.stop).await
                     }
                 };
+                requests += samples.ok;
+                // The phase's spans, exported after its last request, and
+                // the CPU that costs, both count for this phase.
+                let spans_received = match &collector {
+                    Some(c) if variant.exports_spans() => {
+                        let now = tokio::task::block_in_place(|| drain_spans(c, requests));
+                        let phase = now.saturating_sub(spans_before);
+                        spans_before = now;
+                        Some(phase)
+                    }
+                    _ => None,
+                };
                 let server_cpu = server.cpu_time()?.saturating_sub(cpu_before);
                 let collector_cpu = match (rotel_pid, rotel_before) {
                     (Some(p), Some(b)) => process::cpu_time(p).ok().map(|a| a.saturating_sub(b)),
                     _ => None,
                 };
-                requests += samples.ok;
                 phases.push(PhaseResult {
                     variant,
                     route,
@@ -235,6 +295,7 @@ pub fn run_variant(exe: &Path, variant: Variant, plan: &Plan) -> std::io::Result
                     samples,
                     server_cpu,
                     collector_cpu,
+                    spans_received,
                 });
             }
         }

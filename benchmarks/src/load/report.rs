@@ -46,13 +46,15 @@ pub fn markdown(results: &[VariantResult], rate: u64, workers: usize) -> String 
     let _ = writeln!(
         out,
         "Fixed rate: {rate} requests/s, open loop. Saturation: {workers} keep-alive workers, closed loop. \
-         CPU: the server process's user + system time (`/proc/<pid>/stat`); collector: rotel's.\n"
+         CPU: the server process's user + system time (`/proc/<pid>/stat`) from the phase's first request until \
+         its spans have reached rotel (the export of the phase's last batch included); collector: rotel's. \
+         Spans lost: the phase's requests minus the spans rotel received for them.\n"
     );
     let _ = writeln!(
         out,
-        "| route | mode | variant | requests/s | server CPU s / 10k req | CPU vs bare | p50 ms | p99 ms | p99 vs bare | failed | rotel CPU s / 10k req |"
+        "| route | mode | variant | requests/s | server CPU s / 10k req | CPU vs bare | p50 ms | p99 ms | p99 vs bare | failed | spans lost | rotel CPU s / 10k req |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|");
     for route in Route::ALL {
         for mode in [Mode::FixedRate, Mode::Saturation] {
             for r in results {
@@ -76,7 +78,7 @@ pub fn markdown(results: &[VariantResult], rate: u64, workers: usize) -> String 
                     .unwrap_or_else(|| "–".into());
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {:.0} | {:.3} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {:.0} | {:.3} | {} | {} | {} | {} | {} | {} | {} |",
                     route.path(),
                     mode_name(mode),
                     r.variant.name(),
@@ -87,6 +89,8 @@ pub fn markdown(results: &[VariantResult], rate: u64, workers: usize) -> String 
                     ms(p.samples.quantile(0.99)),
                     p99_vs,
                     p.samples.failed,
+                    p.spans_lost()
+                        .map_or_else(|| "–".to_string(), |l| l.to_string()),
                     rotel,
                 );
             }
@@ -118,10 +122,10 @@ pub fn markdown(results: &[VariantResult], rate: u64, workers: usize) -> String 
         if let Some((cpu, p99)) = find(results, Variant::OursSampled, route, Mode::FixedRate)
             .and_then(|p| versus_bare(results, p))
         {
-            let lost = results
-                .iter()
-                .find(|r| r.variant == Variant::OursSampled)
-                .map(|r| r.spans_lost())
+            // This phase's spans only (saturation may drop, by design of
+            // the bounded queue).
+            let lost = find(results, Variant::OursSampled, route, Mode::FixedRate)
+                .and_then(PhaseResult::spans_lost)
                 .unwrap_or(0);
             let _ = writeln!(
                 out,

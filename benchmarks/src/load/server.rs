@@ -54,13 +54,18 @@ fn telemetry(variant: Variant, otlp_endpoint: &str) -> Telemetry {
     } else {
         Sampler::ParentBased(Box::new(Sampler::AlwaysOn))
     };
+    let mut env = vec![
+        ("OTEL_SERVICE_NAME", format!("load-{}", variant.name())),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp_endpoint.to_string()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_string()),
+        ("OTEL_LOGS_EXPORTER", "none".to_string()),
+    ];
+    // The smoke test shortens the batch delay (`super::schedule_delay`).
+    if let Ok(ms) = std::env::var("OTEL_BSP_SCHEDULE_DELAY") {
+        env.push(("OTEL_BSP_SCHEDULE_DELAY", ms));
+    }
     Telemetry::builder()
-        .environment(Environment::from_pairs([
-            ("OTEL_SERVICE_NAME", format!("load-{}", variant.name())),
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp_endpoint.to_string()),
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_string()),
-            ("OTEL_LOGS_EXPORTER", "none".to_string()),
-        ]))
+        .environment(Environment::from_pairs(env))
         .resource_detection(ResourceDetection::none())
         .sampler(sampler)
         .install_global(true)
