@@ -374,6 +374,9 @@ pub(crate) struct Operation {
     /// per operation).
     pub server: Option<Arc<(String, u16)>>,
     pub batch_count: Option<usize>,
+    /// `messaging.message.body.size` (span only): a field rather than an
+    /// entry of `span_attrs`, so a single-message send needs no vector.
+    pub body_size: Option<usize>,
     /// Span-only attributes (offsets, keys, tags…).
     pub span_attrs: Vec<KeyValue>,
     /// Whether ending this operation counts delivered messages.
@@ -395,6 +398,7 @@ impl Operation {
             consumer_group: None,
             server: None,
             batch_count: None,
+            body_size: None,
             span_attrs: Vec::new(),
             counts_consumed: false,
             kind: None,
@@ -483,7 +487,7 @@ impl Operation {
 
     /// Upper bound of the attributes `push_span_only_attrs` adds.
     fn span_only_len(&self) -> usize {
-        3 + self.span_attrs.len()
+        4 + self.span_attrs.len()
     }
 
     /// Appends the span-only attributes (after the shared ones).
@@ -500,6 +504,9 @@ impl Operation {
         }
         if let Some(n) = self.batch_count {
             a.push(KeyValue::new(attr::MESSAGING_BATCH_MESSAGE_COUNT, n as i64));
+        }
+        if let Some(n) = self.body_size {
+            a.push(KeyValue::new(attr::MESSAGING_MESSAGE_BODY_SIZE, n as i64));
         }
         a.extend(self.span_attrs.iter().cloned());
     }
@@ -1207,6 +1214,7 @@ fn settle_op(base: &Operation, name: &'static str) -> Operation {
     op.kind = None;
     op.counts_consumed = false;
     op.batch_count = None;
+    op.body_size = None;
     op.span_attrs
         .retain(|kv| kv.key.as_str() != attr::MESSAGING_MESSAGE_BODY_SIZE);
     op

@@ -8,9 +8,12 @@ use std::time::Duration;
 
 use common::{DELIVERY_WAIT, TRACEPARENT, builder, capture, instrumentation, unique};
 use futures_util::StreamExt;
-use otel_core::opentelemetry::KeyValue;
+use otel_core::opentelemetry::baggage::BaggageExt;
 use otel_core::opentelemetry::context::FutureExt;
+use otel_core::opentelemetry::propagation::TextMapCompositePropagator;
 use otel_core::opentelemetry::trace::{SpanKind, Tracer};
+use otel_core::opentelemetry::{Context, KeyValue};
+use otel_core::propagation::{B3Propagator, BaggagePropagator};
 use otel_core::testing::{Capture, assert_linked, assert_parent, assert_root};
 use otel_messaging::ProcessMode;
 use otel_messaging::kafka::{
@@ -727,5 +730,62 @@ async fn cluster_id_is_recorded_on_consumer_and_settle_spans() {
             .assert_attr("messaging.kafka.cluster.id", cluster_id.as_str())
             .assert_attr("messaging.consumer.group.name", "gc")
             .assert_no_attr("messaging.destination.subscription.name");
+    }
+}
+
+#[tokio::test]
+async fn builder_propagator_carries_context_and_baggage_in_both_modes() {
+    // The global propagator is W3C trace context (set by `capture()`); the
+    // instrumentation uses B3 plus baggage instead.
+    for mode in [ProcessMode::Link, ProcessMode::Parent] {
+        let capture = capture();
+        let kafka = Kafka::new();
+        let topic = kafka.topic("b3", 1);
+        let tracing = KafkaTracing::new(
+            builder(&capture)
+                .process_mode(mode)
+                .propagator(TextMapCompositePropagator::new(vec![
+                    Box::new(B3Propagator::single()),
+                    Box::new(BaggagePropagator::new()),
+                ]))
+                .build(),
+        );
+        let producer = TracedProducer::new(kafka.producer(), tracing.clone());
+        producer
+            .send(
+                FutureRecord::<(), [u8]>::to(&topic).payload(&b"x"[..]),
+                Duration::from_secs(5),
+            )
+            .with_context(Context::new().with_baggage([KeyValue::new("tenant", "acme")]))
+            .await
+            .unwrap();
+
+        let consumer: BaseConsumer = kafka.consumer_config("g-b3").create().unwrap();
+        Kafka::assign(&consumer, &topic);
+        let message = poll_one(&consumer).await;
+        let keys: Vec<&str> = message.headers().unwrap().iter().map(|h| h.key).collect();
+        assert!(
+            keys.contains(&"b3") && keys.contains(&"baggage"),
+            "{keys:?}"
+        );
+        assert!(!keys.contains(&"traceparent"), "{keys:?}");
+        let delivered = tracing.process(message);
+        let tenant = delivered
+            .context()
+            .baggage()
+            .get("tenant")
+            .map(|v| v.as_str().to_owned());
+        assert_eq!(tenant.as_deref(), Some("acme"), "{mode:?}");
+        delivered.end();
+
+        let send = capture.span(&format!("send {topic}"));
+        let process = capture.span(&format!("process {topic}"));
+        match mode {
+            ProcessMode::Link => {
+                assert_root(&process);
+                assert_linked(&process, &send);
+            }
+            ProcessMode::Parent => assert_parent(&process, &send),
+        }
     }
 }

@@ -112,10 +112,7 @@ impl TracedClient {
     ) -> crate::common::OperationSpan {
         let mut op = self.op(name, OperationType::Send, subject);
         op.kind = kind;
-        op.span_attrs.push(otel_core::opentelemetry::KeyValue::new(
-            otel_core::semconv::attribute::MESSAGING_MESSAGE_BODY_SIZE,
-            payload.len() as i64,
-        ));
+        op.body_size = Some(payload.len());
         let extra = self.inst.capture().capture(&NatsHeaderExtractor(headers));
         let span = self.inst.start(&op, &Context::current(), Vec::new(), extra);
         if self.inst.propagates() {
