@@ -8,12 +8,12 @@
 )]
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
-use otel_core::instrument::{BoundCache, DURATION_BUCKETS, ErrorRecord, record_error};
+use otel_core::instrument::{DURATION_BUCKETS, ErrorRecord, record_error};
 use otel_core::opentelemetry::baggage::{Baggage, BaggageExt};
 use otel_core::opentelemetry::global::{self, BoxedTracer};
 use otel_core::opentelemetry::metrics::{
@@ -165,44 +165,9 @@ struct Inner {
     /// The propagator given to the builder; `None`: the global one.
     propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
     prepared: PreparedCache,
-    /// The duration and count instruments bound per (cached attribute set,
-    /// operation), for operations without attributes known only at the end.
-    bound: BoundCache<BoundOpKey, BoundOp>,
-}
-
-/// How many (attribute set, operation) pairs are bound; more are recorded
-/// unbound.
-const BOUND_SETS: usize = 1024;
-
-/// A cached attribute set (compared by identity: the cache holds a clone,
-/// so the allocation cannot be reused for another set while it is a key)
-/// and the operation recorded with it.
-struct BoundOpKey {
-    attrs: Arc<[KeyValue]>,
-    op_type: OperationType,
-    counts_consumed: bool,
-}
-
-impl PartialEq for BoundOpKey {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.attrs, &other.attrs)
-            && self.op_type == other.op_type
-            && self.counts_consumed == other.counts_consumed
-    }
-}
-
-impl Eq for BoundOpKey {}
-
-impl std::hash::Hash for BoundOpKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_usize(Arc::as_ptr(&self.attrs).cast::<()>() as usize);
-        state.write_u8(self.op_type as u8);
-        state.write_u8(u8::from(self.counts_consumed));
-    }
 }
 
 /// The instruments one operation records, bound to its attribute set.
-#[derive(Clone)]
 struct BoundOp {
     duration: BoundHistogram<f64>,
     count: Option<BoundCounter<u64>>,
@@ -353,7 +318,6 @@ impl InstrumentationBuilder {
                 capture: self.capture,
                 propagator: self.propagator,
                 prepared: PreparedCache::default(),
-                bound: BoundCache::new(BOUND_SETS),
             }),
         }
     }
@@ -664,12 +628,62 @@ impl Hasher for IdentityHasher {
     }
 }
 
-/// Span name and shared (span and metric) attributes of one destination.
-#[derive(Debug)]
+/// Span name and shared (span and metric) attributes of one destination,
+/// and, once the cache holds it, the metric instruments bound to them.
 struct Prepared {
     key: OwnedOpKey,
     name: Cow<'static, str>,
     metric_attrs: Arc<[KeyValue]>,
+    /// Whether the cache holds this entry. Only then are instruments bound
+    /// to it (an entry made for one call would bind once per call).
+    cached: bool,
+    /// The duration and count instruments bound to `metric_attrs`, per
+    /// `counts_consumed` (index 0: `false`, 1: `true`), bound on first use.
+    bound: [OnceLock<BoundOp>; 2],
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("key", &self.key)
+            .field("name", &self.name)
+            .field("metric_attrs", &self.metric_attrs)
+            .field("cached", &self.cached)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Most bytes of span names [`intern`] keeps for the whole process.
+const INTERNED_NAME_BYTES: usize = 256 * 1024;
+
+/// The span name of a cached destination as a `'static` string shared by
+/// every span (the SDK takes span names as `Cow<'static, str>`, so an owned
+/// name is copied into a new allocation for each span). Each distinct name
+/// is allocated once per process and never freed, up to
+/// [`INTERNED_NAME_BYTES`] in total; past that, names stay owned.
+fn intern(name: Cow<'static, str>) -> Cow<'static, str> {
+    #[derive(Default)]
+    struct Interned {
+        names: HashSet<&'static str>,
+        bytes: usize,
+    }
+    static INTERNED: OnceLock<Mutex<Interned>> = OnceLock::new();
+    let Cow::Owned(owned) = name else {
+        return name;
+    };
+    let Ok(mut interned) = INTERNED.get_or_init(Mutex::default).lock() else {
+        return Cow::Owned(owned);
+    };
+    if let Some(found) = interned.names.get(owned.as_str()) {
+        return Cow::Borrowed(found);
+    }
+    if interned.bytes + owned.len() > INTERNED_NAME_BYTES {
+        return Cow::Owned(owned);
+    }
+    interned.bytes += owned.len();
+    let leaked: &'static str = Box::leak(owned.into_boxed_str());
+    interned.names.insert(leaked);
+    Cow::Borrowed(leaked)
 }
 
 /// Most destinations a client keeps prepared; operations on further
@@ -695,11 +709,16 @@ impl PreparedCache {
         {
             return Arc::clone(found);
         }
-        let prepared = Arc::new(Prepared {
-            key: OwnedOpKey::new(&key),
-            name: op.span_name(),
-            metric_attrs: op.metric_attrs().into(),
-        });
+        let make = |cached: bool| {
+            let name = op.span_name();
+            Arc::new(Prepared {
+                key: OwnedOpKey::new(&key),
+                name: if cached { intern(name) } else { name },
+                metric_attrs: op.metric_attrs().into(),
+                cached,
+                bound: Default::default(),
+            })
+        };
         if let Ok(mut map) = self.map.write() {
             let len = map.len();
             if let Some(bucket) = map.get_mut(&hash) {
@@ -707,13 +726,17 @@ impl PreparedCache {
                     return Arc::clone(found);
                 }
                 if bucket.len() < 4 {
+                    let prepared = make(true);
                     bucket.push(Arc::clone(&prepared));
+                    return prepared;
                 }
             } else if len < PREPARED_CAPACITY {
+                let prepared = make(true);
                 map.insert(hash, vec![Arc::clone(&prepared)]);
+                return prepared;
             }
         }
-        prepared
+        make(false)
     }
 }
 
@@ -866,7 +889,7 @@ impl Instrumentation {
         OperationSpan {
             cx: parent.with_span(span),
             start: started.map_or_else(Instant::now, |(_, i)| i),
-            metric_attrs: Arc::clone(&prepared.metric_attrs),
+            prepared,
             metric_extra: Vec::new(),
             op_type: op.op_type,
             count: op.batch_count.unwrap_or(1) as u64,
@@ -960,8 +983,9 @@ pub(crate) fn shared_value<T: PartialEq>(mut items: impl Iterator<Item = T>) -> 
 pub struct OperationSpan {
     cx: Context,
     start: Instant,
-    /// Shared attributes of the operation (cached per destination).
-    metric_attrs: Arc<[KeyValue]>,
+    /// Shared attributes of the operation and their bound instruments
+    /// (cached per destination).
+    prepared: Arc<Prepared>,
     /// Shared attributes known only later (Kafka partition), then `error.type`.
     metric_extra: Vec<KeyValue>,
     op_type: OperationType,
@@ -1032,35 +1056,26 @@ impl OperationSpan {
         } else {
             None
         };
-        if extra.is_empty() {
-            let key = BoundOpKey {
-                attrs: Arc::clone(&self.metric_attrs),
-                op_type: self.op_type,
-                counts_consumed: self.counts_consumed,
-            };
-            let attrs = &*self.metric_attrs;
-            let count = self.count;
-            let recorded = inner.bound.with(
-                key,
-                || BoundOp {
+        let attrs = &*self.prepared.metric_attrs;
+        if extra.is_empty() && self.prepared.cached {
+            // The instruments depend on the operation type (part of the
+            // prepared entry's key) and on `counts_consumed`.
+            let bound =
+                self.prepared.bound[usize::from(self.counts_consumed)].get_or_init(|| BoundOp {
                     duration: duration.bind(attrs),
                     count: counter.map(|c| c.bind(attrs)),
-                },
-                |bound| {
-                    bound.duration.record(elapsed);
-                    if let Some(c) = &bound.count {
-                        c.add(count);
-                    }
-                },
-            );
-            if recorded.is_none() {
-                duration.record(elapsed, attrs);
-                if let Some(c) = counter {
-                    c.add(count, attrs);
-                }
+                });
+            bound.duration.record(elapsed);
+            if let Some(c) = &bound.count {
+                c.add(self.count);
+            }
+        } else if extra.is_empty() {
+            duration.record(elapsed, attrs);
+            if let Some(c) = counter {
+                c.add(self.count, attrs);
             }
         } else {
-            let attrs: Vec<KeyValue> = self.metric_attrs.iter().cloned().chain(extra).collect();
+            let attrs: Vec<KeyValue> = attrs.iter().cloned().chain(extra).collect();
             duration.record(elapsed, &attrs);
             if let Some(c) = counter {
                 c.add(self.count, &attrs);
@@ -1271,6 +1286,47 @@ mod tests {
         let g = cache.get(&grouped);
         assert!(!Arc::ptr_eq(&g, &cache.get(&op("a.b", false))));
         assert_eq!(&*g.metric_attrs, grouped.metric_attrs().as_slice());
+    }
+
+    #[test]
+    fn cached_entries_share_an_interned_name_and_others_stay_owned() {
+        let a = PreparedCache::default();
+        let b = PreparedCache::default();
+        let first = a.get(&op("interned.subject", false));
+        let second = b.get(&op("interned.subject", false));
+        assert!(first.cached && second.cached);
+        match (&first.name, &second.name) {
+            (Cow::Borrowed(x), Cow::Borrowed(y)) => assert!(std::ptr::eq(*x, *y)),
+            other => panic!("not interned: {other:?}"),
+        }
+        assert_eq!(first.name, "publish interned.subject");
+        // Past the capacity, entries are made per call: not cached, so no
+        // interned name and no bound instruments.
+        let full = PreparedCache::default();
+        for i in 0..PREPARED_CAPACITY {
+            full.get(&op(&format!("fill.{i}"), false));
+        }
+        let mut overflow = None;
+        for i in 0..64 {
+            let p = full.get(&op(&format!("overflow.{i}"), false));
+            if !p.cached {
+                overflow = Some(p);
+                break;
+            }
+        }
+        let overflow = overflow.expect("an entry past the capacity");
+        assert!(matches!(overflow.name, Cow::Owned(_)));
+        assert!(overflow.bound.iter().all(|b| b.get().is_none()));
+    }
+
+    #[test]
+    fn intern_is_bounded() {
+        let long = "x".repeat(INTERNED_NAME_BYTES + 1);
+        assert!(matches!(intern(Cow::Owned(long)), Cow::Owned(_)));
+        assert!(matches!(
+            intern(Cow::Borrowed("static")),
+            Cow::Borrowed("static")
+        ));
     }
 
     #[test]
