@@ -629,8 +629,11 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                 let mut failed = None;
                 for i in from..s.steps.len() {
                     let step = &s.steps[i];
-                    let own_cx =
-                        self.step_span(root, &saga_id, i, &step.span_name, None, Vec::new());
+                    let own_cx = if sampled {
+                        self.step_span(root, &saga_id, i, &step.span_name, None, Vec::new())
+                    } else {
+                        None
+                    };
                     let span_cx = own_cx.as_ref().unwrap_or(root);
                     let entry = &mut entries[i];
                     entry.state = Cow::Borrowed(st::STARTED);
