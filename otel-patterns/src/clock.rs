@@ -39,6 +39,85 @@ impl Clock for MonotonicClock {
     }
 }
 
+/// The kernel's coarse monotonic clock: on Linux `CLOCK_MONOTONIC_COARSE`
+/// (the time of the last scheduler tick, read from the vDSO without the
+/// hardware counter, so a few nanoseconds where a precise read can take tens
+/// on a virtual machine; resolution one tick, 1–4 ms, see
+/// [`resolution`](Self::resolution)). Elsewhere the same as
+/// [`MonotonicClock`].
+#[derive(Debug, Clone, Copy)]
+pub struct CoarseMonotonicClock {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    origin: Duration,
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    inner: MonotonicClock,
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn duration(ts: rustix::time::Timespec) -> Duration {
+    Duration::new(
+        u64::try_from(ts.tv_sec).unwrap_or(0),
+        u32::try_from(ts.tv_nsec).unwrap_or(0).min(999_999_999),
+    )
+}
+
+impl CoarseMonotonicClock {
+    /// A clock whose origin is now.
+    pub fn new() -> Self {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            CoarseMonotonicClock {
+                origin: duration(rustix::time::clock_gettime(
+                    rustix::time::ClockId::MonotonicCoarse,
+                )),
+            }
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        {
+            CoarseMonotonicClock {
+                inner: MonotonicClock::new(),
+            }
+        }
+    }
+
+    /// How far apart its readings can be from the true time (one tick).
+    pub fn resolution(&self) -> Duration {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            duration(rustix::time::clock_getres(
+                rustix::time::ClockId::MonotonicCoarse,
+            ))
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        {
+            Duration::from_nanos(1)
+        }
+    }
+}
+
+impl Default for CoarseMonotonicClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for CoarseMonotonicClock {
+    #[inline]
+    fn now(&self) -> Duration {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            duration(rustix::time::clock_gettime(
+                rustix::time::ClockId::MonotonicCoarse,
+            ))
+            .saturating_sub(self.origin)
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        {
+            self.inner.now()
+        }
+    }
+}
+
 /// A clock that only moves when told to (tests, simulations). Clones share
 /// the same time.
 #[derive(Debug, Clone, Default)]
@@ -69,4 +148,34 @@ impl Clock for ManualClock {
 
 pub(crate) fn shared<C: Clock>(c: C) -> Arc<dyn Clock> {
     Arc::new(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coarse_clock_is_monotonic_and_close_to_the_precise_one() {
+        let coarse = CoarseMonotonicClock::new();
+        let precise = MonotonicClock::new();
+        let res = coarse.resolution();
+        assert!(
+            res > Duration::ZERO && res <= Duration::from_millis(100),
+            "{res:?}"
+        );
+        let mut last = coarse.now();
+        for _ in 0..1000 {
+            let now = coarse.now();
+            assert!(now >= last);
+            last = now;
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        let (c, p) = (coarse.now(), precise.now());
+        // Within one tick either way (the two origins differ by up to one).
+        let diff = c.abs_diff(p);
+        assert!(
+            diff <= res * 2,
+            "coarse {c:?} precise {p:?} resolution {res:?}"
+        );
+    }
 }

@@ -24,7 +24,7 @@ mod window;
 pub use layer::{CircuitBreakerLayer, CircuitBreakerService};
 
 use crate::Telemetry;
-use crate::clock::{Clock, MonotonicClock};
+use crate::clock::{Clock, CoarseMonotonicClock, MonotonicClock};
 use crate::names;
 use opentelemetry::metrics::{Counter, ObservableCounter, ObservableGauge};
 use opentelemetry::trace::{Span, SpanKind, Status, TraceContextExt, Tracer};
@@ -283,7 +283,12 @@ impl Builder {
         self.cfg.permitted_in_half_open = n.clamp(1, window::HALF_OPEN_MAX);
         self
     }
-    /// The clock for windows and the open wait (default: monotonic).
+    /// The clock for call durations, windows and the open wait. Default:
+    /// the [coarse monotonic clock](CoarseMonotonicClock) when its
+    /// resolution is at most 1 % of both the slow-call duration and the
+    /// open wait (so with the default 60 s), else the precise
+    /// [`MonotonicClock`]: a closed-state call reads the clock twice, and a
+    /// precise read is most of the cost of a call on some virtual machines.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Some(Arc::new(clock));
         self
@@ -306,14 +311,13 @@ impl Builder {
             .with_unit("{transition}")
             .with_description("Circuit breaker state transitions.")
             .build();
+        let clock = self.clock.unwrap_or_else(|| default_clock(&cfg));
         let inner = Arc::new(Inner {
             name_attr: crate::telemetry::shared_kv(names::CB_NAME, self.name.clone()),
             name: self.name,
             window: Window::new(cfg.window),
             cfg,
-            clock: self
-                .clock
-                .unwrap_or_else(|| crate::clock::shared(MonotonicClock::new())),
+            clock,
             state: AtomicU64::new(State::Closed.code()),
             opened_at: AtomicU64::new(0),
             half_open: AtomicU64::new(0),
@@ -324,6 +328,17 @@ impl Builder {
         });
         register_instruments(&inner);
         CircuitBreaker { inner }
+    }
+}
+
+/// See [`Builder::clock`].
+fn default_clock(cfg: &Config) -> Arc<dyn Clock> {
+    let coarse = CoarseMonotonicClock::new();
+    let shortest = cfg.slow_call_duration.min(cfg.wait_in_open);
+    if coarse.resolution().saturating_mul(100) <= shortest {
+        crate::clock::shared(coarse)
+    } else {
+        crate::clock::shared(MonotonicClock::new())
     }
 }
 
