@@ -9,6 +9,13 @@
 //! the subscription / consumer, and for `traced` starting and ending the
 //! process span of each (`TracedSubscriber`, `KafkaTracing::process`).
 //!
+//! NATS publish groups: `nats_publish` times BATCH publishes followed by a
+//! server round trip (a request the server itself answers with "no
+//! responders"), i.e. messages received by the server per second;
+//! `nats_enqueue` times only the publish calls (handing the message to the
+//! connection). Both for raw, raw with one `traceparent` header, and traced,
+//! at 128 B and 1 KiB.
+//!
 //! `cargo bench -p otel-messaging --all-features --bench messaging`
 //!
 //! Traced runs use an SDK tracer provider with a batch processor over an
@@ -153,6 +160,31 @@ fn carriers(c: &mut Criterion) {
     group.finish();
 }
 
+/// Payload sizes of the NATS publish groups: a small event and a 1 KiB
+/// document.
+const NATS_PAYLOADS: [usize; 2] = [128, 1024];
+
+/// A server round trip on `client`'s connection: a request to a subject
+/// nobody listens on, answered by the server itself with a 503 "no
+/// responders" status. The server handles a connection's messages in order,
+/// so when the answer arrives every message published before it has been
+/// received and processed by the server (`Client::flush` only waits for the
+/// socket write).
+async fn server_round_trip(client: &async_nats::Client, subject: &str) {
+    match client.request(subject.to_owned(), Bytes::new()).await {
+        Err(e) if e.kind() == async_nats::client::RequestErrorKind::NoResponders => {}
+        other => panic!("expected a no-responders answer, got {other:?}"),
+    }
+}
+
+/// What one NATS publish variant does per message.
+#[derive(Clone, Copy)]
+enum NatsVariant {
+    Raw,
+    RawWithHeader,
+    Traced,
+}
+
 fn nats_publish(c: &mut Criterion) {
     global::set_text_map_propagator(TraceContextPropagator::new());
     // One thread: publishing and the connection's writer task share it, so
@@ -170,57 +202,54 @@ fn nats_publish(c: &mut Criterion) {
     };
     let (inst, tp, mp) = instrumentation();
     let traced = TracedClient::new(client.clone(), inst);
-    let payload = Bytes::from(vec![7u8; 256]);
     let subject = format!("bench.nats.{}", std::process::id());
-
-    let mut group = c.benchmark_group("nats_publish");
-    group.throughput(Throughput::Elements(BATCH as u64));
-    group.bench_function("raw", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                for _ in 0..BATCH {
-                    client
-                        .publish(subject.clone(), payload.clone())
-                        .await
-                        .unwrap();
-                }
-                client.flush().await.unwrap();
-            })
-        })
-    });
-    group.bench_function("traced", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                for _ in 0..BATCH {
-                    traced
-                        .publish(subject.clone(), payload.clone())
-                        .await
-                        .unwrap();
-                }
-                client.flush().await.unwrap();
-            })
-        })
-    });
+    let barrier = format!("bench.nats.rtt.{}", std::process::id());
     // The client's own cost of carrying one traceparent header (no span).
     let mut one_header = async_nats::HeaderMap::new();
-    one_header.insert(
-        "traceparent",
-        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-    );
-    group.bench_function("raw_with_header", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                for _ in 0..BATCH {
+    one_header.insert("traceparent", TRACEPARENT);
+
+    let publish_one = |variant: NatsVariant, payload: &Bytes| {
+        let (client, traced, subject, one_header) = (&client, &traced, &subject, &one_header);
+        let payload = payload.clone();
+        async move {
+            match variant {
+                NatsVariant::Raw => client.publish(subject.clone(), payload).await,
+                NatsVariant::RawWithHeader => {
                     client
-                        .publish_with_headers(subject.clone(), one_header.clone(), payload.clone())
+                        .publish_with_headers(subject.clone(), one_header.clone(), payload)
                         .await
-                        .unwrap();
                 }
-                client.flush().await.unwrap();
-            })
-        })
-    });
-    // Breakdown: spans only (metrics on the global no-op meter), and an
+                NatsVariant::Traced => traced.publish(subject.clone(), payload).await,
+            }
+            .unwrap()
+        }
+    };
+    let variants = [
+        ("raw", NatsVariant::Raw),
+        ("raw_with_header", NatsVariant::RawWithHeader),
+        ("traced", NatsVariant::Traced),
+    ];
+
+    // Throughput: BATCH publishes, then a server round trip, so the time
+    // covers the messages reaching (and being processed by) the server.
+    let mut group = c.benchmark_group("nats_publish");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    for size in NATS_PAYLOADS {
+        let payload = Bytes::from(vec![7u8; size]);
+        for (name, variant) in variants {
+            group.bench_function(format!("{name}/{size}"), |b| {
+                b.iter(|| {
+                    rt.block_on(async {
+                        for _ in 0..BATCH {
+                            publish_one(variant, &payload).await;
+                        }
+                        server_round_trip(&client, &barrier).await;
+                    })
+                })
+            });
+        }
+    }
+    // Breakdown at 128 B: spans only (metrics on the no-op meter), and an
     // unsampled tracer (metrics and headers still recorded/injected).
     let spans_only = TracedClient::new(
         client.clone(),
@@ -229,19 +258,6 @@ fn nats_publish(c: &mut Criterion) {
             .meter_provider(&otel_core::opentelemetry::metrics::noop::NoopMeterProvider::new())
             .build(),
     );
-    group.bench_function("traced_spans_only", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                for _ in 0..BATCH {
-                    spans_only
-                        .publish(subject.clone(), payload.clone())
-                        .await
-                        .unwrap();
-                }
-                client.flush().await.unwrap();
-            })
-        })
-    });
     let unsampled_provider = SdkTracerProvider::builder()
         .with_sampler(otel_core::opentelemetry_sdk::trace::Sampler::AlwaysOff)
         .build();
@@ -252,19 +268,53 @@ fn nats_publish(c: &mut Criterion) {
             .meter_provider(&mp)
             .build(),
     );
-    group.bench_function("traced_unsampled", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                for _ in 0..BATCH {
-                    unsampled
-                        .publish(subject.clone(), payload.clone())
-                        .await
-                        .unwrap();
-                }
-                client.flush().await.unwrap();
+    let payload = Bytes::from(vec![7u8; NATS_PAYLOADS[0]]);
+    for (name, client_variant) in [
+        ("traced_spans_only", &spans_only),
+        ("traced_unsampled", &unsampled),
+    ] {
+        group.bench_function(format!("{name}/{}", NATS_PAYLOADS[0]), |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    for _ in 0..BATCH {
+                        client_variant
+                            .publish(subject.clone(), payload.clone())
+                            .await
+                            .unwrap();
+                    }
+                    server_round_trip(&client, &barrier).await;
+                })
             })
-        })
-    });
+        });
+    }
+    group.finish();
+
+    // Enqueue cost: only the BATCH publish calls are timed (the message is
+    // handed to the connection's channel); the round trip that drains the
+    // connection afterwards is not.
+    let mut group = c.benchmark_group("nats_enqueue");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    for size in NATS_PAYLOADS {
+        let payload = Bytes::from(vec![7u8; size]);
+        for (name, variant) in variants {
+            group.bench_function(format!("{name}/{size}"), |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        rt.block_on(async {
+                            let start = std::time::Instant::now();
+                            for _ in 0..BATCH {
+                                publish_one(variant, &payload).await;
+                            }
+                            total += start.elapsed();
+                            server_round_trip(&client, &barrier).await;
+                        })
+                    }
+                    total
+                })
+            });
+        }
+    }
     group.finish();
 }
 
@@ -400,6 +450,8 @@ fn nats_consume(c: &mut Criterion) {
 fn kafka_consume(c: &mut Criterion) {
     global::set_text_map_propagator(TraceContextPropagator::new());
     let rt = tokio::runtime::Runtime::new().unwrap();
+    // `StreamConsumer` creation spawns onto the current Tokio runtime.
+    let _runtime = rt.enter();
     let cluster = MockCluster::new(1).unwrap();
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", cluster.bootstrap_servers())

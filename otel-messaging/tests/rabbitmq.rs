@@ -14,9 +14,12 @@ use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
 };
-use otel_core::opentelemetry::KeyValue;
+use otel_core::opentelemetry::baggage::BaggageExt;
 use otel_core::opentelemetry::context::FutureExt;
+use otel_core::opentelemetry::propagation::TextMapCompositePropagator;
 use otel_core::opentelemetry::trace::{SpanKind, Tracer};
+use otel_core::opentelemetry::{Context, KeyValue};
+use otel_core::propagation::{B3Propagator, BaggagePropagator};
 use otel_core::testing::{assert_linked, assert_parent, assert_root};
 use otel_messaging::rabbitmq::{AmqpHeaderExtractor, TracedChannel, TracedConsumer};
 use otel_messaging::{MessageHeaderCapture, ProcessMode};
@@ -401,4 +404,61 @@ async fn basic_get_records_receive_then_process_and_settles() {
         .map(|p| p.value)
         .sum();
     assert_eq!(total, 1, "counted once, by the receive span");
+}
+
+#[tokio::test]
+async fn builder_propagator_carries_context_and_baggage_in_both_modes() {
+    // The global propagator is W3C trace context (set by `capture()`); the
+    // instrumentation uses B3 plus baggage instead.
+    for mode in [ProcessMode::Link, ProcessMode::Parent] {
+        let capture = capture();
+        let (_conn, ch) = channel().await;
+        let traced = TracedChannel::new(
+            ch.clone(),
+            builder(&capture)
+                .process_mode(mode)
+                .propagator(TextMapCompositePropagator::new(vec![
+                    Box::new(B3Propagator::single()),
+                    Box::new(BaggagePropagator::new()),
+                ]))
+                .build(),
+        )
+        .with_server("127.0.0.1", 5672);
+        let q = unique("q-b3");
+        queue(&ch, &q).await;
+        let mut consumer = consume(&traced, &q).await;
+        traced
+            .basic_publish(
+                "".into(),
+                q.as_str().into(),
+                BasicPublishOptions::default(),
+                b"x",
+                BasicProperties::default(),
+            )
+            .with_context(Context::new().with_baggage([KeyValue::new("tenant", "acme")]))
+            .await
+            .unwrap();
+        let delivered = next(&mut consumer).await;
+        let headers = delivered.properties.headers().clone().unwrap();
+        assert!(headers.contains_key("b3") && headers.contains_key("baggage"));
+        assert!(!headers.contains_key("traceparent"));
+        let tenant = delivered
+            .context()
+            .baggage()
+            .get("tenant")
+            .map(|v| v.as_str().to_owned());
+        assert_eq!(tenant.as_deref(), Some("acme"), "{mode:?}");
+        delivered.ack(BasicAckOptions::default()).await.unwrap();
+        delivered.end();
+
+        let send = capture.span(&format!("publish {q}"));
+        let process = capture.span(&format!("process {q}"));
+        match mode {
+            ProcessMode::Link => {
+                assert_root(&process);
+                assert_linked(&process, &send);
+            }
+            ProcessMode::Parent => assert_parent(&process, &send),
+        }
+    }
 }
