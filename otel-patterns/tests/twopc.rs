@@ -309,3 +309,58 @@ async fn phase_two_gives_up_as_in_doubt_then_recovery_finishes() {
     assert_eq!(r[0].outcome, TxOutcome::Committed);
     assert_eq!(*j.lock().unwrap(), ["prepare a", "commit a"]);
 }
+
+/// Two `recover()` calls at once over one log: each transaction is claimed
+/// by one of them, so every participant commits each transaction once.
+#[tokio::test(start_paused = true)]
+async fn concurrent_recoveries_finish_each_transaction_once() {
+    const N: usize = 4;
+    let j = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::new(MemoryLog::new());
+    for i in 0..N {
+        let rec = LogRecord {
+            id: format!("t{i}"),
+            kind: "2pc".into(),
+            name: "transfer".into(),
+            payload: "null".into(),
+            status: "committing".into(),
+            span: None,
+        };
+        let entry = |index: u32, name: &str| LogEntry {
+            index,
+            name: name.into(),
+            state: "prepared".into(),
+            span: None,
+            error: None,
+        };
+        log.create(&rec, &[entry(0, "accounts"), entry(1, "ledger")])
+            .await
+            .unwrap();
+    }
+    // The ledger's first commits fail, so a recovery waits (backs off) in
+    // the middle of a transaction and the other one runs meanwhile.
+    let coord = Coordinator::builder("transfer")
+        .participant(Db::new("accounts", Vote::Yes, 0, &j))
+        .participant(Db::new("ledger", Vote::Yes, N as u32, &j))
+        .phase_two_attempts(2 * N as u32 + 2)
+        .backoff(backoff())
+        .log(log.clone())
+        .build();
+    let (a, b) = tokio::join!(coord.recover(), coord.recover());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.len() + b.len(), N, "{a:?} {b:?}");
+    assert!(
+        a.iter()
+            .chain(&b)
+            .all(|r| r.outcome == TxOutcome::Committed)
+    );
+    let journal = j.lock().unwrap().clone();
+    for p in ["accounts", "ledger"] {
+        let commits = journal
+            .iter()
+            .filter(|s| *s == &format!("commit {p}"))
+            .count();
+        assert_eq!(commits, N, "{p}: {journal:?}");
+    }
+    assert!(coord.recover().await.unwrap().is_empty());
+}
