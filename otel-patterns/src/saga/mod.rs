@@ -843,11 +843,13 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
     /// one claimed by another `recover` call is skipped. So with
     /// [`MemoryLog`] or `PostgresLog`, several processes (or tasks) may
     /// recover at once and no step is resumed or compensated twice, as long
-    /// as each instance's recovery ends within the lease. Instances still
-    /// being run by a live process are not told apart from crashed ones:
-    /// call it at start-up for the sagas no live process runs (e.g. one
-    /// log schema per service, every replica recovering at start-up before
-    /// it takes new work).
+    /// as each instance's recovery ends within the lease.
+    ///
+    /// Instances still being run by a live process are not told apart from
+    /// crashed ones (a live run holds no claim): recover only logs whose
+    /// sagas no live process is running — for example give each replica
+    /// its own `PostgresLog` schema and recover it at that replica's
+    /// start-up, or recover a shared schema while no replica runs sagas.
     pub async fn recover(&self) -> Result<Vec<SagaReport>, SagaError> {
         const OPEN: &[&str] = &[st::RUNNING, st::COMPENSATING];
         let s = &*self.inner;
