@@ -13,7 +13,10 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
-use otel_core::instrument::{DURATION_BUCKETS, ErrorRecord, record_error};
+use otel_core::config::ExceptionSignal;
+use otel_core::instrument::{
+    DURATION_BUCKETS, ErrorRecord, ExceptionEvent, ExceptionEvents, record_exception,
+};
 use otel_core::opentelemetry::baggage::{Baggage, BaggageExt};
 use otel_core::opentelemetry::global::{self, BoxedTracer};
 use otel_core::opentelemetry::metrics::{
@@ -24,6 +27,7 @@ use otel_core::opentelemetry::trace::{
     Link, SpanContext, SpanKind, TraceContextExt, Tracer, TracerProvider,
 };
 use otel_core::opentelemetry::{Context, InstrumentationScope, KeyValue, StringValue, Value};
+use otel_core::opentelemetry_sdk::logs::SdkLoggerProvider;
 use otel_core::semconv::{attribute as attr, metric as m};
 
 /// Largest header value (bytes) the carriers hand to a propagator or to
@@ -165,6 +169,7 @@ struct Inner {
     /// The propagator given to the builder; `None`: the global one.
     propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
     prepared: PreparedCache,
+    exceptions: ExceptionEvents,
 }
 
 /// The instruments one operation records, bound to its attribute set.
@@ -189,6 +194,8 @@ pub struct InstrumentationBuilder {
     no_create_spans: bool,
     capture: MessageHeaderCapture,
     propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
+    exception_signal: Option<ExceptionSignal>,
+    logger_provider: Option<SdkLoggerProvider>,
 }
 
 impl std::fmt::Debug for InstrumentationBuilder {
@@ -273,6 +280,23 @@ impl InstrumentationBuilder {
         self
     }
 
+    /// Emits exceptions (a failed send, receive, settle or handler) as log
+    /// records through this provider when the exception signal includes
+    /// logs (default: the provider `otel_core::init` installed).
+    pub fn logger_provider(mut self, provider: &SdkLoggerProvider) -> Self {
+        self.logger_provider = Some(provider.clone());
+        self
+    }
+
+    /// Where exceptions go: `exception` span events, log records
+    /// (`messaging.{create,send,receive,settle}.exception` WARN,
+    /// `messaging.process.exception` ERROR), or both (default: from
+    /// `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN`).
+    pub fn exception_signal(mut self, signal: ExceptionSignal) -> Self {
+        self.exception_signal = Some(signal);
+        self
+    }
+
     /// Builds the instruments.
     pub fn build(self) -> Instrumentation {
         let tracer = self
@@ -318,6 +342,11 @@ impl InstrumentationBuilder {
                 capture: self.capture,
                 propagator: self.propagator,
                 prepared: PreparedCache::default(),
+                exceptions: ExceptionEvents::resolve(
+                    self.exception_signal,
+                    self.logger_provider.as_ref(),
+                    SCOPE_NAME,
+                ),
             }),
         }
     }
@@ -1034,13 +1063,22 @@ impl OperationSpan {
         let span = self.cx.span();
         let mut extra = std::mem::take(&mut self.metric_extra);
         if let Some((error_type, message)) = error {
-            record_error(
+            let event = match self.op_type {
+                OperationType::Create => ExceptionEvent::MESSAGING_CREATE,
+                OperationType::Send => ExceptionEvent::MESSAGING_SEND,
+                OperationType::Receive => ExceptionEvent::MESSAGING_RECEIVE,
+                OperationType::Process => ExceptionEvent::MESSAGING_PROCESS,
+                OperationType::Settle => ExceptionEvent::MESSAGING_SETTLE,
+            };
+            record_exception(
                 &span,
                 &ErrorRecord {
                     error_type: Cow::Borrowed(error_type),
                     message: (!message.is_empty()).then_some(Cow::Borrowed(message)),
                     exception: true,
                 },
+                &self.inst.inner.exceptions,
+                event,
             );
             extra.push(KeyValue::new(attr::ERROR_TYPE, error_type.to_owned()));
         }

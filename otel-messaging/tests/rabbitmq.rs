@@ -144,9 +144,15 @@ async fn publish_confirm_process_and_ack_default_exchange() {
 async fn exchange_routing_key_parent_mode_nack_and_reject() {
     let capture = capture();
     let (_conn, ch) = channel().await;
+    // `logs/dup`: the handler failure is a span event and a
+    // `messaging.process.exception` log record.
     let traced = TracedChannel::new(
         ch.clone(),
-        builder(&capture).process_mode(ProcessMode::Parent).build(),
+        builder(&capture)
+            .process_mode(ProcessMode::Parent)
+            .exception_signal(otel_core::config::ExceptionSignal::Both)
+            .logger_provider(&capture.logger_provider())
+            .build(),
     );
     let ex = unique("ex");
     let q = unique("q");
@@ -217,6 +223,16 @@ async fn exchange_routing_key_parent_mode_nack_and_reject() {
         p.assert_attr("messaging.rabbitmq.destination.routing_key", "orders");
     }
     assert!(processes.iter().any(|p| p.is_error()));
+    let failed = processes.iter().find(|p| p.is_error()).unwrap();
+    assert!(failed.event("exception").is_some());
+    let logs = capture.logs();
+    assert_eq!(logs.len(), 1, "one exception: the failed handler");
+    assert_eq!(logs[0].event_name(), Some("messaging.process.exception"));
+    assert_eq!(
+        logs[0].severity(),
+        Some(otel_core::opentelemetry::logs::Severity::Error)
+    );
+    assert_eq!(logs[0].span_id(), Some(failed.span_id()));
     let handle = capture.span("handle");
     assert!(
         processes
