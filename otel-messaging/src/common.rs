@@ -8,14 +8,15 @@
 )]
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Instant;
 
 use otel_core::config::ExceptionSignal;
 use otel_core::instrument::{
-    DURATION_BUCKETS, ErrorRecord, ExceptionEvent, ExceptionEvents, record_exception,
+    DURATION_BUCKETS, ErrorRecord, ExceptionEvent, ExceptionEvents, intern_span_name,
+    record_exception,
 };
 use otel_core::opentelemetry::baggage::{Baggage, BaggageExt};
 use otel_core::opentelemetry::global::{self, BoxedTracer};
@@ -682,39 +683,6 @@ impl std::fmt::Debug for Prepared {
     }
 }
 
-/// Most bytes of span names [`intern`] keeps for the whole process.
-const INTERNED_NAME_BYTES: usize = 256 * 1024;
-
-/// The span name of a cached destination as a `'static` string shared by
-/// every span (the SDK takes span names as `Cow<'static, str>`, so an owned
-/// name is copied into a new allocation for each span). Each distinct name
-/// is allocated once per process and never freed, up to
-/// [`INTERNED_NAME_BYTES`] in total; past that, names stay owned.
-fn intern(name: Cow<'static, str>) -> Cow<'static, str> {
-    #[derive(Default)]
-    struct Interned {
-        names: HashSet<&'static str>,
-        bytes: usize,
-    }
-    static INTERNED: OnceLock<Mutex<Interned>> = OnceLock::new();
-    let Cow::Owned(owned) = name else {
-        return name;
-    };
-    let Ok(mut interned) = INTERNED.get_or_init(Mutex::default).lock() else {
-        return Cow::Owned(owned);
-    };
-    if let Some(found) = interned.names.get(owned.as_str()) {
-        return Cow::Borrowed(found);
-    }
-    if interned.bytes + owned.len() > INTERNED_NAME_BYTES {
-        return Cow::Owned(owned);
-    }
-    interned.bytes += owned.len();
-    let leaked: &'static str = Box::leak(owned.into_boxed_str());
-    interned.names.insert(leaked);
-    Cow::Borrowed(leaked)
-}
-
 /// Most destinations a client keeps prepared; operations on further
 /// destinations compute their name and attributes on each call.
 const PREPARED_CAPACITY: usize = 1024;
@@ -742,7 +710,7 @@ impl PreparedCache {
             let name = op.span_name();
             Arc::new(Prepared {
                 key: OwnedOpKey::new(&key),
-                name: if cached { intern(name) } else { name },
+                name: if cached { intern_span_name(name) } else { name },
                 metric_attrs: op.metric_attrs().into(),
                 cached,
                 bound: Default::default(),
@@ -1355,16 +1323,6 @@ mod tests {
         let overflow = overflow.expect("an entry past the capacity");
         assert!(matches!(overflow.name, Cow::Owned(_)));
         assert!(overflow.bound.iter().all(|b| b.get().is_none()));
-    }
-
-    #[test]
-    fn intern_is_bounded() {
-        let long = "x".repeat(INTERNED_NAME_BYTES + 1);
-        assert!(matches!(intern(Cow::Owned(long)), Cow::Owned(_)));
-        assert!(matches!(
-            intern(Cow::Borrowed("static")),
-            Cow::Borrowed("static")
-        ));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `otel-messaging`, `otel-patterns`), so each rule is written once:
 //! histogram buckets, the resend-count request extension, header capture
 //! allow-lists, filter combinators, error and exception recording (span
-//! events or log records) and the cache of
+//! events or log records), interned span names and the cache of
 //! instruments bound to hot attribute sets.
 
 mod bound;
@@ -11,6 +11,7 @@ mod exception;
 mod filter;
 mod headers;
 mod resend;
+mod span_name;
 
 pub use bound::{BoundCache, StaticKey};
 pub use error::{ErrorRecord, record_error, record_exception};
@@ -19,6 +20,7 @@ pub use exception::{ExceptionEvent, ExceptionEvents};
 pub use filter::{All, Any, Filter, FilterExt, Not, all, any, not};
 pub use headers::{HeaderCapture, SENSITIVE_HEADERS};
 pub use resend::ResendCount;
+pub use span_name::{INTERNED_SPAN_NAME_BYTES, intern_span_name};
 
 /// The advisory bucket boundaries (seconds) of every duration histogram of
 /// the semantic conventions (`http.*.request.duration`, `rpc.*.call.duration`,

@@ -43,6 +43,7 @@ use opentelemetry::trace::{
     FutureExt, Link, SpanContext, SpanKind, Status, TraceContextExt, Tracer,
 };
 use opentelemetry::{Context, KeyValue};
+use otel_core::instrument::intern_span_name;
 use otel_core::opentelemetry;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -160,8 +161,9 @@ impl<I: Send + Sync + 'static> Step<I> {
     {
         let name: Arc<str> = name.into();
         Step {
-            span_name: Cow::Owned(format!("saga.step {name}")),
-            comp_span_name: Cow::Owned(format!("saga.compensate {name}")),
+            // Interned: shared by every run's spans, no copy per span.
+            span_name: intern_span_name(Cow::Owned(format!("saga.step {name}"))),
+            comp_span_name: intern_span_name(Cow::Owned(format!("saga.compensate {name}"))),
             step_attr: crate::telemetry::shared_kv(names::SAGA_STEP, name.clone()),
             name,
             action: boxed(action),
@@ -391,7 +393,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> SagaBuilder<I> {
             .build();
         Saga {
             inner: Arc::new(SagaInner {
-                span_name: Cow::Owned(format!("saga {}", self.name)),
+                span_name: intern_span_name(Cow::Owned(format!("saga {}", self.name))),
                 name_attr: crate::telemetry::shared_kv(names::SAGA_NAME, self.name.clone()),
                 name: self.name,
                 steps: self.steps,
@@ -630,7 +632,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                 for i in from..s.steps.len() {
                     let step = &s.steps[i];
                     let own_cx = if sampled {
-                        self.step_span(root, &saga_id, i, &step.span_name, None, Vec::new())
+                        self.step_span(root, &saga_id, i, step.span_name.clone(), None, Vec::new())
                     } else {
                         None
                     };
@@ -731,7 +733,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                 root,
                 &saga_id,
                 i,
-                &step.comp_span_name,
+                step.comp_span_name.clone(),
                 Some(&trigger),
                 links,
             );
@@ -795,7 +797,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
         root: &Context,
         saga_id: &Arc<str>,
         index: usize,
-        name: &str,
+        name: Cow<'static, str>,
         trigger: Option<&Trigger>,
         links: Vec<Link>,
     ) -> Option<Context> {
@@ -825,7 +827,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
             ));
         }
         let span = tracer
-            .span_builder(name.to_owned())
+            .span_builder(name)
             .with_kind(SpanKind::Internal)
             .with_attributes(attrs)
             .with_links(links)
