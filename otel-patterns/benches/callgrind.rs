@@ -10,7 +10,9 @@
 //!
 //! Scenarios: `saga{0,10}-{sampled,unsampled,untraced}`,
 //! `retry-{sampled,unsampled,untraced}`, `breaker` (closed check + record
-//! success), `none` (setup only). `untraced` records through
+//! success), `sdkspan` (the SDK alone: a sampled child span with the step
+//! span's attributes, started and ended; the floor under a sampled step
+//! span), `none` (setup only). `untraced` records through
 //! opentelemetry's no-op providers: the baseline the span overhead is
 //! measured against. Per-step engine cost = (saga10-untraced −
 //! saga0-untraced) / (10 × iterations); per-step span overhead =
@@ -44,6 +46,13 @@ fn run_breaker(n: u64) {
     }
 }
 
+fn run_sdk_span(n: u64) {
+    let mut span = fixture::sdk_step_span();
+    for _ in 0..n {
+        span();
+    }
+}
+
 fn mode(name: &str) -> Option<Mode> {
     match name {
         "sampled" => Some(Mode::Sampled),
@@ -70,6 +79,7 @@ fn main() {
         ("saga10", Some(m)) => run_saga(10, m, n),
         ("retry", Some(m)) => run_retry(m, n),
         ("breaker", _) => run_breaker(n),
+        ("sdkspan", _) => run_sdk_span(n),
         // `none` (setup only), or anything else (e.g. a criterion filter
         // given to `cargo bench`): nothing.
         _ => {}

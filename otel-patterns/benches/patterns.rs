@@ -39,6 +39,10 @@ fn bench(c: &mut Criterion) {
         });
     }
 
+    // The floor under a sampled step span: the SDK alone.
+    let mut sdk_span = fixture::sdk_step_span();
+    c.bench_function("sdk/step_span_start_end/sampled", |b| b.iter(&mut sdk_span));
+
     // Engine cost per step = (untraced 10 steps − untraced 0 steps) / 10;
     // span overhead per step = ((traced − untraced) 10 steps − (traced −
     // untraced) 0 steps) / 10.
