@@ -11,6 +11,7 @@ use otel_core::opentelemetry::metrics::{BoundHistogram, Histogram, MeterProvider
 use otel_core::opentelemetry::propagation::TextMapPropagator;
 use otel_core::opentelemetry::trace::{SpanBuilder, TraceContextExt, Tracer, TracerProvider};
 use otel_core::opentelemetry::{Context, InstrumentationScope, global};
+use otel_core::propagation::HostAllowList;
 
 use crate::names;
 use crate::target::ServerAddress;
@@ -55,7 +56,7 @@ pub(crate) struct Shared {
     pub public_endpoint: bool,
     pub target: Option<ServerAddress>,
     /// Client: the destinations context may be sent to (`None`: any).
-    pub propagate_to: Option<PropagateTo>,
+    pub propagate_to: Option<HostAllowList>,
 }
 
 impl fmt::Debug for Shared {
@@ -74,52 +75,6 @@ impl fmt::Debug for Shared {
             .field("target", &self.target)
             .field("propagate_to", &self.propagate_to)
             .finish_non_exhaustive()
-    }
-}
-
-/// The client's propagation allow-list: exact host names (ASCII
-/// case-insensitive; IPv6 literals with or without brackets; a unix socket
-/// path) and `*.suffix` wildcards (any name strictly below `suffix`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct PropagateTo(Vec<Box<str>>);
-
-impl PropagateTo {
-    fn new<I, H>(hosts: I) -> Self
-    where
-        I: IntoIterator<Item = H>,
-        H: AsRef<str>,
-    {
-        PropagateTo(
-            hosts
-                .into_iter()
-                .filter_map(|h| {
-                    let h = h.as_ref().trim();
-                    let h = h
-                        .strip_prefix('[')
-                        .and_then(|h| h.strip_suffix(']'))
-                        .unwrap_or(h);
-                    (!h.is_empty()).then(|| Box::from(h))
-                })
-                .collect(),
-        )
-    }
-
-    /// Whether `host` (a `server.address`) is on the list.
-    pub(crate) fn allows(&self, host: &str) -> bool {
-        !host.is_empty()
-            && self
-                .0
-                .iter()
-                .any(|allowed| match allowed.strip_prefix("*.") {
-                    Some(suffix) => {
-                        host.len() > suffix.len() + 1
-                            && host
-                                .get(host.len() - suffix.len()..)
-                                .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
-                            && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
-                    }
-                    None => allowed.eq_ignore_ascii_case(host),
-                })
     }
 }
 
@@ -164,7 +119,7 @@ pub struct LayerBuilder<S> {
     response_metadata: HeaderCapture,
     public_endpoint: bool,
     target: Option<ServerAddress>,
-    propagate_to: Option<PropagateTo>,
+    propagate_to: Option<HostAllowList>,
     _side: PhantomData<fn() -> S>,
 }
 
@@ -411,7 +366,7 @@ impl LayerBuilder<ClientSide> {
         I: IntoIterator<Item = H>,
         H: AsRef<str>,
     {
-        self.propagate_to = Some(PropagateTo::new(hosts));
+        self.propagate_to = Some(HostAllowList::new(hosts));
         self
     }
 
@@ -427,7 +382,7 @@ mod tests {
 
     #[test]
     fn allow_list_matching() {
-        let list = PropagateTo::new([
+        let list = HostAllowList::new([
             "api.local",
             "*.svc.cluster.local",
             "[::1]",

@@ -10,12 +10,14 @@
 //!   [`extract_with`], [`inject_headers`], [`extract_headers`];
 //!   [`spawn_in_current_context`]; [`baggage_get`] / [`baggage_set`].
 
+mod allow_list;
 mod baggage;
 mod carrier;
 mod context;
 pub(crate) mod hex;
 mod trace_context;
 
+pub use allow_list::HostAllowList;
 pub use baggage::{
     BAGGAGE_HEADER, BaggagePropagator, MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBER_BYTES,
     MAX_BAGGAGE_MEMBERS, format_baggage, parse_baggage,

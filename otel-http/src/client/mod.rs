@@ -45,6 +45,7 @@ use otel_core::opentelemetry::metrics::{Histogram, Meter, MeterProvider, UpDownC
 use otel_core::opentelemetry::propagation::TextMapPropagator;
 use otel_core::opentelemetry::trace::{Span, Tracer, TracerProvider};
 use otel_core::opentelemetry_sdk::logs::SdkLoggerProvider;
+use otel_core::propagation::HostAllowList;
 use otel_core::semconv::metric as scm;
 
 pub use layer::{ClientLayer, ClientService, ResponseFuture};
@@ -78,7 +79,7 @@ pub(crate) struct ClientConfig {
     pub tracer: BoxedTracer,
     pub metrics: Option<ClientMetrics>,
     pub propagation: Propagation,
-    pub propagate_to: Option<Vec<String>>,
+    pub propagate_to: Option<HostAllowList>,
     pub request_headers: HeaderCapture,
     pub response_headers: HeaderCapture,
     pub known_methods: KnownMethods,
@@ -101,21 +102,9 @@ impl ClientConfig {
 
     /// Whether context may be sent to `host`.
     pub(crate) fn may_propagate(&self, host: &str) -> bool {
-        match &self.propagate_to {
-            None => true,
-            Some(list) => list.iter().any(|allowed| {
-                if let Some(suffix) = allowed.strip_prefix("*.") {
-                    // Host names compare case-insensitively, wildcards too.
-                    host.len() > suffix.len() + 1
-                        && host
-                            .get(host.len() - suffix.len()..)
-                            .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
-                        && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
-                } else {
-                    allowed.eq_ignore_ascii_case(host)
-                }
-            }),
-        }
+        self.propagate_to
+            .as_ref()
+            .is_none_or(|list| list.allows(host))
     }
 }
 
@@ -128,7 +117,7 @@ pub struct ClientLayerBuilder {
     body_sizes: bool,
     active_requests: bool,
     propagation: Propagation,
-    propagate_to: Option<Vec<String>>,
+    propagate_to: Option<HostAllowList>,
     request_headers: HeaderCapture,
     response_headers: HeaderCapture,
     known_methods: Option<KnownMethods>,
@@ -220,7 +209,9 @@ impl ClientLayerBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.propagate_to = Some(hosts.into_iter().map(Into::into).collect());
+        self.propagate_to = Some(HostAllowList::new(
+            hosts.into_iter().map(Into::<String>::into),
+        ));
         self
     }
 
