@@ -70,8 +70,9 @@ impl ExceptionEvent {
 /// follows the variable as [`init`](crate::init) read it and logs through
 /// the logger provider `init` installed; [`new`](Self::new) takes both
 /// explicitly (tests, or several pipelines in one process). With no logger
-/// provider, log records are not emitted and span events stay on, so an
-/// exception is never recorded nowhere.
+/// provider (or, from setup, no log exporter: `OTEL_LOGS_EXPORTER=none`),
+/// log records are not emitted and span events stay on, so an exception is
+/// never recorded nowhere.
 #[derive(Clone, Debug)]
 pub struct ExceptionEvents {
     signal: ExceptionSignal,

@@ -547,7 +547,11 @@ impl TelemetryBuilder {
             if !config.sdk_disabled {
                 opentelemetry::global::set_tracer_provider(tracer_provider.clone());
                 opentelemetry::global::set_meter_provider(meter_provider.clone());
-                crate::instrument::set_global_logger_provider(logger_provider.clone());
+                // Exceptions as log records need somewhere to go: with no
+                // log exporter, layers keep recording span events.
+                if !installed.2.is_empty() {
+                    crate::instrument::set_global_logger_provider(logger_provider.clone());
+                }
             }
         }
 
