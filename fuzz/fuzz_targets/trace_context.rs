@@ -7,8 +7,8 @@ use otel_core::opentelemetry::Context;
 use otel_core::opentelemetry::propagation::TextMapPropagator;
 use otel_core::opentelemetry::trace::TraceContextExt;
 use otel_core::propagation::{
-    HeaderExtractor, HeaderInjector, MAX_TRACESTATE_HEADER_LEN, TraceContextPropagator, TraceParent,
-    format_tracestate, parse_tracestate,
+    HeaderExtractor, HeaderInjector, MAX_TRACESTATE_HEADER_LEN, TraceContextPropagator,
+    TraceParent, format_tracestate, parse_tracestate,
 };
 use otel_fuzz::{extract_and_round_trip, header_map, header_pairs};
 
