@@ -381,6 +381,45 @@ fn op_from(s: &str) -> Op {
     }
 }
 
+/// Inserts the barrier row (gid, branch, op) written by `origin` unless it
+/// is present: `None` when inserted, else the existing row's origin. Through
+/// the log's own client, or inside the participant's transaction
+/// ([`TxBarrier`]).
+async fn insert_barrier(
+    client: &impl tokio_postgres::GenericClient,
+    schema: &str,
+    gid: &str,
+    branch: &str,
+    op: Op,
+    origin: Op,
+) -> Result<Option<Op>, LogError> {
+    let n = client
+        .execute(
+            &format!(
+                "INSERT INTO \"{schema}\".barrier (gid, branch, op, origin) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT DO NOTHING"
+            ),
+            &[&gid, &branch, &op.as_str(), &origin.as_str()],
+        )
+        .await
+        .map_err(pg)?;
+    if n == 1 {
+        return Ok(None);
+    }
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT origin FROM \"{schema}\".barrier WHERE gid = $1 AND branch = $2 AND op = $3"
+            ),
+            &[&gid, &branch, &op.as_str()],
+        )
+        .await
+        .map_err(pg)?;
+    // Removed between the two statements: report it as present (the
+    // caller skips, which is the safe side).
+    Ok(Some(row.map_or(origin, |r| op_from(r.get::<_, &str>(0)))))
+}
+
 impl BarrierStore for PostgresLog {
     fn insert<'a>(
         &'a self,
@@ -389,36 +428,14 @@ impl BarrierStore for PostgresLog {
         op: Op,
         origin: Op,
     ) -> BoxFuture<'a, Result<Option<Op>, LogError>> {
-        Box::pin(async move {
-            let s = &self.schema;
-            let n = self
-                .client
-                .execute(
-                    &format!(
-                        "INSERT INTO \"{s}\".barrier (gid, branch, op, origin) VALUES ($1, $2, $3, $4)
-                         ON CONFLICT DO NOTHING"
-                    ),
-                    &[&gid, &branch, &op.as_str(), &origin.as_str()],
-                )
-                .await
-                .map_err(pg)?;
-            if n == 1 {
-                return Ok(None);
-            }
-            let row = self
-                .client
-                .query_opt(
-                    &format!(
-                        "SELECT origin FROM \"{s}\".barrier WHERE gid = $1 AND branch = $2 AND op = $3"
-                    ),
-                    &[&gid, &branch, &op.as_str()],
-                )
-                .await
-                .map_err(pg)?;
-            // Removed between the two statements: report it as present
-            // (the caller skips, which is the safe side).
-            Ok(Some(row.map_or(origin, |r| op_from(r.get::<_, &str>(0)))))
-        })
+        Box::pin(insert_barrier(
+            &*self.client,
+            &self.schema,
+            gid,
+            branch,
+            op,
+            origin,
+        ))
     }
 
     fn remove<'a>(
@@ -531,30 +548,7 @@ impl TxBarrier {
         op: Op,
         origin: Op,
     ) -> Result<Option<Op>, LogError> {
-        let s = &self.schema;
-        let n = tx
-            .execute(
-                &format!(
-                    "INSERT INTO \"{s}\".barrier (gid, branch, op, origin) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT DO NOTHING"
-                ),
-                &[&gid, &branch, &op.as_str(), &origin.as_str()],
-            )
-            .await
-            .map_err(pg)?;
-        if n == 1 {
-            return Ok(None);
-        }
-        let row = tx
-            .query_opt(
-                &format!(
-                    "SELECT origin FROM \"{s}\".barrier WHERE gid = $1 AND branch = $2 AND op = $3"
-                ),
-                &[&gid, &branch, &op.as_str()],
-            )
-            .await
-            .map_err(pg)?;
-        Ok(Some(row.map_or(origin, |r| op_from(r.get::<_, &str>(0)))))
+        insert_barrier(tx, &self.schema, gid, branch, op, origin).await
     }
 
     /// Writes the barrier rows of `op` on branch `branch` of saga `gid` in
