@@ -130,7 +130,6 @@ pub struct Step<I> {
     compensation_retry: StepRetry,
     span_name: Cow<'static, str>,
     comp_span_name: Cow<'static, str>,
-    step_attr: KeyValue,
 }
 
 impl<I> fmt::Debug for Step<I> {
@@ -164,7 +163,6 @@ impl<I: Send + Sync + 'static> Step<I> {
             // Interned: shared by every run's spans, no copy per span.
             span_name: intern_span_name(Cow::Owned(format!("saga.step {name}"))),
             comp_span_name: intern_span_name(Cow::Owned(format!("saga.compensate {name}"))),
-            step_attr: crate::telemetry::shared_kv(names::SAGA_STEP, name.clone()),
             name,
             action: boxed(action),
             compensation: None,
@@ -320,7 +318,6 @@ struct SagaInner<I> {
     executions: Counter<u64>,
     duration: Histogram<f64>,
     compensations: Counter<u64>,
-    name_attr: KeyValue,
 }
 
 /// Builder of a [`Saga`].
@@ -394,7 +391,6 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> SagaBuilder<I> {
         Saga {
             inner: Arc::new(SagaInner {
                 span_name: intern_span_name(Cow::Owned(format!("saga {}", self.name))),
-                name_attr: crate::telemetry::shared_kv(names::SAGA_NAME, self.name.clone()),
                 name: self.name,
                 steps: self.steps,
                 log: self.log.unwrap_or_else(|| Arc::new(MemoryLog::new())),
@@ -539,7 +535,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                 // so the SDK's attribute vector never reallocates.
                 let mut attrs = Vec::with_capacity(5);
                 attrs.extend([
-                    s.name_attr.clone(),
+                    crate::telemetry::shared_kv(names::SAGA_NAME, s.name.clone()),
                     KeyValue::new(names::SAGA_ID, id.to_owned()),
                     KeyValue::new(names::SAGA_RECOVERED, recovered),
                 ]);
@@ -593,7 +589,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
         self.end_root(root, r.as_ref());
         let outcome = r?;
         let attrs = [
-            s.name_attr.clone(),
+            crate::telemetry::shared_kv(names::SAGA_NAME, s.name.clone()),
             KeyValue::new(names::SAGA_OUTCOME, outcome.as_str()),
         ];
         s.executions.add(1, &attrs);
@@ -632,7 +628,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                 for i in from..s.steps.len() {
                     let step = &s.steps[i];
                     let own_cx = if sampled {
-                        self.step_span(root, &saga_id, i, step.span_name.clone(), None, Vec::new())
+                        self.step_span(root, &saga_id, i, step.span_name.clone(), None, None)
                     } else {
                         None
                     };
@@ -735,7 +731,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                 i,
                 step.comp_span_name.clone(),
                 Some(&trigger),
-                links,
+                (!links.is_empty()).then_some(links),
             );
             let span_cx = own_cx.as_ref().unwrap_or(root);
             entries[i].state = Cow::Borrowed(st::STEP_COMPENSATING);
@@ -754,8 +750,8 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
             .await;
             let comp_attrs = |outcome: &'static str| {
                 [
-                    s.name_attr.clone(),
-                    step.step_attr.clone(),
+                    crate::telemetry::shared_kv(names::SAGA_NAME, s.name.clone()),
+                    crate::telemetry::shared_kv(names::SAGA_STEP, step.name.clone()),
                     KeyValue::new(names::SAGA_COMPENSATION_OUTCOME, outcome),
                 ]
             };
@@ -799,7 +795,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
         index: usize,
         name: Cow<'static, str>,
         trigger: Option<&Trigger>,
-        links: Vec<Link>,
+        links: Option<Vec<Link>>,
     ) -> Option<Context> {
         let s = &*self.inner;
         if !root.span().span_context().is_sampled() {
@@ -809,11 +805,13 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
         let tracer = &*s.telemetry.tracer;
         // Room for the trigger pair, `saga.step.attempts` and `error.type`,
         // so the SDK's attribute vector never reallocates.
+        // Built from the shared names (a reference-count increment each),
+        // not cloned from stored `KeyValue`s (an out-of-line match).
         let mut attrs = Vec::with_capacity(8);
         attrs.extend([
-            s.name_attr.clone(),
+            crate::telemetry::shared_kv(names::SAGA_NAME, s.name.clone()),
             crate::telemetry::shared_kv(names::SAGA_ID, saga_id.clone()),
-            s.steps[index].step_attr.clone(),
+            crate::telemetry::shared_kv(names::SAGA_STEP, s.steps[index].name.clone()),
             KeyValue::new(names::SAGA_STEP_INDEX, index as i64),
         ]);
         if let Some(t) = trigger {
@@ -826,13 +824,16 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                 t.error_type.clone(),
             ));
         }
-        let span = tracer
+        let mut builder = tracer
             .span_builder(name)
             .with_kind(SpanKind::Internal)
-            .with_attributes(attrs)
-            .with_links(links)
-            .start_with_context(tracer, root);
-        Some(root.with_span(span))
+            .with_attributes(attrs);
+        if let Some(links) = links {
+            // Only when there are some: an empty vector still costs the SDK
+            // a pass over it and a drop.
+            builder = builder.with_links(links);
+        }
+        Some(root.with_span(builder.start_with_context(tracer, root)))
     }
 
     /// Finishes (or compensates) every unfinished instance of this saga in
