@@ -575,3 +575,63 @@ async fn concurrent_recoveries_compensate_each_instance_once() {
     // Claims are given back: nothing left open to recover.
     assert!(saga.recover().await.unwrap().is_empty());
 }
+
+/// A recovery that runs longer than the recovery lease keeps its claim (it
+/// is renewed while the recovery runs): a second `recover()` started after
+/// the lease would have expired finds the instance claimed and leaves it,
+/// so its slow compensation runs once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recovery_longer_than_the_lease_keeps_its_claim() {
+    let j: Journal = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::new(MemoryLog::new());
+    let undo = {
+        let j = j.clone();
+        move |cx: otel_patterns::saga::StepContext<String>| {
+            let j = j.clone();
+            async move {
+                // Four leases long.
+                tokio::time::sleep(Duration::from_millis(800)).await;
+                j.lock().unwrap().push(format!("undo a {}", cx.saga_id));
+                Ok::<_, StepError>(())
+            }
+        }
+    };
+    let saga = Saga::<String>::builder("order")
+        .step(Step::new("a", |_cx| async { Ok::<_, StepError>(()) }).compensate_with(undo))
+        .step(Step::new("b", |_cx| async { Ok::<_, StepError>(()) }))
+        .log(log.clone())
+        .recovery_lease(Duration::from_millis(200))
+        .build();
+    let rec = LogRecord {
+        id: "s0".into(),
+        kind: "saga".into(),
+        name: "order".into(),
+        payload: "\"x\"".into(),
+        status: "compensating".into(),
+        span: None,
+    };
+    let entry = |index: u32, name: &str, state: &'static str| LogEntry {
+        index,
+        name: name.into(),
+        state: state.into(),
+        span: None,
+        error: None,
+    };
+    log.create(&rec, &[entry(0, "a", "done"), entry(1, "b", "failed")])
+        .await
+        .unwrap();
+    let first = tokio::spawn({
+        let saga = saga.clone();
+        async move { saga.recover().await }
+    });
+    // Past the lease: without renewal the claim would have lapsed by now.
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let second = saga.recover().await.unwrap();
+    assert!(
+        second.is_empty(),
+        "second recovery took the instance over: {second:?}"
+    );
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(*j.lock().unwrap(), vec!["undo a s0".to_owned()]);
+}

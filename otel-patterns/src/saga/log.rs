@@ -205,6 +205,41 @@ pub(crate) async fn write_status(
     }
 }
 
+/// Runs `work` (the recovery of claimed instance `id`) while renewing
+/// `owner`'s claim every third of `lease`, so a recovery that outlasts one
+/// lease (long compensation retries, a slow participant) is not resumed a
+/// second time by a recovery that sees the claim expire. Renewal is
+/// [`SagaLog::claim`] again by the same owner; `statuses` must hold every
+/// status the instance passes through while `work` runs. Renewal stops
+/// when a claim is refused (the instance reached a final status, or the
+/// claim was lost after all); a failed renewal is tried again a period
+/// later.
+pub(crate) async fn renewing_claim<F: Future>(
+    log: &dyn SagaLog,
+    id: &str,
+    owner: &str,
+    statuses: &[&str],
+    lease: Duration,
+    work: F,
+) -> F::Output {
+    let period = (lease / 3).max(Duration::from_millis(1));
+    let renew = async {
+        loop {
+            tokio::time::sleep(period).await;
+            if let Ok(false) = log.claim(id, owner, statuses, lease).await {
+                break;
+            }
+        }
+        // Never completes: only `work` ends the select.
+        std::future::pending::<F::Output>().await
+    };
+    tokio::select! {
+        biased;
+        out = work => out,
+        out = renew => out,
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -22,7 +22,7 @@
 //! resume or compensate one instance twice.
 
 pub mod barrier;
-mod log;
+pub(crate) mod log;
 #[cfg(feature = "postgres")]
 mod postgres;
 
@@ -359,10 +359,12 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> SagaBuilder<I> {
         self.telemetry = Some(t);
         self
     }
-    /// How long a [`Saga::recover`] call holds its claim on an instance
-    /// (default 5 minutes): longer than any instance's recovery may take
-    /// (steps, compensations and their retries), since past it another
-    /// recovery may take the instance over.
+    /// How long a claim of [`Saga::recover`] or [`Saga::resume_stuck`] on
+    /// an instance lasts unless renewed (default 5 minutes). The recovery
+    /// renews it every third of the lease while it runs, so a long one
+    /// (compensations and their retries) keeps the instance; the lease
+    /// bounds how long an instance stays claimed after the process
+    /// recovering it died, before another recovery may take it over.
     pub fn recovery_lease(mut self, lease: Duration) -> Self {
         self.recovery_lease = lease;
         self
@@ -845,8 +847,9 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
     /// the [recovery lease](SagaBuilder::recovery_lease)) and read again;
     /// one claimed by another `recover` call is skipped. So with
     /// [`MemoryLog`] or `PostgresLog`, several processes (or tasks) may
-    /// recover at once and no step is resumed or compensated twice, as long
-    /// as each instance's recovery ends within the lease.
+    /// recover at once and no step is resumed or compensated twice. The
+    /// claim is renewed while the instance's recovery runs, however long
+    /// it takes, and lapses after the lease if the recovering process dies.
     ///
     /// Instances still being run by a live process are not told apart from
     /// crashed ones (a live run holds no claim): recover only logs whose
@@ -867,7 +870,15 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
             {
                 continue;
             }
-            let r = self.resume_claimed(&record.id, OPEN).await;
+            let r = log::renewing_claim(
+                &*s.log,
+                &record.id,
+                &owner,
+                OPEN,
+                s.recovery_lease,
+                self.resume_claimed(&record.id, OPEN),
+            )
+            .await;
             let released = s.log.release(&record.id, &owner).await;
             if let Some(report) = r? {
                 out.push(report);
@@ -920,7 +931,16 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                 Some(_) => SagaError::Claimed(id.to_owned()),
             });
         }
-        let r = self.resume_stuck_claimed(id).await;
+        let r = log::renewing_claim(
+            &*s.log,
+            id,
+            &owner,
+            // `stuck`, then `compensating` while it runs.
+            &[st::STUCK, st::COMPENSATING],
+            s.recovery_lease,
+            self.resume_stuck_claimed(id),
+        )
+        .await;
         let released = s.log.release(id, &owner).await;
         let report = r?;
         released?;

@@ -600,8 +600,9 @@ impl Coordinator {
     /// Finishes every unfinished transaction of this coordinator in the log
     /// (at start-up). Recovered transactions are new traces whose root links
     /// to the original. Like [`Saga::recover`](crate::saga::Saga::recover),
-    /// each transaction is claimed in the log first (for 5 minutes), so
-    /// concurrent recoveries never finish one twice.
+    /// each transaction is claimed in the log first (a 5-minute lease,
+    /// renewed while its recovery runs), so concurrent recoveries never
+    /// finish one twice.
     pub async fn recover(&self) -> Result<Vec<TxReport>, LogError> {
         const OPEN: &[&str] = &["preparing", "committing", "rolling_back"];
         let c = &*self.inner;
@@ -625,7 +626,7 @@ impl Coordinator {
             let original = record.span.map(from_traceparent);
             let root = self.root(&Context::new(), &record.id, true, original);
             entries.sort_by_key(|e| e.index);
-            let r = async {
+            let work = async {
                 if entries.len() != c.participants.len()
                     || entries
                         .iter()
@@ -652,7 +653,15 @@ impl Coordinator {
                     .phase_two(&root, &record.id, decision, &mut entries)
                     .await?;
                 Ok((outcome, Vec::new()))
-            }
+            };
+            let r = crate::saga::log::renewing_claim(
+                &*c.log,
+                &record.id,
+                &owner,
+                OPEN,
+                RECOVERY_LEASE,
+                work,
+            )
             .await;
             let report = self.finish(root, record.id.clone(), r, started, true);
             let released = c.log.release(&record.id, &owner).await;
