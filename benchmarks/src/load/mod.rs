@@ -5,8 +5,8 @@
 //! fresh rotel collector (`otel_tests::collector::Collector`, receiving
 //! OTLP/gRPC); the driver in the parent process then runs, for each
 //! [`Route`], an open-loop phase at a fixed rate below saturation and a
-//! closed-loop phase at saturation, reading the server's CPU time from
-//! `/proc/<pid>/stat` around each phase. When the server has stopped (its
+//! closed-loop phase at saturation, reading the server's CPU time (its
+//! threads' scheduler run time, [`process::cpu_time`]) around each phase. When the server has stopped (its
 //! final export done), the spans rotel received are counted: every variant
 //! but `bare` and `ours_unsampled` makes exactly one span per request, so
 //! `lost = requests − received` counts what the batch processor dropped or

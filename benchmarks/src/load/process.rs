@@ -1,5 +1,7 @@
 //! The server as a child process, and CPU time from the kernel's own
-//! accounting (`/proc/<pid>/stat`: user + system time of all its threads).
+//! accounting: the scheduler's run time of each of its threads
+//! (`/proc/<pid>/task/*/schedstat`, nanoseconds), else user + system time
+//! (`/proc/<pid>/stat`, clock ticks).
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::Path;
@@ -8,9 +10,45 @@ use std::time::Duration;
 
 use super::Variant;
 
-/// User + system CPU time consumed so far by process `pid` (all threads),
-/// at the kernel's clock-tick resolution (usually 10 ms).
+/// CPU time consumed so far by process `pid`: the sum of its live
+/// threads' scheduler run time in nanoseconds (`schedstat`), or, where the
+/// kernel has no schedstat, user + system time at clock-tick resolution
+/// (usually 10 ms: 3 % of a 10 s phase of `/hello` at 1000 requests/s).
+///
+/// A thread that exits between two readings takes its time with it from
+/// the schedstat sum; the servers' threads (Tokio workers, the delay
+/// thread, the SDK's export threads) live as long as the process.
 pub fn cpu_time(pid: u32) -> io::Result<Duration> {
+    match sched_run_time(pid) {
+        Ok(t) => Ok(t),
+        Err(_) => stat_cpu_time(pid),
+    }
+}
+
+/// Sum of `/proc/<pid>/task/<tid>/schedstat`'s first field (time on a CPU,
+/// ns) over the process's threads.
+fn sched_run_time(pid: u32) -> io::Result<Duration> {
+    let mut total: u64 = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let path = task?.path().join("schedstat");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            // The thread exited while we listed them.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        let ns: u64 = text
+            .split_whitespace()
+            .next()
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(|| io::Error::other(format!("malformed {}", path.display())))?;
+        total = total.saturating_add(ns);
+    }
+    Ok(Duration::from_nanos(total))
+}
+
+/// User + system time of all threads from `/proc/<pid>/stat`, in clock ticks.
+fn stat_cpu_time(pid: u32) -> io::Result<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // Fields after the command name, which is in parentheses and may hold spaces.
     let rest = stat

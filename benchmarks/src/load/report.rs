@@ -46,7 +46,7 @@ pub fn markdown(results: &[VariantResult], rate: u64, workers: usize) -> String 
     let _ = writeln!(
         out,
         "Fixed rate: {rate} requests/s, open loop. Saturation: {workers} keep-alive workers, closed loop. \
-         CPU: the server process's user + system time (`/proc/<pid>/stat`) from the phase's first request until \
+         CPU: the server process's run time on the CPUs (its threads' `/proc/<pid>/task/*/schedstat`, ns) from the phase's first request until \
          its spans have reached rotel (the export of the phase's last batch included); collector: rotel's. \
          Spans lost: the phase's requests minus the spans rotel received for them.\n"
     );
