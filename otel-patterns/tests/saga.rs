@@ -635,3 +635,79 @@ async fn a_recovery_longer_than_the_lease_keeps_its_claim() {
     assert_eq!(first.len(), 1, "{first:?}");
     assert_eq!(*j.lock().unwrap(), vec!["undo a s0".to_owned()]);
 }
+
+/// The saga API runs on any executor: recovery driven by a plain
+/// thread-parking executor (no Tokio runtime), with a compensation that
+/// is pending once, finishes without the claim renewal's timer.
+#[test]
+fn recovery_outside_a_tokio_runtime_needs_no_timer() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Wake, Waker};
+    fn block_on<F: Future>(f: F) -> F::Output {
+        struct Unpark(std::thread::Thread);
+        impl Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        let mut f = std::pin::pin!(f);
+        loop {
+            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+            std::thread::park();
+        }
+    }
+    /// Pending once (waking itself), then ready.
+    struct YieldOnce(bool);
+    impl Future for YieldOnce {
+        type Output = ();
+        fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            if self.0 {
+                return Poll::Ready(());
+            }
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+    let j: Journal = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::new(MemoryLog::new());
+    let undo = {
+        let j = j.clone();
+        move |cx: otel_patterns::saga::StepContext<String>| {
+            let j = j.clone();
+            async move {
+                YieldOnce(false).await;
+                j.lock().unwrap().push(format!("undo a {}", cx.saga_id));
+                Ok::<_, StepError>(())
+            }
+        }
+    };
+    let saga = Saga::<String>::builder("order")
+        .step(Step::new("a", |_cx| async { Ok::<_, StepError>(()) }).compensate_with(undo))
+        .step(Step::new("b", |_cx| async { Ok::<_, StepError>(()) }))
+        .log(log.clone())
+        .build();
+    let rec = LogRecord {
+        id: "s0".into(),
+        kind: "saga".into(),
+        name: "order".into(),
+        payload: "\"x\"".into(),
+        status: "compensating".into(),
+        span: None,
+    };
+    let entry = |index: u32, name: &str, state: &'static str| LogEntry {
+        index,
+        name: name.into(),
+        state: state.into(),
+        span: None,
+        error: None,
+    };
+    block_on(log.create(&rec, &[entry(0, "a", "done"), entry(1, "b", "failed")])).unwrap();
+    let reports = block_on(saga.recover()).unwrap();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(*j.lock().unwrap(), vec!["undo a s0".to_owned()]);
+}

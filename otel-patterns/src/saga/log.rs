@@ -213,7 +213,9 @@ pub(crate) async fn write_status(
 /// status the instance passes through while `work` runs. Renewal stops
 /// when a claim is refused (the instance reached a final status, or the
 /// claim was lost after all); a failed renewal is tried again a period
-/// later.
+/// later. Renewal waits on Tokio's timer: outside a Tokio runtime (the
+/// saga API itself runs on any executor) `work` runs without it, holding
+/// the claim for one lease.
 pub(crate) async fn renewing_claim<F: Future>(
     log: &dyn SagaLog,
     id: &str,
@@ -222,6 +224,9 @@ pub(crate) async fn renewing_claim<F: Future>(
     lease: Duration,
     work: F,
 ) -> F::Output {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return work.await;
+    }
     let period = (lease / 3).max(Duration::from_millis(1));
     let renew = async {
         loop {

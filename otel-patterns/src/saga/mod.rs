@@ -365,6 +365,8 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> SagaBuilder<I> {
     /// (compensations and their retries) keeps the instance; the lease
     /// bounds how long an instance stays claimed after the process
     /// recovering it died, before another recovery may take it over.
+    /// Renewal uses Tokio's timer; a recovery polled outside a Tokio
+    /// runtime holds its claim for one lease, unrenewed.
     pub fn recovery_lease(mut self, lease: Duration) -> Self {
         self.recovery_lease = lease;
         self
