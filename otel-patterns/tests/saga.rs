@@ -589,8 +589,8 @@ async fn a_recovery_longer_than_the_lease_keeps_its_claim() {
         move |cx: otel_patterns::saga::StepContext<String>| {
             let j = j.clone();
             async move {
-                // Four leases long.
-                tokio::time::sleep(Duration::from_millis(800)).await;
+                // More than three leases long.
+                tokio::time::sleep(Duration::from_millis(1000)).await;
                 j.lock().unwrap().push(format!("undo a {}", cx.saga_id));
                 Ok::<_, StepError>(())
             }
@@ -600,7 +600,7 @@ async fn a_recovery_longer_than_the_lease_keeps_its_claim() {
         .step(Step::new("a", |_cx| async { Ok::<_, StepError>(()) }).compensate_with(undo))
         .step(Step::new("b", |_cx| async { Ok::<_, StepError>(()) }))
         .log(log.clone())
-        .recovery_lease(Duration::from_millis(200))
+        .recovery_lease(Duration::from_millis(300))
         .build();
     let rec = LogRecord {
         id: "s0".into(),
@@ -624,8 +624,8 @@ async fn a_recovery_longer_than_the_lease_keeps_its_claim() {
         let saga = saga.clone();
         async move { saga.recover().await }
     });
-    // Past the lease: without renewal the claim would have lapsed by now.
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    // Two leases in: without renewal the claim would have lapsed by now.
+    tokio::time::sleep(Duration::from_millis(650)).await;
     let second = saga.recover().await.unwrap();
     assert!(
         second.is_empty(),
