@@ -515,6 +515,32 @@ async fn run_in_makes_the_saga_a_child_of_the_given_context() {
     assert_parent(&c.span("saga order"), &c.span("POST /orders"));
 }
 
+/// A logged instance `id` of the two-step saga "order" (steps `a`, `b`)
+/// with `status` and the two steps' states, as a crashed process left it.
+fn logged_order(id: &str, status: &str, states: [&'static str; 2]) -> (LogRecord, Vec<LogEntry>) {
+    let rec = LogRecord {
+        id: id.to_owned(),
+        kind: "saga".into(),
+        name: "order".into(),
+        payload: "\"x\"".into(),
+        status: status.to_owned().into(),
+        span: None,
+    };
+    let entries = ["a", "b"]
+        .into_iter()
+        .zip(states)
+        .enumerate()
+        .map(|(index, (name, state))| LogEntry {
+            index: index as u32,
+            name: name.into(),
+            state: state.into(),
+            span: None,
+            error: None,
+        })
+        .collect();
+    (rec, entries)
+}
+
 /// Two `recover()` calls at once over one log: each instance is claimed by
 /// one of them, so every compensation runs exactly once.
 #[tokio::test]
@@ -543,24 +569,8 @@ async fn concurrent_recoveries_compensate_each_instance_once() {
         .log(log.clone())
         .build();
     for i in 0..8 {
-        let rec = LogRecord {
-            id: format!("s{i}"),
-            kind: "saga".into(),
-            name: "order".into(),
-            payload: "\"x\"".into(),
-            status: "running".into(),
-            span: None,
-        };
-        let entry = |index: u32, name: &str, state: &'static str| LogEntry {
-            index,
-            name: name.into(),
-            state: state.into(),
-            span: None,
-            error: None,
-        };
-        log.create(&rec, &[entry(0, "a", "done"), entry(1, "b", "started")])
-            .await
-            .unwrap();
+        let (rec, entries) = logged_order(&format!("s{i}"), "running", ["done", "started"]);
+        log.create(&rec, &entries).await.unwrap();
     }
     let (r1, r2) = tokio::join!(saga.recover(), saga.recover());
     let (r1, r2) = (r1.unwrap(), r2.unwrap());
@@ -602,24 +612,8 @@ async fn a_recovery_longer_than_the_lease_keeps_its_claim() {
         .log(log.clone())
         .recovery_lease(Duration::from_millis(300))
         .build();
-    let rec = LogRecord {
-        id: "s0".into(),
-        kind: "saga".into(),
-        name: "order".into(),
-        payload: "\"x\"".into(),
-        status: "compensating".into(),
-        span: None,
-    };
-    let entry = |index: u32, name: &str, state: &'static str| LogEntry {
-        index,
-        name: name.into(),
-        state: state.into(),
-        span: None,
-        error: None,
-    };
-    log.create(&rec, &[entry(0, "a", "done"), entry(1, "b", "failed")])
-        .await
-        .unwrap();
+    let (rec, entries) = logged_order("s0", "compensating", ["done", "failed"]);
+    log.create(&rec, &entries).await.unwrap();
     let first = tokio::spawn({
         let saga = saga.clone();
         async move { saga.recover().await }
@@ -691,22 +685,8 @@ fn recovery_outside_a_tokio_runtime_needs_no_timer() {
         .step(Step::new("b", |_cx| async { Ok::<_, StepError>(()) }))
         .log(log.clone())
         .build();
-    let rec = LogRecord {
-        id: "s0".into(),
-        kind: "saga".into(),
-        name: "order".into(),
-        payload: "\"x\"".into(),
-        status: "compensating".into(),
-        span: None,
-    };
-    let entry = |index: u32, name: &str, state: &'static str| LogEntry {
-        index,
-        name: name.into(),
-        state: state.into(),
-        span: None,
-        error: None,
-    };
-    block_on(log.create(&rec, &[entry(0, "a", "done"), entry(1, "b", "failed")])).unwrap();
+    let (rec, entries) = logged_order("s0", "compensating", ["done", "failed"]);
+    block_on(log.create(&rec, &entries)).unwrap();
     let reports = block_on(saga.recover()).unwrap();
     assert_eq!(reports.len(), 1, "{reports:?}");
     assert_eq!(*j.lock().unwrap(), vec!["undo a s0".to_owned()]);
