@@ -780,12 +780,6 @@ async fn builder_propagator_carries_context_and_baggage_in_both_modes() {
 
         let send = capture.span(&format!("send {topic}"));
         let process = capture.span(&format!("process {topic}"));
-        match mode {
-            ProcessMode::Link => {
-                assert_root(&process);
-                assert_linked(&process, &send);
-            }
-            ProcessMode::Parent => assert_parent(&process, &send),
-        }
+        common::assert_process_follows(mode, &process, &send);
     }
 }

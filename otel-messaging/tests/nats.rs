@@ -825,13 +825,7 @@ async fn process_context_carries_the_producers_baggage_in_link_and_parent_mode()
 
         let send = capture.span(&format!("publish {subject}"));
         let process = capture.span(&format!("process {subject}"));
-        match mode {
-            ProcessMode::Link => {
-                assert_root(&process);
-                assert_linked(&process, &send);
-            }
-            ProcessMode::Parent => assert_parent(&process, &send),
-        }
+        common::assert_process_follows(mode, &process, &send);
     }
 }
 

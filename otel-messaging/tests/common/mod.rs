@@ -58,3 +58,21 @@ pub fn amqp_url() -> String {
 
 /// A valid traceparent with a sampled flag.
 pub const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+/// The process span's relation to the send span its message came from, as
+/// `mode` defines it: a new trace linking to it (`Link`) or its child
+/// (`Parent`).
+pub fn assert_process_follows(
+    mode: otel_messaging::ProcessMode,
+    process: &otel_core::testing::CapturedSpan,
+    send: &otel_core::testing::CapturedSpan,
+) {
+    use otel_core::testing::{assert_linked, assert_parent, assert_root};
+    match mode {
+        otel_messaging::ProcessMode::Link => {
+            assert_root(process);
+            assert_linked(process, send);
+        }
+        otel_messaging::ProcessMode::Parent => assert_parent(process, send),
+    }
+}
