@@ -7,6 +7,10 @@
 //! ended inside the measured time).
 //!
 //! - `bare`: the router alone.
+//! - `floor`: only the work any OpenTelemetry server instrumentation must do
+//!   per request with these providers, inline instead of a layer
+//!   (otel-http's `benches/floor/mod.rs`): no layer can cost less than its
+//!   overhead, so a ratio target below `floor / peer` cannot be met.
 //! - `otel_http`: `otel_http::server::ServerLayer` (traces + metrics, and
 //!   `_no_metrics`).
 //! - `instrumentation_tower`: opentelemetry-instrumentation-tower 0.19 with
@@ -49,6 +53,9 @@ use otel_core::opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use tower::ServiceExt;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
+
+#[path = "../../otel-http/benches/floor/mod.rs"]
+mod floor;
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
@@ -118,6 +125,25 @@ fn bench(c: &mut Criterion) {
 
     for sampled in [true, false] {
         let suffix = if sampled { "sampled" } else { "unsampled" };
+
+        // The floor (not a layer).
+        {
+            let (tp, mp) = providers(sampled);
+            let floor = floor::Floor::new(app(), &tp, &mp);
+            group.bench_function(format!("floor/{suffix}"), |b| {
+                b.iter_custom(|iters| {
+                    rt.block_on(async {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            black_box(floor.request(request()).await);
+                        }
+                        start.elapsed()
+                    })
+                })
+            });
+            let _ = tp.shutdown();
+            let _ = mp.shutdown();
+        }
 
         // otel-http
         for metrics in [true, false] {

@@ -10,10 +10,18 @@
 //! cargo bench -p otel-http --bench overhead -- --warm-up-time 1 --measurement-time 3
 //! ```
 //!
+//! `bare_identity_layer`: the router with a layer that does nothing, added
+//! with `Router::layer` (what axum's per-route layering costs any layer).
+//! `floor_sampled` / `floor_unsampled`: the same requests with only the
+//! work any OpenTelemetry server instrumentation must do, inline instead of
+//! a layer (`benches/floor/mod.rs`); the layer's own cost is its distance to
+//! the floor.
+//!
 //! Profile mode, for repeatable instruction counts under callgrind: with
-//! `OTEL_HTTP_PROFILE=<variant>:<requests>` (variant `bare`, `sampled`,
-//! `unsampled`, `sampled_no_metrics`, `unsampled_no_metrics`) the binary runs
-//! that many requests of one variant and exits, without criterion. Per-request
+//! `OTEL_HTTP_PROFILE=<variant>:<requests>` (variant `bare`,
+//! `bare_identity_layer`, `sampled`, `unsampled`, `sampled_no_metrics`,
+//! `unsampled_no_metrics`, `floor_sampled`, `floor_unsampled`) the binary
+//! runs that many requests of one variant and exits, without criterion. Per-request
 //! instructions = (Ir at 2N − Ir at N) / N.
 //!
 //! ```text
@@ -38,6 +46,9 @@ use otel_core::propagation::TraceContextPropagator;
 use otel_http::server::ServerLayer;
 use tower::ServiceExt;
 
+mod floor;
+use floor::Floor;
+
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 fn app() -> Router {
@@ -56,7 +67,7 @@ fn request() -> Request<Body> {
         .unwrap()
 }
 
-fn instrumented(sampled: bool, metrics: bool) -> (Router, SdkTracerProvider, SdkMeterProvider) {
+fn providers(sampled: bool) -> (SdkTracerProvider, SdkMeterProvider) {
     let tracer_provider = SdkTracerProvider::builder()
         .with_sampler(if sampled {
             Sampler::ParentBased(Box::new(Sampler::AlwaysOn))
@@ -72,6 +83,11 @@ fn instrumented(sampled: bool, metrics: bool) -> (Router, SdkTracerProvider, Sdk
                 .build(),
         )
         .build();
+    (tracer_provider, meter_provider)
+}
+
+fn instrumented(sampled: bool, metrics: bool) -> (Router, SdkTracerProvider, SdkMeterProvider) {
+    let (tracer_provider, meter_provider) = providers(sampled);
     let layer = ServerLayer::builder()
         .tracer_provider(&tracer_provider)
         .meter_provider(&meter_provider)
@@ -97,6 +113,10 @@ fn bench(c: &mut Criterion) {
 
     let bare = app();
     group.bench_function("bare", |b| b.to_async(&rt).iter(|| run(&bare)));
+    let identity = app().layer(tower::layer::util::Identity::new());
+    group.bench_function("bare_identity_layer", |b| {
+        b.to_async(&rt).iter(|| run(&identity))
+    });
     for (name, sampled, metrics) in [
         ("ours_sampled", true, true),
         ("ours_unsampled", false, true),
@@ -105,6 +125,16 @@ fn bench(c: &mut Criterion) {
     ] {
         let (router, tp, mp) = instrumented(sampled, metrics);
         group.bench_function(name, |b| b.to_async(&rt).iter(|| run(&router)));
+        let _ = tp.shutdown();
+        let _ = mp.shutdown();
+    }
+    for (name, sampled) in [("floor_sampled", true), ("floor_unsampled", false)] {
+        let (tp, mp) = providers(sampled);
+        let floor = Floor::new(app(), &tp, &mp);
+        group.bench_function(name, |b| {
+            b.to_async(&rt)
+                .iter(|| async { black_box(floor.request(request()).await) })
+        });
         let _ = tp.shutdown();
         let _ = mp.shutdown();
     }
@@ -119,8 +149,25 @@ fn profile(spec: &str) {
         .enable_all()
         .build()
         .unwrap();
+    if let Some(sampled) = match variant {
+        "floor_sampled" => Some(true),
+        "floor_unsampled" => Some(false),
+        _ => None,
+    } {
+        let (tp, mp) = providers(sampled);
+        let floor = Floor::new(app(), &tp, &mp);
+        rt.block_on(async {
+            for _ in 0..n {
+                black_box(floor.request(request()).await);
+            }
+        });
+        let _ = tp.shutdown();
+        let _ = mp.shutdown();
+        return;
+    }
     let (router, providers) = match variant {
         "bare" => (app(), None),
+        "bare_identity_layer" => (app().layer(tower::layer::util::Identity::new()), None),
         "sampled" | "unsampled" | "sampled_no_metrics" | "unsampled_no_metrics" => {
             let (r, tp, mp) = instrumented(
                 variant.starts_with("sampled"),
