@@ -232,7 +232,8 @@ async fn outage_under_load(protocol: &'static str) {
 
     // The queue limit held: spans beyond it were dropped and counted, the
     // exports that failed were counted, and nothing is unaccounted for.
-    let received = {
+    let final_stats = stats;
+    let received_now = || {
         let mut ids: Vec<String> = collector
             .spans()
             .into_iter()
@@ -243,7 +244,17 @@ async fn outage_under_load(protocol: &'static str) {
         ids.dedup();
         ids.len() as u64
     };
-    let final_stats = stats;
+    // The shutdown's final export succeeded (checked above), but the
+    // collector's processor writes what it received a little later: wait
+    // (bounded) until it has written everything before counting.
+    let settle = Instant::now() + Duration::from_secs(10);
+    let mut received = received_now();
+    while received + final_stats.spans_dropped + final_stats.spans_failed < ended
+        && Instant::now() < settle
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        received = received_now();
+    }
     assert!(
         final_stats.spans_dropped > 0,
         "{protocol}: {ended} spans in a {OUTAGE:?} outage with a queue of {QUEUE} and none \
