@@ -21,8 +21,8 @@
 //! `OTEL_HTTP_PROFILE=<variant>:<requests>` (variant `bare`,
 //! `bare_identity_layer`, `sampled`, `unsampled`, `sampled_no_metrics`,
 //! `unsampled_no_metrics`, `floor_sampled`, `floor_unsampled`) the binary
-//! runs that many requests of one variant and exits, without criterion. Per-request
-//! instructions = (Ir at 2N − Ir at N) / N.
+//! runs that many requests of one variant and exits, without criterion.
+//! Per-request instructions = (Ir at 2N − Ir at N) / N.
 //!
 //! ```text
 //! OTEL_HTTP_PROFILE=sampled:2000 valgrind --tool=callgrind target/release/deps/overhead-*
