@@ -111,7 +111,7 @@ def main():
     ap.add_argument("--slots", type=int, default=2, help="targets at a time")
     ap.add_argument("--plateau", type=float, default=600, help="seconds without a new edge")
     ap.add_argument("--max", type=float, default=1800, help="seconds per target at most")
-    ap.add_argument("--deadline", help="HH:MM (local time) to stop everything")
+    ap.add_argument("--deadline", help="HH:MM (local time, the next one to come) to stop everything")
     ap.add_argument("--extra", default="", help="more libFuzzer flags, space-separated")
     ap.add_argument("--logs", default="plateau-logs")
     ap.add_argument("--results", default="plateau-results.jsonl")
@@ -122,7 +122,10 @@ def main():
     deadline = float("inf")
     if args.deadline:
         hh, mm = map(int, args.deadline.split(":"))
-        at = datetime.datetime.now().replace(hour=hh, minute=mm, second=0, microsecond=0)
+        now = datetime.datetime.now()
+        at = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
+        if at <= now:  # a time past midnight
+            at += datetime.timedelta(days=1)
         deadline = at.timestamp()
 
     queue, running = list(args.targets), []
