@@ -124,7 +124,7 @@ def main():
         hh, mm = map(int, args.deadline.split(":"))
         now = datetime.datetime.now()
         at = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
-        if at <= now:  # a time past midnight
+        if at <= now:  # already past today: the next day's
             at += datetime.timedelta(days=1)
         deadline = at.timestamp()
 
