@@ -15,8 +15,10 @@
 //! - [`sampling`]: rule, rate-limiting and force-keep samplers.
 //! - [`resource`]: service, host, OS, process, container and Kubernetes detection.
 //! - [`export`]: a console exporter that prints each trace as a tree.
-//! - [`instrument`]: building blocks shared by the layer crates (duration
-//!   buckets, resend count, header capture, filters, error recording).
+//! - [`instrument`]: the instrumentation core every layer crate is built on
+//!   (scope, shared builder options, span start, extraction rule, header
+//!   capture, `error.type` rule, exceptions, duration histograms, caches).
+//! - [`clock`]: the injectable monotonic clock of samplers and patterns.
 //! - `testing` (feature `testing`): in-memory capture with assertions.
 //! - `tracing_bridge` (feature `tracing`): `tracing` spans and events on the
 //!   same providers.
@@ -53,6 +55,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod clock;
 pub mod config;
 pub mod export;
 pub mod instrument;

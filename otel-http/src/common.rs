@@ -98,8 +98,10 @@ impl ExceptionOptions {
     pub(crate) fn build(self) -> otel_core::instrument::ExceptionEvents {
         otel_core::instrument::ExceptionEvents::resolve(
             self.signal,
-            self.logger_provider.as_ref(),
-            SCOPE_NAME,
+            self.logger_provider
+                .as_ref()
+                .map(|p| otel_core::instrument::ExceptionLoggerHandle::new(p, scope())),
+            scope(),
         )
     }
 }

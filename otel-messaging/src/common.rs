@@ -345,8 +345,10 @@ impl InstrumentationBuilder {
                 prepared: PreparedCache::default(),
                 exceptions: ExceptionEvents::resolve(
                     self.exception_signal,
-                    self.logger_provider.as_ref(),
-                    SCOPE_NAME,
+                    self.logger_provider
+                        .as_ref()
+                        .map(|p| otel_core::instrument::ExceptionLoggerHandle::new(p, scope())),
+                    scope(),
                 ),
             }),
         }

@@ -11,7 +11,9 @@
 //! ordinary unbound recording instead of growing without limit.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{Hash, Hasher};
+
+use super::hasher::BuildFastHasher;
 use std::sync::RwLock;
 
 /// A bounded, thread-safe map from a layer's key to an instrument bound to
@@ -37,7 +39,7 @@ use std::sync::RwLock;
 /// }
 /// ```
 pub struct BoundCache<K, B> {
-    map: RwLock<HashMap<K, B, BuildHasherDefault<KeyHasher>>>,
+    map: RwLock<HashMap<K, B, BuildFastHasher>>,
     capacity: usize,
 }
 
@@ -132,60 +134,6 @@ impl Hash for StaticKey {
     }
 }
 
-/// A multiply-rotate hasher for small keys of words (the keys are chosen by
-/// our own layers, not by remote peers, so no flooding resistance is needed).
-#[derive(Default)]
-struct KeyHasher(u64);
-
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl KeyHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
-    }
-}
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    fn write_u16(&mut self, i: u16) {
-        self.add(u64::from(i));
-    }
-
-    fn write_u32(&mut self, i: u32) {
-        self.add(u64::from(i));
-    }
-
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,9 +219,9 @@ mod tests {
         let b: &'static str = String::from("GET").leak();
         assert_eq!(StaticKey(A), StaticKey(A));
         assert_ne!(StaticKey(A), StaticKey(b));
-        let mut h1 = KeyHasher::default();
+        let mut h1 = crate::instrument::FastHasher::default();
         StaticKey(A).hash(&mut h1);
-        let mut h2 = KeyHasher::default();
+        let mut h2 = crate::instrument::FastHasher::default();
         StaticKey(A).hash(&mut h2);
         assert_eq!(h1.finish(), h2.finish());
     }

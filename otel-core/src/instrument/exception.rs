@@ -1,16 +1,17 @@
 //! Exceptions as log records: the preferred form of the semantic conventions
 //! (`OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN` = `logs` or `logs/dup`).
 
+use std::fmt;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::SystemTime;
 
 use opentelemetry::InstrumentationScope;
-use opentelemetry::logs::{LogRecord as _, Logger as _, LoggerProvider as _, Severity};
+use opentelemetry::logs::{LogRecord as _, Logger, LoggerProvider, Severity};
 use opentelemetry::trace::SpanContext;
-use opentelemetry_sdk::logs::{SdkLogger, SdkLoggerProvider};
+use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_semantic_conventions::attribute as sc;
 
-use super::error::ErrorRecord;
+use super::error_record::ErrorRecord;
 use crate::config::{ExceptionSignal, semconv_stability};
 
 /// The event name and severity of one kind of exception log record, as the
@@ -63,6 +64,57 @@ impl ExceptionEvent {
     }
 }
 
+/// Emits exception log records through some API logger.
+trait ExceptionLogger: Send + Sync {
+    fn emit(&self, span: &SpanContext, event: ExceptionEvent, record: &ErrorRecord<'_>);
+}
+
+struct ApiLogger<L>(L);
+
+impl<L: Logger + Send + Sync> ExceptionLogger for ApiLogger<L> {
+    fn emit(&self, span: &SpanContext, event: ExceptionEvent, record: &ErrorRecord<'_>) {
+        let mut log = self.0.create_log_record();
+        log.set_event_name(event.name);
+        log.set_severity_number(event.severity);
+        log.set_severity_text(event.severity.name());
+        log.set_timestamp(SystemTime::now());
+        if span.is_valid() {
+            log.set_trace_context(span.trace_id(), span.span_id(), Some(span.trace_flags()));
+        }
+        log.add_attribute(sc::EXCEPTION_TYPE, record.error_type.to_string());
+        if let Some(m) = &record.message {
+            log.add_attribute(sc::EXCEPTION_MESSAGE, m.to_string());
+        }
+        self.0.emit(log);
+    }
+}
+
+/// A logger for exception records, from any API logger provider: what a
+/// builder's `logger_provider` setter keeps. Cheap to clone.
+#[derive(Clone)]
+pub struct ExceptionLoggerHandle {
+    logger: Arc<dyn ExceptionLogger>,
+}
+
+impl fmt::Debug for ExceptionLoggerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ExceptionLoggerHandle(..)")
+    }
+}
+
+impl ExceptionLoggerHandle {
+    /// A logger of `provider` for `scope`.
+    pub fn new<P>(provider: &P, scope: InstrumentationScope) -> Self
+    where
+        P: LoggerProvider,
+        P::Logger: Send + Sync + 'static,
+    {
+        ExceptionLoggerHandle {
+            logger: Arc::new(ApiLogger(provider.logger_with_scope(scope))),
+        }
+    }
+}
+
 /// Where a layer records exceptions: `exception` span events, log records,
 /// or both, per `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN`. Cheap to clone.
 ///
@@ -76,51 +128,56 @@ impl ExceptionEvent {
 #[derive(Clone, Debug)]
 pub struct ExceptionEvents {
     signal: ExceptionSignal,
-    logger: Option<Arc<SdkLogger>>,
+    logger: Option<ExceptionLoggerHandle>,
 }
 
 impl ExceptionEvents {
-    /// Records per `signal`, log records through `logger_provider`.
-    /// `scope` names the instrumentation (`otel-http`, ...) on the records.
-    pub fn new(
-        signal: ExceptionSignal,
-        logger_provider: Option<&SdkLoggerProvider>,
-        scope: &'static str,
-    ) -> Self {
-        let logger = if signal.logs() {
-            logger_provider.map(|p| Arc::new(p.logger_with_scope(scope_of(scope))))
-        } else {
-            None
-        };
-        ExceptionEvents { signal, logger }
+    /// Records per `signal`, log records through `logger_provider` (any
+    /// API logger provider) under `scope`.
+    pub fn new<P>(signal: ExceptionSignal, logger_provider: &P, scope: InstrumentationScope) -> Self
+    where
+        P: LoggerProvider,
+        P::Logger: Send + Sync + 'static,
+    {
+        ExceptionEvents::resolve(
+            Some(signal),
+            Some(ExceptionLoggerHandle::new(logger_provider, scope.clone())),
+            scope,
+        )
+    }
+
+    /// `exception` span events only, never log records.
+    pub fn span_events_only() -> Self {
+        ExceptionEvents::default()
     }
 
     /// The process-wide choice: `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN` and
     /// the logger provider installed by setup (when it installed globals).
-    pub fn from_setup(scope: &'static str) -> Self {
+    pub fn from_setup(scope: InstrumentationScope) -> Self {
         ExceptionEvents::resolve(None, None, scope)
     }
 
-    /// [`new`](Self::new) with what is not given taken from setup, as
-    /// [`from_setup`](Self::from_setup) does (what layer builders use).
+    /// What a builder resolves: the signal and logger given to it, each
+    /// defaulting to what setup chose.
     pub fn resolve(
         signal: Option<ExceptionSignal>,
-        logger_provider: Option<&SdkLoggerProvider>,
-        scope: &'static str,
+        logger: Option<ExceptionLoggerHandle>,
+        scope: InstrumentationScope,
     ) -> Self {
         let signal = signal.unwrap_or_else(|| semconv_stability().exceptions);
         if !signal.logs() {
-            return ExceptionEvents::new(signal, None, scope);
+            return ExceptionEvents {
+                signal,
+                logger: None,
+            };
         }
-        match logger_provider {
-            Some(p) => ExceptionEvents::new(signal, Some(p), scope),
-            None => {
-                let global = GLOBAL_LOGGER_PROVIDER
-                    .get()
-                    .and_then(|slot| slot.read().unwrap_or_else(|e| e.into_inner()).clone());
-                ExceptionEvents::new(signal, global.as_ref(), scope)
-            }
-        }
+        let logger = logger.or_else(|| {
+            GLOBAL_LOGGER_PROVIDER
+                .get()
+                .and_then(|slot| slot.read().unwrap_or_else(|e| e.into_inner()).clone())
+                .map(|p| ExceptionLoggerHandle::new(&p, scope))
+        });
+        ExceptionEvents { signal, logger }
     }
 
     /// Whether `exception` span events are added (also when log records
@@ -133,25 +190,13 @@ impl ExceptionEvents {
     /// includes logs and a logger is set). Only records with
     /// [`exception`](ErrorRecord::exception) set are exceptions.
     pub fn emit_log(&self, span: &SpanContext, event: ExceptionEvent, record: &ErrorRecord<'_>) {
-        let Some(logger) = &self.logger else {
+        let Some(handle) = &self.logger else {
             return;
         };
         if !record.exception {
             return;
         }
-        let mut log = logger.create_log_record();
-        log.set_event_name(event.name);
-        log.set_severity_number(event.severity);
-        log.set_severity_text(event.severity.name());
-        log.set_timestamp(SystemTime::now());
-        if span.is_valid() {
-            log.set_trace_context(span.trace_id(), span.span_id(), Some(span.trace_flags()));
-        }
-        log.add_attribute(sc::EXCEPTION_TYPE, record.error_type.to_string());
-        if let Some(m) = &record.message {
-            log.add_attribute(sc::EXCEPTION_MESSAGE, m.to_string());
-        }
-        logger.emit(log);
+        handle.logger.emit(span, event, record);
     }
 }
 
@@ -172,12 +217,6 @@ static GLOBAL_LOGGER_PROVIDER: OnceLock<RwLock<Option<SdkLoggerProvider>>> = Onc
 pub(crate) fn set_global_logger_provider(provider: SdkLoggerProvider) {
     let slot = GLOBAL_LOGGER_PROVIDER.get_or_init(|| RwLock::new(None));
     *slot.write().unwrap_or_else(|e| e.into_inner()) = Some(provider);
-}
-
-fn scope_of(name: &'static str) -> InstrumentationScope {
-    InstrumentationScope::builder(name)
-        .with_version(env!("CARGO_PKG_VERSION"))
-        .build()
 }
 
 #[cfg(all(test, feature = "testing"))]
@@ -211,8 +250,8 @@ mod tests {
         let capture = Capture::new();
         let events = ExceptionEvents::new(
             ExceptionSignal::Logs,
-            Some(&capture.logger_provider()),
-            "otel-http",
+            &capture.logger_provider(),
+            crate::instrument::scope("otel-http", "0"),
         );
         assert!(!events.span_events());
         fail(&capture, &events, true);
@@ -242,8 +281,8 @@ mod tests {
         let capture = Capture::new();
         let events = ExceptionEvents::new(
             ExceptionSignal::Both,
-            Some(&capture.logger_provider()),
-            "otel-http",
+            &capture.logger_provider(),
+            crate::instrument::scope("otel-http", "0"),
         );
         fail(&capture, &events, true);
         assert!(capture.span("op").event("exception").is_some());
@@ -258,7 +297,11 @@ mod tests {
     #[test]
     fn logs_without_a_logger_fall_back_to_span_events() {
         let capture = Capture::new();
-        let events = ExceptionEvents::new(ExceptionSignal::Logs, None, "otel-http");
+        // Logs asked for, no logger at all.
+        let events = ExceptionEvents {
+            signal: ExceptionSignal::Logs,
+            logger: None,
+        };
         assert!(events.span_events());
         fail(&capture, &events, true);
         assert!(capture.span("op").event("exception").is_some());
@@ -276,8 +319,8 @@ mod tests {
             .build();
         let events = ExceptionEvents::new(
             ExceptionSignal::Logs,
-            Some(&capture.logger_provider()),
-            "otel-http",
+            &capture.logger_provider(),
+            crate::instrument::scope("otel-http", "0"),
         );
         let cx = Context::new()
             .with_span(opentelemetry::trace::TracerProvider::tracer(&tp, "t").start("op"));

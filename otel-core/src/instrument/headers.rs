@@ -1,4 +1,5 @@
 use http::{HeaderMap, HeaderName};
+use opentelemetry::propagation::Extractor;
 use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
 
 /// Headers never captured unless explicitly allowed with
@@ -12,10 +13,12 @@ pub const SENSITIVE_HEADERS: &[&str] = &[
     "x-auth-token",
 ];
 
-/// An allow-list of headers (or gRPC metadata keys) recorded as span
-/// attributes `{prefix}{lowercased name}` with a string-array value, one
-/// element per header value, as the HTTP and RPC conventions define
-/// (`http.request.header.<name>`, `rpc.request.metadata.<key>`).
+/// An allow-list of headers (HTTP headers, gRPC metadata keys, message
+/// headers) recorded as span attributes `{prefix}{lowercased name}` with a
+/// string-array value, one element per header value, as the conventions
+/// define (`http.request.header.<name>`, `rpc.request.metadata.<key>`,
+/// `messaging.header.<name>`). The one sensitive-header rule of the family:
+/// every layer's header capture is this type.
 ///
 /// Only listed headers are captured; [`SENSITIVE_HEADERS`] are refused even
 /// when listed unless [`allow_sensitive`](Self::allow_sensitive) names them.
@@ -36,6 +39,13 @@ pub const SENSITIVE_HEADERS: &[&str] = &[
 #[derive(Clone, Debug, Default)]
 pub struct HeaderCapture {
     entries: Vec<(HeaderName, Key)>,
+}
+
+/// Whether `name` (any case) is one of the [`SENSITIVE_HEADERS`].
+pub fn is_sensitive_header(name: &str) -> bool {
+    SENSITIVE_HEADERS
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(name.trim()))
 }
 
 impl HeaderCapture {
@@ -64,6 +74,28 @@ impl HeaderCapture {
             self.add(prefix, name.as_ref(), true);
         }
         self
+    }
+
+    /// Captures `names` under `prefix`; names in [`SENSITIVE_HEADERS`] are
+    /// captured only when `allowed_sensitive` names them too (what the
+    /// builders' `capture_*_headers` and `allow_sensitive_headers` set).
+    pub fn with_allowed<I, S, A, T>(prefix: &str, names: I, allowed_sensitive: A) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+        A: IntoIterator<Item = T> + Clone,
+        T: AsRef<str>,
+    {
+        let mut c = HeaderCapture::default();
+        for name in names {
+            let name = name.as_ref();
+            let allowed = allowed_sensitive
+                .clone()
+                .into_iter()
+                .any(|a| a.as_ref().trim().eq_ignore_ascii_case(name.trim()));
+            c.add(prefix, name, allowed);
+        }
+        c
     }
 
     fn add(&mut self, prefix: &str, name: &str, sensitive_ok: bool) {
@@ -112,6 +144,36 @@ impl HeaderCapture {
     }
 }
 
+impl HeaderCapture {
+    /// Appends the attributes for the configured headers present in a
+    /// carrier (message headers through the messaging carriers): names
+    /// compared case-insensitively, values the carrier can read as text.
+    pub fn capture_from(&self, carrier: &dyn Extractor, out: &mut Vec<KeyValue>) {
+        if self.entries.is_empty() {
+            return;
+        }
+        let keys = carrier.keys();
+        for (name, key) in &self.entries {
+            let mut values: Vec<StringValue> = Vec::new();
+            for k in keys
+                .iter()
+                .filter(|k| k.eq_ignore_ascii_case(name.as_str()))
+            {
+                if let Some(all) = carrier.get_all(k) {
+                    values.extend(all.into_iter().map(|v| StringValue::from(v.to_owned())));
+                }
+            }
+            if !values.is_empty() {
+                values.dedup();
+                out.push(KeyValue::new(
+                    key.clone(),
+                    Value::Array(Array::String(values)),
+                ));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,5 +195,24 @@ mod tests {
         );
         let allowed = HeaderCapture::default().allow_sensitive("p.", ["cookie"]);
         assert_eq!(allowed.capture(&h)[0].key.as_str(), "p.cookie");
+    }
+
+    #[test]
+    fn carriers_get_the_same_sensitive_rule() {
+        use std::collections::HashMap;
+        let mut m: HashMap<String, String> = HashMap::new();
+        m.insert("authorization".into(), "Bearer x".into());
+        m.insert("x-tenant".into(), "acme".into());
+        let c = HeaderCapture::new("messaging.header.", ["authorization", "x-tenant"]);
+        let mut out = Vec::new();
+        c.capture_from(&m, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].key.as_str(), "messaging.header.x-tenant");
+        let allowed =
+            HeaderCapture::with_allowed("messaging.header.", ["authorization"], ["Authorization"]);
+        let mut out = Vec::new();
+        allowed.capture_from(&m, &mut out);
+        assert_eq!(out[0].key.as_str(), "messaging.header.authorization");
+        assert!(is_sensitive_header("Cookie"));
     }
 }

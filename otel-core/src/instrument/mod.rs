@@ -1,30 +1,60 @@
-//! Building blocks shared by the layer crates (`otel-http`, `otel-grpc`,
-//! `otel-messaging`, `otel-patterns`), so each rule is written once:
-//! histogram buckets, the resend-count request extension, header capture
-//! allow-lists, filter combinators, error and exception recording (span
-//! events or log records), interned span names and the cache of
-//! instruments bound to hot attribute sets.
+//! The instrumentation core: how every layer crate of the family
+//! (`otel-http`, `otel-grpc`, `otel-messaging`, `otel-patterns`, ...)
+//! behaves, written once.
+//!
+//! | concern | item |
+//! |---|---|
+//! | instrumentation scope (name, version, schema URL) | [`scope`] |
+//! | options every builder shares, one setter name each | [`Options`], [`instrumentation_setters!`](crate::instrumentation_setters) |
+//! | starting a span (late attributes, Level 2 flags kept) | [`SpanStarter`] |
+//! | one extraction rule, given or global propagator | [`Propagation`] |
+//! | header / metadata / message-header capture, one sensitive rule | [`HeaderCapture`] |
+//! | error to `error.type` and status | [`error_type`](self#error-type), [`record_error`], [`record_exception`] |
+//! | exceptions as span events or log records | [`ExceptionEvents`] |
+//! | duration histograms and their buckets | [`duration_histogram`], [`DURATION_BUCKETS`] |
+//! | bounded caches, interning, hashing | [`BoundCache`], [`intern_span_name`], [`FastHasher`] |
+//! | `_OTHER` | [`OTHER`] |
+//! | filters | [`Filter`] and its combinators |
+//! | which attempt a request is | [`ResendCount`] |
+//!
+//! The clock is [`crate::clock`].
+//!
+//! # error.type
+//!
+//! The rule is in [`type_error_type`]'s module documentation: a protocol
+//! status first, then a class the error names, then the Rust type, else
+//! [`OTHER`].
 
 mod bound;
+mod duration;
 mod error;
+mod error_record;
+mod error_type;
 mod exception;
 mod filter;
+mod hasher;
 mod headers;
+mod options;
+mod propagation;
 mod resend;
+mod scope;
+mod setters;
 mod span_name;
+mod span_start;
 
 pub use bound::{BoundCache, StaticKey};
-pub use error::{ErrorRecord, record_error, record_exception};
+pub use duration::{DURATION_BUCKETS, duration_histogram, old_duration_histogram_ms};
+pub use error::{record_error, record_exception};
+pub use error_record::ErrorRecord;
+pub use error_type::{OTHER, type_error_type, variant_error_type};
 pub(crate) use exception::set_global_logger_provider;
-pub use exception::{ExceptionEvent, ExceptionEvents};
+pub use exception::{ExceptionEvent, ExceptionEvents, ExceptionLoggerHandle};
 pub use filter::{All, Any, Filter, FilterExt, Not, all, any, not};
-pub use headers::{HeaderCapture, SENSITIVE_HEADERS};
+pub use hasher::{BuildFastHasher, FastHasher};
+pub use headers::{HeaderCapture, SENSITIVE_HEADERS, is_sensitive_header};
+pub use options::{Options, ResolvedOptions, SemconvArea};
+pub use propagation::{Extracted, Propagation};
 pub use resend::ResendCount;
+pub use scope::scope;
 pub use span_name::{INTERNED_SPAN_NAME_BYTES, intern_span_name};
-
-/// The advisory bucket boundaries (seconds) of every duration histogram of
-/// the semantic conventions (`http.*.request.duration`, `rpc.*.call.duration`,
-/// `messaging.*.duration`).
-pub const DURATION_BUCKETS: &[f64] = &[
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-];
+pub use span_start::{RANDOM_TRACE_FLAG, SpanStarter};

@@ -41,7 +41,7 @@ mod spec;
 
 pub use force_keep::{ForceKeep, ForceKeepSampler, is_force_keep, with_force_keep};
 pub use pattern::Pattern;
-pub use rate_limit::{Clock, ManualClock, MonotonicClock, RateLimitingSampler};
+pub use rate_limit::RateLimitingSampler;
 pub use rule::{Rule, RuleAction, RuleSampler, RuleSamplerBuilder, SpanMatcher};
 pub use spec::{DEFAULT_RATE_LIMIT, RootSampler, SamplerSpec, SamplerSpecError};
 

@@ -1,93 +1,13 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use opentelemetry::trace::{Link, SpanKind, TraceId};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
 
 use super::result_for;
-
-/// A source of monotonic time for [`RateLimitingSampler`]: nanoseconds since an
-/// arbitrary fixed origin. Time should not go backwards; if it does, the sampler
-/// keeps fewer spans for a while and never panics.
-pub trait Clock: Send + Sync + fmt::Debug + 'static {
-    /// Nanoseconds since the clock's origin.
-    fn now_nanos(&self) -> u64;
-}
-
-/// The real monotonic clock ([`Instant`]), with its origin at creation.
-#[derive(Clone, Copy, Debug)]
-pub struct MonotonicClock {
-    origin: Instant,
-}
-
-impl MonotonicClock {
-    /// A clock whose origin is now.
-    pub fn new() -> Self {
-        Self {
-            origin: Instant::now(),
-        }
-    }
-}
-
-impl Default for MonotonicClock {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Clock for MonotonicClock {
-    fn now_nanos(&self) -> u64 {
-        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
-    }
-}
-
-/// A clock that moves only when told to, for tests; clones share the time.
-///
-/// ```
-/// use std::time::Duration;
-/// use otel_core::sampling::{Clock, ManualClock};
-///
-/// let clock = ManualClock::new();
-/// clock.advance(Duration::from_millis(1500));
-/// assert_eq!(clock.now_nanos(), 1_500_000_000);
-/// ```
-#[derive(Clone, Debug, Default)]
-pub struct ManualClock {
-    nanos: Arc<AtomicU64>,
-}
-
-impl ManualClock {
-    /// A clock at time zero.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Moves the clock forward by `by` (saturating).
-    pub fn advance(&self, by: Duration) {
-        let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
-        // `fetch_update` with a closure that always returns `Some` cannot fail.
-        let _ = self
-            .nanos
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |now| {
-                Some(now.saturating_add(by))
-            });
-    }
-
-    /// Sets the time since the origin.
-    pub fn set(&self, since_origin: Duration) {
-        let nanos = u64::try_from(since_origin.as_nanos()).unwrap_or(u64::MAX);
-        self.nanos.store(nanos, Ordering::Relaxed);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now_nanos(&self) -> u64 {
-        self.nanos.load(Ordering::Relaxed)
-    }
-}
+use crate::clock::{Clock, MonotonicClock};
 
 /// Keeps about `per_second` spans per second however high the load, with short
 /// bursts of up to `burst` spans (default: one second's worth, at least 1).
@@ -113,7 +33,8 @@ impl Clock for ManualClock {
 /// use std::time::Duration;
 /// use opentelemetry::trace::{SpanKind, TraceId};
 /// use opentelemetry_sdk::trace::{SamplingDecision, ShouldSample};
-/// use otel_core::sampling::{ManualClock, RateLimitingSampler};
+/// use otel_core::clock::ManualClock;
+/// use otel_core::sampling::RateLimitingSampler;
 ///
 /// let clock = ManualClock::new();
 /// let sampler = RateLimitingSampler::with_clock(2.0, 2.0, clock.clone());
@@ -181,7 +102,7 @@ impl RateLimitingSampler {
 
 impl<C: Clock> RateLimitingSampler<C> {
     /// Keeps about `per_second` spans per second with bursts of up to `burst`
-    /// spans, on `clock` (e.g. a [`ManualClock`] in tests). Pass
+    /// spans, on `clock` (e.g. a [`ManualClock`](crate::clock::ManualClock) in tests). Pass
     /// [`RateLimitingSampler::default_burst`] for the default burst.
     pub fn with_clock(per_second: f64, burst: f64, clock: C) -> Self {
         let burst = if burst.is_nan() { 1.0 } else { burst.max(1.0) };
@@ -226,7 +147,7 @@ impl<C: Clock> RateLimitingSampler<C> {
             Mode::Closed => return false,
             Mode::Limited => {}
         }
-        let now = bucket.clock.now_nanos();
+        let now = u64::try_from(bucket.clock.now().as_nanos()).unwrap_or(u64::MAX);
         // One atomic variable: its modification order alone makes the
         // compare-and-swap count correctly, so relaxed ordering suffices.
         let mut tat = bucket.tat.load(Ordering::Relaxed);
@@ -287,9 +208,11 @@ impl<C: Clock> ShouldSample for RateLimitingSampler<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
     use crate::sampling::test_support::remote_parent;
     use opentelemetry::trace::TraceState;
     use opentelemetry_sdk::trace::Sampler;
+    use std::time::{Duration, Instant};
 
     fn kept<C: Clock>(sampler: &RateLimitingSampler<C>) -> bool {
         sampler
