@@ -18,6 +18,8 @@
 //! - [`instrument`]: the instrumentation core every layer crate is built on
 //!   (scope, shared builder options, span start, extraction rule, header
 //!   capture, `error.type` rule, exceptions, duration histograms, caches).
+//! - [`shutdown_signal`]: SIGINT or SIGTERM, for a server's graceful
+//!   shutdown before the [`Telemetry`] is shut down.
 //! - [`clock`]: the injectable monotonic clock of samplers and patterns.
 //! - `testing` (feature `testing`): in-memory capture with assertions.
 //! - `tracing_bridge` (feature `tracing`): `tracing` spans and events on the
@@ -63,6 +65,7 @@ pub mod propagation;
 pub mod resource;
 pub mod sampling;
 mod setup;
+mod shutdown_signal;
 #[cfg(feature = "testing")]
 pub mod testing;
 #[cfg(feature = "tracing")]
@@ -76,3 +79,4 @@ pub use opentelemetry_semantic_conventions as semconv;
 pub use setup::{
     ExportStats, SetupError, SetupReport, ShutdownError, Telemetry, TelemetryBuilder, init,
 };
+pub use shutdown_signal::shutdown_signal;

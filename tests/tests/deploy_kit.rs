@@ -807,3 +807,35 @@ fn the_validator_rejects_broken_manifests() {
         assert_eq!(r["status"], "invalid", "{version}: {r}");
     }
 }
+
+/// A SIGTERM starts a graceful stop (`otel_core::shutdown_signal`); the pod
+/// must live long enough for the batch delay and one export before
+/// Kubernetes sends SIGKILL, or the last requests' spans are lost.
+#[test]
+fn every_service_has_time_to_flush_after_sigterm() {
+    let ms = |env: &BTreeMap<String, String>, var: &str, default: u64| {
+        env.get(var)
+            .map(|v| {
+                v.parse::<u64>()
+                    .unwrap_or_else(|e| panic!("{var}={v}: {e}"))
+            })
+            .unwrap_or(default)
+    };
+    for dir in ["deploy/k8s/base", "deploy/k8s/istio", "deploy/k8s/linkerd"] {
+        let objects = build(dir);
+        let services = service_environments(dir);
+        assert!(!services.is_empty(), "{dir}");
+        for (service, env) in &services {
+            let deployment = find(&objects, "Deployment", service).expect("deployment");
+            let grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{dir} {service}: no terminationGracePeriodSeconds"));
+            let needed_ms = ms(env, "OTEL_BSP_SCHEDULE_DELAY", 5_000)
+                + ms(env, "OTEL_EXPORTER_OTLP_TIMEOUT", 10_000);
+            assert!(
+                grace * 1_000 >= needed_ms,
+                "{dir} {service}: terminationGracePeriodSeconds {grace} < batch delay + export timeout ({needed_ms} ms)"
+            );
+        }
+    }
+}

@@ -100,9 +100,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .build(),
         )
         .add_service(OrdersServer::new(OrdersService))
-        .serve_with_shutdown(addr, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        // SIGTERM or Ctrl-C: finish the calls in flight, then flush.
+        .serve_with_shutdown(addr, otel_core::shutdown_signal())
         .await?;
     telemetry.shutdown().await?;
     Ok(())

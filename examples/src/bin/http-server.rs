@@ -112,9 +112,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
+    // SIGTERM (Kubernetes, systemd, docker stop) or Ctrl-C: stop taking
+    // requests, finish the ones in flight, then flush the telemetry.
+    .with_graceful_shutdown(otel_core::shutdown_signal())
     .await?;
     telemetry.shutdown().await?;
     Ok(())

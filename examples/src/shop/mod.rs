@@ -496,7 +496,8 @@ pub async fn run_service(name: &str) -> Result<(), BoxError> {
         (other, None) => return Err(format!("{other} needs a broker").into()),
         (other, Some(_)) => return Err(format!("{other} takes no broker").into()),
     }
-    tokio::signal::ctrl_c().await?;
+    // SIGTERM (the orchestrator) or Ctrl-C.
+    otel_core::shutdown_signal().await;
     for task in tasks {
         task.abort();
     }

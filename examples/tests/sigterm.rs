@@ -1,0 +1,98 @@
+//! The `http-server` example stopped the way an orchestrator stops it:
+//! SIGTERM right after a request. The request's span must reach the
+//! collector (the default batch delay is 5 s: without the graceful stop the
+//! process would die with exit 143 and the span would be lost).
+
+#![cfg(unix)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use otel_tests::collector::Collector;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// One HTTP/1.1 GET, returning the status line.
+fn get(addr: &str, path: &str) -> std::io::Result<String> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out.lines().next().unwrap_or_default().to_owned())
+}
+
+#[test]
+fn sigterm_after_a_request_exports_its_span() {
+    let collector = Collector::start();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_http-server"))
+        .env("LISTEN_ADDR", &addr)
+        .env("OTEL_SERVICE_NAME", "sigterm-test")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", collector.grpc_endpoint())
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .env("OTEL_METRICS_EXPORTER", "none")
+        .env("OTEL_LOGS_EXPORTER", "none")
+        // The default batch delay (5 s): the span is still queued at SIGTERM.
+        .env_remove("OTEL_BSP_SCHEDULE_DELAY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the http-server example");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        match get(&addr, "/users/7") {
+            Ok(line) => break line,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => {
+                let _ = child.kill();
+                panic!("the example did not answer on {addr}: {e}");
+            }
+        }
+    };
+    assert!(status.contains("200"), "{status}");
+
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::Signal::TERM,
+    )
+    .expect("SIGTERM");
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(exit) = child.try_wait().expect("wait") {
+            break exit;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("the example did not stop within 20 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        exit.success(),
+        "exit after SIGTERM: {exit:?} (143 = killed by it)"
+    );
+
+    let spans = collector.wait_for_spans(1, Duration::from_secs(10));
+    let server: Vec<_> = spans
+        .iter()
+        .filter(|s| s.name == "GET /users/{id}")
+        .collect();
+    assert_eq!(
+        server.len(),
+        1,
+        "the request's span at the collector: {:?}",
+        spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
+}
