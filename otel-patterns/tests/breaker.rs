@@ -56,7 +56,10 @@ fn failure_rate_opens_after_minimum_calls_with_event_span_and_metrics() {
     caller.assert_event("circuit_breaker.state_change");
     assert_eq!(
         caller
-            .event_attr("circuit_breaker.state_change", "circuit_breaker.transition.to")
+            .event_attr(
+                "circuit_breaker.state_change",
+                "circuit_breaker.transition.to"
+            )
             .map(|v| v.to_string()),
         Some("open".to_owned())
     );
