@@ -340,7 +340,7 @@ async fn jetstream_publish_ack_and_settle_spans() {
     let sends = capture.spans_named(&format!("publish {subject}"));
     assert_eq!(sends.len(), 3);
     sends[0]
-        .assert_attr("messaging.nats.stream", name.as_str())
+        .assert_attr("messaging.nats.stream.name", name.as_str())
         .assert_kind(SpanKind::Producer);
     assert!(
         sends
@@ -375,7 +375,7 @@ async fn jetstream_publish_ack_and_settle_spans() {
     assert_eq!(processes.len(), 3);
     for p in &processes {
         p.assert_attr("messaging.consumer.group.name", "worker")
-            .assert_attr("messaging.nats.stream", name.as_str());
+            .assert_attr("messaging.nats.stream.name", name.as_str());
         assert!(sends.iter().any(|s| p.is_linked_to(s)));
     }
     for op in ["ack", "term", "nak"] {
@@ -554,7 +554,7 @@ async fn jetstream_batch_publish_fetch_receive_and_settle() {
     publish
         .assert_kind(SpanKind::Client)
         .assert_attr("messaging.batch.message_count", 3i64)
-        .assert_attr("messaging.nats.stream", name.as_str());
+        .assert_attr("messaging.nats.stream.name", name.as_str());
     for create in &creates {
         assert_linked(&publish, create);
     }
@@ -588,7 +588,7 @@ async fn jetstream_batch_publish_fetch_receive_and_settle() {
         .assert_attr("messaging.operation.type", "receive")
         .assert_attr("messaging.batch.message_count", 3i64)
         .assert_attr("messaging.consumer.group.name", "puller")
-        .assert_attr("messaging.nats.stream", name.as_str())
+        .assert_attr("messaging.nats.stream.name", name.as_str())
         .assert_attr("messaging.destination.name", subject.as_str());
     assert_eq!(receive.links().len(), 3);
     for create in &creates {
@@ -711,7 +711,7 @@ async fn jetstream_process_batch_links_every_message() {
         .assert_kind(SpanKind::Consumer)
         .assert_attr("messaging.batch.message_count", 2i64)
         .assert_attr("messaging.consumer.group.name", "batcher")
-        .assert_attr("messaging.nats.stream", name.as_str())
+        .assert_attr("messaging.nats.stream.name", name.as_str())
         .assert_no_attr("messaging.message.body.size");
     assert_root(&process);
     assert_eq!(process.links().len(), 2);
@@ -728,7 +728,7 @@ async fn jetstream_process_batch_links_every_message() {
             .assert_attr("messaging.operation.name", op_name)
             .assert_attr("messaging.destination.name", subject.as_str())
             .assert_attr("messaging.consumer.group.name", "batcher")
-            .assert_attr("messaging.nats.stream", name.as_str())
+            .assert_attr("messaging.nats.stream.name", name.as_str())
             .assert_attr("messaging.nats.stream.sequence", sequence)
             .assert_no_attr("messaging.batch.message_count")
             .assert_not_error();

@@ -58,9 +58,9 @@
 //! | `saga.compensate {step}` | internal | the saga span; links to the step span it undoes (`saga.link.role=undoes`) and to the failed step span (`triggered_by`) | as a step, plus `saga.compensation.trigger.step`, `saga.compensation.trigger.error_type` |
 //! | `tx {tx.name}` | internal | current context; after recovery a new root linked to the original | `tx.name`, `tx.id`, `tx.recovered`, `tx.decision`, `tx.outcome`, `error.type` |
 //! | `tx.prepare`, `tx.commit`, `tx.rollback` | internal | the transaction span | `tx.phase`, `tx.decision` |
-//! | `tx.prepare {participant}`, `tx.commit {participant}`, `tx.rollback {participant}` | internal | the phase span; phase-two spans link to the prepare span | `tx.phase`, `tx.participant`, `tx.participant.outcome` (`ok`, `failed`, `timeout`), `tx.attempts`, `error.type` |
+//! | `tx.prepare {participant}`, `tx.commit {participant}`, `tx.rollback {participant}` | internal | the phase span; phase-two spans link to the prepare span | `tx.phase`, `tx.participant.name`, `tx.participant.outcome` (`ok`, `failed`, `timeout`), `tx.attempts`, `error.type` |
 //! | `retry` | internal | current context | `retry.operation`, `retry.attempts`, `retry.outcome` (`success`, `non_retryable`, `attempts_exhausted`, `elapsed_exceeded`, `budget_exhausted`), `error.type` |
-//! | `retry.attempt` | internal | the `retry` span | `retry.operation`, `retry.attempt` (1 = first try), `retry.delay` (s), `retry.delay.from_server`, `error.type` (`retryable_result` for a retried response) |
+//! | `retry.attempt` | internal | the `retry` span | `retry.operation`, `retry.attempt` (1 = first try), `retry.delay` (s), `retry.server_delay`, `error.type` (`retryable_result` for a retried response) |
 //! | `circuit_breaker.rejected` | internal | current context | `circuit_breaker.name`, `circuit_breaker.state`, `error.type=circuit_open`, status error |
 //!
 //! The retry tower layer ([`retry::RetryLayer`]) puts
@@ -79,9 +79,9 @@
 //! |---|---|---|
 //! | `saga.step.retry` | step / compensation span | `retry.attempt` (next), `retry.delay` (s), `error.type` |
 //! | `saga.barrier.duplicate`, `saga.barrier.null_compensation`, `saga.barrier.hanging` | current span of the participant | `saga.id`, `saga.barrier.branch`, `saga.barrier.op` |
-//! | `retry.backoff` | `retry` span (phase-two participant span for 2PC) | `retry.attempt` (next), `retry.delay` (s), `retry.delay.from_server` |
+//! | `retry.backoff` | `retry` span (phase-two participant span for 2PC) | `retry.attempt` (next), `retry.delay` (s), `retry.server_delay` |
 //! | `retry.budget_exhausted` | `retry` span | `retry.attempt` |
-//! | `circuit_breaker.state_change` | the span current when the call that caused it was recorded (or acquired) | `circuit_breaker.name`, `circuit_breaker.state.from`, `circuit_breaker.state.to`, `circuit_breaker.transition.reason` (`failure_rate`, `slow_call_rate`, `wait_elapsed`, `trial_calls_succeeded`, `manual`) |
+//! | `circuit_breaker.state_change` | the span current when the call that caused it was recorded (or acquired) | `circuit_breaker.name`, `circuit_breaker.transition.from`, `circuit_breaker.transition.to`, `circuit_breaker.transition.reason` (`failure_rate`, `slow_call_rate`, `wait_elapsed`, `trial_calls_succeeded`, `manual`) |
 //!
 //! ## Metrics
 //!
@@ -96,7 +96,7 @@
 //! | `retry.budget.exhausted` | counter | `{retry}` | `retry.operation` |
 //! | `circuit_breaker.calls` | observable counter | `{call}` | `circuit_breaker.name`, `circuit_breaker.outcome` (`success`, `failure`, `slow` = slow success, `rejected`) |
 //! | `circuit_breaker.state` | observable gauge | `{state}` | `circuit_breaker.name`, `circuit_breaker.state`: 1 for the current state, 0 for the others |
-//! | `circuit_breaker.transitions` | counter | `{transition}` | `circuit_breaker.name`, `circuit_breaker.state.from`, `circuit_breaker.state.to` |
+//! | `circuit_breaker.transitions` | counter | `{transition}` | `circuit_breaker.name`, `circuit_breaker.transition.from`, `circuit_breaker.transition.to` |
 //!
 //! (The two-phase-commit names use the `tx.` prefix: metric instrument
 //! names must start with a letter, so `2pc.*` would be dropped by the SDK.)

@@ -14,9 +14,9 @@ pub const CB_NAME: &str = "circuit_breaker.name";
 /// A breaker state (attribute; also the state gauge's name).
 pub const CB_STATE: &str = "circuit_breaker.state";
 /// State before a transition.
-pub const CB_STATE_FROM: &str = "circuit_breaker.state.from";
+pub const CB_STATE_FROM: &str = "circuit_breaker.transition.from";
 /// State after a transition.
-pub const CB_STATE_TO: &str = "circuit_breaker.state.to";
+pub const CB_STATE_TO: &str = "circuit_breaker.transition.to";
 /// Why a transition happened.
 pub const CB_REASON: &str = "circuit_breaker.transition.reason";
 /// Call outcome (`success`, `failure`, `slow`, `rejected`).
@@ -44,7 +44,7 @@ pub const RETRY_OUTCOME: &str = "retry.outcome";
 /// Delay (s) before an attempt.
 pub const RETRY_DELAY: &str = "retry.delay";
 /// Whether the delay came from the server (`Retry-After`, `RetryInfo`).
-pub const RETRY_DELAY_SERVER: &str = "retry.delay.from_server";
+pub const RETRY_DELAY_SERVER: &str = "retry.server_delay";
 /// Event: waiting before the next attempt.
 pub const RETRY_BACKOFF_EVENT: &str = "retry.backoff";
 /// Event: the budget refused a retry.
@@ -108,7 +108,7 @@ pub const TX_DECISION: &str = "tx.decision";
 /// Phase (`prepare`, `commit`, `rollback`).
 pub const TX_PHASE: &str = "tx.phase";
 /// Participant name.
-pub const TX_PARTICIPANT: &str = "tx.participant";
+pub const TX_PARTICIPANT: &str = "tx.participant.name";
 /// Participant vote / call outcome (`ok`, `failed`, `timeout`).
 pub const TX_PARTICIPANT_OUTCOME: &str = "tx.participant.outcome";
 /// Attempts of a phase-two call.

@@ -56,7 +56,10 @@ fn failure_rate_opens_after_minimum_calls_with_event_span_and_metrics() {
     caller.assert_event("circuit_breaker.state_change");
     assert_eq!(
         caller
-            .event_attr("circuit_breaker.state_change", "circuit_breaker.state.to")
+            .event_attr(
+                "circuit_breaker.state_change",
+                "circuit_breaker.transition.to"
+            )
             .map(|v| v.to_string()),
         Some("open".to_owned())
     );
@@ -89,7 +92,7 @@ fn failure_rate_opens_after_minimum_calls_with_event_span_and_metrics() {
     );
     assert_eq!(
         m.sum_u64("circuit_breaker.transitions")
-            .value_with(&[KeyValue::new("circuit_breaker.state.to", "open")]),
+            .value_with(&[KeyValue::new("circuit_breaker.transition.to", "open")]),
         1
     );
 }
@@ -186,11 +189,11 @@ fn open_waits_then_half_open_decides() {
     let m = c.collect_metrics();
     let t = m.sum_u64("circuit_breaker.transitions");
     assert_eq!(
-        t.value_with(&[KeyValue::new("circuit_breaker.state.from", "open")]),
+        t.value_with(&[KeyValue::new("circuit_breaker.transition.from", "open")]),
         3
     );
     assert_eq!(
-        t.value_with(&[KeyValue::new("circuit_breaker.state.to", "closed")]),
+        t.value_with(&[KeyValue::new("circuit_breaker.transition.to", "closed")]),
         1
     );
 }
@@ -349,7 +352,7 @@ async fn concurrent_use_counts_every_call_once() {
     let m = c.collect_metrics();
     assert_eq!(
         m.sum_u64("circuit_breaker.transitions")
-            .value_with(&[KeyValue::new("circuit_breaker.state.to", "open")]),
+            .value_with(&[KeyValue::new("circuit_breaker.transition.to", "open")]),
         1
     );
 }

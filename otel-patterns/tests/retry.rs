@@ -90,7 +90,7 @@ async fn result_predicate_server_delay_and_caps() {
         .assert_attr("retry.outcome", "attempts_exhausted")
         .assert_error();
     let a = c.spans_named("retry.attempt");
-    a[1].assert_attr("retry.delay.from_server", true)
+    a[1].assert_attr("retry.server_delay", true)
         .assert_attr("retry.delay", 2.0)
         .assert_attr("error.type", "retryable_result");
 

@@ -249,7 +249,7 @@ fn assert_declined_flow(
     let attempt = trace.child(&retry, service::CONSUMER, |s| s.name() == "retry.attempt");
     http_hop(&trace, &attempt, service::PAYMENT, "/payments/charge")
         .assert_attr("http.response.status_code", 402)
-        .assert_attr("payment.outcome", "declined");
+        .assert_attr("shop.payment.outcome", "declined");
 
     // The compensation: linked to the step it undoes, calling inventory.
     let release = trace.one(service::CONSUMER, "saga.compensate reserve_inventory");

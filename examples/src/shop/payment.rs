@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::{ORDER_ID_ATTRIBUTE, SharedPropagator};
 
 /// Span attribute with the payment decision on the server span.
-pub const PAYMENT_OUTCOME_ATTRIBUTE: &str = "payment.outcome";
+pub const PAYMENT_OUTCOME_ATTRIBUTE: &str = "shop.payment.outcome";
 
 /// The body of `POST /payments/charge` (JSON).
 #[derive(Clone, Debug, Serialize, Deserialize)]

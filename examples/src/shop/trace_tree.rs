@@ -31,7 +31,7 @@ pub const KEY_ATTRIBUTES: &[&str] = &[
     "shop.order.id",
     "shop.customer",
     "shop.order.status",
-    "payment.outcome",
+    "shop.payment.outcome",
     "error.type",
 ];
 

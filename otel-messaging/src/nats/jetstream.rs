@@ -23,7 +23,7 @@ use super::{NatsHeaderExtractor, OutgoingNats, TracedClient};
 use crate::common::{Delivered, Operation, OperationSpan, OperationType, settle, shared_value};
 
 /// Span attribute: the JetStream stream name (project convention).
-pub const NATS_STREAM: &str = "messaging.nats.stream";
+pub const NATS_STREAM: &str = "messaging.nats.stream.name";
 /// Span attribute: the message's stream sequence (project convention).
 pub const NATS_STREAM_SEQUENCE: &str = "messaging.nats.stream.sequence";
 
@@ -101,7 +101,7 @@ impl TracedJetStream {
     /// `create {subject}` PRODUCER span per message (context injected),
     /// one `publish {subject}` CLIENT span with
     /// `messaging.batch.message_count` and links to the creation contexts,
-    /// ending at the last ack. It records `messaging.nats.stream` when all
+    /// ending at the last ack. It records `messaging.nats.stream.name` when all
     /// acks name one stream, and the first failure's `error.type`. The
     /// messages' reply subjects are ignored (JetStream replies with the ack).
     pub async fn publish_batch(
@@ -147,7 +147,7 @@ impl TracedJetStream {
     /// links to every message's creation context (with its
     /// `messaging.nats.stream.sequence` as a link attribute), and records
     /// `messaging.batch.message_count`, the consumer name as
-    /// `messaging.consumer.group.name` and `messaging.nats.stream`. Subject
+    /// `messaging.consumer.group.name` and `messaging.nats.stream.name`. Subject
     /// and consumer are recorded when all messages share them (with no
     /// message the name falls back to `receive {server}`). The messages are
     /// counted in `messaging.client.consumed.messages` once, by the receive

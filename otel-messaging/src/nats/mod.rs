@@ -7,7 +7,7 @@
 //! `messaging.destination.template` = the subscription subject when it has
 //! wildcards (`*`, `>`), `messaging.consumer.group.name` = queue group,
 //! `messaging.destination.temporary = true` for `_INBOX.` subjects. JetStream
-//! adds `messaging.nats.stream` and `messaging.nats.stream.sequence`.
+//! adds `messaging.nats.stream.name` and `messaging.nats.stream.sequence`.
 //! `messaging.destination.subscription.name` is not recorded: the project
 //! convention does not map any NATS concept to it.
 //!

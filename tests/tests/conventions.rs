@@ -1,0 +1,739 @@
+//! Keeps `docs/conventions.md` true.
+//!
+//! 1. The project registry (`semconv/model`, YAML): every attribute, metric,
+//!    event and span name it defines is listed in `docs/conventions.md`,
+//!    every `ref` resolves (here or, for upstream names, in the document),
+//!    and no registry attribute is also a namespace of another name.
+//! 2. Representative calls through the layers (HTTP server and client, a
+//!    gRPC call, a saga with a compensation, a retry, a breaker transition,
+//!    a two-phase commit, NATS publish / subscribe / request / reply against
+//!    the NATS server at 127.0.0.1:4222), recorded with the in-memory
+//!    capture: every span name (as a pattern), attribute key, metric (name
+//!    and unit) and event name captured is listed in the document.
+//!
+//! A name is "listed" when it is an inline code span (`` `name` ``) of the
+//! document. Span names are turned into patterns by [`span_name_pattern`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::convert::Infallible;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use otel_core::opentelemetry::context::FutureExt;
+use otel_core::opentelemetry::trace::{TraceContextExt, Tracer};
+use otel_core::opentelemetry::{Context, KeyValue};
+use otel_core::propagation::TraceContextPropagator;
+use otel_core::testing::{Capture, CapturedSpan, MetricKind, MetricView};
+use otel_grpc::{GrpcClientLayer, GrpcServerLayer};
+use otel_http::client::ClientLayer;
+use otel_http::server::ServerLayer;
+use otel_messaging::Instrumentation;
+use otel_messaging::nats::{TracedClient, async_nats};
+use otel_patterns::Telemetry;
+use otel_patterns::breaker::CircuitBreaker;
+use otel_patterns::retry::{RetryDecision, RetryPolicy};
+use otel_patterns::saga::{BoxError, Saga, Step, StepError};
+use otel_patterns::twopc::{Coordinator, Participant, TxOutcome};
+use serde_norway::Value as Yaml;
+use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
+
+/// The instrumentation scope of this test's own spans (not checked).
+const TEST_SCOPE: &str = "conventions-test";
+
+/// Bounded wait for a NATS delivery.
+const DELIVERY_WAIT: Duration = Duration::from_secs(10);
+
+/// Attributes whose value may make up a whole span-name token, most specific
+/// first: the token becomes `{key}`.
+const NAME_ATTRIBUTES: &[&str] = &[
+    "http.request.method",
+    "http.route",
+    "url.template",
+    "rpc.method",
+    "messaging.operation.name",
+    "messaging.destination.template",
+    "messaging.destination.name",
+    "saga.name",
+    "saga.step.name",
+    "tx.name",
+    "tx.participant.name",
+];
+
+/// Attributes whose value may end a dotted span-name token (`tx.prepare` is
+/// `tx.{tx.phase}`).
+const NAME_SUFFIX_ATTRIBUTES: &[&str] = &["tx.phase"];
+
+/// Template attributes: a captured key with one of these prefixes is listed
+/// as `prefix<key>`.
+const TEMPLATE_PREFIXES: &[&str] = &[
+    "http.request.header.",
+    "http.response.header.",
+    "rpc.request.metadata.",
+    "rpc.response.metadata.",
+    "messaging.header.",
+];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// The document's text.
+fn conventions_md() -> String {
+    let path = root().join("docs/conventions.md");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every inline code span of `doc`.
+fn listed(doc: &str) -> BTreeSet<String> {
+    doc.lines()
+        .flat_map(|line| line.split('`').skip(1).step_by(2))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The unit the document gives a metric: the code span after the metric's
+/// name and instrument on its table row (`| `name` | instrument | `unit` |`).
+fn listed_unit<'a>(doc: &'a str, metric: &str) -> Option<&'a str> {
+    let cell = format!("| `{metric}` |");
+    let line = doc.lines().find(|l| l.starts_with(&cell))?;
+    let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+    cells
+        .get(3)
+        .map(|c| c.trim_matches('`'))
+        .filter(|c| !c.is_empty())
+}
+
+// ------------------------------------------------------------------ the model
+
+/// What the registry defines.
+#[derive(Debug, Default)]
+struct Model {
+    /// Attribute ids, with whether each is a template.
+    attributes: BTreeMap<String, bool>,
+    /// Every `ref`, with the file it is in.
+    refs: BTreeSet<(String, String)>,
+    /// `metric_name` → unit.
+    metrics: BTreeMap<String, String>,
+    /// Event names.
+    events: BTreeSet<String>,
+    /// Span names (the `span_name` annotation).
+    spans: BTreeSet<String>,
+}
+
+fn model_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            model_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "yaml") {
+            out.push(path);
+        }
+    }
+}
+
+fn str_of<'a>(value: &'a Yaml, key: &str) -> Option<&'a str> {
+    value.get(key).and_then(Yaml::as_str)
+}
+
+fn load_model() -> Model {
+    let dir = root().join("semconv/model");
+    let mut files = Vec::new();
+    model_files(&dir, &mut files);
+    files.sort();
+    assert!(
+        files.iter().any(|f| f.ends_with("manifest.yaml")),
+        "semconv/model/manifest.yaml"
+    );
+    let mut model = Model::default();
+    for file in files.iter().filter(|f| !f.ends_with("manifest.yaml")) {
+        let text = std::fs::read_to_string(file).unwrap();
+        let doc: Yaml = serde_norway::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: not YAML: {e}", file.display()));
+        let name = file.strip_prefix(&dir).unwrap().display().to_string();
+        let groups = doc
+            .get("groups")
+            .and_then(Yaml::as_sequence)
+            .unwrap_or_else(|| panic!("{name}: no `groups:`"));
+        for group in groups {
+            let id = str_of(group, "id").unwrap_or_else(|| panic!("{name}: a group without id"));
+            let kind = str_of(group, "type").unwrap_or_else(|| panic!("{name}: {id} has no type"));
+            assert!(
+                str_of(group, "brief").is_some(),
+                "{name}: {id} has no brief"
+            );
+            for attr in group
+                .get("attributes")
+                .and_then(Yaml::as_sequence)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(r) = str_of(attr, "ref") {
+                    model.refs.insert((r.to_owned(), name.clone()));
+                    continue;
+                }
+                let attr_id = str_of(attr, "id")
+                    .unwrap_or_else(|| panic!("{name}: {id}: an attribute without id or ref"));
+                assert_eq!(
+                    str_of(attr, "stability"),
+                    Some("development"),
+                    "{name}: {attr_id}: stability"
+                );
+                assert!(
+                    str_of(attr, "brief").is_some(),
+                    "{name}: {attr_id}: no brief"
+                );
+                let template = str_of(attr, "type").is_some_and(|t| t.starts_with("template["));
+                let previous = model.attributes.insert(attr_id.to_owned(), template);
+                assert!(previous.is_none(), "{name}: {attr_id} defined twice");
+            }
+            match kind {
+                "metric" => {
+                    let metric = str_of(group, "metric_name")
+                        .unwrap_or_else(|| panic!("{name}: {id}: no metric_name"));
+                    assert_eq!(id, format!("metric.{metric}"), "{name}: metric group id");
+                    assert!(
+                        str_of(group, "instrument").is_some(),
+                        "{name}: {id}: no instrument"
+                    );
+                    let unit =
+                        str_of(group, "unit").unwrap_or_else(|| panic!("{name}: {id}: no unit"));
+                    model.metrics.insert(metric.to_owned(), unit.to_owned());
+                }
+                "event" => {
+                    let event =
+                        str_of(group, "name").unwrap_or_else(|| panic!("{name}: {id}: no name"));
+                    assert_eq!(id, format!("event.{event}"), "{name}: event group id");
+                    model.events.insert(event.to_owned());
+                }
+                "span" => {
+                    assert!(
+                        str_of(group, "span_kind").is_some(),
+                        "{name}: {id}: no span_kind"
+                    );
+                    let span_name = group
+                        .get("annotations")
+                        .and_then(|a| str_of(a, "span_name"))
+                        .unwrap_or_else(|| panic!("{name}: {id}: no span_name annotation"));
+                    model.spans.insert(span_name.to_owned());
+                }
+                "attribute_group" => {
+                    assert!(
+                        id.starts_with("registry."),
+                        "{name}: {id}: registry group id"
+                    )
+                }
+                other => panic!("{name}: {id}: unexpected type {other}"),
+            }
+        }
+    }
+    model
+}
+
+/// Names in `names` that are also the namespace of another name.
+fn namespace_clashes<'a>(names: impl IntoIterator<Item = &'a str> + Clone) -> Vec<String> {
+    let mut clashes = Vec::new();
+    for a in names.clone() {
+        let prefix = format!("{a}.");
+        for b in names.clone() {
+            if b.starts_with(&prefix) {
+                clashes.push(format!("`{a}` is an attribute and the namespace of `{b}`"));
+            }
+        }
+    }
+    clashes
+}
+
+/// The registry is listed in the document, self-consistent, and follows the
+/// attribute / namespace rule.
+#[test]
+fn model_is_listed_and_well_formed() {
+    let doc = conventions_md();
+    let listed = listed(&doc);
+    let model = load_model();
+    assert!(model.attributes.len() > 40, "{:?}", model.attributes);
+
+    let mut missing = Vec::new();
+    for (id, template) in &model.attributes {
+        let shown = if *template {
+            format!("{id}.<key>")
+        } else {
+            id.clone()
+        };
+        if !listed.contains(&shown) {
+            missing.push(format!("attribute `{shown}`"));
+        }
+    }
+    for event in &model.events {
+        if !listed.contains(event) {
+            missing.push(format!("event `{event}`"));
+        }
+    }
+    for span in &model.spans {
+        if !listed.contains(span) {
+            missing.push(format!("span `{span}`"));
+        }
+    }
+    for (metric, unit) in &model.metrics {
+        match listed_unit(&doc, metric) {
+            None => missing.push(format!("metric `{metric}` (a table row)")),
+            Some(u) if u != unit => {
+                missing.push(format!("metric `{metric}`: unit `{unit}`, document `{u}`"))
+            }
+            Some(_) => {}
+        }
+    }
+    for (r, file) in &model.refs {
+        if !model.attributes.contains_key(r) && !listed.contains(r) {
+            missing.push(format!("{file}: ref `{r}` resolves nowhere"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "semconv/model vs docs/conventions.md:\n{}",
+        missing.join("\n")
+    );
+
+    let clashes = namespace_clashes(model.attributes.keys().map(String::as_str));
+    assert!(clashes.is_empty(), "{}", clashes.join("\n"));
+}
+
+// ------------------------------------------------------------------ captured names
+
+/// `name` as its documented pattern: a token equal to the value of one of
+/// [`NAME_ATTRIBUTES`] on the span becomes `{key}`, a dotted token ending in
+/// the value of one of [`NAME_SUFFIX_ATTRIBUTES`] gets `{key}` as that
+/// ending, and `host:port` of `server.*` becomes
+/// `{server.address}:{server.port}`.
+fn span_name_pattern(span: &CapturedSpan) -> String {
+    let value = |key: &str| span.attr(key).map(|v| v.as_str().into_owned());
+    let server = match (value("server.address"), value("server.port")) {
+        (Some(a), Some(p)) => Some(format!("{a}:{p}")),
+        _ => None,
+    };
+    span.name()
+        .split(' ')
+        .map(|token| {
+            if let Some(key) = NAME_ATTRIBUTES
+                .iter()
+                .find(|k| value(k).as_deref() == Some(token))
+            {
+                return format!("{{{key}}}");
+            }
+            for key in NAME_SUFFIX_ATTRIBUTES {
+                if let Some(v) = value(key)
+                    && let Some(head) = token.strip_suffix(v.as_str())
+                    && head.ends_with('.')
+                {
+                    return format!("{head}{{{key}}}");
+                }
+            }
+            if server.as_deref() == Some(token) {
+                return "{server.address}:{server.port}".to_owned();
+            }
+            token.to_owned()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `key` as the document lists it (templates as `prefix.<key>`).
+fn listed_key(key: &str) -> String {
+    match TEMPLATE_PREFIXES.iter().find(|p| key.starts_with(*p)) {
+        Some(prefix) => format!("{prefix}<key>"),
+        None => key.to_owned(),
+    }
+}
+
+/// Every name the capture holds, by kind.
+#[derive(Debug, Default)]
+struct Captured {
+    /// pattern → an example span name.
+    spans: BTreeMap<String, String>,
+    /// attribute key (as listed) → where it was seen.
+    attributes: BTreeMap<String, String>,
+    /// metric name → unit.
+    metrics: BTreeMap<String, String>,
+    /// event name → span it was on.
+    events: BTreeMap<String, String>,
+}
+
+impl Captured {
+    fn attribute(&mut self, key: &str, wher: impl FnOnce() -> String) {
+        self.attributes.entry(listed_key(key)).or_insert_with(wher);
+    }
+}
+
+fn metric_attribute_keys(metric: &MetricView) -> Vec<String> {
+    let keys = |attrs: &[KeyValue]| -> Vec<String> {
+        attrs.iter().map(|kv| kv.key.as_str().to_owned()).collect()
+    };
+    let all: Vec<Vec<KeyValue>> = match (metric.kind(), metric.value_type()) {
+        (MetricKind::Histogram, _) => metric
+            .histogram()
+            .matching(&[])
+            .map(|p| p.attributes.clone())
+            .collect(),
+        (MetricKind::Gauge, "i64") => metric
+            .gauge_i64()
+            .matching(&[])
+            .map(|p| p.attributes.clone())
+            .collect(),
+        (MetricKind::Gauge, "u64") => metric
+            .gauge_u64()
+            .matching(&[])
+            .map(|p| p.attributes.clone())
+            .collect(),
+        (MetricKind::Gauge, _) => metric
+            .gauge_f64()
+            .matching(&[])
+            .map(|p| p.attributes.clone())
+            .collect(),
+        (_, "i64") => metric
+            .sum_i64()
+            .matching(&[])
+            .map(|p| p.attributes.clone())
+            .collect(),
+        (_, "u64") => metric
+            .sum_u64()
+            .matching(&[])
+            .map(|p| p.attributes.clone())
+            .collect(),
+        _ => metric
+            .sum_f64()
+            .matching(&[])
+            .map(|p| p.attributes.clone())
+            .collect(),
+    };
+    all.iter().flat_map(|a| keys(a)).collect()
+}
+
+fn collect(capture: &Capture) -> Captured {
+    let mut out = Captured::default();
+    for span in capture.spans() {
+        // This test's own spans are not checked, but the events the
+        // layers add to them (a breaker transition) are.
+        let data = span.clone().into_inner();
+        if data.instrumentation_scope.name() != TEST_SCOPE {
+            out.spans
+                .entry(span_name_pattern(&span))
+                .or_insert_with(|| span.name().to_owned());
+            for kv in span.attrs() {
+                out.attribute(kv.key.as_str(), || format!("span `{}`", span.name()));
+            }
+        }
+        for event in span.events() {
+            out.events
+                .entry(event.name.to_string())
+                .or_insert_with(|| span.name().to_owned());
+            for kv in &event.attributes {
+                out.attribute(kv.key.as_str(), || format!("event `{}`", event.name));
+            }
+        }
+        for link in span.links() {
+            for kv in &link.attributes {
+                out.attribute(kv.key.as_str(), || {
+                    format!("a link of span `{}`", span.name())
+                });
+            }
+        }
+    }
+    let metrics = capture.collect_metrics();
+    for metric in metrics.metrics() {
+        if metric.scope() == TEST_SCOPE {
+            continue;
+        }
+        out.metrics
+            .insert(metric.name().to_owned(), metric.unit().to_owned());
+        for key in metric_attribute_keys(metric) {
+            out.attribute(&key, || format!("metric `{}`", metric.name()));
+        }
+    }
+    out
+}
+
+// ------------------------------------------------------------------ the calls
+
+/// An HTTP request through the hyper-util client layer to an axum server
+/// under the server layer.
+async fn http_call(capture: &Capture) {
+    let server = ServerLayer::builder()
+        .tracer_provider(&capture.tracer_provider())
+        .meter_provider(&capture.meter_provider())
+        .propagator(TraceContextPropagator::new())
+        .build();
+    let app = Router::new()
+        .route("/users/{id}", get(|| async { "user" }))
+        .layer(server);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let client = ClientLayer::builder()
+        .tracer_provider(&capture.tracer_provider())
+        .meter_provider(&capture.meter_provider())
+        .propagator(TraceContextPropagator::new())
+        .build()
+        .layer(Client::builder(TokioExecutor::new()).build_http());
+    let request = http::Request::get(format!("http://{addr}/users/7"))
+        .header("user-agent", "conventions-test")
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let response = client.oneshot(request).await.expect("GET /users/7");
+    assert_eq!(response.status(), 200);
+    response.into_body().collect().await.unwrap();
+    capture.wait_for_spans(2).await;
+}
+
+/// A gRPC call through the client and server layers around an in-process
+/// handler (as otel-grpc's crate example).
+async fn grpc_call(capture: &Capture) {
+    let server = GrpcServerLayer::builder()
+        .tracer_provider(&capture.tracer_provider())
+        .meter_provider(&capture.meter_provider())
+        .propagator(TraceContextPropagator::new())
+        .build();
+    let client = GrpcClientLayer::builder()
+        .target("http://orders.internal:50051")
+        .tracer_provider(&capture.tracer_provider())
+        .meter_provider(&capture.meter_provider())
+        .propagator(TraceContextPropagator::new())
+        .build();
+    let handler = service_fn(|_req: http::Request<tonic::body::Body>| async {
+        let status = tonic::Status::not_found("no such order");
+        Ok::<_, Infallible>(status.into_http::<tonic::body::Body>())
+    });
+    let stack = ServiceBuilder::new()
+        .layer(client)
+        .layer(server)
+        .service(handler);
+    let request = http::Request::post("/shop.Orders/GetOrder")
+        .body(tonic::body::Body::empty())
+        .unwrap();
+    let response = stack.oneshot(request).await.expect("gRPC call");
+    assert_eq!(response.headers()["grpc-status"], "5");
+}
+
+struct Db(&'static str);
+
+impl Participant for Db {
+    fn name(&self) -> &str {
+        self.0
+    }
+    fn prepare<'a>(&'a self, _tx: &'a str) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn commit<'a>(&'a self, _tx: &'a str) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn rollback<'a>(&'a self, _tx: &'a str) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// A saga that compensates, a retry that needs two attempts, a breaker
+/// forced open (a transition and a rejected call), a two-phase commit.
+async fn patterns(capture: &Capture) {
+    let telemetry = Telemetry::new(&capture.tracer_provider(), &capture.meter_provider());
+
+    let saga = Saga::<u32>::builder("order")
+        .step(
+            Step::new("reserve_inventory", |_| async { Ok::<_, StepError>(()) })
+                .compensate_with(|_| async { Ok::<_, StepError>(()) }),
+        )
+        .step(Step::new("charge_payment", |_| async {
+            Err::<(), _>(StepError::new("declined", "over limit"))
+        }))
+        .telemetry(telemetry.clone())
+        .build();
+    assert_eq!(saga.run(500).await.unwrap().outcome.as_str(), "compensated");
+
+    let tries = AtomicU32::new(0);
+    let retry = RetryPolicy::builder("get-price")
+        .initial_backoff(Duration::from_millis(1))
+        .telemetry(telemetry.clone())
+        .build();
+    let price = retry
+        .run(
+            |_attempt| {
+                let n = tries.fetch_add(1, Ordering::SeqCst);
+                async move { if n == 0 { Err("busy") } else { Ok(42u32) } }
+            },
+            |r| {
+                if r.is_err() {
+                    RetryDecision::Retry
+                } else {
+                    RetryDecision::Stop
+                }
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(price, 42);
+
+    let breaker = CircuitBreaker::builder("pricing")
+        .telemetry(telemetry.clone())
+        .build();
+    let tracer = capture.tracer(TEST_SCOPE);
+    let cx = Context::current_with_span(tracer.start("breaker transition"));
+    async {
+        breaker.force_open();
+        assert!(
+            breaker
+                .call(async { Ok::<u32, Infallible>(1) })
+                .await
+                .is_err()
+        );
+    }
+    .with_context(cx.clone())
+    .await;
+    cx.span().end();
+
+    let coordinator = Coordinator::builder("transfer")
+        .participant(Arc::new(Db("accounts")))
+        .participant(Arc::new(Db("ledger")))
+        .telemetry(telemetry)
+        .build();
+    assert_eq!(
+        coordinator.run().await.unwrap().outcome,
+        TxOutcome::Committed
+    );
+}
+
+/// NATS publish / subscribe and request / reply against 127.0.0.1:4222.
+async fn nats_calls(capture: &Capture) {
+    let client = async_nats::connect("127.0.0.1:4222")
+        .await
+        .expect("NATS at 127.0.0.1:4222");
+    let instrumentation = Instrumentation::builder()
+        .tracer_provider(&capture.tracer_provider())
+        .meter_provider(&capture.meter_provider())
+        .propagator(TraceContextPropagator::new())
+        .build();
+    let traced = TracedClient::new(client, instrumentation);
+    let subject = format!("conventions.{}.orders", std::process::id());
+
+    let mut sub = traced.subscribe(subject.clone()).await.expect("subscribe");
+    traced
+        .publish(subject.clone(), Bytes::from_static(b"order"))
+        .await
+        .expect("publish");
+    let delivered = tokio::time::timeout(DELIVERY_WAIT, sub.next())
+        .await
+        .expect("delivery in time")
+        .expect("a message");
+    drop(delivered);
+
+    let service = format!("conventions.{}.price", std::process::id());
+    let mut requests = traced.subscribe(service.clone()).await.expect("subscribe");
+    let responder = traced.clone();
+    tokio::spawn(async move {
+        if let Some(request) = requests.next().await {
+            responder
+                .respond(&request, Bytes::from_static(b"42"))
+                .await
+                .expect("respond");
+        }
+    });
+    let reply = tokio::time::timeout(
+        DELIVERY_WAIT,
+        traced.request(service, Bytes::from_static(b"price?")),
+    )
+    .await
+    .expect("reply in time")
+    .expect("reply");
+    assert_eq!(&reply.payload[..], b"42");
+    traced.client().flush().await.unwrap();
+}
+
+/// Every name captured from the calls is listed in the document.
+#[tokio::test]
+async fn captured_names_are_listed() {
+    let capture = Capture::new();
+    http_call(&capture).await;
+    grpc_call(&capture).await;
+    patterns(&capture).await;
+    nats_calls(&capture).await;
+    // The NATS process spans of the deliveries end on drop; give the
+    // responder's span time to end.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let captured = collect(&capture);
+    let doc = conventions_md();
+    let listed = listed(&doc);
+
+    // The calls covered what they should: a name from each area.
+    for pattern in [
+        "{http.request.method} {http.route}",
+        "{http.request.method}",
+        "{rpc.method}",
+        "saga {saga.name}",
+        "saga.compensate {saga.step.name}",
+        "retry.attempt",
+        "circuit_breaker.rejected",
+        "tx.{tx.phase} {tx.participant.name}",
+        "{messaging.operation.name} {messaging.destination.name}",
+        "{messaging.operation.name} {server.address}:{server.port}",
+    ] {
+        assert!(
+            captured.spans.contains_key(pattern),
+            "no span `{pattern}` captured: {:#?}",
+            captured.spans
+        );
+    }
+    for event in ["retry.backoff", "circuit_breaker.state_change"] {
+        assert!(captured.events.contains_key(event), "no event `{event}`");
+    }
+
+    let mut missing = Vec::new();
+    for (pattern, example) in &captured.spans {
+        if !listed.contains(pattern) {
+            missing.push(format!("span name `{pattern}` (captured `{example}`)"));
+        }
+    }
+    for (key, wher) in &captured.attributes {
+        if !listed.contains(key) {
+            missing.push(format!("attribute `{key}` (on {wher})"));
+        }
+    }
+    for (event, span) in &captured.events {
+        if !listed.contains(event) {
+            missing.push(format!("event `{event}` (on span `{span}`)"));
+        }
+    }
+    for (metric, unit) in &captured.metrics {
+        match listed_unit(&doc, metric) {
+            None => missing.push(format!("metric `{metric}`")),
+            Some(u) if u != unit => {
+                missing.push(format!("metric `{metric}`: unit `{unit}`, document `{u}`"))
+            }
+            Some(_) => {}
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "captured but not listed in docs/conventions.md:\n{}",
+        missing.join("\n")
+    );
+
+    let clashes = namespace_clashes(
+        captured
+            .attributes
+            .keys()
+            .filter(|k| !k.ends_with("<key>"))
+            .map(String::as_str),
+    );
+    assert!(clashes.is_empty(), "{}", clashes.join("\n"));
+}
