@@ -448,7 +448,10 @@ fn extract_span_context(extractor: &dyn Extractor) -> Option<(SpanContext, Optio
 /// the Level 2 `random` flag is kept, repeated `traceparent` headers and
 /// over-long version-00 values are rejected, `tracestate` is validated
 /// strictly (more than 32 members or any malformed member discards it) and is
-/// not sent when empty, and parsing and formatting `traceparent` do not
+/// not sent when empty, members valid under Level 2 that `TraceState`
+/// refuses are still sent on ([`RawTraceState`]), traces started with
+/// [`RandomTraceIdGenerator`](super::RandomTraceIdGenerator) go out with the
+/// random flag, and parsing and formatting `traceparent` do not
 /// allocate ([`TraceParent`]). Through the `TextMapPropagator` trait, extract
 /// still allocates the small list `Extractor::get_all` returns (to reject a
 /// repeated `traceparent`) and the `Context`, and inject the `String` that
