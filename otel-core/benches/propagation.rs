@@ -5,6 +5,9 @@
 //! - `inject/*/header_map`: a `Context` with a remote span → `http::HeaderMap`.
 //! - `extract/otel_core/raw_parse`: `&str` → remote `SpanContext` (no allocation).
 //! - `inject/otel_core/raw_format`: `SpanContext` → 55-byte stack buffer (no allocation).
+//! - `*/otel_core/tracestate`: the same with `tracestate: congo=…,rojo=…`.
+//! - `*/otel_core/tracestate_level2`: with a Level 2 key `TraceState` refuses
+//!   (`foo@@bar=1,congo=…`), carried in the `Context` as a `RawTraceState`.
 //!
 //! Run: `cargo bench -p otel-core --bench propagation -- --warm-up-time 1 --measurement-time 3`
 
@@ -21,6 +24,15 @@ use otel_core::propagation::{
 };
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+const TRACESTATE: &str = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
+const TRACESTATE_LEVEL2: &str = "foo@@bar=1,congo=t61rcWkgMzE";
+
+fn headers_with(tracestate: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert("traceparent", HeaderValue::from_static(TRACEPARENT));
+    headers.insert("tracestate", HeaderValue::from_str(tracestate).unwrap());
+    headers
+}
 
 fn span_context() -> SpanContext {
     SpanContext::new(
@@ -59,6 +71,15 @@ fn extract(c: &mut Criterion) {
     group.bench_function("sdk/header_map", |bench| {
         bench.iter(|| sdk.extract_with_context(&base, &HeaderExtractor(black_box(&headers))))
     });
+    for (name, tracestate) in [
+        ("otel_core/tracestate", TRACESTATE),
+        ("otel_core/tracestate_level2", TRACESTATE_LEVEL2),
+    ] {
+        let headers = headers_with(tracestate);
+        group.bench_function(name, |bench| {
+            bench.iter(|| ours.extract_with_context(&base, &HeaderExtractor(black_box(&headers))))
+        });
+    }
     group.finish();
 }
 
@@ -87,6 +108,29 @@ fn inject(c: &mut Criterion) {
         let mut headers = HeaderMap::new();
         bench.iter(|| sdk.inject_context(black_box(&cx), &mut HeaderInjector(&mut headers)))
     });
+    for (name, tracestate) in [
+        ("otel_core/tracestate", TRACESTATE),
+        ("otel_core/tracestate_level2", TRACESTATE_LEVEL2),
+    ] {
+        // The context a server layer injects from: extracted, then a local child.
+        let extracted =
+            ours.extract_with_context(&Context::new(), &HeaderExtractor(&headers_with(tracestate)));
+        let parent = extracted.span().span_context().clone();
+        let child = extracted.with_remote_span_context(SpanContext::new(
+            parent.trace_id(),
+            SpanId::from(0x1111_2222_3333_4444),
+            parent.trace_flags(),
+            false,
+            parent.trace_state().clone(),
+        ));
+        let mut check = HeaderMap::new();
+        ours.inject_context(&child, &mut HeaderInjector(&mut check));
+        assert!(check.contains_key("tracestate"));
+        group.bench_function(name, |bench| {
+            let mut headers = HeaderMap::new();
+            bench.iter(|| ours.inject_context(black_box(&child), &mut HeaderInjector(&mut headers)))
+        });
+    }
     group.finish();
 }
 

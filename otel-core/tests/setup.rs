@@ -2,7 +2,7 @@
 //! strict mode, exporter selection, limits, and the Prometheus endpoint.
 
 use opentelemetry::KeyValue;
-use opentelemetry::trace::{Span, Tracer};
+use opentelemetry::trace::{Span, TraceContextExt, Tracer};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SimpleSpanProcessor};
 use otel_core::config::{Environment, ExporterKind};
 use otel_core::{SetupError, Telemetry, TelemetryBuilder};
@@ -350,4 +350,23 @@ fn zero_otlp_timeout_means_no_limit() {
         .unwrap();
     assert!(t.report().config().otlp_traces.timeout > std::time::Duration::from_secs(86_400));
     assert!(t.report().diagnostics().is_empty());
+}
+
+/// The `traceparent` the setup's propagator sends for a new root span.
+fn root_traceparent(pairs: &[(&str, &str)]) -> String {
+    let (t, _exporter) = captured(pairs);
+    let cx = opentelemetry::Context::new().with_span(t.tracer("s").start("root"));
+    let mut out = std::collections::HashMap::new();
+    t.propagator().inject_context(&cx, &mut out);
+    out.remove("traceparent").expect("traceparent sent")
+}
+
+// W3C Trace Context Level 2: "When at least the right-most 7 bytes of the
+// `trace-id` are randomly (or pseudo-randomly) generated, the
+// `random-trace-id` flag SHOULD be set to `1`."
+#[test]
+fn new_traces_carry_the_random_trace_id_flag() {
+    assert!(root_traceparent(&[]).ends_with("-03"), "sampled and random");
+    let unsampled = root_traceparent(&[("OTEL_TRACES_SAMPLER", "always_off")]);
+    assert!(unsampled.ends_with("-02"), "{unsampled}");
 }

@@ -4,6 +4,11 @@
 //!   Level 2 and W3C Baggage, implementing OpenTelemetry's `TextMapPropagator`.
 //! - [`TraceParent`]: the allocation-free `traceparent` codec behind the
 //!   propagator, for layers that read or write the header directly.
+//! - [`RawTraceState`]: the received `tracestate` list, byte-exact, when it
+//!   has Level 2 keys OpenTelemetry's `TraceState` refuses (kept in the
+//!   `Context` by the propagator and sent on).
+//! - [`RandomTraceIdGenerator`]: the setup's id generator; traces it starts
+//!   go out with the Level 2 `random-trace-id` flag.
 //! - Carriers: [`HeaderExtractor`] / [`HeaderInjector`] over `http::HeaderMap`,
 //!   [`MapExtractor`] / [`MapInjector`] over any string map.
 //! - Helpers over the global propagator: [`inject`], [`extract`],
@@ -15,6 +20,8 @@ mod baggage;
 mod carrier;
 mod context;
 pub(crate) mod hex;
+mod random_trace_id;
+mod raw_trace_state;
 mod trace_context;
 
 pub use allow_list::HostAllowList;
@@ -29,6 +36,8 @@ pub use context::{
     baggage_get, baggage_set, extract, extract_headers, extract_with, inject, inject_headers,
     spawn_in_current_context, spawn_with_context,
 };
+pub use random_trace_id::{RandomTraceIdGenerator, started_here_with_random_id};
+pub use raw_trace_state::RawTraceState;
 pub use trace_context::{
     MAX_TRACESTATE_HEADER_LEN, MAX_TRACESTATE_MEMBER_KEEP_LEN, MAX_TRACESTATE_MEMBERS,
     TRACEPARENT_HEADER, TRACESTATE_HEADER, TraceContextPropagator, TraceParent, TraceParentBuf,

@@ -11,6 +11,8 @@ use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 
 use super::hex;
+use super::random_trace_id::started_here_with_random_id;
+use super::raw_trace_state::RawTraceState;
 
 /// Name of the W3C `traceparent` header.
 pub const TRACEPARENT_HEADER: &str = "traceparent";
@@ -133,12 +135,29 @@ impl TraceParent {
     }
 
     /// Takes the ids and flags of a valid span context (`None` when either id is zero).
+    ///
+    /// The [random](TraceParent::FLAG_RANDOM) flag is also set for a local
+    /// span context of a trace this process started with
+    /// [`RandomTraceIdGenerator`](super::RandomTraceIdGenerator) (the setup's
+    /// id generator): Level 2 says it "SHOULD be set" for a random trace id,
+    /// and the SDK builds root flags without it. A remote span context keeps
+    /// exactly the flags it was received with.
     #[inline]
     pub fn from_span_context(span_context: &SpanContext) -> Option<Self> {
-        span_context.is_valid().then(|| Self {
+        if !span_context.is_valid() {
+            return None;
+        }
+        let mut flags = span_context.trace_flags().to_u8() & Self::KNOWN_FLAGS;
+        if flags & Self::FLAG_RANDOM.to_u8() == 0
+            && !span_context.is_remote()
+            && started_here_with_random_id(span_context.trace_id())
+        {
+            flags |= Self::FLAG_RANDOM.to_u8();
+        }
+        Some(Self {
             trace_id: span_context.trace_id(),
             span_id: span_context.span_id(),
-            trace_flags: TraceFlags::new(span_context.trace_flags().to_u8() & Self::KNOWN_FLAGS),
+            trace_flags: TraceFlags::new(flags),
         })
     }
 
@@ -279,7 +298,9 @@ fn is_tracestate_value(value: &[u8]) -> bool {
 ///
 /// The OpenTelemetry `TraceState` is a little stricter than the Level 2
 /// grammar (at most one `@`, vendor part at most 13 characters); a member it
-/// refuses is dropped on its own instead of discarding the rest.
+/// refuses is left out of the returned state, and the rest is kept. The
+/// [`TraceContextPropagator`] still forwards such members: it keeps the whole
+/// list in the `Context` as a [`RawTraceState`].
 ///
 /// ```
 /// use otel_core::propagation::parse_tracestate;
@@ -289,6 +310,15 @@ fn is_tracestate_value(value: &[u8]) -> bool {
 /// assert!(parse_tracestate(["foo=,bar=3"]).is_none()); // an empty value discards all
 /// ```
 pub fn parse_tracestate<'a, I>(values: I) -> Option<TraceState>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    parse_tracestate_members(values).map(|members| to_trace_state(&members).0)
+}
+
+/// The validated members of the `tracestate` headers, in order, without
+/// duplicates; `None` when the header must be discarded (see [`parse_tracestate`]).
+fn parse_tracestate_members<'a, I>(values: I) -> Option<Vec<(&'a str, &'a str)>>
 where
     I: IntoIterator<Item = &'a str>,
 {
@@ -312,14 +342,24 @@ where
             }
         }
     }
+    Some(members)
+}
+
+/// The `TraceState` of validated members, and whether it holds all of them
+/// (`false` when OpenTelemetry refused some, which are then left out).
+fn to_trace_state(members: &[(&str, &str)]) -> (TraceState, bool) {
     match TraceState::from_key_value(members.iter().copied()) {
-        Ok(state) => Some(state),
-        Err(_) => TraceState::from_key_value(
-            members
-                .into_iter()
-                .filter(|member| TraceState::from_key_value([*member]).is_ok()),
-        )
-        .ok(),
+        Ok(state) => (state, true),
+        Err(_) => {
+            let accepted = members
+                .iter()
+                .copied()
+                .filter(|member| TraceState::from_key_value([*member]).is_ok());
+            (
+                TraceState::from_key_value(accepted).unwrap_or_default(),
+                false,
+            )
+        }
     }
 }
 
@@ -348,7 +388,13 @@ where
 /// assert!(header.starts_with("k0=")); // members dropped from the right
 /// ```
 pub fn format_tracestate(state: &TraceState) -> Option<String> {
-    let members: Vec<(&str, &str)> = state.into_iter().take(MAX_TRACESTATE_MEMBERS).collect();
+    join_within_limits(state.into_iter().take(MAX_TRACESTATE_MEMBERS).collect())
+}
+
+/// Joins at most 32 members into a `tracestate` value of at most
+/// [`MAX_TRACESTATE_HEADER_LEN`] characters, truncating whole members as
+/// Trace Context prescribes; `None` when nothing is left.
+pub(crate) fn join_within_limits(members: Vec<(&str, &str)>) -> Option<String> {
     let member_len = |(k, v): &(&str, &str)| k.len() + 1 + v.len();
     let header_len = |members: &[(&str, &str)]| {
         members.iter().map(member_len).sum::<usize>() + members.len().saturating_sub(1)
@@ -376,18 +422,24 @@ pub fn format_tracestate(state: &TraceState) -> Option<String> {
 }
 
 /// The span context a carrier holds, or `None` when `traceparent` is missing,
-/// repeated or invalid.
-fn extract_span_context(extractor: &dyn Extractor) -> Option<SpanContext> {
+/// repeated or invalid; with the received `tracestate` list when the span
+/// context's `TraceState` could not hold all of it.
+fn extract_span_context(extractor: &dyn Extractor) -> Option<(SpanContext, Option<RawTraceState>)> {
     let values = extractor.get_all(TRACEPARENT_HEADER)?;
     let [value] = values.as_slice() else {
         return None;
     };
     let parent = TraceParent::parse(value)?;
-    let state = extractor
+    let Some(members) = extractor
         .get_all(TRACESTATE_HEADER)
-        .and_then(parse_tracestate)
-        .unwrap_or_default();
-    Some(parent.to_span_context(state))
+        .and_then(parse_tracestate_members)
+    else {
+        return Some((parent.to_span_context(TraceState::NONE), None));
+    };
+    let (state, complete) = to_trace_state(&members);
+    let raw = (!complete)
+        .then(|| RawTraceState::new(parent.trace_id, parent.span_id, &members, state.clone()));
+    Some((parent.to_span_context(state), raw))
 }
 
 /// W3C Trace Context (Level 2) propagator: `traceparent` and `tracestate`.
@@ -396,7 +448,10 @@ fn extract_span_context(extractor: &dyn Extractor) -> Option<SpanContext> {
 /// the Level 2 `random` flag is kept, repeated `traceparent` headers and
 /// over-long version-00 values are rejected, `tracestate` is validated
 /// strictly (more than 32 members or any malformed member discards it) and is
-/// not sent when empty, and parsing and formatting `traceparent` do not
+/// not sent when empty, members valid under Level 2 that `TraceState`
+/// refuses are still sent on ([`RawTraceState`]), traces started with
+/// [`RandomTraceIdGenerator`](super::RandomTraceIdGenerator) go out with the
+/// random flag, and parsing and formatting `traceparent` do not
 /// allocate ([`TraceParent`]). Through the `TextMapPropagator` trait, extract
 /// still allocates the small list `Extractor::get_all` returns (to reject a
 /// repeated `traceparent`) and the `Context`, and inject the `String` that
@@ -443,14 +498,28 @@ impl TextMapPropagator for TraceContextPropagator {
             return;
         };
         injector.set(TRACEPARENT_HEADER, parent.as_str().to_owned());
-        if let Some(state) = format_tracestate(span_context.trace_state()) {
+        let state = match cx
+            .get::<RawTraceState>()
+            .filter(|raw| raw.applies_to(span_context))
+        {
+            Some(raw) => raw.header_for(span_context.trace_state()),
+            None => format_tracestate(span_context.trace_state()),
+        };
+        if let Some(state) = state {
             injector.set(TRACESTATE_HEADER, state);
         }
     }
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
         match extract_span_context(extractor) {
-            Some(span_context) => cx.with_remote_span_context(span_context),
+            Some((span_context, Some(raw))) => {
+                cx.with_value(raw).with_remote_span_context(span_context)
+            }
+            // A list from an earlier extract into `cx` must not outlive its parent.
+            Some((span_context, None)) if cx.get::<RawTraceState>().is_some() => cx
+                .with_value(RawTraceState::cleared())
+                .with_remote_span_context(span_context),
+            Some((span_context, None)) => cx.with_remote_span_context(span_context),
             None => cx.clone(),
         }
     }
@@ -969,12 +1038,18 @@ mod tests {
     }
 
     #[test]
-    fn tracestate_member_refused_by_otel_is_dropped_alone() {
+    fn tracestate_member_refused_by_otel_is_left_out_of_the_state_but_sent_on() {
         // Valid Level 2 keys that OpenTelemetry's `TraceState` does not accept.
         for key in ["a@b@c", "t@0123456789abcd"] {
             let value = format!("{key}=1,foo=bar");
             let state = parse_tracestate([value.as_str()]).unwrap();
             assert_eq!(state.header(), "foo=bar", "{key}");
+            // The propagator keeps the whole list for the next hop.
+            let cx = TraceContextPropagator::new()
+                .extract_with_context(&Context::new(), &carrier(&[VALID], &[&value]));
+            let mut out = HashMap::new();
+            TraceContextPropagator::new().inject_context(&cx, &mut out);
+            assert_eq!(out["tracestate"], value, "{key}");
         }
     }
 

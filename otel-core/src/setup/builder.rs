@@ -385,6 +385,9 @@ impl TelemetryBuilder {
 
         let mut tracer_builder = SdkTracerProvider::builder()
             .with_resource(resource.clone())
+            // The SDK's random ids, remembered so that the traces this
+            // process starts go out with the Level 2 random-trace-id flag.
+            .with_id_generator(crate::propagation::RandomTraceIdGenerator::new())
             .with_sampler(sampler)
             .with_span_limits(SpanLimits {
                 max_attributes_per_span: config.limits.span_attribute_count,
