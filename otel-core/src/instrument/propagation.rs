@@ -112,10 +112,11 @@ impl Propagation {
             }
             Propagation::Given(p) => p.extract_with_context(cx, carrier),
         };
-        let after = out.span();
-        let sc = after.span_context();
-        let remote = sc.is_valid() && sc.is_remote() && *sc != *cx.span().span_context();
-        drop(after);
+        let remote = {
+            let after = out.span();
+            let sc = after.span_context();
+            sc.is_valid() && sc.is_remote() && *sc != *cx.span().span_context()
+        };
         Extracted { cx: out, remote }
     }
 
