@@ -26,8 +26,31 @@
 //!   same providers.
 //!
 //! The crate re-exports [`opentelemetry`], [`opentelemetry_sdk`],
-//! `opentelemetry_otlp` and the semantic conventions ([`semconv`]): use them
-//! through `otel_core::` and a build never mixes two OpenTelemetry versions.
+//! `opentelemetry_otlp` (with an OTLP feature) and the semantic conventions
+//! ([`semconv`]): use them through `otel_core::` and a build never mixes two
+//! OpenTelemetry versions.
+//!
+//! # Cargo features
+//!
+//! | feature | default | adds |
+//! | --- | --- | --- |
+//! | `otlp` | yes | both OTLP transports: `otlp-grpc` and `otlp-http` |
+//! | `otlp-grpc` | via `otlp` | OTLP over gRPC (opentelemetry-otlp, tonic) |
+//! | `otlp-http` | via `otlp` | OTLP over HTTP, protobuf and JSON (opentelemetry-otlp, reqwest) |
+//! | `tls` | yes | TLS and mTLS (rustls, aws-lc) for whichever OTLP transports are enabled; no transport by itself |
+//! | `prometheus` | no | a scrape endpoint for `OTEL_METRICS_EXPORTER=prometheus` |
+//! | `tracing` | no | `tracing` interop (`tracing_bridge`) |
+//! | `testing` | no | in-memory capture with assertions (`testing`) |
+//!
+//! Exporters are the application's choice, made in its own otel-core
+//! dependency (e.g. `default-features = false, features = ["otlp-http",
+//! "tls"]` for HTTP only, without tonic). The layer crates (otel-http,
+//! otel-grpc, otel-messaging, otel-patterns) depend on otel-core with none of
+//! the exporter features, so adding one never compiles an OTLP exporter,
+//! tonic, reqwest or a TLS library for it. With one transport compiled in, an
+//! unset `OTEL_EXPORTER_OTLP_PROTOCOL` selects it; a protocol whose feature
+//! is off is reported as a diagnostic naming the variable, the value and the
+//! feature (an error with [`TelemetryBuilder::strict`]).
 //!
 //! # Example
 //!
@@ -72,7 +95,7 @@ pub mod testing;
 pub mod tracing_bridge;
 
 pub use opentelemetry;
-#[cfg(feature = "otlp")]
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub use opentelemetry_otlp;
 pub use opentelemetry_sdk;
 pub use opentelemetry_semantic_conventions as semconv;

@@ -370,3 +370,39 @@ fn new_traces_carry_the_random_trace_id_flag() {
     let unsampled = root_traceparent(&[("OTEL_TRACES_SAMPLER", "always_off")]);
     assert!(unsampled.ends_with("-02"), "{unsampled}");
 }
+
+/// A protocol whose transport otel-core was built without: a diagnostic
+/// naming the variable, its value and the cargo feature; an error in strict
+/// mode. (Runs in builds with one OTLP transport only, e.g.
+/// `cargo test -p otel-core --no-default-features --features otlp-http`.)
+#[cfg(all(
+    any(feature = "otlp-grpc", feature = "otlp-http"),
+    not(all(feature = "otlp-grpc", feature = "otlp-http"))
+))]
+#[test]
+fn a_protocol_whose_feature_is_off_is_reported_by_name() {
+    let (protocol, feature) = if cfg!(feature = "otlp-grpc") {
+        ("http/json", "otlp-http")
+    } else {
+        ("grpc", "otlp-grpc")
+    };
+    let pairs = [
+        ("OTEL_TRACES_EXPORTER", "otlp"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+    ];
+    let t = quiet(&pairs).install().unwrap();
+    let d = t.report().diagnostics();
+    assert_eq!(d.len(), 1, "{d}");
+    let first = d.iter().next().unwrap();
+    assert_eq!(first.variable, "OTEL_EXPORTER_OTLP_PROTOCOL");
+    assert_eq!(first.value, protocol);
+    assert!(first.problem.contains(&format!("`{feature}`")), "{d}");
+    assert!(t.report().trace_exporters().is_empty());
+
+    match quiet(&pairs).strict(true).install() {
+        Err(SetupError::InvalidConfiguration(d)) => {
+            assert!(d.mentions("OTEL_EXPORTER_OTLP_PROTOCOL"), "{d}")
+        }
+        other => panic!("expected a strict-mode error, got {other:?}"),
+    }
+}

@@ -78,6 +78,25 @@ impl Protocol {
         }
     }
 
+    /// The transport used when no `OTEL_EXPORTER_OTLP_[SIGNAL_]PROTOCOL` is
+    /// set: the specification's `http/protobuf`, or `grpc` when otel-core is
+    /// built with its `otlp-grpc` feature but without `otlp-http`.
+    pub fn unset_default() -> Protocol {
+        if cfg!(all(feature = "otlp-grpc", not(feature = "otlp-http"))) {
+            Protocol::Grpc
+        } else {
+            Protocol::HttpProtobuf
+        }
+    }
+
+    /// The otel-core cargo feature that builds exporters of this transport.
+    pub fn cargo_feature(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "otlp-grpc",
+            Protocol::HttpProtobuf | Protocol::HttpJson => "otlp-http",
+        }
+    }
+
     fn default_endpoint(self) -> &'static str {
         match self {
             Protocol::Grpc => "http://localhost:4317",
@@ -107,6 +126,8 @@ pub struct OtlpSettings {
     pub endpoint: String,
     /// Transport.
     pub protocol: Protocol,
+    /// The variable `protocol` came from (`None`: the default).
+    pub(crate) protocol_variable: Option<String>,
     /// Extra request headers (percent-decoded). Secret: never printed.
     pub headers: Vec<(String, String)>,
     /// Timeout of one export, retries included.
@@ -271,17 +292,21 @@ pub(crate) fn redact_userinfo(url: &str) -> std::borrow::Cow<'_, str> {
 impl OtlpSettings {
     /// Resolves the settings of `signal` from `env`, reporting every invalid value.
     pub fn from_env(env: &Environment, diag: &mut Diagnostics, signal: Signal) -> Self {
-        let protocol = match pick(env, signal, "PROTOCOL") {
-            Some((var, raw)) => Protocol::parse(raw).unwrap_or_else(|| {
-                diag.push(
-                    &var,
-                    raw,
-                    "unknown protocol (grpc, http/protobuf, http/json)",
-                    "using http/protobuf",
-                );
-                Protocol::default()
-            }),
-            None => Protocol::default(),
+        let (protocol, protocol_variable) = match pick(env, signal, "PROTOCOL") {
+            Some((var, raw)) => match Protocol::parse(raw) {
+                Some(p) => (p, Some(var)),
+                None => {
+                    let default = Protocol::unset_default();
+                    diag.push(
+                        &var,
+                        raw,
+                        "unknown protocol (grpc, http/protobuf, http/json)",
+                        format!("using {}", default.as_str()),
+                    );
+                    (default, None)
+                }
+            },
+            None => (Protocol::unset_default(), None),
         };
 
         let insecure = match pick(env, signal, "INSECURE") {
@@ -325,6 +350,7 @@ impl OtlpSettings {
         OtlpSettings {
             endpoint,
             protocol,
+            protocol_variable,
             headers,
             timeout,
             compression,
@@ -428,6 +454,10 @@ mod tests {
     );
 
     #[test]
+    #[cfg_attr(
+        all(feature = "otlp-grpc", not(feature = "otlp-http")),
+        ignore = "expects the http/protobuf default; this build defaults to grpc"
+    )]
     fn endpoint_rules() {
         let cases: &[EndpointCase] = &[
             (&[], Signal::Traces, "http://localhost:4318/v1/traces"),
@@ -531,6 +561,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        all(feature = "otlp-grpc", not(feature = "otlp-http")),
+        ignore = "expects the http/protobuf default; this build defaults to grpc"
+    )]
     fn invalid_endpoint_falls_back_and_is_reported() {
         let (s, d) = settings(
             &[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")],
@@ -587,6 +621,26 @@ mod tests {
     }
 
     #[test]
+    fn unset_protocol_is_a_compiled_transport() {
+        let (s, d) = settings(&[], Signal::Traces);
+        assert!(d.is_empty(), "{d}");
+        assert_eq!(s.protocol, Protocol::unset_default());
+        assert_eq!(s.protocol_variable, None);
+        if cfg!(all(feature = "otlp-grpc", not(feature = "otlp-http"))) {
+            assert_eq!(s.protocol, Protocol::Grpc);
+            assert_eq!(s.endpoint, "http://localhost:4317");
+        } else {
+            assert_eq!(s.protocol, Protocol::HttpProtobuf);
+            assert_eq!(s.endpoint, "http://localhost:4318/v1/traces");
+        }
+        let (s, _) = settings(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")], Signal::Logs);
+        assert_eq!(
+            s.protocol_variable.as_deref(),
+            Some("OTEL_EXPORTER_OTLP_PROTOCOL")
+        );
+    }
+
+    #[test]
     fn invalid_scalars_warn_and_default() {
         let (s, d) = settings(
             &[
@@ -597,7 +651,7 @@ mod tests {
             ],
             Signal::Traces,
         );
-        assert_eq!(s.protocol, Protocol::HttpProtobuf);
+        assert_eq!(s.protocol, Protocol::unset_default());
         assert_eq!(s.timeout, Duration::from_millis(10_000));
         assert_eq!(s.compression, Compression::None);
         assert!(!s.insecure);

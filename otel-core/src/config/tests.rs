@@ -34,7 +34,7 @@ fn defaults_follow_the_specification() {
         }
     );
     assert_eq!(c.log_level, LogLevel::Info);
-    assert_eq!(c.otlp_traces.protocol, Protocol::HttpProtobuf);
+    assert_eq!(c.otlp_traces.protocol, Protocol::unset_default());
     assert!(!c.otlp_traces.endpoint_configured);
 }
 

@@ -453,7 +453,7 @@ impl TelemetryBuilder {
                         meter_builder = meter_builder.with_reader(periodic(exporter, &config, &rt));
                         installed.1.push(kind.as_str());
                     }
-                    #[cfg(feature = "otlp")]
+                    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
                     ExporterKind::Otlp => {
                         match super::otlp::metric_exporter(
                             &config.otlp_metrics,
@@ -487,7 +487,7 @@ impl TelemetryBuilder {
                         }
                     }
                     #[allow(unreachable_patterns)]
-                    other => missing_feature(&mut diag, "OTEL_METRICS_EXPORTER", other.as_str()),
+                    other => missing_feature(&mut diag, "OTEL_METRICS_EXPORTER", *other),
                 }
             }
             for add in self.metric_exporters {
@@ -503,7 +503,7 @@ impl TelemetryBuilder {
                         ));
                         installed.2.push(kind.as_str());
                     }
-                    #[cfg(feature = "otlp")]
+                    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
                     ExporterKind::Otlp => {
                         match super::otlp::log_exporter(&config.otlp_logs, &rt, &mut diag) {
                             Ok(exporter) => {
@@ -515,7 +515,7 @@ impl TelemetryBuilder {
                         }
                     }
                     #[allow(unreachable_patterns)]
-                    other => missing_feature(&mut diag, "OTEL_LOGS_EXPORTER", other.as_str()),
+                    other => missing_feature(&mut diag, "OTEL_LOGS_EXPORTER", *other),
                 }
             }
         }
@@ -749,7 +749,7 @@ fn span_processor(
             rt,
             pipeline.clone(),
         )),
-        #[cfg(feature = "otlp")]
+        #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
         ExporterKind::Otlp => {
             match super::otlp::span_exporter(&config.otlp_traces, rt, diag, &pipeline) {
                 Ok(exporter) => Some(batch_spans(exporter, config, rt, pipeline.clone())),
@@ -761,7 +761,7 @@ fn span_processor(
         }
         #[allow(unreachable_patterns)]
         other => {
-            missing_feature(diag, "OTEL_TRACES_EXPORTER", other.as_str());
+            missing_feature(diag, "OTEL_TRACES_EXPORTER", other);
             None
         }
     };
@@ -771,8 +771,18 @@ fn span_processor(
     processor
 }
 
-#[cfg(feature = "otlp")]
-fn exporter_failed(diag: &mut Diagnostics, signal: Signal, config: &Config, error: String) {
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+fn exporter_failed(
+    diag: &mut Diagnostics,
+    signal: Signal,
+    config: &Config,
+    error: super::otlp::ExporterError,
+) {
+    let error = match error {
+        // Already reported, naming the protocol variable and the feature.
+        super::otlp::ExporterError::TransportMissing => return,
+        super::otlp::ExporterError::Build(e) => e,
+    };
     diag.push(
         format!("OTEL_EXPORTER_OTLP_[{}_]ENDPOINT", signal.env_infix()),
         config::redact_userinfo(&config.otlp(signal).endpoint).into_owned(),
@@ -781,12 +791,21 @@ fn exporter_failed(diag: &mut Diagnostics, signal: Signal, config: &Config, erro
     );
 }
 
-#[allow(dead_code)]
-fn missing_feature(diag: &mut Diagnostics, var: &str, value: &str) {
+/// An exporter named by `var` whose cargo feature is off.
+#[cfg_attr(
+    all(feature = "otlp-grpc", feature = "otlp-http", feature = "prometheus"),
+    allow(dead_code, reason = "every exporter is compiled in")
+)]
+fn missing_feature(diag: &mut Diagnostics, var: &str, kind: ExporterKind) {
+    let feature = match kind {
+        ExporterKind::Otlp => "an OTLP cargo feature (`otlp`, `otlp-grpc` or `otlp-http`)",
+        ExporterKind::Prometheus => "its `prometheus` cargo feature",
+        _ => "the feature this exporter needs",
+    };
     diag.push(
         var,
-        value,
-        "otel-core was built without the feature this exporter needs",
+        kind.as_str(),
+        format!("otel-core was built without {feature}"),
         "exporter skipped",
     );
 }

@@ -9,7 +9,7 @@ mod builder;
 mod compose;
 mod guard;
 mod limits;
-#[cfg(feature = "otlp")]
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod otlp;
 #[cfg(feature = "prometheus")]
 mod prometheus;

@@ -1,12 +1,64 @@
 //! Building the OTLP exporters of each signal from resolved [`OtlpSettings`].
+//!
+//! Each transport is behind its cargo feature: gRPC (tonic) behind
+//! `otlp-grpc`, HTTP (reqwest; protobuf and JSON) behind `otlp-http`. A
+//! protocol whose feature is off is a diagnostic naming the variable that
+//! asked for it and the feature, never a panic.
 
 use super::runtime::RuntimeHandle;
 use super::span_pipeline::SpanPipeline;
 use crate::config::{
     Compression, Diagnostics, OtlpSettings, Protocol, Signal, TemporalityPreference,
 };
-use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
+use opentelemetry_otlp::WithExportConfig;
+#[cfg(feature = "otlp-http")]
+use opentelemetry_otlp::WithHttpConfig;
+#[cfg(feature = "otlp-grpc")]
+use opentelemetry_otlp::WithTonicConfig;
 use std::sync::Arc;
+
+/// Why a signal's OTLP exporter was not built.
+#[derive(Debug)]
+pub(crate) enum ExporterError {
+    /// The configured protocol's cargo feature is off; the diagnostic saying
+    /// so is already recorded.
+    TransportMissing,
+    /// The exporter (or its HTTP client) could not be built.
+    Build(String),
+}
+
+/// Records that `s.protocol` cannot be used: otel-core was built without the
+/// feature of that transport.
+fn transport_missing(s: &OtlpSettings, signal: Signal, diag: &mut Diagnostics) -> ExporterError {
+    let compiled: Vec<&str> = [Protocol::Grpc, Protocol::HttpProtobuf, Protocol::HttpJson]
+        .into_iter()
+        .filter(|p| transport_compiled(*p))
+        .map(Protocol::as_str)
+        .collect();
+    diag.push(
+        s.protocol_variable
+            .clone()
+            .unwrap_or_else(|| "OTEL_EXPORTER_OTLP_PROTOCOL".into()),
+        s.protocol.as_str(),
+        format!(
+            "otel-core was built without its `{}` cargo feature",
+            s.protocol.cargo_feature()
+        ),
+        format!(
+            "{signal} are not exported over OTLP (enable the feature, or use {})",
+            compiled.join(" or ")
+        ),
+    );
+    ExporterError::TransportMissing
+}
+
+/// Whether this build can export over `protocol`.
+fn transport_compiled(protocol: Protocol) -> bool {
+    match protocol {
+        Protocol::Grpc => cfg!(feature = "otlp-grpc"),
+        Protocol::HttpProtobuf | Protocol::HttpJson => cfg!(feature = "otlp-http"),
+    }
+}
 
 /// TLS material read from the configured PEM files.
 #[derive(Default)]
@@ -56,7 +108,7 @@ fn read_tls(s: &OtlpSettings, signal: Signal, diag: &mut Diagnostics) -> TlsFile
     out
 }
 
-#[cfg(feature = "tls")]
+#[cfg(all(feature = "tls", feature = "otlp-grpc"))]
 fn tonic_tls(tls: &TlsFiles) -> tonic::transport::ClientTlsConfig {
     use tonic::transport::{Certificate, ClientTlsConfig, Identity};
     // The system roots only when no CA file is configured: tonic fails when
@@ -71,15 +123,37 @@ fn tonic_tls(tls: &TlsFiles) -> tonic::transport::ClientTlsConfig {
     cfg
 }
 
+/// The channel to an `https://` gRPC endpoint, with [`tonic_tls`]. Built here
+/// rather than with opentelemetry-otlp's `with_tls_config`: that method only
+/// exists with opentelemetry-otlp's own TLS features, which enable tonic even
+/// in a build that exports over HTTP only.
+#[cfg(all(feature = "tls", feature = "otlp-grpc"))]
+fn tls_channel(s: &OtlpSettings, tls: &TlsFiles) -> Result<tonic::transport::Channel, String> {
+    let endpoint = tonic::transport::Endpoint::from_shared(s.endpoint.clone())
+        .map_err(|e| format!("invalid endpoint: {e}"))?;
+    let endpoint = endpoint.tls_config(tonic_tls(tls)).map_err(|e| {
+        let mut text = e.to_string();
+        let mut next = std::error::Error::source(&e);
+        while let Some(cause) = next {
+            text = format!("{text}: {cause}");
+            next = cause.source();
+        }
+        format!("invalid TLS configuration: {text}")
+    })?;
+    Ok(endpoint.timeout(s.timeout).connect_lazy())
+}
+
+#[cfg(feature = "otlp-http")]
 fn http_client(
     s: &OtlpSettings,
     tls: &TlsFiles,
     signal: Signal,
     diag: &mut Diagnostics,
 ) -> Result<reqwest::Client, String> {
-    let mut b = reqwest::Client::builder().timeout(s.timeout);
+    let b = reqwest::Client::builder().timeout(s.timeout);
     #[cfg(feature = "tls")]
-    {
+    let b = {
+        let mut b = b;
         if let Some(ca) = &tls.ca {
             match reqwest::Certificate::from_pem(ca) {
                 Ok(c) => b = b.add_root_certificate(c),
@@ -114,7 +188,8 @@ fn http_client(
                 ),
             }
         }
-    }
+        b
+    };
     #[cfg(not(feature = "tls"))]
     if tls.ca.is_some() || tls.identity.is_some() {
         diag.push(
@@ -185,6 +260,7 @@ impl ExactHeaders {
 /// The reqwest client with [`ExactHeaders`] applied to every request. A
 /// transport error's cause (refused connection, TLS failure) is handed to the
 /// span pipeline: the OTLP exporter reduces it to "network error".
+#[cfg(feature = "otlp-http")]
 #[derive(Debug)]
 struct HttpClientWithHeaders {
     client: reqwest::Client,
@@ -194,6 +270,7 @@ struct HttpClientWithHeaders {
 
 /// The cause chain of a transport error, without the request URL (it may
 /// carry credentials).
+#[cfg(feature = "otlp-http")]
 fn transport_error_detail(error: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = Vec::new();
     let mut next = error.source();
@@ -217,6 +294,7 @@ fn transport_error_detail(error: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+#[cfg(feature = "otlp-http")]
 #[async_trait::async_trait]
 impl opentelemetry_http::HttpClient for HttpClientWithHeaders {
     async fn send_bytes(
@@ -234,6 +312,7 @@ impl opentelemetry_http::HttpClient for HttpClientWithHeaders {
 
 /// A tonic interceptor applying [`ExactHeaders`] as gRPC metadata (it runs
 /// after the exporter has added the process environment's headers).
+#[cfg(feature = "otlp-grpc")]
 fn metadata_interceptor(
     headers: ExactHeaders,
 ) -> impl tonic::service::Interceptor + Clone + Send + Sync + 'static {
@@ -259,10 +338,18 @@ fn otlp_compression(s: &OtlpSettings) -> Option<opentelemetry_otlp::Compression>
 macro_rules! build_exporter {
     ($builder:expr, $s:expr, $signal:expr, $rt:expr, $diag:expr, $errors:expr) => {{
         let s: &OtlpSettings = $s;
+        #[cfg_attr(not(feature = "otlp-grpc"), allow(unused_variables))]
+        let rt: &RuntimeHandle = $rt;
+        #[cfg_attr(not(feature = "otlp-http"), allow(unused_variables))]
+        let errors: Option<Arc<SpanPipeline>> = $errors;
+        if !transport_compiled(s.protocol) {
+            return Err(transport_missing(s, $signal, $diag));
+        }
         let tls = read_tls(s, $signal, $diag);
         match s.protocol {
+            #[cfg(feature = "otlp-grpc")]
             Protocol::Grpc => {
-                let _entered = $rt.enter();
+                let _entered = rt.enter();
                 let mut b = $builder
                     .with_tonic()
                     .with_endpoint(s.endpoint.clone())
@@ -277,7 +364,14 @@ macro_rules! build_exporter {
                     .is_some_and(|p| p.eq_ignore_ascii_case("https://"));
                 #[cfg(feature = "tls")]
                 if https {
-                    b = b.with_tls_config(tonic_tls(&tls));
+                    b = b.with_channel(tls_channel(s, &tls).map_err(ExporterError::Build)?);
+                }
+                #[cfg(not(feature = "tls"))]
+                if https {
+                    return Err(ExporterError::Build(
+                        "the endpoint is https:// but otel-core was built without its `tls` feature"
+                            .into(),
+                    ));
                 }
                 if !https && (tls.ca.is_some() || tls.identity.is_some()) {
                     $diag.push(
@@ -289,10 +383,11 @@ macro_rules! build_exporter {
                 }
                 #[cfg(not(feature = "tls"))]
                 let _ = &tls;
-                b.build().map_err(|e| e.to_string())
+                b.build().map_err(|e| ExporterError::Build(e.to_string()))
             }
+            #[cfg(feature = "otlp-http")]
             Protocol::HttpProtobuf | Protocol::HttpJson => {
-                let client = http_client(s, &tls, $signal, $diag)?;
+                let client = http_client(s, &tls, $signal, $diag).map_err(ExporterError::Build)?;
                 let protocol = if s.protocol == Protocol::HttpJson {
                     opentelemetry_otlp::Protocol::HttpJson
                 } else {
@@ -306,13 +401,15 @@ macro_rules! build_exporter {
                     .with_http_client(HttpClientWithHeaders {
                         client,
                         headers: ExactHeaders::new(s, $signal),
-                        errors: $errors,
+                        errors,
                     });
                 if let Some(c) = otlp_compression(s) {
                     b = b.with_compression(c);
                 }
-                b.build().map_err(|e| e.to_string())
+                b.build().map_err(|e| ExporterError::Build(e.to_string()))
             }
+            #[allow(unreachable_patterns, reason = "a transport whose feature is off")]
+            _ => Err(transport_missing(s, $signal, $diag)),
         }
     }};
 }
@@ -322,7 +419,7 @@ pub(crate) fn span_exporter(
     rt: &RuntimeHandle,
     diag: &mut Diagnostics,
     pipeline: &Arc<SpanPipeline>,
-) -> Result<opentelemetry_otlp::SpanExporter, String> {
+) -> Result<opentelemetry_otlp::SpanExporter, ExporterError> {
     build_exporter!(
         opentelemetry_otlp::SpanExporter::builder(),
         s,
@@ -337,7 +434,7 @@ pub(crate) fn log_exporter(
     s: &OtlpSettings,
     rt: &RuntimeHandle,
     diag: &mut Diagnostics,
-) -> Result<opentelemetry_otlp::LogExporter, String> {
+) -> Result<opentelemetry_otlp::LogExporter, ExporterError> {
     build_exporter!(
         opentelemetry_otlp::LogExporter::builder(),
         s,
@@ -353,7 +450,7 @@ pub(crate) fn metric_exporter(
     temporality: TemporalityPreference,
     rt: &RuntimeHandle,
     diag: &mut Diagnostics,
-) -> Result<opentelemetry_otlp::MetricExporter, String> {
+) -> Result<opentelemetry_otlp::MetricExporter, ExporterError> {
     use opentelemetry_sdk::metrics::Temporality;
     let t = match temporality {
         TemporalityPreference::Cumulative => Temporality::Cumulative,
@@ -373,6 +470,22 @@ pub(crate) fn metric_exporter(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Environment;
+
+    #[test]
+    fn a_protocol_without_its_feature_names_variable_value_and_feature() {
+        let env = Environment::from_pairs([("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")]);
+        let mut diag = Diagnostics::default();
+        let s = OtlpSettings::from_env(&env, &mut diag, Signal::Traces);
+        assert!(diag.is_empty(), "{diag}");
+        let e = transport_missing(&s, Signal::Traces, &mut diag);
+        assert!(matches!(e, ExporterError::TransportMissing));
+        let d = diag.iter().next().expect("a diagnostic");
+        assert_eq!(d.variable, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL");
+        assert_eq!(d.value, "grpc");
+        assert!(d.problem.contains("`otlp-grpc` cargo feature"), "{d}");
+        assert!(d.action.starts_with("traces are not exported"), "{d}");
+    }
 
     #[test]
     fn exact_headers_replace_what_the_process_environment_added() {

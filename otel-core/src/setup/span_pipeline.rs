@@ -114,6 +114,10 @@ impl SpanPipeline {
     }
 
     /// Records the transport-level cause of the export in progress failing.
+    #[cfg_attr(
+        not(feature = "otlp-http"),
+        allow(dead_code, reason = "only the OTLP/HTTP client reports causes")
+    )]
     pub(crate) fn set_transport_error(&self, detail: String) {
         *self
             .transport_error
