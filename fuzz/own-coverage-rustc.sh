@@ -10,7 +10,7 @@
 # dependency code inlined into ours. See README.md, "Pass 7".
 #
 #   RUSTC_WRAPPER=$PWD/own-coverage-rustc.sh RUSTC_BOOTSTRAP=1 \
-#     CARGO_TARGET_DIR=/var/tmp/tgt-fuzz-own cargo fuzz build -s none -O --debug-assertions
+#     CARGO_TARGET_DIR="$OWN_TARGET_DIR" cargo fuzz build -s none -O --debug-assertions
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 rustc="$1"

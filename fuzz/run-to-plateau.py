@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Run built libFuzzer targets until their edge coverage plateaus.
 
-Each target runs from its corpus (`corpus/<target>`, which it also grows)
+Each target runs from its corpus (`corpus/<target>`, which it also grows,
+created when missing) and the committed seeds (`seeds/<target>`, read only)
 with the flags of README.md ("Running", "Pass 6"), niced, `--slots` at a
 time. A target is stopped with SIGTERM (libFuzzer then prints its final
 stats) by the first of:
@@ -21,7 +22,7 @@ seconds. Full libFuzzer output is in `--logs/<target>.log`.
 
 Run from this directory, e.g. (README.md, "Pass 7"):
 
-    ./run-to-plateau.py --bin /var/tmp/tgt-fuzz-own/x86_64-unknown-linux-gnu/release \\
+    ./run-to-plateau.py --bin "$CARGO_TARGET_DIR"/x86_64-unknown-linux-gnu/release \\
         --deadline 23:35 nats_headers http_server env_config
 """
 
@@ -42,13 +43,14 @@ class Run:
     def __init__(self, args, target):
         self.target = target
         os.makedirs(f"artifacts/{target}", exist_ok=True)
+        os.makedirs(f"corpus/{target}", exist_ok=True)
         self.log = open(os.path.join(args.logs, f"{target}.log"), "w")
         cmd = [
             "nice", "-n", "19", os.path.join(args.bin, target),
             f"-artifact_prefix=artifacts/{target}/",
             "-max_total_time=1000000", "-print_final_stats=1",
             "-rss_limit_mb=2048", "-malloc_limit_mb=512", "-timeout=10",
-            "-len_control=0", *args.extra, f"corpus/{target}",
+            "-len_control=0", *args.extra, f"corpus/{target}", f"seeds/{target}",
         ]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         os.set_blocking(self.proc.stderr.fileno(), False)

@@ -1,51 +1,8 @@
 //! The lapin carrier over arbitrary AMQP header tables (string, long-string
 //! with any bytes, and non-string values): extract with every propagator
 //! never panics and stays bounded; inject keeps the other headers.
+//!
+//! The body is `otel_fuzz::targets::amqp_headers` (src/targets/amqp_headers.rs).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use otel_core::opentelemetry::Context;
-use otel_core::opentelemetry::propagation::TextMapCompositePropagator;
-use otel_core::opentelemetry::propagation::TextMapPropagator;
-use otel_fuzz::{assert_bounded, header_pairs, is_propagation_header};
-use otel_messaging::rabbitmq::lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use otel_messaging::rabbitmq::{AmqpHeaderExtractor, AmqpHeaderInjector};
-
-fuzz_target!(|data: &[u8]| {
-    use otel_core::propagation::*;
-    let mut table = FieldTable::default();
-    for (name, value) in header_pairs(data) {
-        let Ok(name) = ShortString::try_new(String::from_utf8_lossy(name).into_owned()) else {
-            continue;
-        };
-        // The first value byte picks the AMQP type, the rest is the payload.
-        let value = match value.split_first() {
-            Some((b'#', rest)) => AMQPValue::LongLongInt(rest.len() as i64),
-            Some((b'~', rest)) => {
-                match ShortString::try_new(String::from_utf8_lossy(rest).into_owned()) {
-                    Ok(s) => AMQPValue::ShortString(s),
-                    Err(_) => continue,
-                }
-            }
-            Some((b'^', rest)) => AMQPValue::ByteArray(rest.to_vec().into()),
-            _ => AMQPValue::LongString(LongString::from(value.to_vec())),
-        };
-        table.insert(name, value);
-    }
-    let propagator = TextMapCompositePropagator::new(vec![
-        Box::new(TraceContextPropagator::new()),
-        Box::new(BaggagePropagator::new()),
-        Box::new(B3Propagator::multi()),
-        Box::new(JaegerPropagator::new()),
-    ]);
-    let cx = propagator.extract_with_context(&Context::new(), &AmqpHeaderExtractor(&table));
-    assert_bounded(&cx);
-    let mut out = table.clone();
-    propagator.inject_context(&cx, &mut AmqpHeaderInjector(&mut out));
-    let fields: Vec<&str> = propagator.fields().collect();
-    for (name, value) in table.inner() {
-        if !is_propagation_header(name.as_str(), &fields) {
-            assert_eq!(out.inner().get(name), Some(value));
-        }
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| otel_fuzz::targets::amqp_headers(data));

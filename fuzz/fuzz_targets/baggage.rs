@@ -1,30 +1,7 @@
 //! W3C baggage extract over arbitrary header sets: bounded, and format is
 //! stable under parse (format ∘ parse ∘ format = format).
+//!
+//! The body is `otel_fuzz::targets::baggage` (src/targets/baggage.rs).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use otel_core::opentelemetry::Context;
-use otel_core::opentelemetry::baggage::BaggageExt;
-use otel_core::opentelemetry::propagation::TextMapPropagator;
-use otel_core::propagation::{
-    BaggagePropagator, HeaderExtractor, MAX_BAGGAGE_BYTES, format_baggage, parse_baggage,
-};
-use otel_fuzz::{assert_bounded, header_map};
-
-fuzz_target!(|data: &[u8]| {
-    let headers = header_map(data);
-    let cx =
-        BaggagePropagator::new().extract_with_context(&Context::new(), &HeaderExtractor(&headers));
-    assert_bounded(&cx);
-    if let Some(header) = format_baggage(cx.baggage()) {
-        assert!(header.len() <= MAX_BAGGAGE_BYTES);
-        let again = parse_baggage([header.as_str()]);
-        assert_eq!(format_baggage(&again).as_deref(), Some(header.as_str()));
-    }
-    // The parser on the raw text, split the way several headers would be.
-    let text = String::from_utf8_lossy(data);
-    let baggage = parse_baggage(text.split('\n'));
-    if let Some(header) = format_baggage(&baggage) {
-        assert!(header.len() <= MAX_BAGGAGE_BYTES);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| otel_fuzz::targets::baggage(data));

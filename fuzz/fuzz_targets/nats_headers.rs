@@ -1,37 +1,8 @@
 //! The async-nats carrier over arbitrary header maps: building the map from
 //! any bytes the client would accept, extracting with every propagator
 //! never panics and stays bounded.
+//!
+//! The body is `otel_fuzz::targets::nats_headers` (src/targets/nats_headers.rs).
 #![no_main]
 
-use std::str::FromStr;
-
-use libfuzzer_sys::fuzz_target;
-use otel_core::opentelemetry::Context;
-use otel_core::opentelemetry::propagation::TextMapCompositePropagator;
-use otel_core::opentelemetry::propagation::TextMapPropagator;
-use otel_fuzz::{assert_bounded, header_pairs};
-use otel_messaging::nats::async_nats::{HeaderMap, HeaderName, HeaderValue};
-use otel_messaging::nats::{NatsHeaderExtractor, NatsHeaderInjector};
-
-fuzz_target!(|data: &[u8]| {
-    use otel_core::propagation::*;
-    let mut headers = HeaderMap::new();
-    for (name, value) in header_pairs(data) {
-        let name = String::from_utf8_lossy(name);
-        let value = String::from_utf8_lossy(value);
-        if let (Ok(name), Ok(value)) = (HeaderName::from_str(&name), HeaderValue::from_str(&value))
-        {
-            headers.append(name, value);
-        }
-    }
-    let propagator = TextMapCompositePropagator::new(vec![
-        Box::new(TraceContextPropagator::new()),
-        Box::new(BaggagePropagator::new()),
-        Box::new(B3Propagator::single()),
-        Box::new(JaegerPropagator::new()),
-    ]);
-    let cx = propagator.extract_with_context(&Context::new(), &NatsHeaderExtractor(&headers));
-    assert_bounded(&cx);
-    let mut out = headers.clone();
-    propagator.inject_context(&cx, &mut NatsHeaderInjector(&mut out));
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| otel_fuzz::targets::nats_headers(data));

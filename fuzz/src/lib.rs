@@ -1,5 +1,10 @@
-//! Helpers shared by the fuzz targets: turning raw fuzz input into header
-//! sets, and the invariants every propagator must keep.
+//! The fuzz targets' bodies ([`targets`], one plain function per target)
+//! and the helpers they share: turning raw fuzz input into header sets, and
+//! the invariants every propagator must keep.
+//!
+//! Nothing here uses `libfuzzer-sys` (only the `fuzz_targets/` binaries do),
+//! so the workspace test `tests/tests/fuzz_seeds.rs` includes this file as a
+//! module and replays the committed seeds through every body on stable.
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
@@ -9,6 +14,8 @@ use otel_core::opentelemetry::baggage::BaggageExt;
 use otel_core::opentelemetry::propagation::{Extractor, TextMapPropagator};
 use otel_core::opentelemetry::trace::TraceContextExt;
 use otel_core::propagation::{MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS};
+
+pub mod targets;
 
 /// Most `tracestate` members a context may carry after extraction (W3C).
 pub const MAX_TRACESTATE_MEMBERS: usize = 32;
