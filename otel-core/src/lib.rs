@@ -100,6 +100,7 @@ pub use opentelemetry_otlp;
 pub use opentelemetry_sdk;
 pub use opentelemetry_semantic_conventions as semconv;
 pub use setup::{
-    ExportStats, SetupError, SetupReport, ShutdownError, Telemetry, TelemetryBuilder, init,
+    ExportStats, SetupError, SetupReport, ShutdownError, Telemetry, TelemetryBuilder, ValueSource,
+    init,
 };
 pub use shutdown_signal::shutdown_signal;

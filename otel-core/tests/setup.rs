@@ -5,7 +5,7 @@ use opentelemetry::KeyValue;
 use opentelemetry::trace::{Span, TraceContextExt, Tracer};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SimpleSpanProcessor};
 use otel_core::config::{Environment, ExporterKind};
-use otel_core::{SetupError, Telemetry, TelemetryBuilder};
+use otel_core::{SetupError, Telemetry, TelemetryBuilder, ValueSource};
 
 fn quiet(pairs: &[(&str, &str)]) -> TelemetryBuilder {
     let mut env = Environment::from_pairs(pairs.iter().copied());
@@ -28,13 +28,16 @@ fn resource_value(t: &Telemetry, key: &str) -> Option<String> {
         .map(|v| v.to_string())
 }
 
+/// The deployment wins: every builder value is a default that the matching
+/// variable overrides (issue: `OTEL_SERVICE_NAME=payments` was ignored by a
+/// binary that named itself in code).
 #[test]
-fn builder_values_win_over_the_environment() {
+fn the_environment_wins_over_builder_defaults() {
     let t = quiet(&[
         ("OTEL_SERVICE_NAME", "from-env"),
         (
             "OTEL_RESOURCE_ATTRIBUTES",
-            "service.name=attrs,team=payments",
+            "service.version=9.9.9,team=payments",
         ),
         (
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
@@ -43,9 +46,51 @@ fn builder_values_win_over_the_environment() {
     ])
     .service_name("from-code")
     .service_version("1.2.3")
+    .resource_attributes([KeyValue::new("team", "code"), KeyValue::new("tier", "gold")])
     .otlp_endpoint("http://code:4318")
     .install()
     .unwrap();
+    assert_eq!(
+        resource_value(&t, "service.name").as_deref(),
+        Some("from-env")
+    );
+    assert_eq!(
+        resource_value(&t, "service.version").as_deref(),
+        Some("9.9.9")
+    );
+    assert_eq!(resource_value(&t, "team").as_deref(), Some("payments"));
+    // A default the environment does not touch stays.
+    assert_eq!(resource_value(&t, "tier").as_deref(), Some("gold"));
+    // A per-signal endpoint in the environment keeps the whole endpoint group.
+    assert_eq!(
+        t.report().config().otlp_traces.endpoint,
+        "http://env:4318/v1/traces"
+    );
+    let sources = t.report().sources();
+    assert_eq!(sources["service.name"], ValueSource::Environment);
+    assert_eq!(sources["service.version"], ValueSource::Environment);
+    assert_eq!(
+        sources["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"],
+        ValueSource::Environment
+    );
+    assert!(!sources.contains_key("OTEL_EXPORTER_OTLP_ENDPOINT"));
+    assert!(
+        t.report().diagnostics().is_empty(),
+        "{}",
+        t.report().diagnostics()
+    );
+    assert!(t.report().to_string().contains("service.name=environment"));
+}
+
+/// Without the deployment's variables, the builder's defaults apply.
+#[test]
+fn builder_defaults_apply_when_the_environment_is_silent() {
+    let t = quiet(&[])
+        .service_name("from-code")
+        .service_version("1.2.3")
+        .otlp_endpoint("http://code:4318")
+        .install()
+        .unwrap();
     assert_eq!(
         resource_value(&t, "service.name").as_deref(),
         Some("from-code")
@@ -54,15 +99,155 @@ fn builder_values_win_over_the_environment() {
         resource_value(&t, "service.version").as_deref(),
         Some("1.2.3")
     );
-    assert_eq!(resource_value(&t, "team").as_deref(), Some("payments"));
     assert_eq!(
         t.report().config().otlp_traces.endpoint,
         "http://code:4318/v1/traces"
     );
-    assert!(
-        t.report().diagnostics().is_empty(),
-        "{}",
-        t.report().diagnostics()
+    let sources = t.report().sources();
+    assert_eq!(sources["service.name"], ValueSource::Code);
+    assert_eq!(sources["OTEL_EXPORTER_OTLP_ENDPOINT"], ValueSource::Code);
+    // `quiet` put the exporters in the environment.
+    assert_eq!(sources["OTEL_TRACES_EXPORTER"], ValueSource::Environment);
+}
+
+/// `service.name` in `OTEL_RESOURCE_ATTRIBUTES` is the deployment's too.
+#[test]
+fn resource_attributes_service_name_beats_the_code_default() {
+    let t = quiet(&[("OTEL_RESOURCE_ATTRIBUTES", "service.name=attrs")])
+        .service_name("from-code")
+        .install()
+        .unwrap();
+    assert_eq!(resource_value(&t, "service.name").as_deref(), Some("attrs"));
+    assert_eq!(
+        t.report().sources()["service.name"],
+        ValueSource::Environment
+    );
+}
+
+/// The explicitly named setters win over the environment.
+#[test]
+fn forcing_setters_win_over_the_environment() {
+    let t = quiet(&[
+        ("OTEL_SERVICE_NAME", "from-env"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "team=payments"),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
+        ("OTEL_TRACES_SAMPLER", "always_off"),
+    ])
+    .force_service_name("forced")
+    .force_resource_attributes([KeyValue::new("team", "forced")])
+    .force_var("OTEL_BSP_MAX_QUEUE_SIZE", "4096")
+    .force_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOn)
+    .install()
+    .unwrap();
+    assert_eq!(
+        resource_value(&t, "service.name").as_deref(),
+        Some("forced")
+    );
+    assert_eq!(resource_value(&t, "team").as_deref(), Some("forced"));
+    let sources = t.report().sources();
+    assert_eq!(sources["service.name"], ValueSource::Forced);
+    assert_eq!(sources["OTEL_BSP_MAX_QUEUE_SIZE"], ValueSource::Forced);
+    assert_eq!(sources["OTEL_TRACES_SAMPLER"], ValueSource::Forced);
+    assert_eq!(t.report().config().span_batch.max_queue_size, 4096);
+    let span = t.tracer("t").start("sampled");
+    assert!(span.span_context().is_sampled());
+}
+
+/// One row per setter of the precedence table: the variable, set in the
+/// environment, wins over the setter's value; without it the setter's value
+/// is in effect.
+#[test]
+fn every_setter_is_a_default_its_variable_overrides() {
+    type Row = (
+        &'static str,
+        &'static str,
+        fn(TelemetryBuilder) -> TelemetryBuilder,
+    );
+    let rows: &[Row] = &[
+        ("OTEL_PROPAGATORS", "b3", |b| {
+            b.propagators(&[otel_core::config::PropagatorKind::Jaeger])
+        }),
+        ("OTEL_TRACES_EXPORTER", "console", |b| {
+            b.traces_exporter(&[])
+        }),
+        ("OTEL_METRICS_EXPORTER", "console", |b| {
+            b.metrics_exporter(&[])
+        }),
+        ("OTEL_LOGS_EXPORTER", "console", |b| b.logs_exporter(&[])),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://env:4318", |b| {
+            b.otlp_endpoint("http://code:4318")
+        }),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", |b| {
+            b.otlp_protocol(otel_core::config::Protocol::HttpJson)
+        }),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "x-env=1", |b| {
+            b.otlp_headers([("x-code", "1")])
+        }),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "1234", |b| {
+            b.otlp_timeout(std::time::Duration::from_millis(999))
+        }),
+        ("OTEL_BSP_SCHEDULE_DELAY", "1234", |b| {
+            b.span_export_delay(std::time::Duration::from_millis(999))
+        }),
+        ("OTEL_SDK_DISABLED", "false", |b| b.disabled(true)),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "1234", |b| {
+            b.var("OTEL_BSP_MAX_QUEUE_SIZE", "999")
+        }),
+    ];
+    for (var, env_value, setter) in rows {
+        // With the variable: the environment's value is in effect.
+        let with_env = setter(
+            Telemetry::builder()
+                .environment(Environment::from_pairs([(*var, *env_value)]))
+                .install_global(false),
+        );
+        let t = with_env.install().unwrap_or_else(|e| panic!("{var}: {e}"));
+        assert_eq!(
+            t.report().sources().get(*var),
+            Some(&ValueSource::Environment),
+            "{var}: {}",
+            t.report()
+        );
+        drop(t);
+        // Without it: the setter's value.
+        let t = setter(
+            Telemetry::builder()
+                .environment(Environment::from_pairs([("OTEL_LOGS_EXPORTER", "none")]))
+                .install_global(false),
+        )
+        .install()
+        .unwrap_or_else(|e| panic!("{var}: {e}"));
+        if *var != "OTEL_LOGS_EXPORTER" {
+            assert_eq!(
+                t.report().sources().get(*var),
+                Some(&ValueSource::Code),
+                "{var}: {}",
+                t.report()
+            );
+        }
+    }
+}
+
+/// A sampler given in code is a default too.
+#[test]
+fn the_environment_sampler_wins_over_the_code_default() {
+    let t = quiet(&[("OTEL_TRACES_SAMPLER", "always_off")])
+        .sampler(opentelemetry_sdk::trace::Sampler::AlwaysOn)
+        .install()
+        .unwrap();
+    assert!(!t.tracer("t").start("x").span_context().is_sampled());
+    assert_eq!(
+        t.report().sources()["OTEL_TRACES_SAMPLER"],
+        ValueSource::Environment
+    );
+    let t = quiet(&[])
+        .sampler(opentelemetry_sdk::trace::Sampler::AlwaysOff)
+        .install()
+        .unwrap();
+    assert!(!t.tracer("t").start("x").span_context().is_sampled());
+    assert_eq!(
+        t.report().sources()["OTEL_TRACES_SAMPLER"],
+        ValueSource::Code
     );
 }
 

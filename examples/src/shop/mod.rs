@@ -162,18 +162,38 @@ fn otlp_configured_in_env() -> bool {
 }
 
 impl TelemetryOptions {
-    /// The providers of one service: its own `service.name`, nothing
-    /// global, the rest from `OTEL_*`. Without an OTLP endpoint (option or
-    /// environment) and without the console fallback nothing is exported
-    /// but into the store.
+    /// The providers of one of the in-process shop's services: its own
+    /// `service.name` (forced: the five services share one process, so
+    /// `OTEL_SERVICE_NAME` cannot name them), nothing global, the rest from
+    /// `OTEL_*`. Without an OTLP endpoint (option or environment) and
+    /// without the console fallback nothing is exported but into the store.
     pub fn install(
         &self,
         service_name: &str,
         propagators: Option<&[PropagatorKind]>,
         forward_headers: &[String],
     ) -> Result<Telemetry, otel_core::SetupError> {
-        let mut builder = Telemetry::builder()
-            .service_name(service_name)
+        self.install_named(
+            Telemetry::builder().force_service_name(service_name),
+            propagators,
+            forward_headers,
+        )
+    }
+
+    /// The providers of a service running as its own process: `service_name`
+    /// is a default that `OTEL_SERVICE_NAME` (or a `service.name` in
+    /// `OTEL_RESOURCE_ATTRIBUTES`) replaces, as a deployment expects.
+    pub fn install_process(&self, service_name: &str) -> Result<Telemetry, otel_core::SetupError> {
+        self.install_named(Telemetry::builder().service_name(service_name), None, &[])
+    }
+
+    fn install_named(
+        &self,
+        builder: otel_core::TelemetryBuilder,
+        propagators: Option<&[PropagatorKind]>,
+        forward_headers: &[String],
+    ) -> Result<Telemetry, otel_core::SetupError> {
+        let mut builder = builder
             .service_version(env!("CARGO_PKG_VERSION"))
             .install_global(false)
             .forward_headers(forward_headers.iter().cloned());
@@ -427,11 +447,15 @@ pub async fn run_service(name: &str) -> Result<(), BoxError> {
         }
     };
     // OTEL_SERVICE_NAME, when set, names the deployed service instead.
-    let service_name = std::env::var("OTEL_SERVICE_NAME")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| service_name.to_owned());
-    let telemetry = options.install(&service_name, None, &[])?;
+    let telemetry = options.install_process(service_name)?;
+    // The name in effect (the deployment's, when it set one).
+    let service_name = telemetry
+        .report()
+        .resource()
+        .get(&otel_core::opentelemetry::Key::from_static_str(
+            otel_core::semconv::resource::SERVICE_NAME,
+        ))
+        .map_or_else(|| service_name.to_owned(), |v| v.to_string());
     install_global_propagator(&telemetry);
     let listen = env("LISTEN_ADDR", default_listen);
     let orders_url = format!("http://{}", env("ORDERS_ADDR", "127.0.0.1:50051"));

@@ -88,6 +88,19 @@ impl Environment {
             .filter(|v| !v.is_empty())
     }
 
+    /// The names of the set (non-empty) variables that start with `OTEL_`,
+    /// sorted.
+    pub fn otel_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .vars
+            .iter()
+            .filter(|(k, v)| k.starts_with("OTEL_") && !v.trim().is_empty())
+            .map(|(k, _)| k.as_str())
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
     /// Sets (or replaces) a variable in this snapshot; the process is not touched.
     pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) {
         self.vars.insert(name.into(), value.into());

@@ -1,5 +1,5 @@
 use super::SetupError;
-use super::guard::{SetupReport, Telemetry};
+use super::guard::{SetupReport, Telemetry, ValueSource};
 use super::limits::ValueLengthLimit;
 use super::runtime::RuntimeHandle;
 use super::runtime::{ExportRuntime, OnExportRuntime};
@@ -19,10 +19,32 @@ use opentelemetry_sdk::trace::{
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Builds a [`Telemetry`] from the environment plus code-level overrides.
+/// Builds a [`Telemetry`] from the environment plus what the code gives.
 ///
-/// Every setter corresponds to an `OTEL_*` variable (or has no variable, as
-/// noted) and wins over it.
+/// **The deployment wins.** A value given to a setter is a *default*: the
+/// matching `OTEL_*` variable, when the environment sets it, overrides it,
+/// so an operator can rename, relabel or re-point a binary without
+/// rebuilding it. Code that must win says so with a `force_*` setter.
+/// [`SetupReport::sources`] says where each effective value came from.
+///
+/// | setter (default) | variable(s) that override it | forcing setter |
+/// |---|---|---|
+/// | `service_name` | `OTEL_SERVICE_NAME`, `service.name` in `OTEL_RESOURCE_ATTRIBUTES` | `force_service_name` |
+/// | `service_version` | `service.version` in `OTEL_RESOURCE_ATTRIBUTES` | `force_resource_attributes` |
+/// | `resource_attributes` | the same keys in `OTEL_RESOURCE_ATTRIBUTES` | `force_resource_attributes` |
+/// | `sampler` | `OTEL_TRACES_SAMPLER` (with `OTEL_TRACES_SAMPLER_ARG`) | `force_sampler` |
+/// | `propagators` | `OTEL_PROPAGATORS` | `force_var` |
+/// | `traces_exporter`, `metrics_exporter`, `logs_exporter` | `OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER` | `force_var` |
+/// | `otlp_endpoint` | `OTEL_EXPORTER_OTLP_ENDPOINT` or any `OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_ENDPOINT` | `force_var` |
+/// | `otlp_protocol` | `OTEL_EXPORTER_OTLP_PROTOCOL` or any per-signal `_PROTOCOL` | `force_var` |
+/// | `otlp_headers` | `OTEL_EXPORTER_OTLP_HEADERS` or any per-signal `_HEADERS` | `force_var` |
+/// | `otlp_timeout` | `OTEL_EXPORTER_OTLP_TIMEOUT` or any per-signal `_TIMEOUT` | `force_var` |
+/// | `span_export_delay` | `OTEL_BSP_SCHEDULE_DELAY` | `force_var` |
+/// | `disabled` | `OTEL_SDK_DISABLED` | `force_var` |
+/// | `var(NAME, value)` | `NAME` | `force_var(NAME, value)` |
+///
+/// Setters without a variable (`forward_headers`, `force_trace_header`,
+/// `with_span_processor`, `install_global`, `strict`, ...) simply apply.
 ///
 /// ```no_run
 /// use otel_core::{Telemetry, config::{ExporterKind, Protocol}};
@@ -40,10 +62,17 @@ use std::time::Duration;
 #[must_use = "call .install() to set up telemetry"]
 pub struct TelemetryBuilder {
     env: Option<Environment>,
-    overrides: Vec<(&'static str, Option<String>)>,
-    resource_attributes: Vec<KeyValue>,
-    service_version: Option<String>,
+    /// Groups of variables given by code: a group applies when the
+    /// environment sets none of its variables.
+    defaults: Vec<Vec<(&'static str, Option<String>)>>,
+    /// Variables code forces over the environment.
+    forced: Vec<(&'static str, Option<String>)>,
+    /// Resource attributes below the environment's.
+    default_resource: Vec<KeyValue>,
+    /// Resource attributes above every other source.
+    forced_resource: Vec<KeyValue>,
     sampler: Option<Box<dyn ShouldSample>>,
+    sampler_forced: bool,
     span_processors: Vec<Box<dyn SpanProcessor>>,
     metric_exporters: Vec<Box<MetricExporterHook>>,
     forward_headers: Vec<String>,
@@ -63,10 +92,12 @@ impl Default for TelemetryBuilder {
     fn default() -> Self {
         Self {
             env: None,
-            overrides: Vec::new(),
-            resource_attributes: Vec::new(),
-            service_version: None,
+            defaults: Vec::new(),
+            forced: Vec::new(),
+            default_resource: Vec::new(),
+            forced_resource: Vec::new(),
             sampler: None,
+            sampler_forced: false,
             span_processors: Vec::new(),
             metric_exporters: Vec::new(),
             forward_headers: Vec::new(),
@@ -101,8 +132,15 @@ fn join<T>(items: &[T], name: impl Fn(&T) -> &'static str) -> String {
 }
 
 impl TelemetryBuilder {
-    fn set(mut self, var: &'static str, value: Option<String>) -> Self {
-        self.overrides.push((var, value));
+    /// A default for `var` (the environment's value wins).
+    fn set(self, var: &'static str, value: Option<String>) -> Self {
+        self.set_group(vec![(var, value)])
+    }
+
+    /// Defaults for a group of variables, applied only when the environment
+    /// sets none of them (an endpoint and its per-signal forms, ...).
+    fn set_group(mut self, group: Vec<(&'static str, Option<String>)>) -> Self {
+        self.defaults.push(group);
         self
     }
 
@@ -112,20 +150,46 @@ impl TelemetryBuilder {
         self
     }
 
-    /// `service.name` (`OTEL_SERVICE_NAME`).
-    pub fn service_name(self, name: impl Into<String>) -> Self {
-        self.set("OTEL_SERVICE_NAME", Some(name.into()))
-    }
-
-    /// `service.version` (no variable; `OTEL_RESOURCE_ATTRIBUTES` can set it too).
-    pub fn service_version(mut self, version: impl Into<String>) -> Self {
-        self.service_version = Some(version.into());
+    /// The default `service.name`: `OTEL_SERVICE_NAME` or a `service.name`
+    /// in `OTEL_RESOURCE_ATTRIBUTES` replaces it.
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.default_resource.push(KeyValue::new(
+            crate::semconv::resource::SERVICE_NAME,
+            name.into(),
+        ));
         self
     }
 
-    /// Resource attributes that win over every detected or configured one.
+    /// `service.name`, whatever the environment says.
+    pub fn force_service_name(mut self, name: impl Into<String>) -> Self {
+        self.forced_resource.push(KeyValue::new(
+            crate::semconv::resource::SERVICE_NAME,
+            name.into(),
+        ));
+        self
+    }
+
+    /// The default `service.version` (a `service.version` in
+    /// `OTEL_RESOURCE_ATTRIBUTES` replaces it).
+    pub fn service_version(mut self, version: impl Into<String>) -> Self {
+        self.default_resource.push(KeyValue::new(
+            crate::semconv::resource::SERVICE_VERSION,
+            version.into(),
+        ));
+        self
+    }
+
+    /// Default resource attributes: above the detected ones, below
+    /// `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME`.
     pub fn resource_attributes(mut self, attrs: impl IntoIterator<Item = KeyValue>) -> Self {
-        self.resource_attributes.extend(attrs);
+        self.default_resource.extend(attrs);
+        self
+    }
+
+    /// Resource attributes that win over every detected or configured one
+    /// (the environment's included).
+    pub fn force_resource_attributes(mut self, attrs: impl IntoIterator<Item = KeyValue>) -> Self {
+        self.forced_resource.extend(attrs);
         self
     }
 
@@ -136,9 +200,18 @@ impl TelemetryBuilder {
         self
     }
 
-    /// The sampler, overriding `OTEL_TRACES_SAMPLER` (see [`crate::sampling`]).
+    /// The default sampler (see [`crate::sampling`]): used unless
+    /// `OTEL_TRACES_SAMPLER` is set.
     pub fn sampler(mut self, sampler: impl ShouldSample + 'static) -> Self {
         self.sampler = Some(Box::new(sampler));
+        self.sampler_forced = false;
+        self
+    }
+
+    /// The sampler, whatever `OTEL_TRACES_SAMPLER` says.
+    pub fn force_sampler(mut self, sampler: impl ShouldSample + 'static) -> Self {
+        self.sampler = Some(Box::new(sampler));
+        self.sampler_forced = true;
         self
     }
 
@@ -184,11 +257,20 @@ impl TelemetryBuilder {
         self
     }
 
-    /// Sets any `OTEL_*` variable for this setup only (the code-level
-    /// equivalent of every variable without a dedicated setter), e.g.
-    /// `.var("OTEL_BSP_MAX_QUEUE_SIZE", "4096")`. Wins over the environment.
-    pub fn var(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.overrides.push((name, Some(value.into())));
+    /// A default for any `OTEL_*` variable (the code-level equivalent of
+    /// every variable without a dedicated setter), e.g.
+    /// `.var("OTEL_BSP_MAX_QUEUE_SIZE", "4096")`; the environment's value,
+    /// when set, wins.
+    pub fn var(self, name: &'static str, value: impl Into<String>) -> Self {
+        self.set(name, Some(value.into()))
+    }
+
+    /// Sets any `OTEL_*` variable for this setup, whatever the environment
+    /// says (an empty value unsets it).
+    pub fn force_var(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        let value = value.into();
+        self.forced
+            .push((name, (!value.is_empty()).then_some(value)));
         self
     }
 
@@ -214,21 +296,25 @@ impl TelemetryBuilder {
     /// clears the per-signal endpoint variables). For HTTP the signal paths
     /// `v1/traces`, ... are appended.
     pub fn otlp_endpoint(self, url: impl Into<String>) -> Self {
-        self.set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", None)
-            .set("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", None)
-            .set("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", None)
-            .set("OTEL_EXPORTER_OTLP_ENDPOINT", Some(url.into()))
+        self.set_group(vec![
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", None),
+            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", None),
+            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", None),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", Some(url.into())),
+        ])
     }
 
     /// OTLP transport of every signal (`OTEL_EXPORTER_OTLP_PROTOCOL`).
     pub fn otlp_protocol(self, protocol: Protocol) -> Self {
-        self.set("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", None)
-            .set("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", None)
-            .set("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", None)
-            .set(
+        self.set_group(vec![
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", None),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", None),
+            ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", None),
+            (
                 "OTEL_EXPORTER_OTLP_PROTOCOL",
                 Some(protocol.as_str().into()),
-            )
+            ),
+        ])
     }
 
     /// OTLP request headers of every signal (`OTEL_EXPORTER_OTLP_HEADERS`).
@@ -250,20 +336,24 @@ impl TelemetryBuilder {
             })
             .collect::<Vec<_>>()
             .join(",");
-        self.set("OTEL_EXPORTER_OTLP_TRACES_HEADERS", None)
-            .set("OTEL_EXPORTER_OTLP_METRICS_HEADERS", None)
-            .set("OTEL_EXPORTER_OTLP_LOGS_HEADERS", None)
-            .set("OTEL_EXPORTER_OTLP_HEADERS", Some(v))
+        self.set_group(vec![
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", None),
+            ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", None),
+            ("OTEL_EXPORTER_OTLP_LOGS_HEADERS", None),
+            ("OTEL_EXPORTER_OTLP_HEADERS", Some(v)),
+        ])
     }
 
     /// OTLP export timeout of every signal (`OTEL_EXPORTER_OTLP_TIMEOUT`).
     pub fn otlp_timeout(self, timeout: Duration) -> Self {
         // 0 keeps its specification meaning: no limit.
         let ms = timeout.as_millis().min(i32::MAX as u128).to_string();
-        self.set("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", None)
-            .set("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", None)
-            .set("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", None)
-            .set("OTEL_EXPORTER_OTLP_TIMEOUT", Some(ms))
+        self.set_group(vec![
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", None),
+            ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", None),
+            ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", None),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", Some(ms)),
+        ])
     }
 
     /// Delay between two span exports (`OTEL_BSP_SCHEDULE_DELAY`).
@@ -335,12 +425,30 @@ impl TelemetryBuilder {
 
     /// Reads the configuration, builds and installs everything.
     pub fn install(self) -> Result<Telemetry, SetupError> {
-        let mut env = self.env.clone().unwrap_or_else(Environment::from_process);
-        for (var, value) in &self.overrides {
-            match value {
-                Some(v) => env.set(*var, v.clone()),
-                None => env.set(*var, ""),
+        let deployment = self.env.clone().unwrap_or_else(Environment::from_process);
+        let mut env = deployment.clone();
+        let mut sources: std::collections::BTreeMap<String, ValueSource> = deployment
+            .otel_names()
+            .into_iter()
+            .map(|n| (n.to_owned(), ValueSource::Environment))
+            .collect();
+        for group in &self.defaults {
+            if group.iter().any(|(var, _)| deployment.get(var).is_some()) {
+                continue;
             }
+            for (var, value) in group {
+                env.set(*var, value.clone().unwrap_or_default());
+                if value.is_some() {
+                    sources.insert((*var).to_owned(), ValueSource::Code);
+                }
+            }
+        }
+        for (var, value) in &self.forced {
+            env.set(*var, value.clone().unwrap_or_default());
+            match value {
+                Some(_) => sources.insert((*var).to_owned(), ValueSource::Forced),
+                None => sources.remove(*var),
+            };
         }
         let (config, mut diag) = Config::from_env(&env);
 
@@ -360,7 +468,46 @@ impl TelemetryBuilder {
         let logs = fallback(&config.logs_exporter, Signal::Logs, &config);
 
         let resource = self.build_resource(&config, &env, &mut diag);
-        let (sampler, sampler_text) = match self.sampler {
+        for key in [
+            crate::semconv::resource::SERVICE_NAME,
+            crate::semconv::resource::SERVICE_VERSION,
+        ] {
+            let source = if self.forced_resource.iter().any(|kv| kv.key.as_str() == key) {
+                Some(ValueSource::Forced)
+            } else if (key == crate::semconv::resource::SERVICE_NAME
+                && env.get("OTEL_SERVICE_NAME").is_some())
+                || env
+                    .get("OTEL_RESOURCE_ATTRIBUTES")
+                    .and_then(|v| crate::resource::parse_resource_attributes(v).ok())
+                    .is_some_and(|attrs| attrs.iter().any(|kv| kv.key.as_str() == key))
+            {
+                Some(ValueSource::Environment)
+            } else if self
+                .default_resource
+                .iter()
+                .any(|kv| kv.key.as_str() == key)
+            {
+                Some(ValueSource::Code)
+            } else {
+                None
+            };
+            if let Some(source) = source {
+                sources.insert(key.to_owned(), source);
+            }
+        }
+        let code_sampler = match self.sampler {
+            Some(s) if self.sampler_forced || env.get("OTEL_TRACES_SAMPLER").is_none() => {
+                let source = if self.sampler_forced {
+                    ValueSource::Forced
+                } else {
+                    ValueSource::Code
+                };
+                sources.insert("OTEL_TRACES_SAMPLER".to_owned(), source);
+                Some(s)
+            }
+            _ => None,
+        };
+        let (sampler, sampler_text) = match code_sampler {
             Some(s) => (s, "set by code".to_string()),
             None => super::compose::sampler(&config, self.force_keep, &mut diag),
         };
@@ -586,6 +733,7 @@ impl TelemetryBuilder {
             metrics: installed.1,
             logs: installed.2,
             sampler: sampler_text,
+            sources,
         };
         Ok(Telemetry {
             propagator,
@@ -608,14 +756,14 @@ impl TelemetryBuilder {
         env: &Environment,
         diag: &mut Diagnostics,
     ) -> Resource {
-        let mut attrs = self.resource_attributes.clone();
-        if let Some(v) = &self.service_version {
-            attrs.push(KeyValue::new(
-                crate::semconv::resource::SERVICE_VERSION,
-                v.clone(),
-            ));
-        }
-        super::compose::resource(config, env, self.detection, attrs, diag)
+        super::compose::resource(
+            config,
+            env,
+            self.detection,
+            self.default_resource.clone(),
+            self.forced_resource.clone(),
+            diag,
+        )
     }
 }
 

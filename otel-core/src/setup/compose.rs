@@ -104,15 +104,18 @@ pub(crate) fn resource(
     config: &Config,
     env: &Environment,
     detection: ResourceDetection,
-    attrs: Vec<KeyValue>,
+    defaults: Vec<KeyValue>,
+    forced: Vec<KeyValue>,
     diag: &mut Diagnostics,
 ) -> Resource {
     let _ = config;
     let mut c = ResourceComposer::new();
     c.detected(detection.detect(env, &FileSystemRoot::host()));
+    // Code's defaults rank above detection and below the deployment.
+    c.detected(defaults);
     for d in c.env(env) {
         diag.push(d.variable, d.value.clone(), d.error.to_string(), d.action());
     }
-    c.with_attributes(attrs);
+    c.with_attributes(forced);
     c.build()
 }

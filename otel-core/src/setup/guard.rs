@@ -18,9 +18,69 @@ pub struct SetupReport {
     pub(crate) metrics: Vec<&'static str>,
     pub(crate) logs: Vec<&'static str>,
     pub(crate) sampler: String,
+    pub(crate) sources: std::collections::BTreeMap<String, ValueSource>,
+}
+
+/// Where an effective setting came from (see [`SetupReport::sources`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum ValueSource {
+    /// A builder setter's default, used because the deployment set nothing.
+    Code,
+    /// The process environment (or the [`Environment`](crate::config::Environment)
+    /// given to the builder).
+    Environment,
+    /// A `force_*` builder setter, which wins over the environment.
+    Forced,
+}
+
+impl ValueSource {
+    /// `code`, `environment` or `forced`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ValueSource::Code => "code",
+            ValueSource::Environment => "environment",
+            ValueSource::Forced => "forced by code",
+        }
+    }
+}
+
+impl fmt::Display for ValueSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl SetupReport {
+    /// Where each effective setting came from: every `OTEL_*` variable that
+    /// has a value (from the environment, a builder default or a forcing
+    /// setter), `OTEL_TRACES_SAMPLER` when a sampler was given in code, and
+    /// the resource's `service.name` / `service.version` when code or the
+    /// environment set them. Settings absent here have the specification's
+    /// defaults.
+    ///
+    /// ```
+    /// use otel_core::config::Environment;
+    /// use otel_core::ValueSource;
+    ///
+    /// # fn main() -> Result<(), otel_core::SetupError> {
+    /// let telemetry = otel_core::Telemetry::builder()
+    ///     .environment(Environment::from_pairs([("OTEL_SERVICE_NAME", "payments")]))
+    ///     .service_name("compiled-in")
+    ///     .traces_exporter(&[])
+    ///     .metrics_exporter(&[])
+    ///     .logs_exporter(&[])
+    ///     .install_global(false)
+    ///     .install()?;
+    /// let report = telemetry.report();
+    /// assert_eq!(report.sources()["service.name"], ValueSource::Environment);
+    /// assert_eq!(report.sources()["OTEL_TRACES_EXPORTER"], ValueSource::Code);
+    /// # Ok(()) }
+    /// ```
+    pub fn sources(&self) -> &std::collections::BTreeMap<String, ValueSource> {
+        &self.sources
+    }
+
     /// The configuration in effect (environment plus builder overrides).
     pub fn config(&self) -> &Config {
         &self.config
@@ -71,6 +131,12 @@ impl fmt::Display for SetupReport {
             self.logs.join(",")
         )?;
         writeln!(f, "{}", self.config)?;
+        let sources: Vec<String> = self
+            .sources
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        writeln!(f, "sources: {}", sources.join(", "))?;
         if self.diagnostics.is_empty() {
             write!(f, "diagnostics: none")
         } else {

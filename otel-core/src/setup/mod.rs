@@ -17,7 +17,7 @@ mod runtime;
 mod span_pipeline;
 
 pub use builder::TelemetryBuilder;
-pub use guard::{SetupReport, ShutdownError, Telemetry};
+pub use guard::{SetupReport, ShutdownError, Telemetry, ValueSource};
 pub use span_pipeline::ExportStats;
 
 use crate::config::Diagnostics;

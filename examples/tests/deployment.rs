@@ -1,7 +1,9 @@
-//! The `http-server` example stopped the way an orchestrator stops it:
-//! SIGTERM right after a request. The request's span must reach the
-//! collector (the default batch delay is 5 s: without the graceful stop the
-//! process would die with exit 143 and the span would be lost).
+//! The `http-server` example deployed the way an orchestrator runs it:
+//! named and labelled by the environment (`OTEL_SERVICE_NAME`,
+//! `OTEL_RESOURCE_ATTRIBUTES`, which win over the name compiled in), and
+//! stopped with SIGTERM right after a request. The request's span must reach
+//! the collector (the default batch delay is 5 s: without the graceful stop
+//! the process would die with exit 143 and the span would be lost).
 
 #![cfg(unix)]
 
@@ -33,12 +35,17 @@ fn get(addr: &str, path: &str) -> std::io::Result<String> {
 }
 
 #[test]
-fn sigterm_after_a_request_exports_its_span() {
+fn deployed_by_the_environment_and_stopped_by_sigterm() {
     let collector = Collector::start();
     let addr = format!("127.0.0.1:{}", free_port());
     let mut child = Command::new(env!("CARGO_BIN_EXE_http-server"))
         .env("LISTEN_ADDR", &addr)
-        .env("OTEL_SERVICE_NAME", "sigterm-test")
+        // The binary names itself `http-server` in code: the deployment wins.
+        .env("OTEL_SERVICE_NAME", "payments")
+        .env(
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "deployment.environment.name=stage%201,team=checkout",
+        )
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", collector.grpc_endpoint())
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
         .env("OTEL_METRICS_EXPORTER", "none")
@@ -95,4 +102,11 @@ fn sigterm_after_a_request_exports_its_span() {
         "the request's span at the collector: {:?}",
         spans.iter().map(|s| &s.name).collect::<Vec<_>>()
     );
+    assert_eq!(server[0].resource_str("service.name"), Some("payments"));
+    assert_eq!(
+        server[0].resource_str("deployment.environment.name"),
+        Some("stage 1"),
+        "percent-decoded"
+    );
+    assert_eq!(server[0].resource_str("team"), Some("checkout"));
 }
