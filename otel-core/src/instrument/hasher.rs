@@ -46,9 +46,10 @@ impl Hasher for FastHasher {
         if !rest.is_empty() {
             let mut word = [0u8; 8];
             word[..rest.len()].copy_from_slice(rest);
-            // The length keeps "a" and "a\0" apart.
-            self.add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 59));
+            self.add(u64::from_le_bytes(word));
         }
+        // The length keeps "a" and "a\0", "fill.10" and "fill.108" apart.
+        self.add(bytes.len() as u64);
     }
 
     fn write_u8(&mut self, i: u8) {
@@ -82,6 +83,11 @@ mod tests {
         let b = BuildFastHasher::default();
         assert_eq!(b.hash_one("orders"), b.hash_one("orders"));
         assert_ne!(b.hash_one("a"), b.hash_one("a\0"));
+        // A 7-byte tail against the same bytes plus one (an 8-byte word).
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..4096 {
+            assert!(seen.insert(b.hash_one(format!("fill.{i}"))), "fill.{i}");
+        }
         assert_ne!(b.hash_one((1u16, 2u16)), b.hash_one((2u16, 1u16)));
         let mut h = FastHasher::default();
         42u64.hash(&mut h);
