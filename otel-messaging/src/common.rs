@@ -1,6 +1,8 @@
 //! Span and metric building shared by every messaging system: span names,
 //! the §4 attributes, the four messaging metrics, links vs parent for
-//! process spans, and message-header capture.
+//! process spans, and message-header capture. Built on the family's
+//! instrumentation core (`otel_core::instrument`): options, span starts,
+//! extraction, header capture and error records are the core's.
 // Each system uses a different subset of these helpers.
 #![cfg_attr(
     not(all(feature = "kafka", feature = "nats", feature = "rabbitmq")),
@@ -9,33 +11,30 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Instant;
 
-use otel_core::config::ExceptionSignal;
 use otel_core::instrument::{
-    DURATION_BUCKETS, ErrorRecord, ExceptionEvent, ExceptionEvents, intern_span_name,
+    BuildFastHasher, ErrorRecord, ExceptionEvent, ExceptionEvents, Extracted, HeaderCapture, OTHER,
+    Options, Propagation, SemconvArea, SpanStarter, duration_histogram, intern_span_name,
     record_exception,
 };
 use otel_core::opentelemetry::baggage::{Baggage, BaggageExt};
-use otel_core::opentelemetry::global::{self, BoxedTracer};
-use otel_core::opentelemetry::metrics::{
-    BoundCounter, BoundHistogram, Counter, Histogram, Meter, MeterProvider,
-};
-use otel_core::opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use otel_core::opentelemetry::trace::{
-    Link, SpanContext, SpanKind, TraceContextExt, Tracer, TracerProvider,
-};
-use otel_core::opentelemetry::{Context, InstrumentationScope, KeyValue, StringValue, Value};
-use otel_core::opentelemetry_sdk::logs::SdkLoggerProvider;
+use otel_core::opentelemetry::metrics::{BoundCounter, BoundHistogram, Counter, Histogram};
+use otel_core::opentelemetry::propagation::{Extractor, Injector};
+use otel_core::opentelemetry::trace::{Link, SpanBuilder, SpanContext, SpanKind, TraceContextExt};
+use otel_core::opentelemetry::{Context, KeyValue, StringValue};
+use otel_core::propagation::ForwardedHeaders;
+use otel_core::sampling::{is_force_keep, with_force_keep};
 use otel_core::semconv::{attribute as attr, metric as m};
 
 /// Largest header value (bytes) the carriers hand to a propagator or to
 /// header capture; longer values are skipped, the message is unaffected.
 pub const MAX_HEADER_VALUE_LEN: usize = 8192;
 
-const SCOPE_NAME: &str = "otel-messaging";
+/// The attribute prefix of captured message headers.
+const HEADER_PREFIX: &str = "messaging.header.";
 
 /// The `messaging.operation.type` of a span (semconv v1.44 operation model).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,64 +89,6 @@ pub enum ProcessMode {
     Parent,
 }
 
-/// Allow-list of message headers recorded as span attributes
-/// `messaging.header.<name>` (lower-case name, string array value).
-/// Names match case-insensitively; values that are not UTF-8 or longer than
-/// [`MAX_HEADER_VALUE_LEN`] are skipped. Empty by default.
-#[derive(Clone, Debug, Default)]
-pub struct MessageHeaderCapture {
-    names: Vec<(String, String)>,
-}
-
-impl MessageHeaderCapture {
-    /// Captures the named headers.
-    pub fn new<I, S>(names: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<str>,
-    {
-        let names = names
-            .into_iter()
-            .map(|n| {
-                let lower = n.as_ref().to_ascii_lowercase();
-                let key = format!("messaging.header.{lower}");
-                (lower, key)
-            })
-            .collect();
-        Self { names }
-    }
-
-    /// Whether nothing is captured.
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
-    }
-
-    /// The attributes for the allowed headers present in `headers`.
-    pub fn capture(&self, headers: &dyn Extractor) -> Vec<KeyValue> {
-        let mut out = Vec::new();
-        if self.names.is_empty() {
-            return out;
-        }
-        let keys = headers.keys();
-        for (name, key) in &self.names {
-            let mut values: Vec<otel_core::opentelemetry::StringValue> = Vec::new();
-            for k in keys.iter().filter(|k| k.eq_ignore_ascii_case(name)) {
-                if let Some(all) = headers.get_all(k) {
-                    values.extend(all.into_iter().map(|v| v.to_owned().into()));
-                }
-            }
-            if !values.is_empty() {
-                values.dedup();
-                out.push(KeyValue::new(
-                    key.clone(),
-                    Value::Array(otel_core::opentelemetry::Array::String(values)),
-                ));
-            }
-        }
-        out
-    }
-}
-
 /// Shared instruments and options of one instrumented client. Cheap to
 /// clone. Build it with [`Instrumentation::builder`]; the default uses the
 /// global tracer and meter providers.
@@ -158,7 +99,7 @@ pub struct Instrumentation {
 
 #[derive(Debug)]
 struct Inner {
-    tracer: BoxedTracer,
+    tracer: SpanStarter,
     sent: Counter<u64>,
     consumed: Counter<u64>,
     operation_duration: Histogram<f64>,
@@ -166,9 +107,10 @@ struct Inner {
     process_mode: ProcessMode,
     propagate: bool,
     create_spans: bool,
-    capture: MessageHeaderCapture,
-    /// The propagator given to the builder; `None`: the global one.
-    propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
+    /// Message headers recorded as `messaging.header.<name>`.
+    capture: HeaderCapture,
+    /// Extraction (on top of the current context) and injection.
+    propagation: Propagation,
     prepared: PreparedCache,
     exceptions: ExceptionEvents,
 }
@@ -186,56 +128,66 @@ impl Default for Instrumentation {
 }
 
 /// Builder of [`Instrumentation`].
-#[derive(Default)]
+///
+/// The options every instrumentation of the family shares come from
+/// `otel_core`'s `instrumentation_setters!` and have the same names and
+/// types in every crate: [`tracer_provider`](Self::tracer_provider),
+/// [`meter_provider`](Self::meter_provider) and
+/// [`logger_provider`](Self::logger_provider) (any API provider),
+/// [`propagator`](Self::propagator),
+/// [`capture_request_headers`](Self::capture_request_headers) and
+/// [`allow_sensitive_headers`](Self::allow_sensitive_headers) (message
+/// headers recorded as `messaging.header.<name>`), and
+/// [`exception_signal`](Self::exception_signal). The messaging options are
+/// [`process_mode`](Self::process_mode), [`propagate`](Self::propagate) and
+/// [`create_spans`](Self::create_spans).
+///
+/// ```
+/// use otel_messaging::{Instrumentation, ProcessMode};
+///
+/// let instrumentation = Instrumentation::builder()
+///     .process_mode(ProcessMode::Parent)
+///     // `authorization` is refused unless allowed explicitly as well.
+///     .capture_request_headers(["x-tenant", "authorization"])
+///     .build();
+/// # let _ = instrumentation;
+/// ```
 pub struct InstrumentationBuilder {
-    tracer: Option<BoxedTracer>,
-    meter: Option<Meter>,
+    options: Options,
     process_mode: ProcessMode,
     no_propagation: bool,
     no_create_spans: bool,
-    capture: MessageHeaderCapture,
-    propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
-    exception_signal: Option<ExceptionSignal>,
-    logger_provider: Option<SdkLoggerProvider>,
+}
+
+impl Default for InstrumentationBuilder {
+    fn default() -> Self {
+        InstrumentationBuilder {
+            options: Options::new(scope()),
+            process_mode: ProcessMode::default(),
+            no_propagation: false,
+            no_create_spans: false,
+        }
+    }
 }
 
 impl std::fmt::Debug for InstrumentationBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InstrumentationBuilder")
+            .field("options", &self.options)
             .field("process_mode", &self.process_mode)
             .field("propagate", &!self.no_propagation)
             .field("create_spans", &!self.no_create_spans)
-            .field("capture", &self.capture)
-            .field("propagator", &self.propagator)
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 
-fn scope() -> InstrumentationScope {
-    InstrumentationScope::builder(SCOPE_NAME)
-        .with_version(env!("CARGO_PKG_VERSION"))
-        .build()
+/// The instrumentation scope of this crate (name, version, schema URL).
+pub(crate) fn scope() -> otel_core::opentelemetry::InstrumentationScope {
+    otel_core::instrument::scope("otel-messaging", env!("CARGO_PKG_VERSION"))
 }
 
 impl InstrumentationBuilder {
-    /// Spans go to this provider instead of the global one.
-    pub fn tracer_provider<P, T>(mut self, provider: &P) -> Self
-    where
-        P: TracerProvider<Tracer = T>,
-        T: Tracer + Send + Sync + 'static,
-        T::Span: Send + Sync + 'static,
-    {
-        self.tracer = Some(BoxedTracer::new(Box::new(
-            provider.tracer_with_scope(scope()),
-        )));
-        self
-    }
-
-    /// Metrics go to this provider instead of the global one.
-    pub fn meter_provider<P: MeterProvider>(mut self, provider: &P) -> Self {
-        self.meter = Some(provider.meter_with_scope(scope()));
-        self
-    }
+    otel_core::instrumentation_setters!(options: providers, propagator, request_headers, exceptions);
 
     /// Link (default) or parent for single-message process spans.
     pub fn process_mode(mut self, mode: ProcessMode) -> Self {
@@ -262,50 +214,12 @@ impl InstrumentationBuilder {
         self
     }
 
-    /// Message headers recorded on process and send spans.
-    pub fn capture_headers(mut self, capture: MessageHeaderCapture) -> Self {
-        self.capture = capture;
-        self
-    }
-
-    /// Injects into and extracts from message headers with this propagator
-    /// instead of the global one (`otel_core::init` installs the configured
-    /// W3C / B3 / Jaeger / baggage composite globally). Producers inject the
-    /// send (or create) span's context with it; consumers extract the
-    /// creation context and the producer's baggage with it.
-    pub fn propagator(
-        mut self,
-        propagator: impl TextMapPropagator + Send + Sync + 'static,
-    ) -> Self {
-        self.propagator = Some(Arc::new(propagator));
-        self
-    }
-
-    /// Emits exceptions (a failed send, receive, settle or handler) as log
-    /// records through this provider when the exception signal includes
-    /// logs (default: the provider `otel_core::init` installed).
-    pub fn logger_provider(mut self, provider: &SdkLoggerProvider) -> Self {
-        self.logger_provider = Some(provider.clone());
-        self
-    }
-
-    /// Where exceptions go: `exception` span events, log records
-    /// (`messaging.{create,send,receive,settle}.exception` WARN,
-    /// `messaging.process.exception` ERROR), or both (default: from
-    /// `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN`).
-    pub fn exception_signal(mut self, signal: ExceptionSignal) -> Self {
-        self.exception_signal = Some(signal);
-        self
-    }
-
     /// Builds the instruments.
     pub fn build(self) -> Instrumentation {
-        let tracer = self
-            .tracer
-            .unwrap_or_else(|| global::tracer_with_scope(scope()));
-        let meter = self
-            .meter
-            .unwrap_or_else(|| global::meter_provider().meter_with_scope(scope()));
+        let resolved = self
+            .options
+            .resolve(SemconvArea::Messaging, HEADER_PREFIX, "");
+        let meter = &resolved.meter;
         let sent = meter
             .u64_counter(m::MESSAGING_CLIENT_SENT_MESSAGES)
             .with_unit("{message}")
@@ -316,23 +230,19 @@ impl InstrumentationBuilder {
             .with_unit("{message}")
             .with_description("Number of messages that were delivered to the application.")
             .build();
-        let operation_duration = meter
-            .f64_histogram(m::MESSAGING_CLIENT_OPERATION_DURATION)
-            .with_unit("s")
-            .with_description(
-                "Duration of messaging operation initiated by a producer or consumer client.",
-            )
-            .with_boundaries(DURATION_BUCKETS.to_vec())
-            .build();
-        let process_duration = meter
-            .f64_histogram(m::MESSAGING_PROCESS_DURATION)
-            .with_unit("s")
-            .with_description("Duration of processing operation.")
-            .with_boundaries(DURATION_BUCKETS.to_vec())
-            .build();
+        let operation_duration = duration_histogram(
+            meter,
+            m::MESSAGING_CLIENT_OPERATION_DURATION,
+            "Duration of messaging operation initiated by a producer or consumer client.",
+        );
+        let process_duration = duration_histogram(
+            meter,
+            m::MESSAGING_PROCESS_DURATION,
+            "Duration of processing operation.",
+        );
         Instrumentation {
             inner: Arc::new(Inner {
-                tracer,
+                tracer: resolved.tracer,
                 sent,
                 consumed,
                 operation_duration,
@@ -340,16 +250,10 @@ impl InstrumentationBuilder {
                 process_mode: self.process_mode,
                 propagate: !self.no_propagation,
                 create_spans: !self.no_create_spans,
-                capture: self.capture,
-                propagator: self.propagator,
+                capture: resolved.request_headers,
+                propagation: resolved.propagation,
                 prepared: PreparedCache::default(),
-                exceptions: ExceptionEvents::resolve(
-                    self.exception_signal,
-                    self.logger_provider
-                        .as_ref()
-                        .map(|p| otel_core::instrument::ExceptionLoggerHandle::new(p, scope())),
-                    scope(),
-                ),
+                exceptions: resolved.exceptions,
             }),
         }
     }
@@ -533,41 +437,43 @@ struct OpKey<'a> {
     server: Option<(&'a str, u16)>,
 }
 
-impl OpKey<'_> {
-    fn hash(&self) -> u64 {
-        fn opt(h: &mut Fnv, s: Option<&str>) {
+impl Hash for OpKey<'_> {
+    /// Every string is written with its length first: the core's
+    /// `FastHasher` tags only a string's last partial word with its length,
+    /// which leaves pairs such as `orders.10` / `orders.108` with one hash
+    /// when they are written as bare bytes.
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        fn text<H: Hasher>(h: &mut H, s: &str) {
+            h.write_usize(s.len());
+            h.write(s.as_bytes());
+        }
+        fn opt<H: Hasher>(h: &mut H, s: Option<&str>) {
             match s {
                 Some(s) => {
                     h.write_u8(1);
-                    h.write(s.as_bytes());
-                    h.write_u8(0xff);
+                    text(h, s);
                 }
                 None => h.write_u8(0),
             }
         }
-        let mut h = Fnv::default();
-        h.write(self.system.as_bytes());
-        h.write_u8(0xff);
-        h.write(self.name.as_bytes());
-        h.write_u8(0xff);
+        text(h, self.system);
+        text(h, self.name);
         h.write_u8(self.op_type as u8);
         match self.target {
             Target::Template(t) => {
                 h.write_u8(1);
-                h.write(t.as_bytes());
+                text(h, t);
             }
             Target::Destination(d) => {
                 h.write_u8(2);
-                h.write(d.as_bytes());
+                text(h, d);
             }
             Target::None => h.write_u8(0),
         }
-        h.write_u8(0xff);
-        opt(&mut h, self.partition);
-        opt(&mut h, self.consumer_group);
-        opt(&mut h, self.server.map(|(host, _)| host));
+        opt(h, self.partition);
+        opt(h, self.consumer_group);
+        opt(h, self.server.map(|(host, _)| host));
         h.write_u16(self.server.map_or(0, |(_, port)| port));
-        h.finish()
     }
 }
 
@@ -618,48 +524,6 @@ impl OwnedOpKey {
     }
 }
 
-/// FNV-1a: the cache keys are short strings hashed on every message.
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Self(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// Passes a precomputed `u64` key through.
-#[derive(Default)]
-struct IdentityHasher(u64);
-
-impl Hasher for IdentityHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 /// Span name and shared (span and metric) attributes of one destination,
 /// and, once the cache holds it, the metric instruments bound to them.
 struct Prepared {
@@ -690,17 +554,20 @@ impl std::fmt::Debug for Prepared {
 const PREPARED_CAPACITY: usize = 1024;
 
 /// Per-destination cache of [`Prepared`] values, bounded by
-/// [`PREPARED_CAPACITY`]. Temporary destinations (reply inboxes) are not
-/// part of the key, so they do not fill it.
+/// [`PREPARED_CAPACITY`] (and at most 4 entries per hash). Temporary
+/// destinations (reply inboxes) are not part of the key, so they do not
+/// fill it. Keyed by the [`FastHasher`](otel_core::instrument::FastHasher)
+/// hash of the borrowed [`OpKey`] (no allocation on a hit); entries whose
+/// keys share a hash sit in one bucket.
 #[derive(Debug, Default)]
 struct PreparedCache {
-    map: RwLock<HashMap<u64, Vec<Arc<Prepared>>, BuildHasherDefault<IdentityHasher>>>,
+    map: RwLock<HashMap<u64, Vec<Arc<Prepared>>, BuildFastHasher>>,
 }
 
 impl PreparedCache {
     fn get(&self, op: &Operation) -> Arc<Prepared> {
         let key = op.key();
-        let hash = key.hash();
+        let hash = BuildFastHasher::default().hash_one(key);
         if let Ok(map) = self.map.read()
             && let Some(found) = map
                 .get(&hash)
@@ -761,33 +628,35 @@ impl Instrumentation {
         self.inner.create_spans
     }
 
-    pub(crate) fn capture(&self) -> &MessageHeaderCapture {
-        &self.inner.capture
+    /// The late-attribute callback of a span start that captures the
+    /// configured message headers of `carrier` (only called for a
+    /// recording span; nothing to do when no header is configured).
+    pub(crate) fn capture_from<'a>(
+        &'a self,
+        carrier: &'a dyn Extractor,
+    ) -> impl FnMut(&mut Vec<KeyValue>) + 'a {
+        move |late| self.inner.capture.capture_from(carrier, late)
     }
 
     /// Writes `cx` into `carrier` with the configured propagator (the
     /// builder's, else the global one).
     pub(crate) fn inject(&self, cx: &Context, carrier: &mut dyn Injector) {
-        match &self.inner.propagator {
-            Some(p) => p.inject_context(cx, carrier),
-            None => otel_core::propagation::inject(cx, carrier),
-        }
+        self.inner.propagation.inject(cx, carrier);
     }
 
-    /// What a message's headers carry (creation span context, baggage…),
-    /// read with the configured propagator into an empty context. Malformed
-    /// or missing headers give an empty context.
-    pub(crate) fn extract(&self, headers: &dyn Extractor) -> Context {
-        match &self.inner.propagator {
-            Some(p) => p.extract_with_context(&Context::new(), headers),
-            None => otel_core::propagation::extract_with(&Context::new(), headers),
-        }
+    /// What a message's headers carry, read with the configured propagator
+    /// by the family's one rule: on top of the current context. Malformed
+    /// or missing headers leave the current context as it is.
+    pub(crate) fn extract(&self, headers: &dyn Extractor) -> Extracted {
+        self.inner.propagation.extract(headers)
     }
 
-    /// The creation context carried by a message: the span context in its
-    /// headers (invalid when there is none or it is malformed).
+    /// The creation context carried by a message: the remote span context
+    /// its headers brought (invalid when there is none or it is malformed).
     pub(crate) fn creation_context(&self, headers: &dyn Extractor) -> SpanContext {
-        self.extract(headers).span().span_context().clone()
+        self.extract(headers)
+            .remote()
+            .unwrap_or_else(SpanContext::empty_context)
     }
 
     /// Starts the `send` span of a batch (semconv "Links vs parent",
@@ -820,8 +689,9 @@ impl Instrumentation {
                 create
                     .span_attrs
                     .retain(|kv| kv.key.as_str() != attr::MESSAGING_CLIENT_ID);
-                let extra = message.captured(&self.inner.capture);
-                let span = self.start(&create, &ambient, Vec::new(), extra);
+                let span = self.start(&create, &ambient, Vec::new(), |late| {
+                    message.capture_headers(&self.inner.capture, late);
+                });
                 if self.inner.propagate {
                     message.inject(self, span.context());
                 }
@@ -836,7 +706,7 @@ impl Instrumentation {
         if needs_send_context.is_empty() {
             send.kind = Some(SpanKind::Client);
         }
-        let span = self.start(&send, &ambient, links, Vec::new());
+        let span = self.start(&send, &ambient, links, |_| {});
         if self.inner.propagate {
             for i in needs_send_context {
                 messages[i].inject(self, span.context());
@@ -845,15 +715,16 @@ impl Instrumentation {
         span
     }
 
-    /// Starts a span for `op` under `parent`, with `links`.
+    /// Starts a span for `op` under `parent`, with `links`; `late` adds
+    /// the attributes only a recording span needs (captured headers).
     pub(crate) fn start(
         &self,
         op: &Operation,
         parent: &Context,
         links: Vec<Link>,
-        extra: Vec<KeyValue>,
+        late: impl FnMut(&mut Vec<KeyValue>),
     ) -> OperationSpan {
-        self.start_at(op, parent, links, extra, None)
+        self.start_at(op, parent, links, late, None)
     }
 
     /// [`start`](Self::start) with an explicit start time (a receive span
@@ -863,19 +734,14 @@ impl Instrumentation {
         op: &Operation,
         parent: &Context,
         links: Vec<Link>,
-        extra: Vec<KeyValue>,
+        late: impl FnMut(&mut Vec<KeyValue>),
         started: Option<(std::time::SystemTime, Instant)>,
     ) -> OperationSpan {
         let prepared = self.inner.prepared.get(op);
-        let mut attrs =
-            Vec::with_capacity(prepared.metric_attrs.len() + op.span_only_len() + extra.len());
+        let mut attrs = Vec::with_capacity(prepared.metric_attrs.len() + op.span_only_len());
         attrs.extend(prepared.metric_attrs.iter().cloned());
         op.push_span_only_attrs(&mut attrs);
-        attrs.extend(extra);
-        let mut builder = self
-            .inner
-            .tracer
-            .span_builder(prepared.name.clone())
+        let mut builder = SpanBuilder::from_name(prepared.name.clone())
             .with_kind(op.kind.clone().unwrap_or_else(|| op.op_type.kind()))
             .with_attributes(attrs);
         if !links.is_empty() {
@@ -884,9 +750,8 @@ impl Instrumentation {
         if let Some((at, _)) = started {
             builder = builder.with_start_time(at);
         }
-        let span = self.inner.tracer.build_with_context(builder, parent);
         OperationSpan {
-            cx: parent.with_span(span),
+            cx: self.inner.tracer.start(builder, parent, late),
             start: started.map_or_else(Instant::now, |(_, i)| i),
             prepared,
             metric_extra: Vec::new(),
@@ -898,60 +763,89 @@ impl Instrumentation {
         }
     }
 
-    /// Starts the process span of one message whose headers carried
-    /// `carried` (as returned by [`extract`](Self::extract): the creation
-    /// span context and the producer's baggage). In [`ProcessMode::Parent`]
-    /// with a valid creation context the span is its child (and links the
-    /// ambient span, if any); otherwise it stays under `ambient` and links
-    /// to the creation context. In both modes the span's context, the one
-    /// the handler runs under, carries the message's baggage on top of the
-    /// ambient baggage (the message's entries win).
+    /// Starts the process span of one message whose headers are `headers`
+    /// (`None`: the message has none).
+    ///
+    /// The headers are read by the family's one extraction rule, on top of
+    /// the current context (the *ambient* context): the creation context is
+    /// the remote span context they brought ([`Extracted::remote`]), and
+    /// everything else they held (baggage, forwarded mesh headers,
+    /// force-keep) lands in the process context on top of the ambient
+    /// values. In [`ProcessMode::Parent`] with a creation context the span
+    /// is its child (and links the ambient span, if any); otherwise it is
+    /// the ambient span's child and links to the creation context. In both
+    /// modes the process context, the one the handler runs under, carries
+    /// the message's baggage on top of the ambient baggage (the message's
+    /// entries win).
     pub(crate) fn start_process(
         &self,
         op: &Operation,
-        ambient: &Context,
-        carried: &Context,
-        extra: Vec<KeyValue>,
+        headers: Option<&dyn Extractor>,
     ) -> OperationSpan {
-        let creation = carried.span().span_context().clone();
-        let with_baggage;
-        let ambient = if carried.baggage().is_empty() {
-            ambient
-        } else {
-            with_baggage = merge_baggage(ambient, carried.baggage());
-            &with_baggage
+        let ambient = Context::current();
+        let Some(headers) = headers else {
+            return self.start(op, &ambient, Vec::new(), |_| {});
         };
-        if self.inner.process_mode == ProcessMode::Parent && creation.is_valid() {
-            let ambient_sc = ambient.span().span_context().clone();
-            let links = if ambient_sc.is_valid() {
-                vec![Link::with_context(ambient_sc)]
-            } else {
-                Vec::new()
-            };
-            // Keep ambient values (baggage etc.) but replace the span.
-            let parent = ambient.with_remote_span_context(creation);
-            return self.start(op, &parent, links, extra);
+        let extracted = self.inner.propagation.extract_onto(&ambient, headers);
+        let creation = extracted.remote();
+        let carried = with_ambient_baggage(&ambient, extracted.into_context());
+        let late = self.capture_from(headers);
+        match creation {
+            Some(_) if self.inner.process_mode == ProcessMode::Parent => {
+                let ambient_sc = ambient.span().span_context().clone();
+                let links = if ambient_sc.is_valid() {
+                    vec![Link::with_context(ambient_sc)]
+                } else {
+                    Vec::new()
+                };
+                self.start(op, &carried, links, late)
+            }
+            Some(creation) => {
+                let parent = carried_onto_ambient(&ambient, &carried);
+                self.start(op, &parent, vec![Link::with_context(creation)], late)
+            }
+            None => self.start(op, &carried, Vec::new(), late),
         }
-        let links = if creation.is_valid() {
-            vec![Link::with_context(creation)]
-        } else {
-            Vec::new()
-        };
-        self.start(op, ambient, links, extra)
     }
 }
 
-/// `ambient` with its baggage extended by `carried` (entries of `carried`
-/// replace ambient entries of the same name).
-fn merge_baggage(ambient: &Context, carried: &Baggage) -> Context {
+/// `carried` (the ambient context with what the headers held on top) with
+/// its baggage extended by the ambient entries the message does not
+/// override: the extraction replaces the ambient baggage when the headers
+/// hold some, the conventions' process context keeps both.
+fn with_ambient_baggage(ambient: &Context, carried: Context) -> Context {
     let existing = ambient.baggage();
+    let message = carried.baggage();
+    if existing.is_empty() || message.is_empty() {
+        return carried;
+    }
     let merged: Baggage = existing
         .iter()
-        .filter(|(k, _)| carried.get_with_metadata(k.as_str()).is_none())
-        .chain(carried.iter())
+        .filter(|(k, _)| message.get_with_metadata(k.as_str()).is_none())
+        .chain(message.iter())
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    ambient.with_baggage(merged)
+    carried.with_baggage(merged)
+}
+
+/// The ambient context (its span: the parent in link mode) with the values
+/// the message's headers brought besides their span context: baggage,
+/// forwarded mesh headers and the force-keep marker.
+fn carried_onto_ambient(ambient: &Context, carried: &Context) -> Context {
+    let mut cx = ambient.with_baggage(
+        carried
+            .baggage()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<Baggage>(),
+    );
+    if let Some(forwarded) = ForwardedHeaders::from_context(carried) {
+        cx = cx.with_value(forwarded.clone());
+    }
+    if is_force_keep(carried) {
+        cx = with_force_keep(&cx);
+    }
+    cx
 }
 
 /// One message of a batch being sent, as [`Instrumentation::start_batch_send`]
@@ -963,8 +857,8 @@ pub(crate) trait OutgoingMessage {
     /// The creation context the message already carries (invalid if none),
     /// read with `inst`'s propagator.
     fn existing_context(&self, inst: &Instrumentation) -> SpanContext;
-    /// Captured header attributes for its create span.
-    fn captured(&self, capture: &MessageHeaderCapture) -> Vec<KeyValue>;
+    /// Appends the captured header attributes for its create span.
+    fn capture_headers(&self, capture: &HeaderCapture, out: &mut Vec<KeyValue>);
     /// Writes `cx` into the message headers with `inst`'s propagator.
     fn inject(&mut self, inst: &Instrumentation, cx: &Context);
 }
@@ -1183,7 +1077,7 @@ where
     E: std::fmt::Display,
 {
     let op = settle_op(base, name);
-    let span = inst.start(&op, parent, Vec::new(), Vec::new());
+    let span = inst.start(&op, parent, Vec::new(), |_| {});
     let result =
         otel_core::opentelemetry::context::FutureExt::with_context(fut, span.context().clone())
             .await;
@@ -1218,7 +1112,7 @@ where
     E: std::fmt::Display,
 {
     let op = settle_op(base, name);
-    let span = inst.start(&op, parent, Vec::new(), Vec::new());
+    let span = inst.start(&op, parent, Vec::new(), |_| {});
     let result = {
         let _guard = span.context().clone().attach();
         f()
@@ -1250,7 +1144,7 @@ fn name_error(name: &str) -> &'static str {
         "reject" => "reject_failed",
         "term" => "term_failed",
         "commit" => "commit_failed",
-        _ => "_OTHER",
+        _ => OTHER,
     }
 }
 
@@ -1325,6 +1219,61 @@ mod tests {
         let overflow = overflow.expect("an entry past the capacity");
         assert!(matches!(overflow.name, Cow::Owned(_)));
         assert!(overflow.bound.iter().all(|b| b.get().is_none()));
+    }
+
+    fn captured_keys(inst: &Instrumentation, carrier: &dyn Extractor) -> Vec<String> {
+        let mut out = Vec::new();
+        inst.capture_from(carrier)(&mut out);
+        let mut keys: Vec<String> = out.iter().map(|kv| kv.key.as_str().to_owned()).collect();
+        keys.sort();
+        keys
+    }
+
+    #[test]
+    fn header_capture_over_a_carrier_refuses_credentials_unless_allowed() {
+        let mut carrier: HashMap<String, String> = HashMap::new();
+        carrier.insert("authorization".into(), "Bearer s3cret".into());
+        carrier.insert("cookie".into(), "session=s3cret".into());
+        carrier.insert("x-tenant".into(), "acme".into());
+        let names = ["X-Tenant", "Authorization", "cookie"];
+        let refused = Instrumentation::builder()
+            .capture_request_headers(names)
+            .build();
+        assert_eq!(
+            captured_keys(&refused, &carrier),
+            ["messaging.header.x-tenant"]
+        );
+        let allowed = Instrumentation::builder()
+            .capture_request_headers(names)
+            .allow_sensitive_headers(["authorization"])
+            .build();
+        assert_eq!(
+            captured_keys(&allowed, &carrier),
+            [
+                "messaging.header.authorization",
+                "messaging.header.x-tenant"
+            ]
+        );
+        // Allowing alone captures nothing: the capture list decides.
+        let only_allowed = Instrumentation::builder()
+            .allow_sensitive_headers(["authorization"])
+            .build();
+        assert!(captured_keys(&only_allowed, &carrier).is_empty());
+    }
+
+    #[test]
+    fn settle_failures_are_named_by_the_operation() {
+        for (name, expected) in [
+            ("ack", "ack_failed"),
+            ("nack", "nack_failed"),
+            ("nak", "nack_failed"),
+            ("reject", "reject_failed"),
+            ("term", "term_failed"),
+            ("commit", "commit_failed"),
+            ("other", OTHER),
+        ] {
+            assert_eq!(name_error(name), expected);
+        }
     }
 
     #[test]

@@ -7,14 +7,20 @@
 //! - producers make a `send {destination}` PRODUCER span and write its
 //!   context into the message headers with the configured propagators
 //!   (W3C `traceparent` by default; see `otel_core::propagation`);
-//! - consumers make a `process {destination}` CONSUMER span per delivered
-//!   message. By default ([`ProcessMode::Link`]) it keeps the ambient parent
-//!   and **links** to the producer's context; with [`ProcessMode::Parent`]
-//!   it is the producer span's **child**, one connected tree. In both modes
-//!   the process context (the one the handler runs under) carries the
-//!   producer's baggage read from the headers, added to the ambient baggage
-//!   (the message's entries win), even when the span is a new root with a
-//!   link;
+//! - consumers read the headers by the family's one extraction rule, **on
+//!   top of the current context** (`otel_core::instrument::Propagation`):
+//!   the current context is the *ambient* one, the remote span context the
+//!   headers brought is the message's *creation context*. Each delivered
+//!   message gets a `process {destination}` CONSUMER span. By default
+//!   ([`ProcessMode::Link`]) its parent is the ambient span (none: a new
+//!   root) and it **links** to the creation context; with
+//!   [`ProcessMode::Parent`] it is the creation context's **child**, one
+//!   connected tree, and links the ambient span. In both modes the process
+//!   context (the one the handler runs under) carries what the headers
+//!   held besides the span context (the producer's baggage, forwarded mesh
+//!   headers) on top of the ambient values: the baggage is the ambient
+//!   baggage with the message's entries added (the message's entries win),
+//!   even when the span is a new root with a link;
 //! - acknowledgements (`ack`, `nack`, `nak`, `reject`, `term`, `commit`) are
 //!   CLIENT `settle` spans, children of the process span;
 //! - batch sends (`publish_batch`, `send_batch`) make a `create {destination}`
@@ -37,6 +43,15 @@
 //! Headers are written and read with the global text-map propagator
 //! (installed by `otel_core::init`), or with the one given to
 //! [`InstrumentationBuilder::propagator`].
+//!
+//! Message headers named with
+//! [`InstrumentationBuilder::capture_request_headers`] are recorded as
+//! `messaging.header.<name>` (string array) on send, create and process
+//! spans, by the family's one sensitive-header rule
+//! (`otel_core::instrument::HeaderCapture`): credentials
+//! (`authorization`, `cookie`, `x-api-key`… see
+//! `otel_core::instrument::SENSITIVE_HEADERS`) are never recorded unless
+//! [`InstrumentationBuilder::allow_sensitive_headers`] names them too.
 //!
 //! `messaging.kafka.cluster.id` is recorded when configured
 //! (`kafka::KafkaTracing::with_cluster_id` / `with_cluster_id_from`).
@@ -62,13 +77,17 @@
 //! its children), and the process span ends when the value is dropped or
 //! with [`Delivered::end`] / [`Delivered::end_with_error`].
 //!
-//! `error.type` values: NATS uses the async-nats error kind (`TimedOut`,
-//! `NoResponders`, `MaxPayloadExceeded`…), RabbitMQ the lapin error kind
-//! variant or `nack` for a negative publisher confirm, Kafka the librdkafka
-//! error code name (`MessageTimedOut`, `UnknownPartition`…); settle
-//! failures are `ack_failed`, `nack_failed`, `reject_failed`,
-//! `term_failed`, `commit_failed`; handler failures are whatever the caller
-//! passes to [`Delivered::end_with_error`].
+//! `error.type` follows the family's rule (`otel_core::instrument`, a
+//! class the error names first, `_OTHER` for type-erased errors): NATS
+//! uses the async-nats error kind (`TimedOut`, `NoResponders`,
+//! `MaxPayloadExceeded`…), RabbitMQ the lapin error kind variant
+//! (`rabbitmq::error_type`) or `nack` for a negative publisher confirm,
+//! Kafka the librdkafka error code name (`MessageTimedOut`,
+//! `UnknownPartition`…) or else the `KafkaError` variant
+//! (`kafka::error_type`); settle failures are the class the operation
+//! names: `ack_failed`, `nack_failed`, `reject_failed`, `term_failed`,
+//! `commit_failed`; handler failures are whatever the caller passes to
+//! [`Delivered::end_with_error`].
 //!
 //! Header carriers never panic: non-UTF-8, binary, null, oversized
 //! (> [`MAX_HEADER_VALUE_LEN`]) or duplicated values are skipped (the last
@@ -78,7 +97,7 @@
 //! # Example
 //!
 //! ```
-//! use otel_messaging::{Instrumentation, MessageHeaderCapture, ProcessMode};
+//! use otel_messaging::{Instrumentation, ProcessMode};
 //! use otel_core::opentelemetry_sdk::trace::SdkTracerProvider;
 //! use otel_core::opentelemetry_sdk::metrics::SdkMeterProvider;
 //!
@@ -88,7 +107,9 @@
 //!     .tracer_provider(&tracer_provider)
 //!     .meter_provider(&meter_provider)
 //!     .process_mode(ProcessMode::Parent) // one connected trace per message
-//!     .capture_headers(MessageHeaderCapture::new(["x-tenant"]))
+//!     // Recorded as `messaging.header.x-tenant`; `authorization` is refused
+//!     // unless `.allow_sensitive_headers(["authorization"])` says otherwise.
+//!     .capture_request_headers(["x-tenant", "authorization"])
 //!     .build();
 //! assert_eq!(instrumentation.process_mode(), ProcessMode::Parent);
 //! assert!(instrumentation.propagates());
@@ -109,6 +130,6 @@ pub mod nats;
 pub mod rabbitmq;
 
 pub use common::{
-    Delivered, Instrumentation, InstrumentationBuilder, MAX_HEADER_VALUE_LEN, MessageHeaderCapture,
-    OperationSpan, OperationType, ProcessMode,
+    Delivered, Instrumentation, InstrumentationBuilder, MAX_HEADER_VALUE_LEN, OperationSpan,
+    OperationType, ProcessMode,
 };

@@ -18,8 +18,8 @@ use otel_core::opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
 use otel_core::opentelemetry::{Context, KeyValue};
 use otel_core::propagation::{B3Propagator, BaggagePropagator, TraceContextPropagator};
 use otel_core::testing::{assert_linked, assert_parent, assert_root, assert_same_trace};
+use otel_messaging::ProcessMode;
 use otel_messaging::nats::{NatsHeaderExtractor, TracedClient, TracedJetStream};
-use otel_messaging::{MessageHeaderCapture, ProcessMode};
 
 async fn connect() -> async_nats::Client {
     async_nats::connect(nats_url())
@@ -289,7 +289,7 @@ async fn propagation_toggle_and_header_capture() {
         connect().await,
         builder(&capture)
             .propagate(false)
-            .capture_headers(MessageHeaderCapture::new(["X-Tenant"]))
+            .capture_request_headers(["X-Tenant"])
             .build(),
     );
     let subject = unique("t.noprop");
@@ -913,4 +913,156 @@ async fn builder_propagator_replaces_the_global_one() {
             .iter()
             .any(|p| p.parent_span_id() == create.span_id())
     );
+}
+
+#[tokio::test]
+async fn header_capture_refuses_credentials_unless_allowed() {
+    // Message headers go through the family's one sensitive-header rule:
+    // listing `authorization` or `cookie` is not enough to record them.
+    for allow in [false, true] {
+        let capture = capture();
+        let mut b =
+            builder(&capture).capture_request_headers(["x-tenant", "Authorization", "cookie"]);
+        if allow {
+            b = b.allow_sensitive_headers(["authorization"]);
+        }
+        let client = TracedClient::new(connect().await, b.build());
+        let subject = unique("t.secret");
+        let mut sub = client.subscribe(subject.clone()).await.unwrap();
+        client.client().flush().await.unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-tenant", "acme");
+        headers.insert("Authorization", "Bearer s3cret");
+        headers.insert("cookie", "session=s3cret");
+        client
+            .publish_with_headers(subject.clone(), headers, Bytes::from_static(b"x"))
+            .await
+            .unwrap();
+        let d = next(&mut sub).await;
+        // The message itself is untouched.
+        let received = d.headers.clone().unwrap();
+        assert_eq!(
+            received.get("Authorization").unwrap().as_str(),
+            "Bearer s3cret"
+        );
+        d.end();
+        for name in [format!("publish {subject}"), format!("process {subject}")] {
+            let span = capture.span(&name);
+            assert!(span.has_attr("messaging.header.x-tenant"), "{name}");
+            assert!(!span.has_attr("messaging.header.cookie"), "{name}");
+            assert_eq!(
+                span.has_attr("messaging.header.authorization"),
+                allow,
+                "{name}: authorization only when allowed"
+            );
+        }
+    }
+}
+
+/// The family's one extraction rule for a consumer: the headers are read
+/// on top of the current context. The ambient span stays the parent in
+/// link mode and the carried context is the link; what the headers held
+/// besides the span context (forwarded mesh headers) lands in the process
+/// context next to the ambient values.
+#[tokio::test]
+async fn consumer_extracts_on_top_of_the_current_context() {
+    use otel_core::propagation::ForwardHeadersPropagator;
+    use otel_core::propagation::ForwardedHeaders;
+    #[derive(Debug, PartialEq)]
+    struct AmbientMarker(u8);
+    for mode in [ProcessMode::Link, ProcessMode::Parent] {
+        let capture = capture();
+        let client = TracedClient::new(
+            connect().await,
+            builder(&capture)
+                .process_mode(mode)
+                .propagator(TextMapCompositePropagator::new(vec![
+                    Box::new(TraceContextPropagator::new()),
+                    Box::new(ForwardHeadersPropagator::new()),
+                ]))
+                .build(),
+        );
+        let subject = unique("t.ontop");
+        let mut sub = client.subscribe(subject.clone()).await.unwrap();
+        client.client().flush().await.unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-request-id", "req-42");
+        client
+            .publish_with_headers(subject.clone(), headers, Bytes::from_static(b"x"))
+            .await
+            .unwrap();
+        let tracer = capture.tracer("app");
+        let ambient =
+            Context::current_with_span(tracer.start("worker loop")).with_value(AmbientMarker(7));
+        let delivered = next(&mut sub).with_context(ambient.clone()).await;
+        let cx = delivered.context().clone();
+        assert_eq!(
+            cx.get::<AmbientMarker>(),
+            Some(&AmbientMarker(7)),
+            "{mode:?}"
+        );
+        assert_eq!(
+            ForwardedHeaders::from_context(&cx).and_then(ForwardedHeaders::request_id),
+            Some("req-42"),
+            "{mode:?}"
+        );
+        delivered.end();
+        ambient.span().end();
+
+        let send = capture.span(&format!("publish {subject}"));
+        let process = capture.span(&format!("process {subject}"));
+        let worker = capture.span("worker loop");
+        match mode {
+            ProcessMode::Link => {
+                assert_parent(&process, &worker);
+                assert_linked(&process, &send);
+                assert_eq!(process.links().len(), 1);
+            }
+            ProcessMode::Parent => {
+                assert_parent(&process, &send);
+                assert_linked(&process, &worker);
+                assert_eq!(process.links().len(), 1);
+            }
+        }
+    }
+}
+
+/// A message without a trace context read inside an ambient span: nothing
+/// remote, so no link in either mode and the ambient span is the parent.
+#[tokio::test]
+async fn message_without_context_is_the_ambient_spans_child_in_both_modes() {
+    for mode in [ProcessMode::Link, ProcessMode::Parent] {
+        let capture = capture();
+        let client = TracedClient::new(
+            connect().await,
+            builder(&capture).process_mode(mode).build(),
+        );
+        let subject = unique("t.nocontext");
+        let mut sub = client.subscribe(subject.clone()).await.unwrap();
+        client.client().flush().await.unwrap();
+        client
+            .client()
+            .publish(subject.clone(), Bytes::from_static(b"x"))
+            .await
+            .unwrap();
+        let tracer = capture.tracer("app");
+        let ambient = Context::current_with_span(tracer.start("worker loop"));
+        next(&mut sub).with_context(ambient.clone()).await.end();
+        ambient.span().end();
+        let process = capture.span(&format!("process {subject}"));
+        assert_parent(&process, &capture.span("worker loop"));
+        assert!(process.links().is_empty(), "{mode:?}");
+    }
+}
+
+#[tokio::test]
+async fn error_type_is_the_async_nats_error_kind() {
+    let capture = capture();
+    let client = TracedClient::new(connect().await, instrumentation(&capture));
+    let subject = unique("t.noresponders");
+    let result = client.request(subject.clone(), Bytes::new()).await;
+    assert!(result.is_err());
+    let request = capture.span(&format!("request {subject}"));
+    request.assert_error();
+    assert_eq!(request.attr_str("error.type"), Some("NoResponders"));
 }

@@ -21,8 +21,8 @@ use otel_core::opentelemetry::trace::{SpanKind, Tracer};
 use otel_core::opentelemetry::{Context, KeyValue};
 use otel_core::propagation::{B3Propagator, BaggagePropagator};
 use otel_core::testing::{assert_linked, assert_parent, assert_root};
+use otel_messaging::ProcessMode;
 use otel_messaging::rabbitmq::{AmqpHeaderExtractor, TracedChannel, TracedConsumer};
-use otel_messaging::{MessageHeaderCapture, ProcessMode};
 
 async fn channel() -> (Connection, Channel) {
     let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
@@ -342,7 +342,7 @@ async fn propagation_toggle_and_header_capture() {
         ch.clone(),
         builder(&capture)
             .propagate(false)
-            .capture_headers(MessageHeaderCapture::new(["x-tenant"]))
+            .capture_request_headers(["x-tenant"])
             .build(),
     );
     let q = unique("q-noprop");
@@ -471,4 +471,107 @@ async fn builder_propagator_carries_context_and_baggage_in_both_modes() {
         let process = capture.span(&format!("process {q}"));
         common::assert_process_follows(mode, &process, &send);
     }
+}
+
+#[tokio::test]
+async fn header_capture_refuses_credentials_unless_allowed() {
+    // The family's one sensitive-header rule for AMQP headers too.
+    for allow in [false, true] {
+        let capture = capture();
+        let (_conn, ch) = channel().await;
+        let mut b =
+            builder(&capture).capture_request_headers(["x-tenant", "authorization", "X-Api-Key"]);
+        if allow {
+            b = b.allow_sensitive_headers(["Authorization"]);
+        }
+        let traced = TracedChannel::new(ch.clone(), b.build());
+        let q = unique("q-secret");
+        queue(&ch, &q).await;
+        let mut consumer = consume(&traced, &q).await;
+        let mut headers = FieldTable::default();
+        headers.insert("x-tenant".into(), AMQPValue::LongString("acme".into()));
+        headers.insert(
+            "authorization".into(),
+            AMQPValue::LongString("Bearer s3cret".into()),
+        );
+        headers.insert("x-api-key".into(), AMQPValue::LongString("k3y".into()));
+        traced
+            .basic_publish(
+                "".into(),
+                q.as_str().into(),
+                BasicPublishOptions::default(),
+                b"x",
+                BasicProperties::default().with_headers(headers),
+            )
+            .await
+            .unwrap();
+        next(&mut consumer).await.end();
+        for name in [format!("publish {q}"), format!("process {q}")] {
+            let span = capture.span(&name);
+            assert!(span.has_attr("messaging.header.x-tenant"), "{name}");
+            assert!(!span.has_attr("messaging.header.x-api-key"), "{name}");
+            assert_eq!(
+                span.has_attr("messaging.header.authorization"),
+                allow,
+                "{name}: authorization only when allowed"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn error_type_is_the_lapin_error_kind() {
+    let capture = capture();
+    let (_conn, ch) = channel().await;
+    let traced = TracedChannel::new(ch.clone(), instrumentation(&capture));
+    // Publishing to an exchange that does not exist closes the channel:
+    // the publish (or its confirm) fails with a lapin error.
+    ch.confirm_select(lapin::options::ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let ex = unique("missing-ex");
+    let first = traced
+        .basic_publish(
+            ex.as_str().into(),
+            "rk".into(),
+            BasicPublishOptions::default(),
+            b"x",
+            BasicProperties::default(),
+        )
+        .await;
+    let failed = match first {
+        Err(e) => e,
+        Ok(_) => {
+            // The channel closes asynchronously; the next publish fails.
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            traced
+                .basic_publish(
+                    ex.as_str().into(),
+                    "rk".into(),
+                    BasicPublishOptions::default(),
+                    b"x",
+                    BasicProperties::default(),
+                )
+                .await
+                .expect_err("the channel is closed")
+        }
+    };
+    let expected = otel_messaging::rabbitmq::error_type(&failed);
+    assert_eq!(
+        expected,
+        otel_core::instrument::variant_error_type(failed.kind())
+    );
+    assert!(
+        expected
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        "{expected}"
+    );
+    let spans = capture.spans_named(&format!("publish {ex}:rk"));
+    let failed_span = spans
+        .iter()
+        .find(|s| s.attr_str("error.type").is_some())
+        .expect("a failed publish span");
+    failed_span.assert_error();
+    assert_eq!(failed_span.attr_str("error.type"), Some(expected.as_str()));
 }

@@ -11,6 +11,12 @@
 //! Without `KAFKA_BROKERS` it starts librdkafka's mock cluster (the real
 //! Kafka protocol on a random 127.0.0.1 port). With a real broker the topic
 //! must exist or be auto-created.
+//!
+//! librdkafka does not say which broker served a call, so the spans and
+//! metrics carry `server.address` / `server.port` only when the tracing is
+//! told the broker: here from the same `bootstrap.servers` the clients use
+//! (`KafkaTracing::with_bootstrap_servers`, its first entry;
+//! `with_server(host, port)` sets it explicitly).
 
 use std::time::Duration;
 
@@ -53,6 +59,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .process_mode(ProcessMode::Parent)
             .build(),
     )
+    // `server.address` / `server.port` on every span and metric.
+    .with_bootstrap_servers(&brokers)
     .with_consumer_group("roundtrip");
     let producer = TracedProducer::new(config.create::<FutureProducer>()?, tracing.clone());
 

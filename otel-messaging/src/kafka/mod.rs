@@ -32,11 +32,14 @@ mod carrier;
 pub use rdkafka;
 mod stats;
 
+use std::borrow::Cow;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
 use futures_util::Stream;
+use otel_core::instrument::{HeaderCapture, Propagation, type_error_type, variant_error_type};
 use otel_core::opentelemetry::context::FutureExt;
+use otel_core::opentelemetry::propagation::Extractor;
 use otel_core::opentelemetry::trace::{Link, SpanContext, TraceContextExt};
 use otel_core::opentelemetry::{Context, KeyValue, StringValue};
 use otel_core::semconv::attribute as attr;
@@ -51,7 +54,6 @@ use rdkafka::{ClientContext, TopicPartitionList};
 pub use carrier::{KafkaHeaderExtractor, KafkaHeaderInjector};
 pub use stats::{StatsContext, StatsRecorder};
 
-use crate::MessageHeaderCapture;
 use crate::common::{
     Delivered, Instrumentation, Operation, OperationSpan, OperationType, OutgoingMessage,
     settle_sync, shared_value,
@@ -63,18 +65,38 @@ const SYSTEM: &str = "kafka";
 /// not yet in the `opentelemetry-semantic-conventions` crate).
 pub const MESSAGING_KAFKA_CLUSTER_ID: &str = "messaging.kafka.cluster.id";
 
-/// `error.type` of a Kafka error: the librdkafka error code name
-/// (`MessageTimedOut`, `UnknownTopicOrPartition`…) or the error variant.
-pub fn error_type(e: &KafkaError) -> String {
+/// `error.type` of a Kafka error by the family's rule: the class the
+/// error names, that is the librdkafka error code name
+/// (`MessageTimedOut`, `UnknownTopicOrPartition`…) when it carries one,
+/// else the [`KafkaError`] variant (`Canceled`, `NoMessageReceived`…).
+///
+/// ```
+/// use otel_messaging::kafka::error_type;
+/// use otel_messaging::kafka::rdkafka::error::{KafkaError, RDKafkaErrorCode};
+///
+/// let timed_out = KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut);
+/// assert_eq!(error_type(&timed_out), "MessageTimedOut");
+/// assert_eq!(error_type(&KafkaError::Canceled), "Canceled");
+/// ```
+pub fn error_type(e: &KafkaError) -> Cow<'static, str> {
     if let Some(code) = e.rdkafka_error_code() {
-        return format!("{code:?}");
+        return Cow::Owned(variant_error_type(&code));
     }
-    let debug = format!("{e:?}");
-    debug
-        .split(['(', ' ', '{'])
-        .next()
-        .unwrap_or("_OTHER")
-        .to_owned()
+    // `KafkaError`'s `Debug` is not the derived one (`KafkaError (…)`), so
+    // the variants without a code are named here.
+    Cow::Borrowed(match e {
+        KafkaError::AdminOpCreation(_) => "AdminOpCreation",
+        KafkaError::Canceled => "Canceled",
+        KafkaError::ClientConfig(..) => "ClientConfig",
+        KafkaError::ClientCreation(_) => "ClientCreation",
+        KafkaError::NoMessageReceived => "NoMessageReceived",
+        KafkaError::Nul(_) => "Nul",
+        KafkaError::PartitionEOF(_) => "PartitionEOF",
+        KafkaError::PauseResume(_) => "PauseResume",
+        KafkaError::Seek(_) => "Seek",
+        KafkaError::Subscription(_) => "Subscription",
+        _ => type_error_type::<KafkaError>(),
+    })
 }
 
 /// Shared Kafka span options: instrumentation, consumer group, client id and
@@ -141,10 +163,42 @@ impl KafkaTracing {
         self
     }
 
-    /// `server.address` / `server.port` (a bootstrap broker).
+    /// `server.address` / `server.port` on every span and metric (a
+    /// bootstrap broker). librdkafka does not tell which broker served an
+    /// operation, so nothing is recorded unless this (or
+    /// [`with_bootstrap_servers`](Self::with_bootstrap_servers)) is set.
     pub fn with_server(mut self, host: impl Into<String>, port: u16) -> Self {
         self.server = Some(std::sync::Arc::new((host.into(), port)));
         self
+    }
+
+    /// `server.address` / `server.port` from the client's
+    /// `bootstrap.servers` list (its first entry: `host:port`,
+    /// `[v6-address]:port`, optionally with a `PLAINTEXT://`-style prefix;
+    /// port 9092 when none is given). Unchanged when the list holds no
+    /// usable entry.
+    ///
+    /// ```
+    /// use otel_messaging::Instrumentation;
+    /// use otel_messaging::kafka::KafkaTracing;
+    /// use otel_messaging::kafka::rdkafka::config::ClientConfig;
+    ///
+    /// let mut config = ClientConfig::new();
+    /// config.set("bootstrap.servers", "kafka-1.internal:9093,kafka-2.internal:9093");
+    /// let tracing = KafkaTracing::new(Instrumentation::default())
+    ///     .with_bootstrap_servers(config.get("bootstrap.servers").unwrap_or_default());
+    /// assert_eq!(tracing.server(), Some(("kafka-1.internal", 9093)));
+    /// ```
+    pub fn with_bootstrap_servers(self, bootstrap_servers: &str) -> Self {
+        match first_bootstrap_server(bootstrap_servers) {
+            Some((host, port)) => self.with_server(host, port),
+            None => self,
+        }
+    }
+
+    /// The configured `server.address` and `server.port`.
+    pub fn server(&self) -> Option<(&str, u16)> {
+        self.server.as_deref().map(|(h, p)| (h.as_str(), *p))
     }
 
     /// The instrumentation in use.
@@ -236,16 +290,12 @@ impl KafkaTracing {
     /// pairs them.
     pub fn process<M: Message>(&self, message: M) -> Delivered<M> {
         let op = self.consumer_op(&message);
-        let (carried, extra) = match Self::headers_of(&message) {
-            Some(h) if h.count() > 0 => {
-                let ex = KafkaHeaderExtractor(h);
-                (self.inst.extract(&ex), self.inst.capture().capture(&ex))
-            }
-            _ => (Context::new(), Vec::new()),
-        };
+        let extractor = Self::headers_of(&message)
+            .filter(|h| h.count() > 0)
+            .map(KafkaHeaderExtractor);
         let span = self
             .inst
-            .start_process(&op, &Context::current(), &carried, extra);
+            .start_process(&op, extractor.as_ref().map(|e| e as &dyn Extractor));
         Delivered::new(message, span, op)
     }
 
@@ -288,7 +338,7 @@ impl KafkaTracing {
                 })
             })
             .collect();
-        self.inst.start(&op, &Context::current(), links, Vec::new())
+        self.inst.start(&op, &Context::current(), links, |_| {})
     }
 
     /// Commits the offsets in `offsets` in a `commit {topic}` settle span,
@@ -333,41 +383,29 @@ impl KafkaTracing {
             Ok(m) => m,
             Err(e) => return Some(Err(e)),
         };
-        let carried = match message.headers() {
-            Some(h) if h.count() > 0 => self.inst.extract(&KafkaHeaderExtractor(h)),
-            _ => Context::new(),
-        };
-        let creation = carried.span().span_context().clone();
+        let extractor = message
+            .headers()
+            .filter(|h| h.count() > 0)
+            .map(KafkaHeaderExtractor);
+        let creation = extractor
+            .as_ref()
+            .and_then(|e| self.inst.extract(e).remote());
         let mut receive = self.consumer_op(&message);
         receive.name = "poll";
         receive.op_type = OperationType::Receive;
         receive
             .span_attrs
             .retain(|kv| kv.key.as_str() != attr::MESSAGING_MESSAGE_BODY_SIZE);
-        let links = if creation.is_valid() {
-            vec![Link::with_context(creation)]
-        } else {
-            Vec::new()
-        };
+        let links = creation.map(Link::with_context).into_iter().collect();
         self.inst
-            .start_at(
-                &receive,
-                &Context::current(),
-                links,
-                Vec::new(),
-                Some(started),
-            )
+            .start_at(&receive, &Context::current(), links, |_| {}, Some(started))
             .end();
         let mut op = self.consumer_op(&message);
         // Counted once, by the receive span.
         op.counts_consumed = false;
-        let extra = match message.headers() {
-            Some(h) => self.inst.capture().capture(&KafkaHeaderExtractor(h)),
-            None => Vec::new(),
-        };
         let span = self
             .inst
-            .start_process(&op, &Context::current(), &carried, extra);
+            .start_process(&op, extractor.as_ref().map(|e| e as &dyn Extractor));
         Some(Ok(Delivered::new(message, span, op)))
     }
 
@@ -486,11 +524,11 @@ where
     {
         let inst = &self.tracing.inst;
         let op = self.tracing.record_op(&record);
-        let extra = match &record.headers {
-            Some(h) => inst.capture().capture(&KafkaHeaderExtractor(h)),
-            None => Vec::new(),
-        };
-        let mut span = inst.start(&op, &Context::current(), Vec::new(), extra);
+        let mut span = inst.start(&op, &Context::current(), Vec::new(), |late| {
+            if let Some(h) = &record.headers {
+                inst.capture_from(&KafkaHeaderExtractor(h))(late);
+            }
+        });
         if inst.propagates() {
             let mut injector = KafkaHeaderInjector::new();
             inst.inject(span.context(), &mut injector);
@@ -617,10 +655,9 @@ where
         }
     }
 
-    fn captured(&self, capture: &MessageHeaderCapture) -> Vec<KeyValue> {
-        match &self.record.headers {
-            Some(h) => capture.capture(&KafkaHeaderExtractor(h)),
-            None => Vec::new(),
+    fn capture_headers(&self, capture: &HeaderCapture, out: &mut Vec<KeyValue>) {
+        if let Some(h) = &self.record.headers {
+            capture.capture_from(&KafkaHeaderExtractor(h), out);
         }
     }
 
@@ -633,6 +670,28 @@ where
     }
 }
 
+/// The first `host:port` of a `bootstrap.servers` list (see
+/// [`KafkaTracing::with_bootstrap_servers`]).
+fn first_bootstrap_server(list: &str) -> Option<(&str, u16)> {
+    const DEFAULT_PORT: u16 = 9092;
+    let entry = list.split(',').map(str::trim).find(|e| !e.is_empty())?;
+    let entry = entry.split_once("://").map_or(entry, |(_, rest)| rest);
+    if let Some(v6) = entry.strip_prefix('[') {
+        let (host, rest) = v6.split_once(']')?;
+        let port = match rest.strip_prefix(':') {
+            Some(p) => p.parse().ok()?,
+            None if rest.is_empty() => DEFAULT_PORT,
+            None => return None,
+        };
+        return (!host.is_empty()).then_some((host, port));
+    }
+    let (host, port) = match entry.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse().ok()?),
+        None => (entry, DEFAULT_PORT),
+    };
+    (!host.is_empty() && !host.contains(':')).then_some((host, port))
+}
+
 /// Whether `cx` holds a valid span context (helper for users deciding to
 /// link an ambient context).
 pub fn has_span(cx: &Context) -> bool {
@@ -640,15 +699,69 @@ pub fn has_span(cx: &Context) -> bool {
 }
 
 /// The span context a Kafka message's headers carry (invalid when none),
-/// read with the global propagator.
+/// read with the global propagator by the family's extraction rule (see
+/// [`Propagation`]): the remote span context the headers brought.
 pub fn creation_span_context<M: Message>(message: &M) -> SpanContext {
-    match message.headers() {
-        Some(h) if h.count() > 0 => {
-            otel_core::propagation::extract_with(&Context::new(), &KafkaHeaderExtractor(h))
-                .span()
-                .span_context()
-                .clone()
+    message
+        .headers()
+        .filter(|h| h.count() > 0)
+        .and_then(|h| {
+            Propagation::Global
+                .extract(&KafkaHeaderExtractor(h))
+                .remote()
+        })
+        .unwrap_or_else(SpanContext::empty_context)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::error::RDKafkaErrorCode;
+
+    #[test]
+    fn bootstrap_servers_give_the_first_broker() {
+        for (list, expected) in [
+            ("127.0.0.1:9092", Some(("127.0.0.1", 9092))),
+            (" kafka-1:9093 , kafka-2:9093", Some(("kafka-1", 9093))),
+            ("kafka", Some(("kafka", 9092))),
+            (
+                "SASL_SSL://broker.example:9094",
+                Some(("broker.example", 9094)),
+            ),
+            ("[::1]:29092,other:1", Some(("::1", 29092))),
+            ("[fe80::1]", Some(("fe80::1", 9092))),
+            ("", None),
+            (",", None),
+            ("host:notaport", None),
+            (":9092", None),
+            ("::1", None),
+        ] {
+            assert_eq!(first_bootstrap_server(list), expected, "{list:?}");
         }
-        _ => SpanContext::empty_context(),
+    }
+
+    #[test]
+    fn error_type_is_the_code_name_then_the_variant() {
+        assert_eq!(
+            error_type(&KafkaError::MessageProduction(
+                RDKafkaErrorCode::MessageTimedOut
+            )),
+            "MessageTimedOut"
+        );
+        assert_eq!(
+            error_type(&KafkaError::ConsumerCommit(
+                RDKafkaErrorCode::UnknownTopicOrPartition
+            )),
+            "UnknownTopicOrPartition"
+        );
+        assert_eq!(error_type(&KafkaError::Canceled), "Canceled");
+        assert_eq!(
+            error_type(&KafkaError::NoMessageReceived),
+            "NoMessageReceived"
+        );
+        assert_eq!(
+            error_type(&KafkaError::ClientCreation("bad config".into())),
+            "ClientCreation"
+        );
     }
 }

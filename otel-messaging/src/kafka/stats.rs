@@ -14,7 +14,7 @@
 //! These names are this project's (no semantic convention covers them).
 
 use otel_core::opentelemetry::metrics::{Gauge, Meter, MeterProvider};
-use otel_core::opentelemetry::{InstrumentationScope, KeyValue, global};
+use otel_core::opentelemetry::{KeyValue, global};
 use otel_core::semconv::attribute as attr;
 use rdkafka::ClientContext;
 use rdkafka::consumer::ConsumerContext;
@@ -34,10 +34,7 @@ pub struct StatsRecorder {
 
 impl Default for StatsRecorder {
     fn default() -> Self {
-        Self::new(
-            &global::meter_provider()
-                .meter_with_scope(InstrumentationScope::builder("otel-messaging").build()),
-        )
+        Self::new(&global::meter_provider().meter_with_scope(crate::common::scope()))
     }
 }
 
@@ -80,9 +77,7 @@ impl StatsRecorder {
 
     /// Gauges on a meter of `provider`.
     pub fn with_provider<P: MeterProvider>(provider: &P) -> Self {
-        Self::new(
-            &provider.meter_with_scope(InstrumentationScope::builder("otel-messaging").build()),
-        )
+        Self::new(&provider.meter_with_scope(crate::common::scope()))
     }
 
     /// Records one statistics report.

@@ -15,6 +15,7 @@ use async_nats::jetstream::{self, AckKind};
 use async_nats::message::OutboundMessage;
 use bytes::Bytes;
 use futures_util::Stream;
+use otel_core::instrument::{OTHER, variant_error_type};
 use otel_core::opentelemetry::context::FutureExt;
 use otel_core::opentelemetry::trace::Link;
 use otel_core::opentelemetry::{Context, KeyValue};
@@ -91,7 +92,7 @@ impl TracedJetStream {
                 span.set_attribute(KeyValue::new(NATS_STREAM_SEQUENCE, ack.sequence as i64));
                 span.end();
             }
-            Err(e) => span.end_with_error(&format!("{:?}", e.kind()), &e.to_string()),
+            Err(e) => span.end_with_error(&variant_error_type(&e.kind()), &e.to_string()),
         }
         result
     }
@@ -127,7 +128,7 @@ impl TracedJetStream {
         .with_context(span.context().clone())
         .await;
         if let Some(e) = results.iter().find_map(|r| r.as_ref().err()) {
-            span.end_with_error(&format!("{:?}", e.kind()), &e.to_string());
+            span.end_with_error(&variant_error_type(&e.kind()), &e.to_string());
         } else {
             let streams = results.iter().filter_map(|r| r.as_ref().ok());
             if let Some(stream) = shared_value(streams.map(|a| a.stream.as_str())) {
@@ -168,15 +169,16 @@ impl TracedJetStream {
         let outcome: Result<(), (String, async_nats::Error)> = async {
             let mut batch = request
                 .await
-                .map_err(|e| (format!("{:?}", e.kind()), e.into()))?;
+                .map_err(|e| (variant_error_type(&e.kind()), e.into()))?;
             while let Some(message) = futures_util::StreamExt::next(&mut batch).await {
-                received.push(message.map_err(|e| ("_OTHER".to_owned(), e))?);
+                // A type-erased error: no class to name.
+                received.push(message.map_err(|e| (OTHER.to_owned(), e))?);
             }
             Ok(())
         }
         .await;
         let (op, links) = self.batch_op("receive", OperationType::Receive, &received);
-        let span = inst.start_at(&op, &Context::current(), links, Vec::new(), Some(started));
+        let span = inst.start_at(&op, &Context::current(), links, |_| {}, Some(started));
         match outcome {
             Ok(()) => {
                 span.end();
@@ -251,7 +253,7 @@ impl TracedJetStream {
         let (op, links) = self.batch_op("process", OperationType::Process, messages);
         self.client
             .instrumentation()
-            .start(&op, &Context::current(), links, Vec::new())
+            .start(&op, &Context::current(), links, |_| {})
     }
 
     /// Starts the process span of a consumed JetStream message.
@@ -344,12 +346,13 @@ impl TracedJetStream {
             otel_core::semconv::attribute::MESSAGING_MESSAGE_BODY_SIZE,
             message.message.payload.len() as i64,
         ));
-        let empty = HeaderMap::new();
-        let headers = message.message.headers.as_ref().unwrap_or(&empty);
-        let extractor = NatsHeaderExtractor(headers);
-        let carried = inst.extract(&extractor);
-        let extra = inst.capture().capture(&extractor);
-        let span = inst.start_process(&op, &Context::current(), &carried, extra);
+        let extractor = message.message.headers.as_ref().map(NatsHeaderExtractor);
+        let span = inst.start_process(
+            &op,
+            extractor
+                .as_ref()
+                .map(|e| e as &dyn otel_core::opentelemetry::propagation::Extractor),
+        );
         Delivered::new(message, span, op)
     }
 

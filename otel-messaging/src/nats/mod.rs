@@ -41,7 +41,8 @@ use otel_core::opentelemetry::{Context, KeyValue};
 pub use carrier::{NatsHeaderExtractor, NatsHeaderInjector};
 pub use jetstream::{JetStreamMessages, TracedJetStream};
 
-use crate::MessageHeaderCapture;
+use otel_core::instrument::{HeaderCapture, variant_error_type};
+
 use crate::common::{
     Delivered, Instrumentation, Operation, OperationSpan, OperationType, OutgoingMessage,
     shared_value,
@@ -113,8 +114,12 @@ impl TracedClient {
         let mut op = self.op(name, OperationType::Send, subject);
         op.kind = kind;
         op.body_size = Some(payload.len());
-        let extra = self.inst.capture().capture(&NatsHeaderExtractor(headers));
-        let span = self.inst.start(&op, &Context::current(), Vec::new(), extra);
+        let span = self.inst.start(
+            &op,
+            &Context::current(),
+            Vec::new(),
+            self.inst.capture_from(&NatsHeaderExtractor(headers)),
+        );
         if self.inst.propagates() {
             self.inst
                 .inject(span.context(), &mut NatsHeaderInjector(headers));
@@ -150,7 +155,7 @@ impl TracedClient {
             .await;
         match &result {
             Ok(()) => span.end(),
-            Err(e) => span.end_with_error(&format!("{:?}", e.kind()), &e.to_string()),
+            Err(e) => span.end_with_error(&variant_error_type(&e.kind()), &e.to_string()),
         }
         result
     }
@@ -222,7 +227,7 @@ impl TracedClient {
         .await;
         match &result {
             Ok(()) => span.end(),
-            Err(e) => span.end_with_error(&format!("{:?}", e.kind()), &e.to_string()),
+            Err(e) => span.end_with_error(&variant_error_type(&e.kind()), &e.to_string()),
         }
         result
     }
@@ -269,7 +274,7 @@ impl TracedClient {
                 }
                 span.end()
             }
-            Err(e) => span.end_with_error(&format!("{:?}", e.kind()), &e.to_string()),
+            Err(e) => span.end_with_error(&variant_error_type(&e.kind()), &e.to_string()),
         }
         result
     }
@@ -344,14 +349,13 @@ impl TracedClient {
             otel_core::semconv::attribute::MESSAGING_MESSAGE_BODY_SIZE,
             message.payload.len() as i64,
         ));
-        let empty = HeaderMap::new();
-        let headers = message.headers.as_ref().unwrap_or(&empty);
-        let extractor = NatsHeaderExtractor(headers);
-        let carried = self.inst.extract(&extractor);
-        let extra = self.inst.capture().capture(&extractor);
-        let span = self
-            .inst
-            .start_process(&op, &Context::current(), &carried, extra);
+        let extractor = message.headers.as_ref().map(NatsHeaderExtractor);
+        let span = self.inst.start_process(
+            &op,
+            extractor
+                .as_ref()
+                .map(|e| e as &dyn otel_core::opentelemetry::propagation::Extractor),
+        );
         Delivered::new(message, span, op)
     }
 }
@@ -381,10 +385,9 @@ impl OutgoingMessage for OutgoingNats {
         }
     }
 
-    fn captured(&self, capture: &MessageHeaderCapture) -> Vec<KeyValue> {
-        match &self.message.headers {
-            Some(h) => capture.capture(&NatsHeaderExtractor(h)),
-            None => Vec::new(),
+    fn capture_headers(&self, capture: &HeaderCapture, out: &mut Vec<KeyValue>) {
+        if let Some(h) = &self.message.headers {
+            capture.capture_from(&NatsHeaderExtractor(h), out);
         }
     }
 

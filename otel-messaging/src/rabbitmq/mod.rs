@@ -28,6 +28,7 @@ use lapin::options::{
 };
 use lapin::types::{FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Confirmation, Consumer};
+use otel_core::instrument::variant_error_type;
 use otel_core::opentelemetry::context::FutureExt;
 use otel_core::opentelemetry::{Context, KeyValue};
 use otel_core::semconv::attribute as attr;
@@ -65,13 +66,11 @@ pub fn consume_destination(exchange: &str, routing_key: &str, queue: &str) -> St
     parts.join(":")
 }
 
-fn lapin_error_type(e: &lapin::Error) -> String {
-    let kind = format!("{:?}", e.kind());
-    // Keep the variant name only (low cardinality).
-    kind.split(['(', ' ', '{'])
-        .next()
-        .unwrap_or("_OTHER")
-        .to_owned()
+/// `error.type` of a lapin error by the family's rule: the class lapin
+/// names, the variant of its error kind (`InvalidChannelState`,
+/// `IOError`, `ProtocolError`…).
+pub fn error_type(e: &lapin::Error) -> String {
+    variant_error_type(e.kind())
 }
 
 /// A lapin channel whose publishes and consumers are traced. Cheap to clone.
@@ -132,8 +131,12 @@ impl TracedChannel {
         ));
         message_attrs(&properties, &mut op.span_attrs);
         let mut headers = properties.headers().clone().unwrap_or_default();
-        let extra = self.inst.capture().capture(&AmqpHeaderExtractor(&headers));
-        let span = self.inst.start(&op, &Context::current(), Vec::new(), extra);
+        let span = self.inst.start(
+            &op,
+            &Context::current(),
+            Vec::new(),
+            self.inst.capture_from(&AmqpHeaderExtractor(&headers)),
+        );
         let properties = if self.inst.propagates() {
             self.inst
                 .inject(span.context(), &mut AmqpHeaderInjector(&mut headers));
@@ -155,7 +158,7 @@ impl TracedChannel {
                 span.end_with_error("nack", "the broker nacked the message")
             }
             Ok(_) => span.end(),
-            Err(e) => span.end_with_error(&lapin_error_type(e), &e.to_string()),
+            Err(e) => span.end_with_error(&error_type(e), &e.to_string()),
         }
         result
     }
@@ -225,13 +228,7 @@ impl TracedChannel {
             Vec::new()
         };
         self.inst
-            .start_at(
-                &receive,
-                &Context::current(),
-                links,
-                Vec::new(),
-                Some(started),
-            )
+            .start_at(&receive, &Context::current(), links, |_| {}, Some(started))
             .end();
         let (op, span) = self.process_span(&message.delivery, queue.as_str(), false);
         Ok(Some(Delivered::new(message, span, op)))
@@ -270,14 +267,17 @@ impl TracedChannel {
             attr::MESSAGING_MESSAGE_BODY_SIZE,
             delivery.data.len() as i64,
         ));
-        let empty = FieldTable::default();
-        let headers = delivery.properties.headers().as_ref().unwrap_or(&empty);
-        let extractor = AmqpHeaderExtractor(headers);
-        let carried = self.inst.extract(&extractor);
-        let extra = self.inst.capture().capture(&extractor);
-        let span = self
-            .inst
-            .start_process(&op, &Context::current(), &carried, extra);
+        let extractor = delivery
+            .properties
+            .headers()
+            .as_ref()
+            .map(AmqpHeaderExtractor);
+        let span = self.inst.start_process(
+            &op,
+            extractor
+                .as_ref()
+                .map(|e| e as &dyn otel_core::opentelemetry::propagation::Extractor),
+        );
         (op, span)
     }
 }
