@@ -8,22 +8,20 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use futures_util::FutureExt as _;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
-use otel_patterns::Telemetry;
 use otel_patterns::breaker::{CircuitBreaker, Outcome};
 use otel_patterns::retry::{RetryDecision, RetryPolicy};
 use std::hint::black_box;
 use std::task::{Context, Poll};
 use tower::Service;
 
-fn telemetry(sampled: bool) -> Telemetry {
-    let tp = SdkTracerProvider::builder()
+fn tracer_provider(sampled: bool) -> SdkTracerProvider {
+    SdkTracerProvider::builder()
         .with_sampler(if sampled {
             Sampler::AlwaysOn
         } else {
             Sampler::AlwaysOff
         })
-        .build();
-    Telemetry::new(&tp, &SdkMeterProvider::builder().build())
+        .build()
 }
 
 #[derive(Clone)]
@@ -64,7 +62,8 @@ impl tower::retry::Policy<u32, u32, ()> for Attempts {
 fn breakers(c: &mut Criterion) {
     let mut g = c.benchmark_group("breaker_closed_check_and_record");
     let ours = CircuitBreaker::builder("bench")
-        .telemetry(telemetry(true))
+        .tracer_provider(&tracer_provider(true))
+        .meter_provider(&SdkMeterProvider::builder().build())
         .build();
     g.bench_function("otel-patterns", |b| {
         b.iter(|| {
@@ -91,7 +90,8 @@ fn retries(c: &mut Criterion) {
         ("otel-patterns/unsampled", false),
     ] {
         let policy = RetryPolicy::builder("bench")
-            .telemetry(telemetry(sampled))
+            .tracer_provider(&tracer_provider(sampled))
+            .meter_provider(&SdkMeterProvider::builder().build())
             .build();
         g.bench_function(name, |b| {
             b.iter(|| {

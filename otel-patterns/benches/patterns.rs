@@ -6,7 +6,9 @@
 mod fixture;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use fixture::{Mode, breaker, breaker_check_and_record, retry_first_try, retry_policy, saga};
+use fixture::{
+    Mode, breaker, breaker_check_and_record, recorded, retry_first_try, retry_policy, saga,
+};
 use futures_util::FutureExt as _;
 use otel_patterns::breaker::CircuitBreaker;
 use otel_patterns::clock::MonotonicClock;
@@ -24,8 +26,7 @@ fn bench(c: &mut Criterion) {
     });
     // The same with the precise clock the default replaced: what the two
     // clock reads cost on this machine, in the same run.
-    let b = CircuitBreaker::builder("bench")
-        .telemetry(Mode::Sampled.telemetry())
+    let b = recorded!(CircuitBreaker::builder("bench"), Mode::Sampled)
         .clock(MonotonicClock::new())
         .build();
     c.bench_function("breaker/closed_check_and_record/precise_clock", |bch| {

@@ -3,20 +3,20 @@
 //! circuit [`breaker`] — each a plain async API and, where it fits, a tower
 //! layer, each as visible in a trace as an HTTP request.
 //!
-//! Every pattern records through a [`Telemetry`] (a tracer and a meter):
-//! pass the providers you set up (or `otel_core::testing::Capture`'s in
-//! tests), or use [`Telemetry::global`].
+//! Every pattern records through the global tracer, meter and logger
+//! providers (the ones `otel_core::init` installs) with no call needed; its
+//! builder has the family's shared setters to record elsewhere
+//! (`tracer_provider`, `meter_provider`, `logger_provider`, any API
+//! provider, e.g. `otel_core::testing::Capture`'s in tests) and to choose
+//! where exceptions go (`exception_signal`).
 //!
 //! ```
-//! use otel_patterns::Telemetry;
 //! use otel_patterns::breaker::CircuitBreaker;
 //! use otel_patterns::retry::{RetryPolicy, RetryDecision};
 //! use otel_patterns::saga::{Saga, Step, StepError};
 //! use std::time::Duration;
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! let telemetry = Telemetry::global();
-//!
 //! // A saga: compensations run newest first when a step fails.
 //! let saga = Saga::<u32>::builder("order")
 //!     .step(Step::new("reserve_inventory", |_| async { Ok::<_, StepError>(()) })
@@ -24,16 +24,14 @@
 //!     .step(Step::new("charge_payment", |cx| async move {
 //!         if *cx.input > 100 { Err(StepError::new("declined", "over limit")) } else { Ok(()) }
 //!     }))
-//!     .telemetry(telemetry.clone())
 //!     .build();
 //! assert_eq!(saga.run(20).await.unwrap().outcome.as_str(), "completed");
 //! assert_eq!(saga.run(500).await.unwrap().outcome.as_str(), "compensated");
 //!
 //! // Retry inside a circuit breaker.
-//! let breaker = CircuitBreaker::builder("pricing").telemetry(telemetry.clone()).build();
+//! let breaker = CircuitBreaker::builder("pricing").build();
 //! let retry = RetryPolicy::builder("get-price")
 //!     .initial_backoff(Duration::from_millis(1))
-//!     .telemetry(telemetry)
 //!     .build();
 //! let price = retry
 //!     .run(|_attempt| breaker.call(async { Ok::<u32, std::io::Error>(42) }),
@@ -41,6 +39,25 @@
 //!     .await
 //!     .unwrap();
 //! assert_eq!(price, 42);
+//! # }
+//! ```
+//!
+//! Recording with given providers instead (every pattern builder has the
+//! same setters), here a test capture's:
+//!
+//! ```
+//! use otel_core::testing::Capture;
+//! use otel_patterns::saga::Saga;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let capture = Capture::new();
+//! let saga = Saga::<u32>::builder("order")
+//!     .tracer_provider(&capture.tracer_provider())
+//!     .meter_provider(&capture.meter_provider())
+//!     .logger_provider(&capture.logger_provider())
+//!     .build();
+//! saga.run(1).await.unwrap();
+//! capture.span("saga order").assert_attr("saga.outcome", "completed");
 //! # }
 //! ```
 //!
@@ -101,6 +118,33 @@
 //! (The two-phase-commit names use the `tx.` prefix: metric instrument
 //! names must start with a letter, so `2pc.*` would be dropped by the SDK.)
 //!
+//! ## Failures
+//!
+//! A failed span has status Error and `error.type` by the family's one rule
+//! (`otel_core::instrument::record_exception`): the class a
+//! [`saga::StepError`] names; otherwise the error's full Rust type path
+//! (`std::io::error::Error`) when the pattern knows its type (a step's or a
+//! retried operation's error type); `_OTHER` for a type-erased
+//! [`saga::BoxError`] (a participant's error, a step returning `BoxError`).
+//! Errors raised by an action, compensation, participant or retried
+//! operation also record an exception: an `exception` span event, or a log
+//! record (`OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN=logs`, or the builders'
+//! `exception_signal`) attached to the span, emitted whether or not the span
+//! is sampled:
+//!
+//! | Log record event name | Severity | On |
+//! |---|---|---|
+//! | `saga.exception` | ERROR | the saga's log refused a write |
+//! | `saga.step.exception` | ERROR | a step action or compensation failed |
+//! | `tx.exception` | ERROR | the transaction's log refused a write |
+//! | `tx.participant.exception` | ERROR | a prepare, commit or rollback call failed |
+//! | `retry.attempt.exception` | WARN | a retried operation's attempt returned an error |
+//!
+//! Failures that explain themselves (a timeout, a rejected call
+//! `circuit_open`, a retried response `retryable_result`, a compensated
+//! saga, a rolled-back transaction) set status and `error.type` without an
+//! exception.
+//!
 //! # Features
 //!
 //! - `postgres`: [`saga::PostgresLog`] (saga and transaction log with
@@ -111,11 +155,14 @@
 #![warn(missing_docs)]
 
 pub mod breaker;
-pub mod clock;
+mod failure;
+mod instrumentation;
 pub mod names;
 pub mod retry;
 pub mod saga;
-mod telemetry;
 pub mod twopc;
 
-pub use telemetry::{SCOPE, Telemetry};
+pub use instrumentation::SCOPE;
+/// The family's one clock (`otel_core::clock`), re-exported: the breaker
+/// and the retry budget take any [`Clock`](clock::Clock).
+pub use otel_core::clock;

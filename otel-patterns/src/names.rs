@@ -121,3 +121,15 @@ pub const TX_RECOVERED: &str = "tx.recovered";
 pub const TX_TRANSACTIONS: &str = "tx.transactions";
 /// Histogram of transaction durations.
 pub const TX_DURATION: &str = "tx.duration";
+
+// ---- exception log records (`OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN=logs`) ----
+/// Event name of the exception log record of a saga whose log refused a write (ERROR).
+pub const SAGA_EXCEPTION: &str = "saga.exception";
+/// Event name of the exception log record of a failed step action or compensation (ERROR).
+pub const SAGA_STEP_EXCEPTION: &str = "saga.step.exception";
+/// Event name of the exception log record of a transaction whose log refused a write (ERROR).
+pub const TX_EXCEPTION: &str = "tx.exception";
+/// Event name of the exception log record of a failed participant call (ERROR).
+pub const TX_PARTICIPANT_EXCEPTION: &str = "tx.participant.exception";
+/// Event name of the exception log record of a retry attempt that failed with an error (WARN).
+pub const RETRY_ATTEMPT_EXCEPTION: &str = "retry.attempt.exception";

@@ -2,16 +2,11 @@ use otel_core::opentelemetry::Context;
 use otel_core::opentelemetry::KeyValue;
 use otel_core::opentelemetry::trace::{FutureExt, TraceContextExt, Tracer};
 use otel_core::testing::{Capture, assert_parent};
-use otel_patterns::Telemetry;
 use otel_patterns::breaker::{BreakerError, CircuitBreaker, Outcome, State};
 use otel_patterns::clock::ManualClock;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-
-fn telemetry(c: &Capture) -> Telemetry {
-    Telemetry::new(&c.tracer_provider(), &c.meter_provider())
-}
 
 fn calls(c: &Capture, outcome: &str) -> u64 {
     c.collect_metrics()
@@ -35,7 +30,8 @@ fn failure_rate_opens_after_minimum_calls_with_event_span_and_metrics() {
         .minimum_calls(4)
         .failure_rate(50.0)
         .clock(clock.clone())
-        .telemetry(telemetry(&c))
+        .tracer_provider(&c.tracer_provider())
+        .meter_provider(&c.meter_provider())
         .build();
     // 3 failures: below minimum calls, stays closed.
     for _ in 0..3 {
@@ -104,7 +100,8 @@ fn below_threshold_stays_closed_and_window_slides() {
         .count_window(4)
         .minimum_calls(4)
         .failure_rate(75.0)
-        .telemetry(telemetry(&c))
+        .tracer_provider(&c.tracer_provider())
+        .meter_provider(&c.meter_provider())
         .build();
     fail(&b);
     fail(&b);
@@ -127,7 +124,8 @@ fn slow_call_rate_opens() {
         .failure_rate(100.0)
         .slow_call_rate(60.0)
         .slow_call_duration(Duration::from_millis(500))
-        .telemetry(telemetry(&c))
+        .tracer_provider(&c.tracer_provider())
+        .meter_provider(&c.meter_provider())
         .build();
     for i in 0..5 {
         let d = if i < 3 {
@@ -155,7 +153,8 @@ fn open_waits_then_half_open_decides() {
         .wait_in_open(Duration::from_secs(30))
         .permitted_in_half_open(2)
         .clock(clock.clone())
-        .telemetry(telemetry(&c))
+        .tracer_provider(&c.tracer_provider())
+        .meter_provider(&c.meter_provider())
         .build();
     fail(&b);
     fail(&b);
@@ -207,7 +206,8 @@ fn time_window_forgets_old_failures() {
         .minimum_calls(4)
         .failure_rate(50.0)
         .clock(clock.clone())
-        .telemetry(telemetry(&c))
+        .tracer_provider(&c.tracer_provider())
+        .meter_provider(&c.meter_provider())
         .build();
     fail(&b);
     fail(&b);
@@ -226,7 +226,8 @@ fn forced_open_and_disabled() {
     let b = CircuitBreaker::builder("f")
         .count_window(2)
         .minimum_calls(1)
-        .telemetry(telemetry(&c))
+        .tracer_provider(&c.tracer_provider())
+        .meter_provider(&c.meter_provider())
         .build();
     b.force_open();
     assert_eq!(b.try_acquire().unwrap_err().state, State::ForcedOpen);
@@ -249,7 +250,8 @@ async fn call_api_and_tower_layer_distinguish_rejection() {
     let b = CircuitBreaker::builder("svc")
         .count_window(2)
         .minimum_calls(2)
-        .telemetry(telemetry(&c))
+        .tracer_provider(&c.tracer_provider())
+        .meter_provider(&c.meter_provider())
         .build();
     let r: Result<(), BreakerError<&str>> = b.call(async { Err("down") }).await;
     assert!(matches!(r, Err(BreakerError::Inner("down"))));
@@ -295,7 +297,8 @@ async fn concurrent_use_counts_every_call_once() {
         .count_window(50)
         .minimum_calls(50)
         .failure_rate(90.0)
-        .telemetry(telemetry(&c))
+        .tracer_provider(&c.tracer_provider())
+        .meter_provider(&c.meter_provider())
         .build();
     let permitted = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
@@ -367,7 +370,8 @@ fn half_open_lets_exactly_the_permitted_trials_through_under_contention() {
         .wait_in_open(Duration::from_secs(1))
         .permitted_in_half_open(5)
         .clock(clock.clone())
-        .telemetry(telemetry(&c))
+        .tracer_provider(&c.tracer_provider())
+        .meter_provider(&c.meter_provider())
         .build();
     fail(&b);
     assert_eq!(b.state(), State::Open);

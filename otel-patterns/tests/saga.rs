@@ -1,6 +1,5 @@
 use otel_core::opentelemetry::KeyValue;
 use otel_core::testing::{Capture, assert_linked, assert_parent, assert_root};
-use otel_patterns::Telemetry;
 use otel_patterns::saga::barrier::{Barrier, BarrierResult, MemoryBarrierStore};
 use otel_patterns::saga::{
     InDoubt, LogEntry, LogRecord, MemoryLog, Saga, SagaLog, SagaOutcome, Step, StepError,
@@ -11,10 +10,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 type Journal = Arc<Mutex<Vec<String>>>;
-
-fn telemetry(c: &Capture) -> Telemetry {
-    Telemetry::new(&c.tracer_provider(), &c.meter_provider())
-}
 
 /// A step that journals its action and compensation; the action fails when
 /// `fail` is set, the compensation fails its first `comp_failures` attempts.
@@ -59,7 +54,8 @@ fn order_saga(c: &Capture, j: &Journal, fail_payment: bool) -> Saga<String> {
         .step(step("create_order", j, false, 0))
         .step(step("reserve_inventory", j, false, 0))
         .step(step("charge_payment", j, fail_payment, 0))
-        .telemetry(telemetry(c))
+        .tracer_provider(&c.tracer_provider())
+        .meter_provider(&c.meter_provider())
         .build()
 }
 
@@ -161,7 +157,8 @@ async fn failing_compensation_leaves_the_saga_stuck_and_reported() {
         .step(step("create_order", &j, false, 0))
         .step(step("reserve_inventory", &j, false, 10))
         .step(step("charge_payment", &j, true, 0))
-        .telemetry(telemetry(&c))
+        .tracer_provider(&c.tracer_provider())
+        .meter_provider(&c.meter_provider())
         .build();
     let report = saga.run("o".to_owned()).await.unwrap();
     assert_eq!(
@@ -217,7 +214,8 @@ async fn step_retries_and_timeout_make_the_step_in_doubt() {
                 }
             }),
         )
-        .telemetry(telemetry(&c))
+        .tracer_provider(&c.tracer_provider())
+        .meter_provider(&c.meter_provider())
         .build();
     let r = saga.run(String::new()).await.unwrap();
     assert!(
@@ -243,7 +241,8 @@ async fn recover_finishes_or_compensates_logged_sagas() {
         .step(step("reserve_inventory", &j, false, 0))
         .step(step("charge_payment", &j, false, 0))
         .log(log.clone())
-        .telemetry(telemetry(&c))
+        .tracer_provider(&c.tracer_provider())
+        .meter_provider(&c.meter_provider())
         .build();
     // What a crashed process left: one saga between steps, one mid-step.
     let original = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
@@ -319,7 +318,8 @@ async fn recover_finishes_or_compensates_logged_sagas() {
         .step(step("charge_payment", &j2, false, 0))
         .log(log2)
         .in_doubt(InDoubt::Retry)
-        .telemetry(telemetry(&c))
+        .tracer_provider(&c.tracer_provider())
+        .meter_provider(&c.meter_provider())
         .build();
     assert_eq!(
         saga2.recover().await.unwrap()[0].outcome,
@@ -422,7 +422,7 @@ proptest! {
         let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
         let c = Capture::new();
         let j = Journal::default();
-        let mut b = Saga::builder("p").telemetry(telemetry(&c));
+        let mut b = Saga::builder("p").tracer_provider(&c.tracer_provider()).meter_provider(&c.meter_provider());
         for (i, failures) in comp_failures.iter().take(n).enumerate() {
             b = b.step(step(&format!("s{i}"), &j, fail_at == Some(i), *failures));
         }
@@ -475,7 +475,8 @@ async fn stuck_saga_resumes_after_the_cause_is_fixed() {
             ),
         )
         .step(step("charge_payment", &j, true, 0))
-        .telemetry(telemetry(&c))
+        .tracer_provider(&c.tracer_provider())
+        .meter_provider(&c.meter_provider())
         .build();
     let r = saga.run("o".to_owned()).await.unwrap();
     assert_eq!(r.outcome.as_str(), "stuck");

@@ -4,7 +4,6 @@
 #![cfg(feature = "postgres")]
 
 use otel_core::testing::Capture;
-use otel_patterns::Telemetry;
 use otel_patterns::saga::barrier::{Barrier, BarrierResult};
 use otel_patterns::saga::{
     LogEntry, LogRecord, PostgresLog, Saga, SagaLog, SagaOutcome, Step, StepError, from_traceparent,
@@ -25,7 +24,7 @@ fn schema() -> String {
 }
 
 /// The order saga; every action and compensation appends to `effects`.
-fn saga(log: Arc<PostgresLog>, telemetry: Telemetry, hang_in_reserve: bool) -> Saga<String> {
+fn saga(log: Arc<PostgresLog>, c: &Capture, hang_in_reserve: bool) -> Saga<String> {
     let effect = |log: Arc<PostgresLog>, what: &'static str, hang: bool| {
         move |cx: otel_patterns::saga::StepContext<String>| {
             let log = log.clone();
@@ -69,7 +68,8 @@ fn saga(log: Arc<PostgresLog>, telemetry: Telemetry, hang_in_reserve: bool) -> S
             .compensate_with(effect(log.clone(), "undo charge_payment", false)),
         )
         .log(log)
-        .telemetry(telemetry)
+        .tracer_provider(&c.tracer_provider())
+        .meter_provider(&c.meter_provider())
         .build()
 }
 
@@ -82,11 +82,7 @@ async fn crash_child() {
     };
     let log = Arc::new(PostgresLog::connect(&url(), &schema).await.unwrap());
     let c = Capture::new();
-    let saga = saga(
-        log,
-        Telemetry::new(&c.tracer_provider(), &c.meter_provider()),
-        true,
-    );
+    let saga = saga(log, &c, true);
     let _ = saga.run_with_id("crash-1", "order-42".to_owned()).await;
     unreachable!("the parent kills this process during reserve_inventory");
 }
@@ -148,11 +144,7 @@ async fn sigkill_mid_step_then_recover_compensates_exactly_once() {
 
     // "Restart": a fresh definition over the same log.
     let c = Capture::new();
-    let restarted = saga(
-        log.clone(),
-        Telemetry::new(&c.tracer_provider(), &c.meter_provider()),
-        false,
-    );
+    let restarted = saga(log.clone(), &c, false);
     let reports = restarted.recover().await.unwrap();
     assert_eq!(reports.len(), 1);
     assert!(reports[0].recovered);
@@ -213,11 +205,7 @@ async fn postgres_log_and_barrier_round_trip() {
         ))
         .await
         .unwrap();
-    let s = saga(
-        log.clone(),
-        Telemetry::new(&c.tracer_provider(), &c.meter_provider()),
-        false,
-    );
+    let s = saga(log.clone(), &c, false);
     let r = s.run("o".to_owned()).await.unwrap();
     assert_eq!(r.outcome, SagaOutcome::Completed);
     assert_eq!(log.get(&r.id).await.unwrap().unwrap().0.status, "completed");
@@ -299,10 +287,9 @@ async fn concurrent_recoveries_compensate_each_instance_once() {
             .unwrap();
     }
     let c = Capture::new();
-    let t = || Telemetry::new(&c.tracer_provider(), &c.meter_provider());
     let (sa, sb) = (
-        saga(log_a.clone(), t(), false),
-        saga(log_b.clone(), t(), false),
+        saga(log_a.clone(), &c, false),
+        saga(log_b.clone(), &c, false),
     );
     let (ra, rb) = tokio::join!(
         tokio::spawn(async move { sa.recover().await }),
@@ -381,13 +368,13 @@ mod twopc_pg {
             commits: AtomicU32::new(0),
         });
         let c = Capture::new();
-        let t = || Telemetry::new(&c.tracer_provider(), &c.meter_provider());
         let log = Arc::new(PostgresLog::connect(&url(), &schema).await.unwrap());
         let first = Coordinator::builder("transfer")
             .participant(p.clone())
             .phase_two_attempts(1)
             .log(log.clone())
-            .telemetry(t())
+            .tracer_provider(&c.tracer_provider())
+            .meter_provider(&c.meter_provider())
             .build();
         let r = first.run_with_id("tx-pg").await.unwrap();
         assert_eq!(r.outcome, TxOutcome::InDoubt);
@@ -402,7 +389,8 @@ mod twopc_pg {
         let second = Coordinator::builder("transfer")
             .participant(p.clone())
             .log(log2.clone())
-            .telemetry(t())
+            .tracer_provider(&c.tracer_provider())
+            .meter_provider(&c.meter_provider())
             .build();
         let r = second.recover().await.unwrap();
         assert_eq!(r.len(), 1);

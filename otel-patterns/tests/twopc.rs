@@ -1,7 +1,6 @@
 use futures_util::future::BoxFuture;
 use otel_core::opentelemetry::KeyValue;
 use otel_core::testing::{Capture, assert_parent};
-use otel_patterns::Telemetry;
 use otel_patterns::retry::{Backoff, Jitter};
 use otel_patterns::saga::{
     BoxError, LogEntry, LogRecord, MemoryLog, SagaLog, StepError, TraceParent,
@@ -88,10 +87,6 @@ impl Participant for Db {
     }
 }
 
-fn telemetry(c: &Capture) -> Telemetry {
-    Telemetry::new(&c.tracer_provider(), &c.meter_provider())
-}
-
 fn backoff() -> Backoff {
     Backoff {
         initial: Duration::from_millis(10),
@@ -109,7 +104,8 @@ async fn commits_when_all_prepare_with_spans_per_phase_and_participant() {
         .participant(Db::new("accounts", Vote::Yes, 2, &j))
         .participant(Db::new("ledger", Vote::Yes, 0, &j))
         .backoff(backoff())
-        .telemetry(telemetry(&c))
+        .tracer_provider(&c.tracer_provider())
+        .meter_provider(&c.meter_provider())
         .build();
     let r = coord.run_with_id("tx-1").await.unwrap();
     assert_eq!(r.outcome, TxOutcome::Committed);
@@ -158,7 +154,8 @@ async fn timeout_is_a_no_vote_and_rolls_everyone_back() {
         .participant(Db::new("a", Vote::Yes, 0, &j))
         .participant(Db::new("slow", Vote::Hang, 0, &j))
         .prepare_timeout(Duration::from_secs(2))
-        .telemetry(telemetry(&c))
+        .tracer_provider(&c.tracer_provider())
+        .meter_provider(&c.meter_provider())
         .build();
     let r = coord.run().await.unwrap();
     assert_eq!(r.outcome, TxOutcome::RolledBack);
@@ -185,7 +182,7 @@ proptest! {
         let mut b = Coordinator::builder("p")
             .prepare_timeout(Duration::from_secs(1))
             .backoff(backoff())
-            .telemetry(telemetry(&c));
+            .tracer_provider(&c.tracer_provider()).meter_provider(&c.meter_provider());
         let votes: Vec<Vote> = votes.iter().map(|v| match v { 0 => Vote::No, 1 => Vote::Hang, _ => Vote::Yes }).collect();
         for (i, v) in votes.iter().enumerate() {
             b = b.participant(Db::new(&format!("p{i}"), *v, commit_failures[i], &j));
@@ -258,7 +255,8 @@ async fn coordinator_restart_recovers_in_doubt_transactions() {
         .participant(Db::new("ledger", Vote::Yes, 1, &j))
         .backoff(backoff())
         .log(log.clone())
-        .telemetry(telemetry(&c))
+        .tracer_provider(&c.tracer_provider())
+        .meter_provider(&c.meter_provider())
         .build();
     let reports = coord.recover().await.unwrap();
     assert_eq!(reports.len(), 2);
@@ -298,7 +296,8 @@ async fn phase_two_gives_up_as_in_doubt_then_recovery_finishes() {
         .phase_two_attempts(2)
         .backoff(backoff())
         .log(log.clone())
-        .telemetry(telemetry(&c))
+        .tracer_provider(&c.tracer_provider())
+        .meter_provider(&c.meter_provider())
         .build();
     let r = coord.run_with_id("t").await.unwrap();
     assert_eq!(r.outcome, TxOutcome::InDoubt);

@@ -69,12 +69,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .failure_rate(50.0)
         .wait_in_open(Duration::from_millis(500))
         .permitted_in_half_open(2)
-        .telemetry(otel_patterns::Telemetry::global())
         .build();
     let policy = RetryPolicy::builder("GET /stock")
         .max_attempts(3)
         .initial_backoff(Duration::from_millis(20))
-        .telemetry(otel_patterns::Telemetry::global())
         .build();
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let guarded = CircuitBreakerLayer::http(breaker.clone()).layer(client);

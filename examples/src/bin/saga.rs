@@ -61,7 +61,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .timeout(Duration::from_secs(2))
             .attempts(2),
         )
-        .telemetry(otel_patterns::Telemetry::global())
         .build();
 
     println!("saga 1: amount 42");

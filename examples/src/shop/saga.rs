@@ -141,8 +141,6 @@ impl OrderSaga {
     /// The saga recording with `telemetry`'s providers, calling the
     /// inventory and payment services at these base URLs.
     pub fn new(telemetry: &Telemetry, inventory_url: String, payment_url: String) -> Self {
-        let patterns =
-            otel_patterns::Telemetry::new(telemetry.tracer_provider(), telemetry.meter_provider());
         let http = ClientBuilder::new(reqwest::Client::new())
             .with(
                 TracingMiddleware::builder()
@@ -159,10 +157,14 @@ impl OrderSaga {
             payment_retry: RetryPolicy::builder("POST /payments/charge")
                 .max_attempts(3)
                 .initial_backoff(Duration::from_millis(10))
-                .telemetry(patterns.clone())
+                .tracer_provider(telemetry.tracer_provider())
+                .meter_provider(telemetry.meter_provider())
+                .logger_provider(telemetry.logger_provider())
                 .build(),
             payment_breaker: CircuitBreaker::builder("payment")
-                .telemetry(patterns.clone())
+                .tracer_provider(telemetry.tracer_provider())
+                .meter_provider(telemetry.meter_provider())
+                .logger_provider(telemetry.logger_provider())
                 .build(),
         });
         let (reserve, release, charge) = (backends.clone(), backends.clone(), backends);
@@ -184,7 +186,9 @@ impl OrderSaga {
                     async move { b.charge(&cx.input).await }
                 },
             ))
-            .telemetry(patterns)
+            .tracer_provider(telemetry.tracer_provider())
+            .meter_provider(telemetry.meter_provider())
+            .logger_provider(telemetry.logger_provider())
             .build();
         OrderSaga { saga }
     }

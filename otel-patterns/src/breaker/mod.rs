@@ -4,14 +4,12 @@
 //!
 //! ```
 //! use otel_patterns::breaker::{CircuitBreaker, BreakerError};
-//! use otel_patterns::Telemetry;
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! let breaker = CircuitBreaker::builder("inventory")
 //!     .count_window(20)
 //!     .minimum_calls(10)
 //!     .failure_rate(50.0)
-//!     .telemetry(Telemetry::global())
 //!     .build();
 //! let r: Result<u32, BreakerError<std::io::Error>> = breaker.call(async { Ok(7) }).await;
 //! assert_eq!(r.unwrap(), 7);
@@ -23,13 +21,15 @@ mod window;
 
 pub use layer::{CircuitBreakerLayer, CircuitBreakerService};
 
-use crate::Telemetry;
-use crate::clock::{Clock, CoarseMonotonicClock, MonotonicClock};
+use crate::instrumentation::{self, Instruments, shared_kv};
 use crate::names;
-use opentelemetry::metrics::{Counter, ObservableCounter, ObservableGauge};
-use opentelemetry::trace::{Span, SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::metrics::{Counter, Meter, ObservableCounter, ObservableGauge};
+use opentelemetry::trace::{SpanBuilder, SpanKind, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
+use otel_core::clock::{Clock, CoarseMonotonicClock, MonotonicClock};
+use otel_core::instrument::{ErrorRecord, Options, SpanStarter, record_error};
 use otel_core::opentelemetry;
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -204,7 +204,7 @@ impl fmt::Debug for CircuitBreaker {
     }
 }
 
-type Instruments = (ObservableGauge<i64>, ObservableCounter<u64>);
+type Observables = (ObservableGauge<i64>, ObservableCounter<u64>);
 
 struct Inner {
     name: Arc<str>,
@@ -216,10 +216,10 @@ struct Inner {
     window: Window,
     half_open: AtomicU64,
     counts: [AtomicU64; 4],
-    telemetry: Telemetry,
+    tracer: SpanStarter,
     transitions: Counter<u64>,
     name_attr: KeyValue,
-    instruments: std::sync::OnceLock<Instruments>,
+    instruments: std::sync::OnceLock<Observables>,
 }
 
 const OUT_SUCCESS: usize = 0;
@@ -230,14 +230,16 @@ const OUTCOME_NAMES: [&str; 4] = ["success", "failure", "slow", "rejected"];
 
 /// Builder of a [`CircuitBreaker`].
 #[derive(Debug)]
-pub struct Builder {
+pub struct CircuitBreakerBuilder {
     name: Arc<str>,
     cfg: Config,
     clock: Option<Arc<dyn Clock>>,
-    telemetry: Option<Telemetry>,
+    options: Options,
 }
 
-impl Builder {
+impl CircuitBreakerBuilder {
+    otel_core::instrumentation_setters!(options: providers, exceptions);
+
     /// Replaces every setting.
     pub fn config(mut self, cfg: Config) -> Self {
         self.cfg = cfg;
@@ -293,27 +295,20 @@ impl Builder {
         self.clock = Some(Arc::new(clock));
         self
     }
-    /// Where spans and metrics go (default: the global providers).
-    pub fn telemetry(mut self, t: Telemetry) -> Self {
-        self.telemetry = Some(t);
-        self
-    }
-
     /// Builds the breaker, closed.
     pub fn build(self) -> CircuitBreaker {
         let mut cfg = self.cfg;
         cfg.permitted_in_half_open = cfg.permitted_in_half_open.clamp(1, window::HALF_OPEN_MAX);
         cfg.minimum_calls = cfg.minimum_calls.max(1);
-        let telemetry = self.telemetry.unwrap_or_default();
-        let transitions = telemetry
-            .meter
+        let Instruments { tracer, meter, .. } = Instruments::resolve(self.options);
+        let transitions = meter
             .u64_counter(names::CB_TRANSITIONS)
             .with_unit("{transition}")
             .with_description("Circuit breaker state transitions.")
             .build();
         let clock = self.clock.unwrap_or_else(|| default_clock(&cfg));
         let inner = Arc::new(Inner {
-            name_attr: crate::telemetry::shared_kv(names::CB_NAME, self.name.clone()),
+            name_attr: shared_kv(names::CB_NAME, self.name.clone()),
             name: self.name,
             window: Window::new(cfg.window),
             cfg,
@@ -322,32 +317,30 @@ impl Builder {
             opened_at: AtomicU64::new(0),
             half_open: AtomicU64::new(0),
             counts: Default::default(),
-            telemetry,
+            tracer,
             transitions,
             instruments: std::sync::OnceLock::new(),
         });
-        register_instruments(&inner);
+        register_instruments(&inner, &meter);
         CircuitBreaker { inner }
     }
 }
 
-/// See [`Builder::clock`].
+/// See [`CircuitBreakerBuilder::clock`].
 fn default_clock(cfg: &Config) -> Arc<dyn Clock> {
     let coarse = CoarseMonotonicClock::new();
     let shortest = cfg.slow_call_duration.min(cfg.wait_in_open);
     if coarse.resolution().saturating_mul(100) <= shortest {
-        crate::clock::shared(coarse)
+        Arc::new(coarse)
     } else {
-        crate::clock::shared(MonotonicClock::new())
+        Arc::new(MonotonicClock::new())
     }
 }
 
-fn register_instruments(inner: &Arc<Inner>) {
+fn register_instruments(inner: &Arc<Inner>, meter: &Meter) {
     let weak: Weak<Inner> = Arc::downgrade(inner);
     let w2 = weak.clone();
-    let gauge = inner
-        .telemetry
-        .meter
+    let gauge = meter
         .i64_observable_gauge(names::CB_STATE)
         .with_unit("{state}")
         .with_description("1 for the breaker's current state, 0 for the others.")
@@ -366,9 +359,7 @@ fn register_instruments(inner: &Arc<Inner>) {
             }
         })
         .build();
-    let calls = inner
-        .telemetry
-        .meter
+    let calls = meter
         .u64_observable_counter(names::CB_CALLS)
         .with_unit("{call}")
         .with_description("Calls through the circuit breaker, by outcome.")
@@ -453,12 +444,12 @@ impl Drop for OwnedPermit {
 
 impl CircuitBreaker {
     /// A builder with resilience4j's defaults.
-    pub fn builder(name: impl Into<Arc<str>>) -> Builder {
-        Builder {
+    pub fn builder(name: impl Into<Arc<str>>) -> CircuitBreakerBuilder {
+        CircuitBreakerBuilder {
             name: name.into(),
             cfg: Config::default(),
             clock: None,
-            telemetry: None,
+            options: instrumentation::options(),
         }
     }
 
@@ -655,18 +646,25 @@ impl Inner {
 
     fn reject(&self, state: State) -> CircuitOpen {
         self.counts[OUT_REJECTED].fetch_add(1, Ordering::Relaxed);
-        let cx = Context::current();
-        let tracer = &self.telemetry.tracer;
-        let mut span = tracer
-            .span_builder(names::CB_REJECTED_SPAN)
-            .with_kind(SpanKind::Internal)
-            .with_attributes([
-                self.name_attr.clone(),
-                KeyValue::new(names::CB_STATE, state.as_str()),
-                KeyValue::new(names::ERROR_TYPE, names::CIRCUIT_OPEN),
-            ])
-            .start_with_context(tracer.as_ref(), &cx);
-        span.set_status(Status::error("circuit open"));
+        let cx = self.tracer.start_simple(
+            SpanBuilder::from_name(names::CB_REJECTED_SPAN)
+                .with_kind(SpanKind::Internal)
+                .with_attributes([
+                    self.name_attr.clone(),
+                    KeyValue::new(names::CB_STATE, state.as_str()),
+                ]),
+            &Context::current(),
+        );
+        let span = cx.span();
+        // A rejection explains itself: no exception.
+        record_error(
+            &span,
+            &ErrorRecord {
+                error_type: Cow::Borrowed(names::CIRCUIT_OPEN),
+                message: Some(Cow::Borrowed("circuit open")),
+                exception: false,
+            },
+        );
         span.end();
         CircuitOpen {
             name: self.name.clone(),

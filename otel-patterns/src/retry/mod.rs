@@ -28,12 +28,17 @@ pub use backoff::{Backoff, Jitter};
 pub use budget::RetryBudget;
 pub use layer::{RetryLayer, RetryService};
 
-use crate::Telemetry;
+use crate::failure::{self, RETRY_ATTEMPT_EXCEPTION};
+use crate::instrumentation::{self, Instruments, shared_kv};
 use crate::names;
 use opentelemetry::metrics::{Counter, Histogram};
-use opentelemetry::trace::{FutureExt, SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::trace::{FutureExt, SpanBuilder, SpanKind, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
+use otel_core::instrument::{
+    ErrorRecord, ExceptionEvents, Options, SpanStarter, record_error, record_exception,
+};
 use otel_core::opentelemetry;
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,7 +96,8 @@ struct PolicyInner {
     max_elapsed: Option<Duration>,
     backoff: Backoff,
     budget: Option<Arc<RetryBudget>>,
-    telemetry: Telemetry,
+    tracer: SpanStarter,
+    exceptions: ExceptionEvents,
     attempts: Histogram<u64>,
     exhausted: Counter<u64>,
     /// `retry.attempts` attributes, one pair per [`RetryOutcome`] (in
@@ -107,10 +113,12 @@ pub struct RetryPolicyBuilder {
     max_elapsed: Option<Duration>,
     backoff: Backoff,
     budget: Option<Arc<RetryBudget>>,
-    telemetry: Option<Telemetry>,
+    options: Options,
 }
 
 impl RetryPolicyBuilder {
+    otel_core::instrumentation_setters!(options: providers, exceptions);
+
     /// Attempts in total, first try included (default 3, at least 1).
     pub fn max_attempts(mut self, n: u32) -> Self {
         self.max_attempts = n.max(1);
@@ -151,30 +159,25 @@ impl RetryPolicyBuilder {
         self.budget = Some(b);
         self
     }
-    /// Where spans and metrics go (default: the global providers).
-    pub fn telemetry(mut self, t: Telemetry) -> Self {
-        self.telemetry = Some(t);
-        self
-    }
-
     /// Builds the policy.
     pub fn build(self) -> RetryPolicy {
-        let telemetry = self.telemetry.unwrap_or_default();
-        let attempts = telemetry
-            .meter
+        let Instruments {
+            tracer,
+            meter,
+            exceptions,
+        } = Instruments::resolve(self.options);
+        let attempts = meter
             .u64_histogram(names::RETRY_ATTEMPTS_METRIC)
             .with_unit("{attempt}")
             .with_description("Attempts per retried call, first try included.")
             .with_boundaries(vec![1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 10.0, 20.0])
             .build();
-        let exhausted = telemetry
-            .meter
+        let exhausted = meter
             .u64_counter(names::RETRY_BUDGET_EXHAUSTED)
             .with_unit("{retry}")
             .with_description("Retries refused by the retry budget.")
             .build();
-        let operation =
-            crate::telemetry::shared_kv(names::RETRY_OPERATION, Arc::from(self.operation));
+        let operation = shared_kv(names::RETRY_OPERATION, Arc::from(self.operation));
         let outcome_attrs = [
             RetryOutcome::Success,
             RetryOutcome::NonRetryable,
@@ -196,7 +199,8 @@ impl RetryPolicyBuilder {
                 max_elapsed: self.max_elapsed,
                 backoff: self.backoff,
                 budget: self.budget,
-                telemetry,
+                tracer,
+                exceptions,
                 attempts,
                 exhausted,
             }),
@@ -214,7 +218,7 @@ impl RetryPolicy {
             max_elapsed: None,
             backoff: Backoff::default(),
             budget: None,
-            telemetry: None,
+            options: instrumentation::options(),
         }
     }
 
@@ -269,17 +273,16 @@ impl RetryPolicy {
         C: Fn(&Result<T, E>) -> RetryDecision,
     {
         let p = &*self.inner;
-        let tracer = &*p.telemetry.tracer;
         // Room for `retry.attempts`, `retry.outcome` and `error.type`, set at
         // the end, so the SDK's attribute vector never reallocates.
         let mut call_attrs = Vec::with_capacity(4);
         call_attrs.push(p.operation.clone());
-        let call_span = tracer
-            .span_builder(names::RETRY_SPAN)
-            .with_kind(SpanKind::Internal)
-            .with_attributes(call_attrs)
-            .start_with_context(tracer, parent);
-        let call_cx = parent.with_span(call_span);
+        let call_cx = p.tracer.start_simple(
+            SpanBuilder::from_name(names::RETRY_SPAN)
+                .with_kind(SpanKind::Internal)
+                .with_attributes(call_attrs),
+            parent,
+        );
         // A call span that records nothing (not sampled) gets no attempt
         // spans: the attempts run in its context, as the steps of an
         // unsampled saga do.
@@ -303,28 +306,38 @@ impl RetryPolicy {
                     attrs.push(KeyValue::new(names::RETRY_DELAY, delay.as_secs_f64()));
                     attrs.push(KeyValue::new(names::RETRY_DELAY_SERVER, from_server));
                 }
-                let attempt_span = tracer
-                    .span_builder(names::RETRY_ATTEMPT_SPAN)
-                    .with_kind(SpanKind::Internal)
-                    .with_attributes(attrs)
-                    .start_with_context(tracer, &call_cx);
-                let attempt_cx = call_cx.with_span(attempt_span);
+                let attempt_cx = p.tracer.start_simple(
+                    SpanBuilder::from_name(names::RETRY_ATTEMPT_SPAN)
+                        .with_kind(SpanKind::Internal)
+                        .with_attributes(attrs),
+                    &call_cx,
+                );
                 let r = op(attempt).with_context(attempt_cx.clone()).await;
                 let decision = classify(&r);
                 let span = attempt_cx.span();
-                if decision != RetryDecision::Stop || r.is_err() {
-                    let et = if r.is_err() {
-                        short_type_name::<E>()
-                    } else {
-                        "retryable_result"
-                    };
-                    span.set_attribute(KeyValue::new(names::ERROR_TYPE, et));
-                    span.set_status(Status::error(""));
+                if r.is_err() {
+                    record_exception(
+                        &span,
+                        &attempt_error::<E>(),
+                        &p.exceptions,
+                        RETRY_ATTEMPT_EXCEPTION,
+                    );
+                } else if decision != RetryDecision::Stop {
+                    record_error(&span, &RETRYABLE_RESULT);
                 }
                 span.end();
                 (r, decision)
             } else {
                 let r = op(attempt).with_context(call_cx.clone()).await;
+                if r.is_err() {
+                    // No attempt span: the exception log record (if
+                    // exceptions go to logs) still goes out.
+                    p.exceptions.emit_log(
+                        call_cx.span().span_context(),
+                        RETRY_ATTEMPT_EXCEPTION,
+                        &attempt_error::<E>(),
+                    );
+                }
                 let decision = classify(&r);
                 (r, decision)
             };
@@ -381,10 +394,21 @@ impl RetryPolicy {
             span.set_attribute(KeyValue::new(names::RETRY_ATTEMPTS, i64::from(attempt)));
             span.set_attribute(KeyValue::new(names::RETRY_OUTCOME, outcome.as_str()));
             if outcome != RetryOutcome::Success {
-                if result.is_err() {
-                    span.set_attribute(KeyValue::new(names::ERROR_TYPE, short_type_name::<E>()));
-                }
-                span.set_status(Status::error(outcome.as_str()));
+                // The attempt recorded the exception; the call ends with the
+                // last attempt's error.type.
+                let error_type = if result.is_err() {
+                    failure::static_error_type::<E>()
+                } else {
+                    RETRYABLE_RESULT.error_type.as_ref()
+                };
+                record_error(
+                    &span,
+                    &ErrorRecord {
+                        error_type: Cow::Borrowed(error_type),
+                        message: Some(Cow::Borrowed(outcome.as_str())),
+                        exception: false,
+                    },
+                );
             }
         }
         span.end();
@@ -394,11 +418,22 @@ impl RetryPolicy {
     }
 }
 
-/// The last path segment of a type name, generics removed (`io::Error` → `Error`).
-pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
-    let full = std::any::type_name::<T>();
-    let base = full.split('<').next().unwrap_or(full);
-    base.rsplit("::").next().unwrap_or(base)
+/// An attempt whose result was retried (an error status in a response):
+/// no exception.
+const RETRYABLE_RESULT: ErrorRecord<'static> = ErrorRecord {
+    error_type: Cow::Borrowed("retryable_result"),
+    message: None,
+    exception: false,
+};
+
+/// An attempt that returned an error of type `E`: `error.type` is its full
+/// type path (`_OTHER` for a type-erased `BoxError`); an exception.
+fn attempt_error<E>() -> ErrorRecord<'static> {
+    ErrorRecord {
+        error_type: Cow::Borrowed(failure::static_error_type::<E>()),
+        message: None,
+        exception: true,
+    }
 }
 
 #[cfg(test)]

@@ -34,16 +34,17 @@ pub use otel_core::propagation::TraceParent;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresLog, TxBarrier};
 
-use crate::Telemetry;
+use crate::failure::{self, SAGA_EXCEPTION, SAGA_STEP_EXCEPTION};
+use crate::instrumentation::{self, Instruments, shared_kv};
 use crate::names;
 use crate::retry::Backoff;
 use futures_util::future::BoxFuture;
 use opentelemetry::metrics::{Counter, Histogram};
-use opentelemetry::trace::{
-    FutureExt, Link, SpanContext, SpanKind, Status, TraceContextExt, Tracer,
-};
+use opentelemetry::trace::{FutureExt, Link, SpanBuilder, SpanContext, SpanKind, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
-use otel_core::instrument::intern_span_name;
+use otel_core::instrument::{
+    ErrorRecord, ExceptionEvents, Options, SpanStarter, duration_histogram, intern_span_name,
+};
 use otel_core::opentelemetry;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -56,8 +57,26 @@ use std::time::Duration;
 /// The error type of actions and compensations.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// An error with an explicit `error.type` for the step span; any other
-/// error is recorded as `_OTHER`.
+/// An error with an explicit `error.type` for the step span (a class the
+/// error names, rule 2 of the family's `error.type` rule). Any other error
+/// of a step is recorded with its full Rust type path
+/// (`std::io::error::Error`) when the step's error type is a concrete type,
+/// or `_OTHER` when it is a type-erased [`BoxError`] (that does not hold a
+/// `StepError`).
+///
+/// ```
+/// use otel_patterns::saga::{Saga, Step, StepError};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let saga = Saga::<()>::builder("order")
+///     .step(Step::new("charge_payment", |_| async {
+///         Err::<(), _>(StepError::new("declined", "card refused"))
+///     }))
+///     .build();
+/// let report = saga.run(()).await.unwrap();
+/// assert_eq!(report.outcome.as_str(), "compensated");
+/// # }
+/// ```
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{error_type}: {message}")]
 pub struct StepError {
@@ -77,11 +96,11 @@ impl StepError {
     }
 }
 
-fn error_type(e: &BoxError) -> String {
-    match e.downcast_ref::<StepError>() {
-        Some(s) => s.error_type.to_string(),
-        None => "_OTHER".to_owned(),
-    }
+/// A failed attempt of an action or compensation: its `error.type` (taken
+/// while the error's type was still known) and message.
+struct StepFailure {
+    error_type: Cow<'static, str>,
+    message: String,
 }
 
 /// What an action or compensation is given.
@@ -98,7 +117,7 @@ pub struct StepContext<I> {
 }
 
 type ActionFn<I> =
-    Arc<dyn Fn(StepContext<I>) -> BoxFuture<'static, Result<(), BoxError>> + Send + Sync>;
+    Arc<dyn Fn(StepContext<I>) -> BoxFuture<'static, Result<(), StepFailure>> + Send + Sync>;
 
 /// Retries and timeout of one step's action or compensation.
 #[derive(Debug, Clone, Copy)]
@@ -146,7 +165,16 @@ where
 {
     Arc::new(move |cx| {
         let fut = f(cx);
-        Box::pin(async move { fut.await.map_err(Into::into) })
+        Box::pin(async move {
+            fut.await.map_err(|e| {
+                let fallback = failure::static_error_type::<E>();
+                let e: BoxError = e.into();
+                StepFailure {
+                    error_type: failure::boxed_error_type(&e, fallback),
+                    message: e.to_string(),
+                }
+            })
+        })
     })
 }
 
@@ -314,7 +342,8 @@ struct SagaInner<I> {
     log: Arc<dyn SagaLog>,
     in_doubt: InDoubt,
     recovery_lease: Duration,
-    telemetry: Telemetry,
+    tracer: SpanStarter,
+    exceptions: ExceptionEvents,
     executions: Counter<u64>,
     duration: Histogram<f64>,
     compensations: Counter<u64>,
@@ -327,7 +356,7 @@ pub struct SagaBuilder<I> {
     log: Option<Arc<dyn SagaLog>>,
     in_doubt: InDoubt,
     recovery_lease: Duration,
-    telemetry: Option<Telemetry>,
+    options: Options,
 }
 
 impl<I> fmt::Debug for SagaBuilder<I> {
@@ -339,6 +368,8 @@ impl<I> fmt::Debug for SagaBuilder<I> {
 }
 
 impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> SagaBuilder<I> {
+    otel_core::instrumentation_setters!(options: providers, exceptions);
+
     /// Appends a step.
     pub fn step(mut self, step: Step<I>) -> Self {
         self.steps.push(step);
@@ -352,11 +383,6 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> SagaBuilder<I> {
     /// What recovery does with a step that was running when the process died.
     pub fn in_doubt(mut self, policy: InDoubt) -> Self {
         self.in_doubt = policy;
-        self
-    }
-    /// Where spans and metrics go (default: the global providers).
-    pub fn telemetry(mut self, t: Telemetry) -> Self {
-        self.telemetry = Some(t);
         self
     }
     /// How long a claim of [`Saga::recover`] or [`Saga::resume_stuck`] on
@@ -374,19 +400,17 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> SagaBuilder<I> {
 
     /// Builds the definition.
     pub fn build(self) -> Saga<I> {
-        let telemetry = self.telemetry.unwrap_or_default();
-        let m = &telemetry.meter;
+        let Instruments {
+            tracer,
+            meter: m,
+            exceptions,
+        } = Instruments::resolve(self.options);
         let executions = m
             .u64_counter(names::SAGA_EXECUTIONS)
             .with_unit("{execution}")
             .with_description("Saga runs by outcome.")
             .build();
-        let duration = m
-            .f64_histogram(names::SAGA_DURATION)
-            .with_unit("s")
-            .with_description("Duration of saga runs.")
-            .with_boundaries(otel_core::instrument::DURATION_BUCKETS.to_vec())
-            .build();
+        let duration = duration_histogram(&m, names::SAGA_DURATION, "Duration of saga runs.");
         let compensations = m
             .u64_counter(names::SAGA_COMPENSATIONS)
             .with_unit("{compensation}")
@@ -400,7 +424,8 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> SagaBuilder<I> {
                 log: self.log.unwrap_or_else(|| Arc::new(MemoryLog::new())),
                 in_doubt: self.in_doubt,
                 recovery_lease: self.recovery_lease,
-                telemetry,
+                tracer,
+                exceptions,
                 executions,
                 duration,
                 compensations,
@@ -442,7 +467,8 @@ enum Attempted {
     Failed {
         attempts: u32,
         error_type: String,
-        timed_out: bool,
+        /// The error's message (`None`: timed out).
+        message: Option<String>,
     },
 }
 
@@ -455,7 +481,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
             log: None,
             in_doubt: InDoubt::default(),
             recovery_lease: DEFAULT_RECOVERY_LEASE,
-            telemetry: None,
+            options: instrumentation::options(),
         }
     }
 
@@ -530,16 +556,14 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
         original: Option<SpanContext>,
     ) -> Context {
         let s = &*self.inner;
-        let tracer = &*s.telemetry.tracer;
-        let mut b = tracer
-            .span_builder(s.span_name.clone())
+        let mut b = SpanBuilder::from_name(s.span_name.clone())
             .with_kind(SpanKind::Internal)
             .with_attributes({
                 // Room for `saga.outcome` and `error.type`, set at the end,
                 // so the SDK's attribute vector never reallocates.
                 let mut attrs = Vec::with_capacity(5);
                 attrs.extend([
-                    crate::telemetry::shared_kv(names::SAGA_NAME, s.name.clone()),
+                    shared_kv(names::SAGA_NAME, s.name.clone()),
                     KeyValue::new(names::SAGA_ID, id.to_owned()),
                     KeyValue::new(names::SAGA_RECOVERED, recovered),
                 ]);
@@ -552,33 +576,37 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                 0,
             )]);
         }
-        let span = b.start_with_context(tracer, parent);
-        parent.with_span(span)
+        s.tracer.start_simple(b, parent)
     }
 
     fn end_root(&self, root: &Context, r: Result<&SagaOutcome, &LogError>) {
-        let span = root.span();
-        match r {
+        let s = &*self.inner;
+        let failed = |error_type: &str, message: &'static str| ErrorRecord {
+            error_type: Cow::Owned(error_type.to_owned()),
+            message: Some(Cow::Borrowed(message)),
+            // The step or compensation span recorded the exception.
+            exception: false,
+        };
+        let record = match r {
             Ok(o) => {
-                span.set_attribute(KeyValue::new(names::SAGA_OUTCOME, o.as_str()));
+                root.span()
+                    .set_attribute(KeyValue::new(names::SAGA_OUTCOME, o.as_str()));
                 match o {
-                    SagaOutcome::Completed => {}
+                    SagaOutcome::Completed => None,
                     SagaOutcome::Compensated { error_type, .. } => {
-                        span.set_attribute(KeyValue::new(names::ERROR_TYPE, error_type.clone()));
-                        span.set_status(Status::error("saga compensated"));
+                        Some(failed(error_type, "saga compensated"))
                     }
                     SagaOutcome::Stuck { error_type, .. } => {
-                        span.set_attribute(KeyValue::new(names::ERROR_TYPE, error_type.clone()));
-                        span.set_status(Status::error("saga stuck: compensation failed"));
+                        Some(failed(error_type, "saga stuck: compensation failed"))
                     }
                 }
             }
-            Err(e) => {
-                span.set_attribute(KeyValue::new(names::ERROR_TYPE, "log_error"));
-                span.set_status(Status::error(e.to_string()));
-            }
+            Err(e) => Some(log_failure(e)),
+        };
+        if let Some(record) = record {
+            failure::record(root, true, &record, &s.exceptions, SAGA_EXCEPTION);
         }
-        span.end();
+        root.span().end();
     }
 
     fn finish(
@@ -593,7 +621,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
         self.end_root(root, r.as_ref());
         let outcome = r?;
         let attrs = [
-            crate::telemetry::shared_kv(names::SAGA_NAME, s.name.clone()),
+            shared_kv(names::SAGA_NAME, s.name.clone()),
             KeyValue::new(names::SAGA_OUTCOME, outcome.as_str()),
         ];
         s.executions.add(1, &attrs);
@@ -645,7 +673,13 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                         root_parent
                     };
                     if let Err(e) = log::write_entry(&*s.log, id, entry).await {
-                        end_span(span_cx, sampled, None, Some("log_error"));
+                        end_span(
+                            span_cx,
+                            sampled,
+                            None,
+                            Some(&log_step_failure(&e)),
+                            &s.exceptions,
+                        );
                         return Err(e);
                     }
                     let res = run_attempts(
@@ -661,19 +695,27 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                         Attempted::Ok(attempts) => {
                             entry.state = Cow::Borrowed(st::DONE);
                             let w = log::write_entry(&*s.log, id, entry).await;
-                            end_span(span_cx, sampled, Some(attempts), None);
+                            end_span(span_cx, sampled, Some(attempts), None, &s.exceptions);
                             w?;
                         }
                         Attempted::Failed {
                             attempts,
                             error_type,
-                            timed_out,
+                            message,
                         } => {
+                            let timed_out = message.is_none();
                             entry.state =
                                 Cow::Borrowed(if timed_out { st::IN_DOUBT } else { st::FAILED });
                             entry.error = Some(error_type.clone());
                             let sc = span_cx.span().span_context().clone();
-                            end_span(span_cx, sampled, Some(attempts), Some(&error_type));
+                            let record = step_failure(&error_type, message.as_deref());
+                            end_span(
+                                span_cx,
+                                sampled,
+                                Some(attempts),
+                                Some(&record),
+                                &s.exceptions,
+                            );
                             log::write_entry(&*s.log, id, entry).await?;
                             failed = Some(Trigger {
                                 step: step.name.clone(),
@@ -740,7 +782,13 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
             let span_cx = own_cx.as_ref().unwrap_or(root);
             entries[i].state = Cow::Borrowed(st::STEP_COMPENSATING);
             if let Err(e) = log::write_entry(&*s.log, id, &entries[i]).await {
-                end_span(span_cx, sampled, None, Some("log_error"));
+                end_span(
+                    span_cx,
+                    sampled,
+                    None,
+                    Some(&log_step_failure(&e)),
+                    &s.exceptions,
+                );
                 return Err(e);
             }
             let res = run_attempts(
@@ -754,8 +802,8 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
             .await;
             let comp_attrs = |outcome: &'static str| {
                 [
-                    crate::telemetry::shared_kv(names::SAGA_NAME, s.name.clone()),
-                    crate::telemetry::shared_kv(names::SAGA_STEP, step.name.clone()),
+                    shared_kv(names::SAGA_NAME, s.name.clone()),
+                    shared_kv(names::SAGA_STEP, step.name.clone()),
                     KeyValue::new(names::SAGA_COMPENSATION_OUTCOME, outcome),
                 ]
             };
@@ -764,16 +812,23 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                     s.compensations.add(1, &comp_attrs("compensated"));
                     entries[i].state = Cow::Borrowed(st::STEP_COMPENSATED);
                     let w = log::write_entry(&*s.log, id, &entries[i]).await;
-                    end_span(span_cx, sampled, Some(attempts), None);
+                    end_span(span_cx, sampled, Some(attempts), None, &s.exceptions);
                     w?;
                 }
                 Attempted::Failed {
                     attempts,
                     error_type,
-                    ..
+                    message,
                 } => {
                     s.compensations.add(1, &comp_attrs("failed"));
-                    end_span(span_cx, sampled, Some(attempts), Some(&error_type));
+                    let record = step_failure(&error_type, message.as_deref());
+                    end_span(
+                        span_cx,
+                        sampled,
+                        Some(attempts),
+                        Some(&record),
+                        &s.exceptions,
+                    );
                     entries[i].state = Cow::Borrowed(st::COMPENSATION_FAILED);
                     entries[i].error = Some(error_type.clone());
                     log::write_entry(&*s.log, id, &entries[i]).await?;
@@ -806,30 +861,25 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
             // Unsampled saga: steps run in its context, no spans of their own.
             return None;
         }
-        let tracer = &*s.telemetry.tracer;
         // Room for the trigger pair, `saga.step.attempts` and `error.type`,
         // so the SDK's attribute vector never reallocates.
         // Built from the shared names (a reference-count increment each),
         // not cloned from stored `KeyValue`s (an out-of-line match).
         let mut attrs = Vec::with_capacity(8);
         attrs.extend([
-            crate::telemetry::shared_kv(names::SAGA_NAME, s.name.clone()),
-            crate::telemetry::shared_kv(names::SAGA_ID, saga_id.clone()),
-            crate::telemetry::shared_kv(names::SAGA_STEP, s.steps[index].name.clone()),
+            shared_kv(names::SAGA_NAME, s.name.clone()),
+            shared_kv(names::SAGA_ID, saga_id.clone()),
+            shared_kv(names::SAGA_STEP, s.steps[index].name.clone()),
             KeyValue::new(names::SAGA_STEP_INDEX, index as i64),
         ]);
         if let Some(t) = trigger {
-            attrs.push(crate::telemetry::shared_kv(
-                names::SAGA_TRIGGER_STEP,
-                t.step.clone(),
-            ));
+            attrs.push(shared_kv(names::SAGA_TRIGGER_STEP, t.step.clone()));
             attrs.push(KeyValue::new(
                 names::SAGA_TRIGGER_ERROR,
                 t.error_type.clone(),
             ));
         }
-        let mut builder = tracer
-            .span_builder(name)
+        let mut builder = SpanBuilder::from_name(name)
             .with_kind(SpanKind::Internal)
             .with_attributes(attrs);
         if let Some(links) = links {
@@ -837,7 +887,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
             // a pass over it and a drop.
             builder = builder.with_links(links);
         }
-        Some(root.with_span(builder.start_with_context(tracer, root)))
+        Some(s.tracer.start_simple(builder, root))
     }
 
     /// Finishes (or compensates) every unfinished instance of this saga in
@@ -1040,7 +1090,18 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
 /// Ends a step or compensation span. `own` is false for an unsampled saga,
 /// whose steps run in the saga span's context: that span is not theirs to
 /// annotate or end.
-fn end_span(cx: &Context, own: bool, attempts: Option<u32>, error: Option<&str>) {
+/// A failed step or compensation is recorded, with an exception log record
+/// even for an unsampled saga (see [`failure::record`]).
+fn end_span(
+    cx: &Context,
+    own: bool,
+    attempts: Option<u32>,
+    failed: Option<&ErrorRecord<'_>>,
+    exceptions: &ExceptionEvents,
+) {
+    if let Some(record) = failed {
+        failure::record(cx, own, record, exceptions, SAGA_STEP_EXCEPTION);
+    }
     if !own {
         return;
     }
@@ -1048,11 +1109,35 @@ fn end_span(cx: &Context, own: bool, attempts: Option<u32>, error: Option<&str>)
     if let Some(n) = attempts {
         span.set_attribute(KeyValue::new(names::SAGA_STEP_ATTEMPTS, i64::from(n)));
     }
-    if let Some(et) = error {
-        span.set_attribute(KeyValue::new(names::ERROR_TYPE, et.to_owned()));
-        span.set_status(Status::error(et.to_owned()));
-    }
     span.end();
+}
+
+/// A step or compensation that failed with an error (an exception) or,
+/// without a message, timed out (no exception).
+fn step_failure<'a>(error_type: &'a str, message: Option<&'a str>) -> ErrorRecord<'a> {
+    ErrorRecord {
+        error_type: Cow::Borrowed(error_type),
+        message: Some(Cow::Borrowed(message.unwrap_or("timed out"))),
+        exception: message.is_some(),
+    }
+}
+
+/// The log refused a write: the saga's failure (an exception).
+fn log_failure(e: &LogError) -> ErrorRecord<'static> {
+    ErrorRecord {
+        error_type: Cow::Borrowed(failure::static_error_type::<LogError>()),
+        message: Some(Cow::Owned(e.to_string())),
+        exception: true,
+    }
+}
+
+/// The log refused a write while a step ran: the step's span is marked
+/// failed, the exception is the saga's (recorded on its span).
+fn log_step_failure(e: &LogError) -> ErrorRecord<'static> {
+    ErrorRecord {
+        exception: false,
+        ..log_failure(e)
+    }
 }
 
 async fn run_attempts<I>(
@@ -1075,22 +1160,22 @@ async fn run_attempts<I>(
             input: input.clone(),
         })
         .with_context(span_cx.clone());
-        let (error_type, timed_out) = match retry.timeout {
+        let (error_type, message) = match retry.timeout {
             None => match fut.await {
                 Ok(()) => return Attempted::Ok(attempt),
-                Err(e) => (error_type(&e), false),
+                Err(e) => (e.error_type, Some(e.message)),
             },
             Some(t) => match tokio::time::timeout(t, fut).await {
                 Ok(Ok(())) => return Attempted::Ok(attempt),
-                Ok(Err(e)) => (error_type(&e), false),
-                Err(_) => ("timeout".to_owned(), true),
+                Ok(Err(e)) => (e.error_type, Some(e.message)),
+                Err(_) => (Cow::Borrowed("timeout"), None),
             },
         };
         if attempt >= max {
             return Attempted::Failed {
                 attempts: attempt,
-                error_type,
-                timed_out,
+                error_type: error_type.into_owned(),
+                message,
             };
         }
         delay = retry.backoff.delay(attempt, delay, &mut rand::rng());

@@ -35,7 +35,8 @@
 //! # }
 //! ```
 
-use crate::Telemetry;
+use crate::failure::{self, TX_EXCEPTION, TX_PARTICIPANT_EXCEPTION};
+use crate::instrumentation::{self, Instruments};
 use crate::names;
 use crate::retry::Backoff;
 use crate::saga::{
@@ -43,8 +44,12 @@ use crate::saga::{
 };
 use futures_util::future::{BoxFuture, join_all};
 use opentelemetry::metrics::{Counter, Histogram};
-use opentelemetry::trace::{FutureExt, Link, SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::trace::{FutureExt, Link, SpanBuilder, SpanKind, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
+use otel_core::instrument::{
+    ErrorRecord, ExceptionEvents, OTHER, Options, SpanStarter, duration_histogram, record_error,
+    record_exception,
+};
 use otel_core::opentelemetry;
 use std::borrow::Cow;
 use std::fmt;
@@ -115,7 +120,8 @@ struct CoordInner {
     phase_two_attempts: u32,
     backoff: Backoff,
     log: Arc<dyn SagaLog>,
-    telemetry: Telemetry,
+    tracer: SpanStarter,
+    exceptions: ExceptionEvents,
     transactions: Counter<u64>,
     duration: Histogram<f64>,
 }
@@ -145,7 +151,7 @@ pub struct CoordinatorBuilder {
     phase_two_attempts: u32,
     backoff: Backoff,
     log: Option<Arc<dyn SagaLog>>,
-    telemetry: Option<Telemetry>,
+    options: Options,
 }
 
 impl fmt::Debug for CoordinatorBuilder {
@@ -157,6 +163,8 @@ impl fmt::Debug for CoordinatorBuilder {
 }
 
 impl CoordinatorBuilder {
+    otel_core::instrumentation_setters!(options: providers, exceptions);
+
     /// Adds a participant.
     pub fn participant(mut self, p: Arc<dyn Participant>) -> Self {
         self.participants.push(p);
@@ -183,27 +191,23 @@ impl CoordinatorBuilder {
         self.log = Some(log);
         self
     }
-    /// Where spans and metrics go (default: the global providers).
-    pub fn telemetry(mut self, t: Telemetry) -> Self {
-        self.telemetry = Some(t);
-        self
-    }
     /// Builds the coordinator.
     pub fn build(self) -> Coordinator {
-        let telemetry = self.telemetry.unwrap_or_default();
-        let transactions = telemetry
-            .meter
+        let Instruments {
+            tracer,
+            meter,
+            exceptions,
+        } = Instruments::resolve(self.options);
+        let transactions = meter
             .u64_counter(names::TX_TRANSACTIONS)
             .with_unit("{transaction}")
             .with_description("Two-phase-commit transactions by outcome.")
             .build();
-        let duration = telemetry
-            .meter
-            .f64_histogram(names::TX_DURATION)
-            .with_unit("s")
-            .with_description("Duration of two-phase-commit transactions.")
-            .with_boundaries(otel_core::instrument::DURATION_BUCKETS.to_vec())
-            .build();
+        let duration = duration_histogram(
+            &meter,
+            names::TX_DURATION,
+            "Duration of two-phase-commit transactions.",
+        );
         Coordinator {
             inner: Arc::new(CoordInner {
                 span_name: format!("tx {}", self.name),
@@ -213,7 +217,8 @@ impl CoordinatorBuilder {
                 phase_two_attempts: self.phase_two_attempts,
                 backoff: self.backoff,
                 log: self.log.unwrap_or_else(|| Arc::new(MemoryLog::new())),
-                telemetry,
+                tracer,
+                exceptions,
                 transactions,
                 duration,
             }),
@@ -253,10 +258,14 @@ impl Decision {
     }
 }
 
-fn error_type(e: &BoxError) -> String {
-    match e.downcast_ref::<crate::saga::StepError>() {
-        Some(s) => s.error_type.to_string(),
-        None => "_OTHER".to_owned(),
+/// A participant call that failed with `e`: `error.type` is the class a
+/// [`StepError`](crate::saga::StepError) names, else `_OTHER` (the error is
+/// type-erased); an exception.
+fn participant_failure(e: &BoxError) -> ErrorRecord<'static> {
+    ErrorRecord {
+        error_type: failure::boxed_error_type(e, OTHER),
+        message: Some(Cow::Owned(e.to_string())),
+        exception: true,
     }
 }
 
@@ -270,7 +279,7 @@ impl Coordinator {
             phase_two_attempts: u32::MAX,
             backoff: Backoff::default(),
             log: None,
-            telemetry: None,
+            options: instrumentation::options(),
         }
     }
 
@@ -337,9 +346,7 @@ impl Coordinator {
         original: Option<opentelemetry::trace::SpanContext>,
     ) -> Context {
         let c = &*self.inner;
-        let tracer = &*c.telemetry.tracer;
-        let mut b = tracer
-            .span_builder(c.span_name.clone())
+        let mut b = SpanBuilder::from_name(c.span_name.clone())
             .with_kind(SpanKind::Internal)
             .with_attributes([
                 KeyValue::new(names::TX_NAME, c.name.clone()),
@@ -353,7 +360,7 @@ impl Coordinator {
                 0,
             )]);
         }
-        parent.with_span(b.start_with_context(tracer, parent))
+        c.tracer.start_simple(b, parent)
     }
 
     fn finish(
@@ -367,10 +374,24 @@ impl Coordinator {
         let c = &*self.inner;
         let span = root.span();
         match &r {
-            Ok((outcome, _)) => {
+            Ok((outcome, refused)) => {
                 span.set_attribute(KeyValue::new(names::TX_OUTCOME, outcome.as_str()));
                 if *outcome != TxOutcome::Committed {
-                    span.set_status(Status::error(outcome.as_str()));
+                    // Rolled back: the error.type of the first refusal (the
+                    // participant span recorded its exception); in doubt or
+                    // a recovered rollback: the outcome.
+                    let error_type = match (outcome, refused.first()) {
+                        (TxOutcome::RolledBack, Some((_, et))) => Cow::Owned(et.clone()),
+                        _ => Cow::Borrowed(outcome.as_str()),
+                    };
+                    record_error(
+                        &span,
+                        &ErrorRecord {
+                            error_type,
+                            message: Some(Cow::Borrowed(outcome.as_str())),
+                            exception: false,
+                        },
+                    );
                 }
                 let attrs = [
                     KeyValue::new(names::TX_NAME, c.name.clone()),
@@ -380,8 +401,16 @@ impl Coordinator {
                 c.duration.record(started.elapsed().as_secs_f64(), &attrs);
             }
             Err(e) => {
-                span.set_attribute(KeyValue::new(names::ERROR_TYPE, "log_error"));
-                span.set_status(Status::error(e.to_string()));
+                record_exception(
+                    &span,
+                    &ErrorRecord {
+                        error_type: Cow::Borrowed(failure::static_error_type::<LogError>()),
+                        message: Some(Cow::Owned(e.to_string())),
+                        exception: true,
+                    },
+                    &c.exceptions,
+                    TX_EXCEPTION,
+                );
             }
         }
         span.end();
@@ -401,14 +430,13 @@ impl Coordinator {
         attrs: Vec<KeyValue>,
         links: Vec<Link>,
     ) -> Context {
-        let tracer = &*self.inner.telemetry.tracer;
-        let span = tracer
-            .span_builder(name)
-            .with_kind(SpanKind::Internal)
-            .with_attributes(attrs)
-            .with_links(links)
-            .start_with_context(tracer, parent);
-        parent.with_span(span)
+        self.inner.tracer.start_simple(
+            SpanBuilder::from_name(name)
+                .with_kind(SpanKind::Internal)
+                .with_attributes(attrs)
+                .with_links(links),
+            parent,
+        )
     }
 
     async fn prepare(
@@ -437,20 +465,28 @@ impl Coordinator {
             let timeout = c.prepare_timeout;
             async move {
                 let r = tokio::time::timeout(timeout, p.prepare(id).with_context(cx.clone())).await;
-                let (state, err) = match r {
+                let (state, failed) = match r {
                     Ok(Ok(())) => ("prepared", None),
-                    Ok(Err(e)) => ("failed", Some(error_type(&e))),
-                    Err(_) => ("timeout", Some("timeout".to_owned())),
+                    Ok(Err(e)) => ("failed", Some(participant_failure(&e))),
+                    // A timeout explains itself: no exception.
+                    Err(_) => (
+                        "timeout",
+                        Some(ErrorRecord {
+                            error_type: Cow::Borrowed("timeout"),
+                            message: Some(Cow::Borrowed("prepare timed out")),
+                            exception: false,
+                        }),
+                    ),
                 };
                 let span = cx.span();
                 span.set_attribute(KeyValue::new(
                     names::TX_PARTICIPANT_OUTCOME,
                     if state == "prepared" { "ok" } else { state },
                 ));
-                if let Some(e) = &err {
-                    span.set_attribute(KeyValue::new(names::ERROR_TYPE, e.clone()));
-                    span.set_status(Status::error(e.clone()));
+                if let Some(f) = &failed {
+                    record_exception(&span, f, &c.exceptions, TX_PARTICIPANT_EXCEPTION);
                 }
+                let err = failed.map(|f| f.error_type.into_owned());
                 let sc = to_traceparent(span.span_context());
                 span.end();
                 (state, err, sc)
@@ -542,10 +578,12 @@ impl Coordinator {
                         Ok(()) => break true,
                         Err(e) => {
                             if attempt >= c.phase_two_attempts {
-                                let et = error_type(&e);
-                                cx.span()
-                                    .set_attribute(KeyValue::new(names::ERROR_TYPE, et.clone()));
-                                cx.span().set_status(Status::error(et));
+                                record_exception(
+                                    &cx.span(),
+                                    &participant_failure(&e),
+                                    &c.exceptions,
+                                    TX_PARTICIPANT_EXCEPTION,
+                                );
                                 break false;
                             }
                             delay = c.backoff.delay(attempt, delay, &mut rand::rng());
@@ -554,7 +592,10 @@ impl Coordinator {
                                 vec![
                                     KeyValue::new(names::RETRY_ATTEMPT, i64::from(attempt + 1)),
                                     KeyValue::new(names::RETRY_DELAY, delay.as_secs_f64()),
-                                    KeyValue::new(names::ERROR_TYPE, error_type(&e)),
+                                    KeyValue::new(
+                                        names::ERROR_TYPE,
+                                        failure::boxed_error_type(&e, OTHER),
+                                    ),
                                 ],
                             );
                             tokio::time::sleep(delay).await;
