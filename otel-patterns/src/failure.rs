@@ -28,14 +28,10 @@ pub(crate) const RETRY_ATTEMPT_EXCEPTION: ExceptionEvent =
     ExceptionEvent::warn(names::RETRY_ATTEMPT_EXCEPTION);
 
 /// `error.type` of an error of the static type `E`: its full Rust type path
-/// (rule 3), or [`OTHER`] when `E` is a type-erased [`BoxError`] (rule 4).
+/// (rule 3), or [`OTHER`] when `E` is type-erased (rule 4): the core's
+/// [`type_error_type`].
 pub(crate) fn static_error_type<E: ?Sized>() -> &'static str {
-    let path = type_error_type::<E>();
-    if path == type_error_type::<BoxError>() {
-        OTHER
-    } else {
-        path
-    }
+    type_error_type::<E>()
 }
 
 /// `error.type` of a boxed error: the class a [`StepError`] names (rule 2),

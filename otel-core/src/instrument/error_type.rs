@@ -22,14 +22,22 @@
 /// `error.type`, `http.request.method`, `rpc.method`, ... (`_OTHER`).
 pub const OTHER: &str = "_OTHER";
 
-/// Rule 3: `error.type` of an error of type `E`, its full Rust type path.
+/// Rules 3 and 4: `error.type` of an error of type `E`, its full Rust type
+/// path; [`OTHER`] when `E` is type-erased (`dyn Error`, `Box<dyn Error>`,
+/// `Arc<dyn Error>`, ...), since the path would name no failure.
 ///
 /// ```
-/// use otel_core::instrument::type_error_type;
+/// use otel_core::instrument::{OTHER, type_error_type};
 /// assert_eq!(type_error_type::<std::io::Error>(), "std::io::error::Error");
+/// assert_eq!(type_error_type::<Box<dyn std::error::Error + Send + Sync>>(), OTHER);
 /// ```
 pub fn type_error_type<E: ?Sized>() -> &'static str {
-    std::any::type_name::<E>()
+    let path = std::any::type_name::<E>();
+    if path.starts_with("dyn ") || path.contains("<dyn ") {
+        OTHER
+    } else {
+        path
+    }
 }
 
 /// Rule 2 for enums: the variant name of `kind` from its `Debug` output
