@@ -11,6 +11,7 @@ use super::config::ServerConfig;
 /// (`otel_core::instrument::Propagation::extract`). A request without a
 /// valid `traceparent` served inside an outer span is that span's child;
 /// malformed headers are ignored.
+#[inline]
 pub(crate) fn extract(config: &ServerConfig, parts: &Parts) -> Context {
     config
         .propagation

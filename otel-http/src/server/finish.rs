@@ -29,11 +29,11 @@ pub(crate) struct Finisher {
 }
 
 impl Finisher {
-    /// Takes over the request's context (holding its span) and starts its
-    /// metrics (`active_requests` +1).
+    /// Takes over the request's context (holding its span, `recording` or
+    /// not) and starts its metrics (`active_requests` +1).
     pub(crate) fn start(
         config: &Arc<ServerConfig>,
-        cx: Context,
+        (cx, recording): (Context, bool),
         parts: &Parts,
         incoming: &Incoming<'_>,
     ) -> Self {
@@ -43,7 +43,7 @@ impl Finisher {
             .map(|m| RequestMetrics::start(config, m, parts, incoming));
         Finisher {
             config: Arc::clone(config),
-            recording: cx.span().is_recording(),
+            recording,
             cx,
             metrics,
             status: None,
@@ -57,7 +57,8 @@ impl Finisher {
         &self.cx
     }
 
-    /// Records the metrics, sets the span's last attributes and ends it.
+    /// Records the metrics, sets the span's last attributes and ends it
+    /// (a span that does not record has nothing to end).
     fn finish(&mut self) {
         if let (Some(metrics), Some(state)) = (&self.config.metrics, self.metrics.as_mut()) {
             state.record(
@@ -69,13 +70,17 @@ impl Finisher {
                 },
             );
         }
+        if !self.recording {
+            // Ending a span that records nothing does nothing (no processor
+            // sees it): skip the lock of the shared span.
+            return;
+        }
         let span = self.cx.span();
-        if self.recording
-            && self
-                .config
-                .metrics
-                .as_ref()
-                .is_some_and(|m| m.response_size.is_some())
+        if self
+            .config
+            .metrics
+            .as_ref()
+            .is_some_and(|m| m.response_size.is_some())
         {
             span.set_attribute(KeyValue::new(
                 sc::HTTP_RESPONSE_BODY_SIZE,

@@ -14,20 +14,21 @@ use crate::attributes::old;
 
 /// Starts the request's span under `parent` (the extracted context) and
 /// returns the context holding it (`parent`'s baggage and other values
-/// kept).
+/// kept) and whether the span records.
 ///
 /// The sampler sees the name, `http.request.method` and `url.scheme`
 /// (every request attribute with `sampling_attributes`); the other request
 /// attributes are built only when the span records, and set before the span
 /// is shared. In public-endpoint mode the span is a new root linked to the
 /// incoming span context.
+#[inline]
 pub(crate) fn make_span(
     config: &ServerConfig,
     parts: &Parts,
     incoming: &Incoming<'_>,
     name: Cow<'static, str>,
     parent: &Context,
-) -> Context {
+) -> (Context, bool) {
     // Room for the attributes added when the span records: the SDK keeps
     // this vector, so they are pushed without reallocating.
     let mut attrs = Vec::with_capacity(if config.sampling_attributes { 24 } else { 16 });
@@ -44,9 +45,14 @@ pub(crate) fn make_span(
     let mut builder = SpanBuilder::from_name(name);
     builder.span_kind = Some(SpanKind::Server);
     builder.attributes = Some(attrs);
+    // Called only when the span records: that is how we learn it does
+    // (asking the shared span later takes its lock).
+    let mut recording = false;
     let late = |more: &mut Vec<KeyValue>| {
+        recording = true;
         if !config.sampling_attributes {
-            more.reserve(16);
+            // Sized at once (the starter hands over an empty vector).
+            *more = Vec::with_capacity(16);
             route_and_request_attributes(config, parts, incoming, more);
         }
     };
@@ -57,9 +63,11 @@ pub(crate) fn make_span(
         }
         // A new root that keeps the incoming baggage and mesh headers.
         let root = parent.with_remote_span_context(SpanContext::empty_context());
-        return config.tracer.start(builder, &root, late);
+        let cx = config.tracer.start(builder, &root, late);
+        return (cx, recording);
     }
-    config.tracer.start(builder, parent, late)
+    let cx = config.tracer.start(builder, parent, late);
+    (cx, recording)
 }
 
 fn route_and_request_attributes(

@@ -36,6 +36,7 @@ pub(crate) struct Route<'a> {
 }
 
 impl<'a> Incoming<'a> {
+    #[inline]
     pub(crate) fn new(config: &ServerConfig, parts: &'a Parts) -> Self {
         let start = config.metrics.is_some().then(Instant::now);
         let headers = RequestHeaders::new(&parts.headers);

@@ -84,9 +84,9 @@ where
         }
         let incoming = Incoming::new(config, &parts);
         let name = span_name(config, &parts, &incoming);
-        let cx = make_span(config, &parts, &incoming, name, &parent);
+        let span = make_span(config, &parts, &incoming, name, &parent);
         // Boxed: the response future and body move it several times.
-        let finisher = Box::new(Finisher::start(config, cx, &parts, &incoming));
+        let finisher = Box::new(Finisher::start(config, span, &parts, &incoming));
         let req = Request::from_parts(parts, body);
         let future = call_inner(&mut self.inner, req, finisher.context(), catch_panic);
         ResponseFuture::traced(future, catch_panic, finisher)
@@ -95,6 +95,7 @@ where
 
 /// Step 4: calls the inner service with `cx` attached, catching a panic in
 /// `call` itself when `catch_panic` is set.
+#[inline(always)]
 fn call_inner<S, R>(inner: &mut S, req: R, cx: &Context, catch_panic: bool) -> CallResult<S::Future>
 where
     S: Service<R>,

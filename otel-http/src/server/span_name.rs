@@ -11,6 +11,7 @@ use super::request::Incoming;
 
 /// The span name of the request: the route cache's static string on a
 /// known route, so naming allocates nothing there.
+#[inline]
 pub(crate) fn span_name(
     config: &ServerConfig,
     parts: &Parts,
