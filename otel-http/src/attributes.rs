@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use http::header::{AsHeaderName, FORWARDED, HOST, USER_AGENT};
 use http::{HeaderMap, HeaderName, Method, Version};
+use otel_core::instrument::OTHER;
 use otel_core::opentelemetry::{Key, KeyValue, StringValue, Value};
 use otel_core::semconv::attribute as sc;
 
@@ -38,10 +39,8 @@ pub(crate) mod old {
 /// The environment variable that replaces the list of known HTTP methods.
 pub const KNOWN_METHODS_ENV: &str = "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS";
 
-/// `_OTHER`: the recorded method of a request whose method is not known.
-pub const OTHER_METHOD: &str = "_OTHER";
-
-/// The HTTP methods recorded as themselves; any other becomes `_OTHER` with
+/// The HTTP methods recorded as themselves; any other becomes `_OTHER`
+/// ([`otel_core::instrument::OTHER`]) with
 /// the original in `http.request.method_original`.
 ///
 /// The default is the conventions' list (`CONNECT DELETE GET HEAD OPTIONS
@@ -140,7 +139,7 @@ impl MethodAttr {
             }
         } else {
             MethodAttr {
-                value: Cow::Borrowed(OTHER_METHOD),
+                value: Cow::Borrowed(OTHER),
                 other: true,
             }
         }
@@ -504,7 +503,7 @@ mod tests {
         assert!(std.is_known(&Method::from_bytes(b"QUERY").unwrap()));
         assert!(!std.is_known(&Method::from_bytes(b"get").unwrap()));
         let m = MethodAttr::new(&std, &Method::from_bytes(b"PURGE").unwrap());
-        assert_eq!(m.value, OTHER_METHOD);
+        assert_eq!(m.value, OTHER);
         assert_eq!(m.name_part(), "HTTP");
         let custom = KnownMethods::new(["GET", " PURGE "]);
         assert!(custom.is_known(&Method::from_bytes(b"PURGE").unwrap()));

@@ -18,16 +18,35 @@
 //! - [`filter`]: ready request filters (health checks, paths, methods,
 //!   headers) on `otel_core`'s combinators.
 //!
-//! Providers default to the global ones (set by `otel_core::init`); inject
-//! others with the builders (`tracer_provider`, `meter_provider`), as tests do.
-//! `OTEL_SEMCONV_STABILITY_OPT_IN=http/dup` adds the old attribute names,
-//! `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` replaces the known methods.
-//! `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN=logs` (or `logs/dup`) turns
-//! exceptions (panics, body and transport errors; never a plain error
-//! status) into `http.server.request.exception` (ERROR) and
+//! Both builders embed the options every builder of the family shares
+//! (`otel_core::instrument::Options`), with the same setters as the gRPC and
+//! messaging builders: `tracer_provider`, `meter_provider`,
+//! `logger_provider` (any API provider; the global ones, set by
+//! `otel_core::init`, by default), `propagator`, `capture_request_headers`,
+//! `capture_response_headers`, `allow_sensitive_headers`, `semconv_dup` and
+//! `exception_signal`. The HTTP-specific options (filter, span name,
+//! public endpoint, redaction, ...) are setters of each builder.
+//!
+//! - The incoming context is extracted **on top of the current context**: a
+//!   request without trace headers served inside an outer span becomes its
+//!   child; a `traceparent` replaces the outer span, other outer values
+//!   (baggage, when the request carries none) stay.
+//! - Credentials (`Authorization`, `Cookie`, ...) are never captured unless
+//!   `allow_sensitive_headers` names them.
+//! - `error.type`: the status code (`"500"`; `"404"` on the client), `panic`
+//!   for a caught panic, the full Rust type path of an inner service's or a
+//!   body's error (`axum_core::error::Error`), the class reqwest names for
+//!   its transport errors (`timeout`, `connect`, ...).
+//!
+//! `OTEL_SEMCONV_STABILITY_OPT_IN=http/dup` (or `semconv_dup(true)`) adds the
+//! old attribute names, `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` replaces
+//! the known methods. `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN=logs` (or
+//! `logs/dup`, or `exception_signal`) turns exceptions (panics, body and
+//! transport errors; never a plain error status) into
+//! `http.server.request.exception` (ERROR) and
 //! `http.client.request.exception` (WARN) log records in the request's
 //! trace, through the logger provider `otel_core::init` installed or the
-//! one given to the builders (`logger_provider`, `exception_signal`).
+//! one given to the builders (`logger_provider`).
 //!
 //! # Example
 //!
@@ -68,11 +87,13 @@
 
 mod attributes;
 pub mod client;
-mod common;
+mod content_length;
+mod error_type;
 pub mod filter;
 mod redact;
+mod scope;
 pub mod server;
 
-pub use attributes::{KNOWN_METHODS_ENV, KnownMethods, OTHER_METHOD};
-pub use common::SCOPE_NAME;
+pub use attributes::{KNOWN_METHODS_ENV, KnownMethods};
 pub use redact::{DEFAULT_SENSITIVE_QUERY_KEYS, REDACTED, Redactor};
+pub use scope::SCOPE_NAME;

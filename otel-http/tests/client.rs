@@ -40,7 +40,7 @@ fn client_builder(capture: &Capture) -> ClientLayerBuilder {
         .tracer_provider(&capture.tracer_provider())
         .meter_provider(&capture.meter_provider())
         .propagator(propagator())
-        .emit_old_names(false)
+        .semconv_dup(false)
 }
 
 fn reqwest_client(capture: &Capture) -> ClientWithMiddleware {
@@ -487,7 +487,7 @@ async fn client_http_dup_and_header_capture_on_the_tower_layer() {
     let (addr, _) = recording_server().await;
     let hyper_client = Client::builder(TokioExecutor::new()).build_http::<Empty<bytes::Bytes>>();
     let svc = client_builder(&capture)
-        .emit_old_names(true)
+        .semconv_dup(true)
         .capture_request_headers(["x-tenant", "cookie"])
         .build()
         .layer(hyper_client);

@@ -30,7 +30,7 @@ fn builder(capture: &Capture) -> ServerLayerBuilder {
         .tracer_provider(&capture.tracer_provider())
         .meter_provider(&capture.meter_provider())
         .propagator(TraceContextPropagator::new())
-        .emit_old_names(false)
+        .semconv_dup(false)
         .known_methods(KnownMethods::standard())
 }
 
@@ -577,7 +577,7 @@ async fn options_name_labels_traceresponse_forwarded_proto() {
 #[tokio::test]
 async fn http_dup_emits_old_names() {
     let capture = Capture::new();
-    let app = routes().layer(builder(&capture).emit_old_names(true).build());
+    let app = routes().layer(builder(&capture).semconv_dup(true).build());
     send(
         &app,
         get_req("/users/9?a=1")

@@ -5,15 +5,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http::{Extensions, HeaderMap, Method, StatusCode, Version};
-use otel_core::instrument::{ExceptionEvent, ResendCount};
-use otel_core::opentelemetry::trace::{SpanBuilder, SpanKind, TraceContextExt, Tracer};
+use otel_core::instrument::{ErrorRecord, ExceptionEvent, ResendCount, record_exception};
+use otel_core::opentelemetry::trace::{SpanBuilder, SpanKind, TraceContextExt};
 use otel_core::opentelemetry::{Context, KeyValue, Value};
+use otel_core::propagation::HeaderInjector;
 use otel_core::semconv::attribute as sc;
 
-use super::{ClientConfig, NoPropagation, UrlTemplate};
+use super::config::ClientConfig;
+use super::{NoPropagation, UrlTemplate};
 use crate::attributes::{MethodAttr, old, protocol_version};
-use crate::common::record_failure;
-use crate::server::content_length;
+use crate::content_length::content_length;
+use crate::error_type::status_error_type;
 
 /// Where a request goes.
 pub(crate) struct Target<'a> {
@@ -99,13 +101,14 @@ impl Attempt {
         let builder = SpanBuilder::from_name(name)
             .with_kind(SpanKind::Client)
             .with_attributes(attrs);
-        let cx = Context::map_current(|parent| {
-            let span = config.tracer.build_with_context(builder, parent);
-            parent.with_span(span)
-        });
-        let recording = cx.span().is_recording();
-        if recording {
-            let mut more = Vec::with_capacity(8);
+        let mut full_url = Some(full_url);
+        let headers_read: &HeaderMap = headers;
+        // Attributes only a recording span needs, set before it is shared.
+        let late = |more: &mut Vec<KeyValue>| {
+            let Some(full_url) = full_url.take() else {
+                return;
+            };
+            more.reserve(8);
             let url = full_url();
             if dup {
                 more.push(KeyValue::new(old::HTTP_URL, url.clone()));
@@ -136,15 +139,17 @@ impl Attempt {
                 }
             }
             if !config.request_headers.is_empty() {
-                config.request_headers.capture_into(headers, &mut more);
+                config.request_headers.capture_into(headers_read, more);
             }
-            cx.span().set_attributes(more);
-        }
+        };
+        // A child of the current context (the caller's span, baggage kept).
+        let cx = Context::map_current(|parent| config.tracer.start(builder, parent, late));
+        let recording = cx.span().is_recording();
 
         let allowed =
             extensions.get::<NoPropagation>().is_none() && config.may_propagate_to(host.as_deref());
         if allowed {
-            config.propagation.inject(&cx, headers);
+            config.propagation.inject(&cx, &mut HeaderInjector(headers));
         }
         let request_size = config
             .metrics
@@ -221,7 +226,7 @@ impl Attempt {
             span.set_attributes(attrs);
         }
         if code >= 500 || (code >= 400 && config.error_on_4xx) {
-            self.fail(Cow::Owned(code.to_string()), None, false);
+            self.fail(status_error_type(code), None, false);
         }
     }
 
@@ -230,13 +235,17 @@ impl Attempt {
         self.fail(error_type, message, true);
     }
 
+    /// Marks the attempt failed: `error.type` on span and metrics, status
+    /// Error, and for an `exception` (a transport error, not a status code)
+    /// an exception event or log record per the exception signal.
     fn fail(&mut self, error_type: Cow<'static, str>, message: Option<String>, exception: bool) {
-        record_failure(
-            &self.cx,
-            self.recording,
-            &error_type,
-            message,
-            exception,
+        record_exception(
+            &self.cx.span(),
+            &ErrorRecord {
+                error_type: Cow::Borrowed(&error_type),
+                message: message.map(Cow::Owned),
+                exception,
+            },
             &self.config.exceptions,
             ExceptionEvent::HTTP_CLIENT,
         );

@@ -6,11 +6,13 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use http::{Request, Response};
+use otel_core::instrument::type_error_type;
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
 use super::attempt::{Attempt, Target, default_port};
-use super::{ClientConfig, ClientLayerBuilder};
+use super::builder::ClientLayerBuilder;
+use super::config::ClientConfig;
 use crate::attributes::{header_str, split_host_port};
 
 /// A tower [`Layer`] adding a CLIENT span per request to an HTTP client
@@ -205,7 +207,7 @@ where
                     }
                     attempt.response(response.status(), response.version(), response.headers())
                 }
-                Err(_) => attempt.error(Cow::Borrowed(std::any::type_name::<E>()), None),
+                Err(_) => attempt.error(Cow::Borrowed(type_error_type::<E>()), None),
             }
         }
         Poll::Ready(result)

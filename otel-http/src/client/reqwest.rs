@@ -3,10 +3,12 @@ use std::fmt;
 use std::sync::Arc;
 
 use http::Extensions;
+use otel_core::instrument::{OTHER, type_error_type};
 use reqwest_middleware::{Middleware, Next};
 
 use super::attempt::{Attempt, Target, default_port};
-use super::{ClientConfig, ClientLayerBuilder};
+use super::builder::ClientLayerBuilder;
+use super::config::ClientConfig;
 
 /// A `reqwest-middleware` middleware (feature `reqwest`) with the same
 /// behaviour as [`ClientLayer`](super::ClientLayer): one CLIENT span per
@@ -63,14 +65,15 @@ impl TracingMiddleware {
     }
 }
 
-/// `error.type` of a failed reqwest attempt: a component, never a message
-/// (reqwest's messages carry the URL).
+/// `error.type` of a failed reqwest attempt, per the family's rule: the
+/// class reqwest names (`timeout`, `connect`, `redirect`, `body`, `decode`,
+/// `request`; never a message: reqwest's messages carry the URL), else the
+/// full type path `reqwest::error::Error`; a middleware's error is
+/// type-erased (`anyhow`): `_OTHER`.
 fn error_type(error: &reqwest_middleware::Error) -> Cow<'static, str> {
     let e = match error {
         reqwest_middleware::Error::Reqwest(e) => e,
-        reqwest_middleware::Error::Middleware(_) => {
-            return Cow::Borrowed("reqwest_middleware::Error");
-        }
+        reqwest_middleware::Error::Middleware(_) => return Cow::Borrowed(OTHER),
     };
     Cow::Borrowed(if e.is_timeout() {
         "timeout"
@@ -85,7 +88,7 @@ fn error_type(error: &reqwest_middleware::Error) -> Cow<'static, str> {
     } else if e.is_request() {
         "request"
     } else {
-        "reqwest::Error"
+        type_error_type::<reqwest::Error>()
     })
 }
 

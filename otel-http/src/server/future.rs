@@ -9,7 +9,11 @@ use http::{Response, StatusCode};
 use otel_core::opentelemetry::Context;
 use pin_project_lite::pin_project;
 
-use super::body::{Finisher, ResponseBody};
+use otel_core::instrument::type_error_type;
+
+use super::body::ResponseBody;
+use super::finish::Finisher;
+use super::on_failure::PANIC;
 
 pin_project! {
     /// The response future of a [`ServerService`](super::ServerService): the
@@ -30,7 +34,18 @@ pin_project! {
 pub(crate) type CallResult<F> = Result<F, Box<dyn Any + Send>>;
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn new(
+    /// The future of a request the filter skipped: polled in `cx` (the
+    /// extracted context), no span.
+    pub(crate) fn untraced(inner: CallResult<F>, cx: Context, catch_panic: bool) -> Self {
+        Self::new(inner, Some(cx), catch_panic, None)
+    }
+
+    /// The future of a traced request: polled in the finisher's context.
+    pub(crate) fn traced(inner: CallResult<F>, catch_panic: bool, finisher: Box<Finisher>) -> Self {
+        Self::new(inner, None, catch_panic, Some(finisher))
+    }
+
+    fn new(
         inner: CallResult<F>,
         cx: Option<Context>,
         catch_panic: bool,
@@ -96,7 +111,7 @@ where
                     }
                     Ok(Poll::Ready(Err(e))) => {
                         if let Some(mut f) = this.finisher.take() {
-                            f.fail(Cow::Borrowed(std::any::type_name::<E>()), None, true);
+                            f.on_failure(Cow::Borrowed(type_error_type::<E>()), None, true);
                         }
                         return Poll::Ready(Err(e));
                     }
@@ -112,7 +127,7 @@ where
         };
         let mut finisher = this.finisher.take();
         if let Some(f) = finisher.as_mut() {
-            f.fail(Cow::Borrowed("panic"), panic_message(&*panic), true);
+            f.on_failure(Cow::Borrowed(PANIC), panic_message(&*panic), true);
         }
         let mut response = Response::new(ResponseBody::<B>::empty(None));
         *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;

@@ -1,17 +1,21 @@
-//! A process-wide cache of route templates and `{method} {route}` span
-//! names as `&'static str`, so a request on a known route allocates neither
-//! its span name nor its `http.route` values.
+//! A process-wide cache keyed per route template: the template and its
+//! `{method} {route}` span names as `&'static str`, so a request on a known
+//! route allocates neither its span name nor its `http.route` values.
 //!
-//! Route templates are few (one per route of the application), so the
-//! strings are leaked once and shared by every layer; the cache stops
-//! growing after [`MAX_ROUTES`] routes or [`MAX_NAMES`] names, after which
-//! the layer allocates per request as before (a router producing unbounded
-//! "templates" costs allocations, never unbounded memory).
+//! Route templates are few (one per route of the application), so they are
+//! leaked once and shared by every layer; span names are interned with the
+//! family's one interner (`otel_core::instrument::intern_span_name`). The
+//! cache stops growing after [`MAX_ROUTES`] routes or [`MAX_NAMES`] names
+//! (or when the interner is full), after which the layer allocates per
+//! request as before (a router producing unbounded "templates" costs
+//! allocations, never unbounded memory).
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{OnceLock, RwLock};
+
+use otel_core::instrument::{BuildFastHasher, intern_span_name};
 
 /// Most distinct routes kept.
 const MAX_ROUTES: usize = 1024;
@@ -26,34 +30,10 @@ struct RouteEntry {
     names: Vec<(&'static str, &'static str)>,
 }
 
-/// The FxHash mix: route templates are short, trusted strings (no
-/// hash-flooding concern: the cache is bounded and keyed by templates).
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type Map = HashMap<Box<str>, RouteEntry, BuildHasherDefault<FxHasher>>;
+/// Keyed by route template with the family's [`FastHasher`](otel_core::instrument::FastHasher):
+/// templates are short strings the router produces (no hash-flooding
+/// concern: the cache is bounded).
+type Map = HashMap<Box<str>, RouteEntry, BuildFastHasher>;
 
 struct Cache {
     map: RwLock<Map>,
@@ -167,12 +147,18 @@ fn insert(cache: &Cache, route: &str, method: Option<&'static str>) -> Option<Na
             name: None,
         });
     }
-    NAMES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut name = String::with_capacity(m.len() + 1 + route.len());
     name.push_str(m);
     name.push(' ');
     name.push_str(route);
-    let name: &'static str = Box::leak(name.into_boxed_str());
+    let Cow::Borrowed(name) = intern_span_name(Cow::Owned(name)) else {
+        // The interner is full: this name is built per request.
+        return Some(Named {
+            route: entry.route,
+            name: None,
+        });
+    };
+    NAMES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     entry.names.push((m, name));
     Some(Named {
         route: entry.route,
