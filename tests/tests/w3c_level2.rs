@@ -152,10 +152,10 @@ async fn level2_tracestate_and_flags_reach_the_next_hop_byte_exact_and_in_order(
 // set in all outgoing `traceparent` headers which use the same `trace-id`."
 // with the sampled flag unset: the service records nothing and still
 // forwards `-02`. The SDK builds an unsampled span's flags as
-// `TraceFlags::default()`; keeping the random bit there is the job of the
-// instrument core's span start.
+// `TraceFlags::default()`; the instrument core's span start
+// (`otel_core::instrument::SpanStarter`) keeps the random bit, in the server
+// span and in the client span alike.
 #[tokio::test]
-#[ignore = "needs the instrument core's unsampled-span random flag"]
 async fn random_but_unsampled_reaches_the_next_hop_as_02() {
     let capture = Capture::builder()
         .sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOff)))
