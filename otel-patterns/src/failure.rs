@@ -7,7 +7,7 @@ use crate::saga::{BoxError, StepError};
 use opentelemetry::Context;
 use opentelemetry::trace::TraceContextExt;
 use otel_core::instrument::{
-    ErrorRecord, ExceptionEvent, ExceptionEvents, OTHER, record_exception, type_error_type,
+    ErrorRecord, ExceptionEvent, ExceptionEvents, record_exception, type_error_type,
 };
 use otel_core::opentelemetry;
 use std::borrow::Cow;

@@ -39,7 +39,6 @@ use otel_http::client::ClientLayer;
 use otel_http::server::ServerLayer;
 use otel_messaging::Instrumentation;
 use otel_messaging::nats::{TracedClient, async_nats};
-use otel_patterns::Telemetry;
 use otel_patterns::breaker::CircuitBreaker;
 use otel_patterns::retry::{RetryDecision, RetryPolicy};
 use otel_patterns::saga::{BoxError, Saga, Step, StepError};
@@ -546,7 +545,7 @@ impl Participant for Db {
 /// A saga that compensates, a retry that needs two attempts, a breaker
 /// forced open (a transition and a rejected call), a two-phase commit.
 async fn patterns(capture: &Capture) {
-    let telemetry = Telemetry::new(&capture.tracer_provider(), &capture.meter_provider());
+    let (tracer_provider, meter_provider) = (capture.tracer_provider(), capture.meter_provider());
 
     let saga = Saga::<u32>::builder("order")
         .step(
@@ -556,14 +555,16 @@ async fn patterns(capture: &Capture) {
         .step(Step::new("charge_payment", |_| async {
             Err::<(), _>(StepError::new("declined", "over limit"))
         }))
-        .telemetry(telemetry.clone())
+        .tracer_provider(&tracer_provider)
+        .meter_provider(&meter_provider)
         .build();
     assert_eq!(saga.run(500).await.unwrap().outcome.as_str(), "compensated");
 
     let tries = AtomicU32::new(0);
     let retry = RetryPolicy::builder("get-price")
         .initial_backoff(Duration::from_millis(1))
-        .telemetry(telemetry.clone())
+        .tracer_provider(&tracer_provider)
+        .meter_provider(&meter_provider)
         .build();
     let price = retry
         .run(
@@ -584,7 +585,8 @@ async fn patterns(capture: &Capture) {
     assert_eq!(price, 42);
 
     let breaker = CircuitBreaker::builder("pricing")
-        .telemetry(telemetry.clone())
+        .tracer_provider(&tracer_provider)
+        .meter_provider(&meter_provider)
         .build();
     let tracer = capture.tracer(TEST_SCOPE);
     let cx = Context::current_with_span(tracer.start("breaker transition"));
@@ -604,7 +606,8 @@ async fn patterns(capture: &Capture) {
     let coordinator = Coordinator::builder("transfer")
         .participant(Arc::new(Db("accounts")))
         .participant(Arc::new(Db("ledger")))
-        .telemetry(telemetry)
+        .tracer_provider(&tracer_provider)
+        .meter_provider(&meter_provider)
         .build();
     assert_eq!(
         coordinator.run().await.unwrap().outcome,
