@@ -209,21 +209,21 @@ fn profile(spec: &str) {
                 let svc = handler();
                 for _ in 0..n {
                     let resp = svc.clone().oneshot(request()).await.unwrap();
-                    black_box(drain(resp.into_body()).await);
+                    drain(black_box(resp).into_body()).await;
                 }
             }
             "server_sampled" | "server_unsampled" => {
                 let svc = server.layer(handler());
                 for _ in 0..n {
                     let resp = svc.clone().oneshot(request()).await.unwrap();
-                    black_box(drain(resp.into_body()).await);
+                    drain(black_box(resp).into_body()).await;
                 }
             }
             "client_sampled" | "client_unsampled" => {
                 let svc = client.layer(handler());
                 for _ in 0..n {
                     let resp = svc.clone().oneshot(request()).await.unwrap();
-                    black_box(drain(resp.into_body()).await);
+                    drain(black_box(resp).into_body()).await;
                 }
             }
             other => panic!("unknown variant {other}"),
