@@ -7,13 +7,26 @@
 //! ```text
 //! cargo bench -p otel-grpc --bench overhead -- --warm-up-time 1 --measurement-time 3
 //! ```
+//!
+//! Profile mode, for repeatable instruction counts under callgrind: with
+//! `OTEL_GRPC_PROFILE=<variant>:<calls>` (variant `bare`, `server_sampled`,
+//! `server_unsampled`, `client_sampled`, `client_unsampled`) the binary runs
+//! that many calls of one variant and exits, without criterion. Per-call
+//! instructions = (Ir at 2N − Ir at N) / N.
+//!
+//! ```text
+//! cargo bench -p otel-grpc --bench overhead --no-run
+//! OTEL_GRPC_PROFILE=server_sampled:2000 valgrind --tool=callgrind target/release/deps/overhead-*
+//! ```
 
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group};
 use http::{HeaderMap, Request, Response};
 use http_body::{Body, Frame};
 use otel_core::opentelemetry_sdk::error::OTelSdkResult;
@@ -163,5 +176,70 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
+/// `OTEL_GRPC_PROFILE=<variant>:<calls>`: runs one variant, no criterion.
+fn profile(spec: &str) {
+    let (variant, n) = spec.split_once(':').expect("<variant>:<calls>");
+    let n: usize = n.parse().expect("call count");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let sampler = if variant.ends_with("_unsampled") {
+        Sampler::AlwaysOff
+    } else {
+        Sampler::AlwaysOn
+    };
+    let (tp, mp) = providers(sampler);
+    let server = GrpcServerLayer::builder()
+        .tracer_provider(&tp)
+        .meter_provider(&mp)
+        .propagator(TraceContextPropagator::new())
+        .semconv_dup(false)
+        .build();
+    let client = GrpcClientLayer::builder()
+        .target("http://orders:50051")
+        .tracer_provider(&tp)
+        .meter_provider(&mp)
+        .propagator(TraceContextPropagator::new())
+        .semconv_dup(false)
+        .build();
+    rt.block_on(async {
+        match variant {
+            "bare" => {
+                let svc = handler();
+                for _ in 0..n {
+                    let resp = svc.clone().oneshot(request()).await.unwrap();
+                    drain(black_box(resp).into_body()).await;
+                }
+            }
+            "server_sampled" | "server_unsampled" => {
+                let svc = server.layer(handler());
+                for _ in 0..n {
+                    let resp = svc.clone().oneshot(request()).await.unwrap();
+                    drain(black_box(resp).into_body()).await;
+                }
+            }
+            "client_sampled" | "client_unsampled" => {
+                let svc = client.layer(handler());
+                for _ in 0..n {
+                    let resp = svc.clone().oneshot(request()).await.unwrap();
+                    drain(black_box(resp).into_body()).await;
+                }
+            }
+            other => panic!("unknown variant {other}"),
+        }
+    });
+    let _ = tp.shutdown();
+    let _ = mp.shutdown();
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(spec) = std::env::var("OTEL_GRPC_PROFILE") {
+        profile(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

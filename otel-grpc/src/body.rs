@@ -9,7 +9,7 @@ use otel_core::opentelemetry::Context;
 use pin_project_lite::pin_project;
 use tonic::{Code, Status};
 
-use crate::call::{Call, MessageCounter, MessageKind, message_event};
+use crate::call::{Call, MessageCounter, MessageKind, Raised, message_event};
 use crate::status::{code_from_headers, message_from_headers};
 
 pin_project! {
@@ -59,7 +59,7 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
         let this = self.project();
         let _guard = match this.call.as_ref() {
-            Some(call) if *this.attach => Some(call.cx.clone().attach()),
+            Some(call) if *this.attach => Some(call.attach()),
             _ => None,
         };
         let result = ready!(this.inner.poll_frame(cx));
@@ -82,10 +82,12 @@ where
                 Poll::Ready(Some(Ok(frame)))
             }
             Some(Err(e)) => {
-                let status = Status::from_error(e.into());
-                call.finish(status.code(), Some(status.message()));
+                // A body that fails (a reset stream, a lost connection) is an
+                // error raised, not a status: an exception.
+                let raised = Raised::new::<B::Error>(e.into());
+                call.fail(&raised);
                 *this.call = None;
-                Poll::Ready(Some(Err(status)))
+                Poll::Ready(Some(Err(raised.status)))
             }
             None => {
                 call.finish(Code::Unknown, Some("stream ended without a grpc-status"));

@@ -1,20 +1,29 @@
-//! One instrumented call: its span (inside a context), start time and the
-//! attributes its metrics need. Finishing records the status on the span and
-//! the duration; dropping an unfinished call records `CANCELLED`.
+//! One instrumented call, as named steps: [`traced`] (the filter),
+//! [`extract`] (server: the caller's context from the metadata, on top of
+//! the current context), [`name`] and [`attributes`] (the span),
+//! [`Call::start`] (starts the span with the core's `SpanStarter`),
+//! [`inject`] (client: the context into the metadata),
+//! [`Call::attach`] (the span as current context while the inner service
+//! runs), and [`Call::finish`] (status, span end, duration) or
+//! [`Call::fail`] (an error raised instead of a status: an exception).
+//! Dropping an unfinished call finishes it as `CANCELLED`.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use http::HeaderMap;
-use otel_core::instrument::{ErrorRecord, ResendCount, record_error};
+use otel_core::instrument::{ErrorRecord, OTHER, ResendCount, record_exception, type_error_type};
 use otel_core::opentelemetry::trace::{Link, SpanBuilder, SpanKind, TraceContextExt};
-use otel_core::opentelemetry::{Context, KeyValue, StringValue, Value};
+use otel_core::opentelemetry::{Context, ContextGuard, KeyValue, StringValue, Value};
 use otel_core::propagation::{HeaderExtractor, HeaderInjector};
-use tonic::Code;
+use tonic::{Code, Status};
 
+use crate::BoxError;
 use crate::config::{DurationKey, Shared, Side};
 use crate::method::MethodInfo;
 use crate::names;
+use crate::peer::Peer;
 use crate::status::{code_name, is_client_error, is_server_error};
 use crate::target::ServerAddress;
 
@@ -30,16 +39,199 @@ pub(crate) struct Call {
     done: bool,
 }
 
+/// Step 1: whether the call to `path` is traced (the builder's filter).
+pub(crate) fn traced(shared: &Shared, path: &str) -> bool {
+    match &shared.filter {
+        Some(filter) => filter.matches(path.strip_prefix('/').unwrap_or(path)),
+        None => true,
+    }
+}
+
+/// The parent of a call's span and, in public-endpoint mode, the caller's
+/// span context to link to instead.
+pub(crate) struct Parent {
+    cx: Context,
+    link: Option<Link>,
+}
+
+/// Step 2 (server): the caller's context, extracted from the request
+/// metadata **on top of the current context** (the family's one rule,
+/// `otel_core::instrument::Propagation`): a valid `traceparent` replaces the
+/// current span, anything else of the current context stays, and a request
+/// without (valid) context continues the current context, a child of an
+/// ambient span when there is one. In public-endpoint mode the caller's span
+/// context becomes a link and the span starts under the current context
+/// (a new root when no span is current); nothing the caller sent is trusted.
+/// (A client span's parent is the current context.)
+pub(crate) fn extract(shared: &Shared, headers: &HeaderMap) -> Parent {
+    let extracted = shared.propagation.extract(&HeaderExtractor(headers));
+    if shared.public_endpoint {
+        Parent {
+            cx: Context::current(),
+            link: extracted.remote().map(Link::with_context),
+        }
+    } else {
+        Parent {
+            cx: extracted.into_context(),
+            link: None,
+        }
+    }
+}
+
+/// Step 3: the span name, `pkg.Service/Method` (or `grpc` for a method
+/// outside the known ones).
+pub(crate) fn name(method: &MethodInfo) -> Cow<'static, str> {
+    method.span_name()
+}
+
+/// Step 4: the attributes a sampler sees: `rpc.system.name`, `rpc.method`
+/// (`rpc.method_original`), `server.address` / `server.port`, the old names
+/// in dup mode, the resend count of a retried client attempt.
+pub(crate) fn attributes<B>(
+    shared: &Shared,
+    method: &MethodInfo,
+    server: Option<&ServerAddress>,
+    req: &http::Request<B>,
+) -> Vec<KeyValue> {
+    let mut attrs = Vec::with_capacity(8);
+    attrs.push(KeyValue::new(names::RPC_SYSTEM_NAME, names::GRPC));
+    let method_value = if shared.dup {
+        Value::from(StringValue::from(method.short().to_owned()))
+    } else {
+        Value::String(StringValue::from(method.full.clone()))
+    };
+    attrs.push(KeyValue::new(names::RPC_METHOD, method_value));
+    if let Some(original) = &method.original {
+        attrs.push(KeyValue::new(
+            names::RPC_METHOD_ORIGINAL,
+            StringValue::from(original.clone()),
+        ));
+    }
+    if let Some(s) = server {
+        attrs.push(KeyValue::new(
+            names::SERVER_ADDRESS,
+            StringValue::from(s.address_arc().clone()),
+        ));
+        if let Some(port) = s.port() {
+            attrs.push(KeyValue::new(names::SERVER_PORT, i64::from(port)));
+        }
+    }
+    if shared.dup {
+        attrs.push(KeyValue::new(names::RPC_SYSTEM, names::GRPC));
+        if let Some(service) = method.service() {
+            attrs.push(KeyValue::new(names::RPC_SERVICE, service.to_owned()));
+        }
+    }
+    if shared.side == Side::Client {
+        // Set by a retry layer (otel-patterns) on re-sent attempts.
+        let resend = ResendCount::of(req);
+        if resend > 0 {
+            attrs.push(KeyValue::new(
+                names::HTTP_REQUEST_RESEND_COUNT,
+                i64::from(resend),
+            ));
+        }
+    }
+    attrs
+}
+
+/// Step 4, late: what only a recording span needs: `network.peer.address` /
+/// `network.peer.port` and the captured request metadata.
+fn late_attributes(
+    shared: &Shared,
+    peer: Option<Peer>,
+    headers: &HeaderMap,
+    late: &mut Vec<KeyValue>,
+) {
+    if let Some(peer) = peer {
+        peer.attributes(late);
+    }
+    if !shared.request_metadata.is_empty() {
+        shared.request_metadata.capture_into(headers, late);
+    }
+}
+
+/// Step 6 (client): writes the span's context into the request metadata,
+/// unless a [`propagate_to`](crate::LayerBuilder::propagate_to) list
+/// excludes the destination.
+pub(crate) fn inject(
+    shared: &Shared,
+    cx: &Context,
+    server: Option<&ServerAddress>,
+    headers: &mut HeaderMap,
+) {
+    if shared.may_propagate_to(server) {
+        shared.propagation.inject(cx, &mut HeaderInjector(headers));
+    }
+}
+
+/// An error raised instead of a status (a transport failure, a failing
+/// inner service or body): the status it stands for and its `error.type`.
+pub(crate) struct Raised {
+    /// The status tonic reports for the error (returned to the caller).
+    pub status: Status,
+    error_type: &'static str,
+}
+
+impl Raised {
+    /// `error.type` by the family's rule: a `tonic::Status` the error is
+    /// (rule 1: its code name), else the Rust type `E` of the error
+    /// (rule 3), `_OTHER` when `E` is a type-erased box (rule 4).
+    pub fn new<E>(error: BoxError) -> Raised {
+        match error.downcast::<Status>() {
+            Ok(status) => {
+                let error_type = code_name(status.code());
+                Raised {
+                    status: *status,
+                    error_type,
+                }
+            }
+            Err(error) => Raised {
+                status: Status::from_error(error),
+                error_type: erased_or_type::<E>(),
+            },
+        }
+    }
+}
+
+impl Raised {
+    /// A failing inner service of a server (the handler): `UNKNOWN`, with
+    /// `error.type` the Rust type `E` (`_OTHER` for a type-erased box).
+    pub fn handler<E: std::fmt::Display>(error: &E) -> Raised {
+        Raised {
+            status: Status::new(Code::Unknown, error.to_string()),
+            error_type: erased_or_type::<E>(),
+        }
+    }
+}
+
+/// [`type_error_type`], or `_OTHER` for the type-erased error boxes (rule 4
+/// of the error.type rule: the type says nothing about the error).
+fn erased_or_type<E>() -> &'static str {
+    use std::any::type_name;
+    use std::error::Error;
+    let name = type_error_type::<E>();
+    let erased = [
+        type_name::<BoxError>(),
+        type_name::<Box<dyn Error + Send>>(),
+        type_name::<Box<dyn Error>>(),
+    ];
+    if erased.contains(&name) { OTHER } else { name }
+}
+
 impl Call {
-    /// Starts the span of a call to `path`, or `None` when the filter skips it.
+    /// Starts the call: [`traced`], the method, [`name`], [`attributes`],
+    /// [`extract`] (server; a client span's parent is the current context),
+    /// the span with the core's `SpanStarter` (late attributes only when it
+    /// records), [`inject`] (client).
+    /// `None` when the filter skips the call.
     pub fn start<B>(shared: &Arc<Shared>, req: &mut http::Request<B>) -> Option<Call> {
-        let path = req.uri().path();
-        if let Some(filter) = &shared.filter
-            && !filter.matches(path.strip_prefix('/').unwrap_or(path))
-        {
+        if !traced(shared, req.uri().path()) {
             return None;
         }
-        let method = MethodInfo::from_path(path, shared.known_methods.as_ref());
+        let method = shared
+            .methods
+            .get(req.uri().path(), shared.known_methods.as_ref());
         let (kind, server) = match shared.side {
             Side::Server => (
                 SpanKind::Server,
@@ -53,78 +245,33 @@ impl Call {
                     .or_else(|| req.uri().authority().map(authority_address)),
             ),
         };
-
-        let mut attrs = Vec::with_capacity(8);
-        attrs.push(KeyValue::new(names::RPC_SYSTEM_NAME, names::GRPC));
-        let method_value = if shared.dup {
-            Value::from(StringValue::from(method.short().to_owned()))
-        } else {
-            Value::String(StringValue::from(method.full.clone()))
-        };
-        attrs.push(KeyValue::new(names::RPC_METHOD, method_value));
-        if let Some(original) = &method.original {
-            attrs.push(KeyValue::new(
-                names::RPC_METHOD_ORIGINAL,
-                StringValue::from(original.clone()),
-            ));
-        }
-        if let Some(s) = &server {
-            attrs.push(KeyValue::new(
-                names::SERVER_ADDRESS,
-                StringValue::from(s.address_arc().clone()),
-            ));
-            if let Some(port) = s.port() {
-                attrs.push(KeyValue::new(names::SERVER_PORT, i64::from(port)));
-            }
-        }
-        if shared.dup {
-            attrs.push(KeyValue::new(names::RPC_SYSTEM, names::GRPC));
-            if let Some(service) = method.service() {
-                attrs.push(KeyValue::new(names::RPC_SERVICE, service.to_owned()));
-            }
-        }
-        if shared.side == Side::Client {
-            // Set by a retry layer (otel-patterns) on re-sent attempts.
-            let resend = ResendCount::of(req);
-            if resend > 0 {
-                attrs.push(KeyValue::new(
-                    names::HTTP_REQUEST_RESEND_COUNT,
-                    i64::from(resend),
-                ));
-            }
-        }
-        if !shared.request_metadata.is_empty() {
-            shared
-                .request_metadata
-                .capture_into(req.headers(), &mut attrs);
-        }
-
         let start = SystemTime::now();
-        let mut builder = SpanBuilder::from_name(method.span_name())
+        let builder = SpanBuilder::from_name(name(&method))
             .with_start_time(start)
             .with_kind(kind)
-            .with_attributes(attrs);
+            .with_attributes(attributes(shared, &method, server.as_ref(), req));
         let cx = match shared.side {
             Side::Server => {
-                let remote = extract(shared, req.headers());
-                if shared.public_endpoint {
-                    let remote_sc = remote.span().span_context().clone();
-                    if remote_sc.is_valid() {
-                        builder = builder.with_links(vec![Link::with_context(remote_sc)]);
-                    }
-                    (shared.start)(builder, &Context::new())
-                } else {
-                    (shared.start)(builder, &remote)
-                }
+                let parent = extract(shared, req.headers());
+                let builder = match parent.link {
+                    Some(link) => builder.with_links(vec![link]),
+                    None => builder,
+                };
+                shared.tracer.start(builder, &parent.cx, |late| {
+                    let peer = Peer::of_connection(req.extensions());
+                    late_attributes(shared, peer, req.headers(), late);
+                })
             }
-            Side::Client => {
-                let cx = Context::map_current(|parent| (shared.start)(builder, parent));
-                if shared.may_propagate_to(server.as_ref()) {
-                    inject(shared, &cx, req.headers_mut());
-                }
-                cx
-            }
+            Side::Client => Context::map_current(|current| {
+                shared.tracer.start(builder, current, |late| {
+                    let peer = server.as_ref().and_then(Peer::of_target);
+                    late_attributes(shared, peer, req.headers(), late);
+                })
+            }),
         };
+        if shared.side == Side::Client {
+            inject(shared, &cx, server.as_ref(), req.headers_mut());
+        }
         Some(Call {
             shared: shared.clone(),
             cx,
@@ -135,6 +282,11 @@ impl Call {
             received: MessageCounter::default(),
             done: false,
         })
+    }
+
+    /// Step 7: the call's span as the current context, while the guard lives.
+    pub fn attach(&self) -> ContextGuard {
+        self.cx.clone().attach()
     }
 
     pub fn dup(&self) -> bool {
@@ -166,9 +318,40 @@ impl Call {
         }
     }
 
-    /// Ends the call with `code`: span status per the side's table, span end,
-    /// duration metrics.
+    /// Step 8: ends the call with the status `code` the peer (or the
+    /// handler) gave: span status and `error.type` per the side's table
+    /// (a status is no exception), span end, duration metrics.
     pub fn finish(&mut self, code: Code, message: Option<&str>) {
+        let failed = match self.shared.side {
+            Side::Server => is_server_error(code),
+            Side::Client => is_client_error(code),
+        };
+        let error_type = failed.then(|| code_name(code));
+        self.end(code, message, error_type, false);
+    }
+
+    /// Step 8, for an error raised instead of a status (a transport
+    /// failure, a failing inner service or body): always a failure, recorded
+    /// as an exception (`rpc.server.call.exception` /
+    /// `rpc.client.call.exception` per the exception signal), with the
+    /// `error.type` of [`Raised::new`].
+    pub fn fail(&mut self, raised: &Raised) {
+        let message = raised.status.message();
+        self.end(
+            raised.status.code(),
+            Some(message),
+            Some(raised.error_type),
+            true,
+        );
+    }
+
+    fn end(
+        &mut self,
+        code: Code,
+        message: Option<&str>,
+        error_type: Option<&'static str>,
+        exception: bool,
+    ) {
         if self.done {
             return;
         }
@@ -179,29 +362,31 @@ impl Call {
             .unwrap_or_default()
             .as_secs_f64();
         let name = code_name(code);
-        let failed = match self.shared.side {
-            Side::Server => is_server_error(code),
-            Side::Client => is_client_error(code),
-        };
         let span = self.cx.span();
         if span.is_recording() {
             span.set_attribute(KeyValue::new(names::RPC_RESPONSE_STATUS_CODE, name));
             if self.shared.dup {
                 span.set_attribute(KeyValue::new(names::RPC_GRPC_STATUS_CODE, code as i64));
             }
-            if failed {
-                record_error(
-                    &span,
-                    &ErrorRecord {
-                        error_type: name.into(),
-                        message: message.filter(|m| !m.is_empty()).map(Into::into),
-                        exception: false,
-                    },
-                );
-            }
+        }
+        if let Some(error_type) = error_type {
+            record_exception(
+                &span,
+                &ErrorRecord {
+                    error_type: error_type.into(),
+                    message: message.filter(|m| !m.is_empty()).map(Into::into),
+                    exception,
+                },
+                &self.shared.exceptions,
+                self.shared.exception_event,
+            );
         }
         span.end_with_timestamp(end);
+        self.record_duration(code, error_type, elapsed);
+    }
 
+    fn record_duration(&self, code: Code, error_type: Option<&'static str>, elapsed: f64) {
+        let name = code_name(code);
         let client_server = match self.shared.side {
             Side::Client => self.server.as_ref(),
             Side::Server => None,
@@ -214,8 +399,8 @@ impl Call {
                 StringValue::from(self.method.full.clone()),
             ));
             attrs.push(KeyValue::new(names::RPC_RESPONSE_STATUS_CODE, name));
-            if failed {
-                attrs.push(KeyValue::new(names::ERROR_TYPE, name));
+            if let Some(error_type) = error_type {
+                attrs.push(KeyValue::new(names::ERROR_TYPE, error_type));
             }
             if let Some(s) = client_server {
                 attrs.push(KeyValue::new(
@@ -231,6 +416,7 @@ impl Call {
         let key = DurationKey {
             method: self.method.full.clone(),
             code: code as i32,
+            error_type,
             server: client_server.map(|s| (s.address_arc().clone(), s.port())),
         };
         let shared = &self.shared;
@@ -287,22 +473,6 @@ fn authority_address(authority: &http::uri::Authority) -> ServerAddress {
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
     ServerAddress::new(host, authority.port_u16())
-}
-
-fn extract(shared: &Shared, headers: &HeaderMap) -> Context {
-    let extractor = HeaderExtractor(headers);
-    match &shared.propagator {
-        Some(p) => p.extract_with_context(&Context::new(), &extractor),
-        None => otel_core::propagation::extract_with(&Context::new(), &extractor),
-    }
-}
-
-fn inject(shared: &Shared, cx: &Context, headers: &mut HeaderMap) {
-    let mut injector = HeaderInjector(headers);
-    match &shared.propagator {
-        Some(p) => p.inject_context(cx, &mut injector),
-        None => otel_core::propagation::inject(cx, &mut injector),
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,19 +6,16 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use otel_core::instrument::{BoundCache, DURATION_BUCKETS, Filter, HeaderCapture};
-use otel_core::opentelemetry::metrics::{BoundHistogram, Histogram, MeterProvider};
-use otel_core::opentelemetry::propagation::TextMapPropagator;
-use otel_core::opentelemetry::trace::{SpanBuilder, TraceContextExt, Tracer, TracerProvider};
-use otel_core::opentelemetry::{Context, InstrumentationScope, global};
+use otel_core::instrument::{
+    BoundCache, ExceptionEvent, ExceptionEvents, Filter, HeaderCapture, Options, Propagation,
+    SemconvArea, SpanStarter, duration_histogram, old_duration_histogram_ms, scope,
+};
+use otel_core::opentelemetry::metrics::{BoundHistogram, Histogram};
 use otel_core::propagation::HostAllowList;
 
+use crate::method::MethodCache;
 use crate::names;
 use crate::target::ServerAddress;
-
-/// Starts a span under a parent and returns the context holding it (the
-/// tracer's concrete span type is erased here, once, without a second box).
-pub(crate) type StartFn = Arc<dyn Fn(SpanBuilder, &Context) -> Context + Send + Sync>;
 
 /// Which side a layer instruments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,28 +28,34 @@ pub(crate) enum Side {
 /// codes × targets of a typical service fit; more are recorded unbound).
 const BOUND_SETS: usize = 2048;
 
-/// The attribute set of a bound `rpc.*.call.duration`: method, status code
-/// and, on the client, the server address and port.
+/// The attribute set of a bound `rpc.*.call.duration`: method, status code,
+/// `error.type` and, on the client, the server address and port.
 #[derive(PartialEq, Eq, Hash)]
 pub(crate) struct DurationKey {
     pub method: Arc<str>,
     pub code: i32,
+    pub error_type: Option<&'static str>,
     pub server: Option<(Arc<str>, Option<u16>)>,
 }
 
 pub(crate) struct Shared {
     pub side: Side,
-    pub start: StartFn,
-    pub propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
+    pub tracer: SpanStarter,
+    pub propagation: Propagation,
     pub duration: Histogram<f64>,
-    /// `duration` bound per (method, status, server address) set.
+    /// `duration` bound per (method, status, error.type, server address) set.
     pub duration_bound: BoundCache<DurationKey, BoundHistogram<f64>>,
     pub old_duration: Option<Histogram<f64>>,
     pub dup: bool,
     pub filter: Option<Box<dyn Filter<str>>>,
     pub known_methods: Option<HashSet<Box<str>>>,
+    /// The methods seen, parsed.
+    pub methods: MethodCache,
     pub request_metadata: HeaderCapture,
     pub response_metadata: HeaderCapture,
+    pub exceptions: ExceptionEvents,
+    /// `rpc.server.call.exception` or `rpc.client.call.exception`.
+    pub exception_event: ExceptionEvent,
     pub public_endpoint: bool,
     pub target: Option<ServerAddress>,
     /// Client: the destinations context may be sent to (`None`: any).
@@ -63,6 +66,7 @@ impl fmt::Debug for Shared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Shared")
             .field("side", &self.side)
+            .field("propagation", &self.propagation)
             .field("dup", &self.dup)
             .field("filter", &self.filter.is_some())
             .field(
@@ -71,6 +75,7 @@ impl fmt::Debug for Shared {
             )
             .field("request_metadata", &self.request_metadata)
             .field("response_metadata", &self.response_metadata)
+            .field("exceptions", &self.exceptions)
             .field("public_endpoint", &self.public_endpoint)
             .field("target", &self.target)
             .field("propagate_to", &self.propagate_to)
@@ -91,12 +96,6 @@ impl Shared {
     }
 }
 
-fn scope() -> InstrumentationScope {
-    InstrumentationScope::builder("otel-grpc")
-        .with_version(env!("CARGO_PKG_VERSION"))
-        .build()
-}
-
 /// Marker for the server flavour of [`LayerBuilder`].
 #[derive(Debug, Clone, Copy)]
 pub enum ServerSide {}
@@ -105,18 +104,38 @@ pub enum ServerSide {}
 pub enum ClientSide {}
 
 /// Options of a [`GrpcServerLayer`](crate::GrpcServerLayer) or
-/// [`GrpcClientLayer`](crate::GrpcClientLayer). Every option has a default:
-/// the global tracer and meter providers and propagator, every method traced,
-/// no metadata captured, `rpc/dup` from `OTEL_SEMCONV_STABILITY_OPT_IN`.
+/// [`GrpcClientLayer`](crate::GrpcClientLayer).
+///
+/// The options every layer of the family shares, with the same names and
+/// types (see `otel_core::instrument::Options`): `tracer_provider`,
+/// `meter_provider`, `logger_provider`, `propagator`,
+/// `capture_request_headers` / `capture_response_headers` (gRPC metadata
+/// keys, recorded as `rpc.request.metadata.<key>` /
+/// `rpc.response.metadata.<key>`), `allow_sensitive_headers`,
+/// `semconv_dup`, `exception_signal`. And the gRPC ones: [`filter`](Self::filter),
+/// [`known_methods`](Self::known_methods), public-endpoint mode (server),
+/// target, server address and propagation allow-list (client).
+///
+/// Every option has a default: the global tracer and meter providers and
+/// propagator, every method traced, no metadata captured, `rpc/dup` from
+/// `OTEL_SEMCONV_STABILITY_OPT_IN`, exceptions per
+/// `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN`.
+///
+/// ```
+/// use otel_grpc::GrpcServerLayer;
+///
+/// let layer = GrpcServerLayer::builder()
+///     .capture_request_headers(["x-tenant", "authorization"])
+///     // Credentials are recorded only when named here too.
+///     .allow_sensitive_headers(["authorization"])
+///     .semconv_dup(false)
+///     .build();
+/// # let _ = layer;
+/// ```
 pub struct LayerBuilder<S> {
-    start: Option<StartFn>,
-    meter: Option<otel_core::opentelemetry::metrics::Meter>,
-    propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
-    dup: Option<bool>,
+    options: Options,
     filter: Option<Box<dyn Filter<str>>>,
     known_methods: Option<HashSet<Box<str>>>,
-    request_metadata: HeaderCapture,
-    response_metadata: HeaderCapture,
     public_endpoint: bool,
     target: Option<ServerAddress>,
     propagate_to: Option<HostAllowList>,
@@ -126,7 +145,7 @@ pub struct LayerBuilder<S> {
 impl<S> fmt::Debug for LayerBuilder<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LayerBuilder")
-            .field("dup", &self.dup)
+            .field("options", &self.options)
             .field("filter", &self.filter.is_some())
             .field("public_endpoint", &self.public_endpoint)
             .field("target", &self.target)
@@ -138,14 +157,9 @@ impl<S> fmt::Debug for LayerBuilder<S> {
 impl<S> Default for LayerBuilder<S> {
     fn default() -> Self {
         LayerBuilder {
-            start: None,
-            meter: None,
-            propagator: None,
-            dup: None,
+            options: Options::new(scope("otel-grpc", env!("CARGO_PKG_VERSION"))),
             filter: None,
             known_methods: None,
-            request_metadata: HeaderCapture::default(),
-            response_metadata: HeaderCapture::default(),
             public_endpoint: false,
             target: None,
             propagate_to: None,
@@ -154,46 +168,10 @@ impl<S> Default for LayerBuilder<S> {
     }
 }
 
-impl<S> LayerBuilder<S> {
-    /// Spans go to this tracer provider instead of the global one.
-    pub fn tracer_provider<P>(mut self, provider: &P) -> Self
-    where
-        P: TracerProvider,
-        P::Tracer: Send + Sync + 'static,
-        <P::Tracer as Tracer>::Span: Send + Sync + 'static,
-    {
-        let tracer = provider.tracer_with_scope(scope());
-        self.start = Some(Arc::new(move |builder, parent| {
-            parent.with_span(tracer.build_with_context(builder, parent))
-        }));
-        self
-    }
-
-    /// Metrics go to this meter provider instead of the global one.
-    pub fn meter_provider<P: MeterProvider>(mut self, provider: &P) -> Self {
-        self.meter = Some(provider.meter_with_scope(scope()));
-        self
-    }
-
-    /// Propagates with this propagator instead of the global one
-    /// (`otel_core::init` installs the configured W3C / B3 / Jaeger / mesh
-    /// composite globally).
-    pub fn propagator(
-        mut self,
-        propagator: impl TextMapPropagator + Send + Sync + 'static,
-    ) -> Self {
-        self.propagator = Some(Arc::new(propagator));
-        self
-    }
-
-    /// Emits the old RPC names as well (`rpc.system`, `rpc.service`, short
-    /// `rpc.method`, integer `rpc.grpc.status_code`, `rpc.message` events,
-    /// `rpc.{server,client}.duration` in ms). Default: whether
-    /// `OTEL_SEMCONV_STABILITY_OPT_IN` contains `rpc/dup`.
-    pub fn semconv_dup(mut self, dup: bool) -> Self {
-        self.dup = Some(dup);
-        self
-    }
+// The shared setters' own generics are named `I` and `S`: the side marker
+// is `Kind` here.
+impl<Kind> LayerBuilder<Kind> {
+    otel_core::instrumentation_setters!(options: providers, propagator, headers, semconv, exceptions);
 
     /// Only calls whose fully qualified method (`pkg.Service/Method`) passes
     /// `filter` are traced and measured; the others pass through untouched.
@@ -224,80 +202,45 @@ impl<S> LayerBuilder<S> {
         self
     }
 
-    /// Records these request metadata keys as `rpc.request.metadata.<key>`
-    /// (string arrays). Credentials (`authorization`, ...) are refused; see
-    /// [`HeaderCapture`].
-    pub fn request_metadata<I, K>(mut self, keys: I) -> Self
-    where
-        I: IntoIterator<Item = K>,
-        K: AsRef<str>,
-    {
-        self.request_metadata = HeaderCapture::new(names::REQUEST_METADATA_PREFIX, keys);
-        self
-    }
-
-    /// Records these response metadata keys (headers and trailers) as
-    /// `rpc.response.metadata.<key>`.
-    pub fn response_metadata<I, K>(mut self, keys: I) -> Self
-    where
-        I: IntoIterator<Item = K>,
-        K: AsRef<str>,
-    {
-        self.response_metadata = HeaderCapture::new(names::RESPONSE_METADATA_PREFIX, keys);
-        self
-    }
-
     pub(crate) fn into_shared(self, side: Side) -> Arc<Shared> {
-        let start = self.start.unwrap_or_else(|| {
-            let tracer = global::tracer_provider().tracer_with_scope(scope());
-            Arc::new(move |builder, parent| {
-                parent.with_span(tracer.build_with_context(builder, parent))
-            })
-        });
-        let meter = self
-            .meter
-            .unwrap_or_else(|| global::meter_provider().meter_with_scope(scope()));
-        let dup = self
-            .dup
-            .unwrap_or_else(|| otel_core::config::semconv_stability().rpc.emit_old());
-        let (name, old_name, what) = match side {
+        let r = self.options.resolve(
+            SemconvArea::Rpc,
+            names::REQUEST_METADATA_PREFIX,
+            names::RESPONSE_METADATA_PREFIX,
+        );
+        let (name, old_name, what, exception_event) = match side {
             Side::Server => (
                 names::RPC_SERVER_CALL_DURATION,
                 names::RPC_SERVER_DURATION,
                 "Duration of gRPC calls handled by this server.",
+                ExceptionEvent::RPC_SERVER,
             ),
             Side::Client => (
                 names::RPC_CLIENT_CALL_DURATION,
                 names::RPC_CLIENT_DURATION,
                 "Duration of gRPC calls made by this client.",
+                ExceptionEvent::RPC_CLIENT,
             ),
         };
-        let duration = meter
-            .f64_histogram(name)
-            .with_unit("s")
-            .with_description(what)
-            .with_boundaries(DURATION_BUCKETS.to_vec())
-            .build();
-        let old_duration = dup.then(|| {
-            meter
-                .f64_histogram(old_name)
-                .with_unit("ms")
-                .with_description(what)
-                .with_boundaries(DURATION_BUCKETS.iter().map(|s| s * 1000.0).collect())
-                .build()
-        });
+        let duration = duration_histogram(&r.meter, name, what);
+        let old_duration = r
+            .semconv_dup
+            .then(|| old_duration_histogram_ms(&r.meter, old_name, what));
         Arc::new(Shared {
             side,
-            start,
-            propagator: self.propagator,
+            tracer: r.tracer,
+            propagation: r.propagation,
             duration,
             duration_bound: BoundCache::new(BOUND_SETS),
             old_duration,
-            dup,
+            dup: r.semconv_dup,
             filter: self.filter,
             known_methods: self.known_methods,
-            request_metadata: self.request_metadata,
-            response_metadata: self.response_metadata,
+            methods: MethodCache::default(),
+            request_metadata: r.request_headers,
+            response_metadata: r.response_headers,
+            exceptions: r.exceptions,
+            exception_event,
             public_endpoint: self.public_endpoint,
             target: self.target,
             propagate_to: self.propagate_to,

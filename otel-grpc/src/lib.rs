@@ -29,9 +29,23 @@
 //!   advisory buckets) with `rpc.system.name`, `rpc.method`,
 //!   `rpc.response.status_code`, `error.type` and (client) `server.*`.
 //!
-//! `error.type` values: the gRPC code name (`NOT_FOUND`, `UNAVAILABLE`,
-//! `CANCELLED`, ...). A transport failure is recorded with the code tonic
-//! reports for it (connection refused: `UNAVAILABLE`).
+//! `error.type`, by the rule every layer of the family follows
+//! (`otel_core::instrument`): a gRPC status is the call's outcome, its code
+//! name (`NOT_FOUND`, `UNAVAILABLE`, `CANCELLED`, ...) per the side's table,
+//! and no exception. An error raised instead of a status is an exception
+//! (an `exception` span event and/or a `rpc.{server,client}.call.exception`
+//! log record, per [`exception_signal`](LayerBuilder::exception_signal)):
+//! its `error.type` is the code name when the error is a `tonic::Status`,
+//! else its Rust type (a transport failure of a tonic `Channel`:
+//! `tonic::transport::error::Error`; a failing handler: its error type,
+//! `_OTHER` for a boxed error), with `rpc.response.status_code` the status
+//! tonic reports for it (connection refused: `UNAVAILABLE`).
+//!
+//! `network.peer.address` / `network.peer.port`: on the server, the
+//! connection's peer from tonic's `TcpConnectInfo` (or a named Unix socket
+//! peer; feature `connect-info`, on by default); on the client, the target
+//! when it is an IP literal (the layer does not see the socket; a target by
+//! name gets none).
 //!
 //! With `OTEL_SEMCONV_STABILITY_OPT_IN=rpc/dup` (or
 //! [`semconv_dup`](LayerBuilder::semconv_dup)) the old names are emitted
@@ -42,13 +56,24 @@
 //! carries the old short form (`GetOrder`), while the span name and the new
 //! histogram keep the fully qualified name.
 //!
-//! Options ([`LayerBuilder`]): injectable tracer / meter providers and
-//! propagator, [filters](filter) on the method (combine with
-//! `otel_core::instrument::{any, all, not}`), metadata capture allow-lists
-//! (`rpc.request.metadata.<key>`), known methods (others become `_OTHER`
-//! with `rpc.method_original`), public-endpoint mode (server), a
-//! destination allow-list for propagation (client,
-//! [`propagate_to`](LayerBuilder::propagate_to)).
+//! # Options ([`LayerBuilder`])
+//!
+//! The first rows are the options every layer of the family shares, with
+//! the same names and types (`otel_core::instrument::Options`).
+//!
+//! | setter | side | default |
+//! |---|---|---|
+//! | [`tracer_provider`](LayerBuilder::tracer_provider), [`meter_provider`](LayerBuilder::meter_provider), [`logger_provider`](LayerBuilder::logger_provider) (any API provider) | both | the global ones (`otel_core::init`) |
+//! | [`propagator`](LayerBuilder::propagator) | both | the global one; extraction is on top of the current context |
+//! | [`capture_request_headers`](LayerBuilder::capture_request_headers), [`capture_response_headers`](LayerBuilder::capture_response_headers) (metadata keys, `rpc.{request,response}.metadata.<key>`) | both | none |
+//! | [`allow_sensitive_headers`](LayerBuilder::allow_sensitive_headers) (`authorization`, `cookie`, ... are refused unless named here) | both | none |
+//! | [`semconv_dup`](LayerBuilder::semconv_dup) | both | `rpc/dup` in `OTEL_SEMCONV_STABILITY_OPT_IN` |
+//! | [`exception_signal`](LayerBuilder::exception_signal) | both | `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN` |
+//! | [`filter`](LayerBuilder::filter) on the method ([`filter`] module; combine with `otel_core::instrument::{any, all, not}`) | both | every call |
+//! | [`known_methods`](LayerBuilder::known_methods) (others become `_OTHER` with `rpc.method_original`) | both | every well-formed method |
+//! | [`public_endpoint`](LayerBuilder::public_endpoint) (new root linked to the caller) | server | off |
+//! | [`target`](LayerBuilder::target), [`server_address`](LayerBuilder::server_address) | client | the request URI's authority |
+//! | [`propagate_to`](LayerBuilder::propagate_to) (destination allow-list) | client | everywhere |
 //!
 //! # Example
 //!
@@ -110,6 +135,7 @@ mod config;
 pub mod filter;
 mod method;
 mod names;
+mod peer;
 mod server;
 pub mod status;
 mod target;
@@ -117,7 +143,6 @@ mod target;
 pub use body::GrpcBody;
 pub use client::{ClientResponseFuture, GrpcClientLayer, GrpcClientService};
 pub use config::{ClientSide, LayerBuilder, ServerSide};
-pub use method::OTHER_METHOD;
 pub use names::{REQUEST_METADATA_PREFIX, RESPONSE_METADATA_PREFIX};
 pub use server::{GrpcServerLayer, GrpcServerService, ServerResponseFuture};
 pub use target::ServerAddress;

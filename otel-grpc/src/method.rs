@@ -1,10 +1,10 @@
 //! The method of a call, from the request path `/{package.Service}/{Method}`.
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
 
-/// `_OTHER`: the `rpc.method` of a call whose method is not known.
-pub const OTHER_METHOD: &str = "_OTHER";
+use otel_core::instrument::{BuildFastHasher, OTHER, intern_span_name};
 
 /// What a request path says about the called method.
 #[derive(Clone, Debug)]
@@ -16,6 +16,9 @@ pub(crate) struct MethodInfo {
     /// The original name when `full` is `_OTHER` (the path without its
     /// leading `/`).
     pub original: Option<Arc<str>>,
+    /// The span name: `pkg.Service/Method`, or `grpc` when unknown
+    /// (interned once a [`MethodCache`] holds the method).
+    span_name: Cow<'static, str>,
 }
 
 impl MethodInfo {
@@ -35,12 +38,14 @@ impl MethodInfo {
                 full: Arc::from(name),
                 service_len,
                 original: None,
+                span_name: Cow::Owned(name.to_owned()),
             }
         } else {
             MethodInfo {
-                full: Arc::from(OTHER_METHOD),
+                full: Arc::from(OTHER),
                 service_len: 0,
                 original: Some(Arc::from(name)),
+                span_name: Cow::Borrowed("grpc"),
             }
         }
     }
@@ -57,19 +62,49 @@ impl MethodInfo {
     /// The short method name (old `rpc.method`): `Method`, or `_OTHER`.
     pub fn short(&self) -> &str {
         if self.is_other() {
-            OTHER_METHOD
+            OTHER
         } else {
             &self.full[self.service_len + 1..]
         }
     }
 
     /// The span name: `pkg.Service/Method`, or `grpc` when unknown.
-    pub fn span_name(&self) -> String {
-        if self.is_other() {
-            "grpc".to_owned()
-        } else {
-            String::from(&*self.full)
+    pub fn span_name(&self) -> Cow<'static, str> {
+        self.span_name.clone()
+    }
+}
+
+/// How many methods a layer keeps parsed (a service's methods fit; calls to
+/// more are parsed per call, as without the cache).
+const CACHED_METHODS: usize = 1024;
+
+/// The parsed methods of one layer, by request path: a call to a method
+/// seen before costs one read-locked lookup instead of parsing the path and
+/// allocating its name and span name. Only known, well-formed methods are
+/// kept (an unknown path is `_OTHER` and parsed per call), at most
+/// [`CACHED_METHODS`].
+#[derive(Debug, Default)]
+pub(crate) struct MethodCache {
+    map: RwLock<HashMap<Box<str>, MethodInfo, BuildFastHasher>>,
+}
+
+impl MethodCache {
+    /// The method of `path` ([`MethodInfo::from_path`]).
+    pub fn get(&self, path: &str, known: Option<&HashSet<Box<str>>>) -> MethodInfo {
+        if let Ok(map) = self.map.read()
+            && let Some(info) = map.get(path)
+        {
+            return info.clone();
         }
+        let mut info = MethodInfo::from_path(path, known);
+        if !info.is_other()
+            && let Ok(mut map) = self.map.write()
+            && map.len() < CACHED_METHODS
+        {
+            info.span_name = intern_span_name(info.span_name);
+            map.entry(Box::from(path)).or_insert_with(|| info.clone());
+        }
+        info
     }
 }
 
@@ -100,5 +135,23 @@ mod tests {
         assert!(!MethodInfo::from_path("/a.S/M", Some(&known)).is_other());
         let other = MethodInfo::from_path("/a.S/N", Some(&known));
         assert_eq!(other.original.as_deref(), Some("a.S/N"));
+    }
+
+    #[test]
+    fn cache_keeps_known_methods_only() {
+        let known: HashSet<Box<str>> = ["a.S/M".into()].into_iter().collect();
+        let cache = MethodCache::default();
+        for _ in 0..2 {
+            let m = cache.get("/a.S/M", Some(&known));
+            assert_eq!((&*m.full, &*m.span_name()), ("a.S/M", "a.S/M"));
+            let o = cache.get("/a.S/N", Some(&known));
+            assert!(o.is_other());
+            assert_eq!(o.original.as_deref(), Some("a.S/N"));
+        }
+        assert_eq!(cache.map.read().unwrap().len(), 1);
+        assert!(matches!(
+            cache.get("/a.S/M", Some(&known)).span_name(),
+            Cow::Borrowed(_)
+        ));
     }
 }

@@ -10,6 +10,8 @@ pub(crate) const RPC_METHOD_ORIGINAL: &str = a::RPC_METHOD_ORIGINAL;
 pub(crate) const RPC_RESPONSE_STATUS_CODE: &str = a::RPC_RESPONSE_STATUS_CODE;
 pub(crate) const SERVER_ADDRESS: &str = a::SERVER_ADDRESS;
 pub(crate) const SERVER_PORT: &str = a::SERVER_PORT;
+pub(crate) const NETWORK_PEER_ADDRESS: &str = a::NETWORK_PEER_ADDRESS;
+pub(crate) const NETWORK_PEER_PORT: &str = a::NETWORK_PEER_PORT;
 pub(crate) const ERROR_TYPE: &str = a::ERROR_TYPE;
 pub(crate) const HTTP_REQUEST_RESEND_COUNT: &str = a::HTTP_REQUEST_RESEND_COUNT;
 

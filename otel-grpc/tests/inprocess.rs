@@ -141,9 +141,16 @@ async fn body_ends_without_trailers() {
 #[tokio::test]
 async fn failing_body() {
     let (c, s) = run(200, HeaderMap::new(), End::Error).await;
+    // The server's body failed with an io::Error: its Rust type. The client
+    // received that failure as a tonic Status: its code.
+    s.assert_attr("rpc.response.status_code", "UNKNOWN")
+        .assert_attr("error.type", "std::io::error::Error")
+        .assert_error();
     c.assert_error().assert_attr("error.type", "UNKNOWN");
     assert_eq!(c.error_description(), Some("connection reset"));
-    s.assert_attr("rpc.response.status_code", "UNKNOWN");
+    // Raised errors are exceptions on both sides.
+    assert!(s.event("exception").is_some());
+    assert!(c.event("exception").is_some());
 }
 
 #[tokio::test]

@@ -59,13 +59,13 @@ async fn filters_skip_calls() {
 async fn metadata_capture_allow_lists() {
     let capture = Capture::new();
     let server = server_builder(&capture)
-        .request_metadata(["X-Tenant", "authorization"])
-        .response_metadata(["x-served-by"])
+        .capture_request_headers(["X-Tenant", "authorization"])
+        .capture_response_headers(["x-served-by"])
         .build();
     let addr = serve(server).await;
     let layer = client_builder(&capture, addr)
-        .request_metadata(["x-tenant"])
-        .response_metadata(["x-served-by", "x-missing"])
+        .capture_request_headers(["x-tenant"])
+        .capture_response_headers(["x-served-by", "x-missing"])
         .build();
     let mut client = connect(addr, layer).await;
     let mut request = tonic::Request::new(req("m"));
@@ -86,6 +86,57 @@ async fn metadata_capture_allow_lists() {
     assert_eq!(c.attr("rpc.response.metadata.x-served-by"), Some(&echo));
     assert_eq!(s.attr("rpc.response.metadata.x-served-by"), Some(&echo));
     c.assert_no_attr("rpc.response.metadata.x-missing");
+}
+
+#[tokio::test]
+async fn sensitive_metadata_is_refused_unless_allowed() {
+    let capture = Capture::new();
+    let sensitive = otel_core::instrument::SENSITIVE_HEADERS;
+    let listed: Vec<&str> = sensitive.iter().copied().chain(["x-tenant"]).collect();
+    // The first server lists every sensitive key and allows none.
+    let refused = serve(
+        server_builder(&capture)
+            .capture_request_headers(&listed)
+            .build(),
+    )
+    .await;
+    // The second allows `authorization` (any case) only.
+    let allowed = serve(
+        server_builder(&capture)
+            .capture_request_headers(&listed)
+            .allow_sensitive_headers(["Authorization"])
+            .build(),
+    )
+    .await;
+    for addr in [refused, allowed] {
+        let mut client = connect(addr, client_builder(&capture, addr).build()).await;
+        let mut request = tonic::Request::new(req("m"));
+        for key in &listed {
+            let key: tonic::metadata::MetadataKey<_> = key.parse().unwrap();
+            request.metadata_mut().insert(key, "v".parse().unwrap());
+        }
+        client.unary(request).await.unwrap();
+    }
+    let servers = wait_kind(&capture, SpanKind::Server, 2).await;
+    let by_port = |addr: std::net::SocketAddr| {
+        servers
+            .iter()
+            .find(|s| s.attr_i64("server.port") == Some(i64::from(addr.port())))
+            .unwrap()
+    };
+    let s = by_port(refused);
+    s.assert_attr(
+        "rpc.request.metadata.x-tenant",
+        Value::Array(vec![otel_core::opentelemetry::StringValue::from("v")].into()),
+    );
+    for key in sensitive {
+        s.assert_no_attr(&format!("rpc.request.metadata.{key}"));
+    }
+    let s = by_port(allowed);
+    assert!(s.attr("rpc.request.metadata.authorization").is_some());
+    for key in sensitive.iter().filter(|k| **k != "authorization") {
+        s.assert_no_attr(&format!("rpc.request.metadata.{key}"));
+    }
 }
 
 #[tokio::test]

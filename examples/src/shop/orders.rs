@@ -77,7 +77,7 @@ impl OrderService {
             .tracer_provider(telemetry.tracer_provider())
             .meter_provider(telemetry.meter_provider())
             .propagator(SharedPropagator(telemetry.propagator()))
-            .request_metadata(CAPTURED_METADATA)
+            .capture_request_headers(CAPTURED_METADATA)
             .build();
         async move {
             let result = tonic::transport::Server::builder()

@@ -9,8 +9,8 @@ use pin_project_lite::pin_project;
 use tonic::Status;
 
 use crate::body::GrpcBody;
-use crate::call::Call;
-use crate::server::wrap_response;
+use crate::call::{Call, Raised};
+use crate::server::on_response;
 
 pin_project! {
     /// The response future of [`GrpcClientService`](crate::GrpcClientService).
@@ -50,21 +50,22 @@ where
         let result = ready!(this.inner.poll(cx));
         let call = this.call.take();
         Poll::Ready(match result {
-            Ok(response) => Ok(wrap_response(response, call, false)),
-            Err(e) => {
-                let e: crate::BoxError = e.into();
-                match call {
-                    Some(mut call) => {
-                        // The status tonic reports for this error (a
-                        // transport failure is UNAVAILABLE, ...), recorded and
-                        // returned as is.
-                        let status = Status::from_error(e);
-                        call.finish(status.code(), Some(status.message()));
-                        Err(Box::new(status))
-                    }
-                    None => Err(e),
-                }
-            }
+            Ok(response) => Ok(on_response(response, call, false)),
+            Err(e) => Err(match call {
+                Some(call) => Box::new(on_failure::<E>(call, e.into())),
+                None => e.into(),
+            }),
         })
     }
+}
+
+/// The channel failed instead of answering (a transport failure): an
+/// exception, `error.type` the error's Rust type
+/// (`tonic::transport::error::Error`) or the code name of a
+/// `tonic::Status` error; `rpc.response.status_code` and the returned error
+/// are the status tonic reports for it (connection refused: `UNAVAILABLE`).
+fn on_failure<E>(mut call: Call, error: crate::BoxError) -> Status {
+    let raised = Raised::new::<E>(error);
+    call.fail(&raised);
+    raised.status
 }

@@ -50,15 +50,30 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
+    /// The steps of a client call: `Call::start` (filter, name,
+    /// attributes, start the CLIENT span under the current context, inject
+    /// it into the metadata), count the sent messages (dup mode), call the
+    /// channel; the `ClientResponseFuture` then finishes the call in
+    /// `on_response` / `on_failure`.
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         let call = Call::start(&self.shared, &mut req);
-        let req = match &call {
-            Some(call) if call.dup() => {
-                let cx = call.cx.clone();
-                req.map(|b| tonic::body::Body::new(CountingBody::new(b, cx, MessageKind::Sent)))
-            }
-            _ => req.map(tonic::body::Body::new),
-        };
+        let req = count_sent(call.as_ref(), req);
         ClientResponseFuture::new(self.inner.call(req), call)
+    }
+}
+
+/// The request body for the channel: in dup mode it counts the sent
+/// messages as `rpc.message` events.
+fn count_sent<B>(call: Option<&Call>, req: Request<B>) -> Request<tonic::body::Body>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<crate::BoxError>,
+{
+    match call {
+        Some(call) if call.dup() => {
+            let cx = call.cx.clone();
+            req.map(|b| tonic::body::Body::new(CountingBody::new(b, cx, MessageKind::Sent)))
+        }
+        _ => req.map(tonic::body::Body::new),
     }
 }

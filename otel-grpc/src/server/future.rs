@@ -8,7 +8,7 @@ use http_body::Body;
 use pin_project_lite::pin_project;
 
 use crate::body::GrpcBody;
-use crate::call::Call;
+use crate::call::{Call, Raised};
 use crate::status::{code_from_headers, code_from_http_status, message_from_headers};
 
 pin_project! {
@@ -38,6 +38,7 @@ impl<F> std::fmt::Debug for ServerResponseFuture<F> {
 impl<F, ResB, E> Future for ServerResponseFuture<F>
 where
     F: Future<Output = Result<Response<ResB>, E>>,
+    E: std::fmt::Display,
     ResB: Body<Data = Bytes>,
     ResB::Error: Into<crate::BoxError>,
 {
@@ -46,15 +47,15 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = {
-            let _guard = this.call.as_ref().map(|c| c.cx.clone().attach());
+            let _attached = this.call.as_ref().map(Call::attach);
             ready!(this.inner.poll(cx))
         };
         let call = this.call.take();
         Poll::Ready(match result {
-            Ok(response) => Ok(wrap_response(response, call, true)),
+            Ok(response) => Ok(on_response(response, call, true)),
             Err(e) => {
-                if let Some(mut call) = call {
-                    call.finish(tonic::Code::Unknown, Some("the service failed"));
+                if let Some(call) = call {
+                    on_failure(call, &e);
                 }
                 Err(e)
             }
@@ -62,10 +63,17 @@ where
     }
 }
 
+/// The handler (the inner service) failed instead of answering: an
+/// exception, `error.type` its Rust type (`_OTHER` for a boxed error),
+/// recorded as `UNKNOWN`.
+fn on_failure<E: std::fmt::Display>(mut call: Call, error: &E) {
+    call.fail(&Raised::handler::<E>(error));
+}
+
 /// Finishes `call` now if the response headers carry its status
 /// (trailers-only response, or a non-200 HTTP status), else hands it to the
 /// body, which finishes it at the trailers.
-pub(crate) fn wrap_response<B>(
+pub(crate) fn on_response<B>(
     response: Response<B>,
     call: Option<Call>,
     attach: bool,

@@ -6,6 +6,6 @@ mod layer;
 mod service;
 
 pub use future::ServerResponseFuture;
-pub(crate) use future::wrap_response;
+pub(crate) use future::on_response;
 pub use layer::GrpcServerLayer;
 pub use service::GrpcServerService;

@@ -35,6 +35,7 @@ impl<S> GrpcServerService<S> {
 impl<S, B, ResB> Service<Request<B>> for GrpcServerService<S>
 where
     S: Service<Request<tonic::body::Body>, Response = Response<ResB>>,
+    S::Error: std::fmt::Display,
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<crate::BoxError>,
     ResB: Body<Data = Bytes>,
@@ -48,22 +49,36 @@ where
         self.inner.poll_ready(cx)
     }
 
+    /// The steps of a server call: `Call::start` (filter, extract the
+    /// caller's context, name, attributes, start the SERVER span), count the
+    /// received messages (dup mode), `Call::attach` while the inner
+    /// service is called; the `ServerResponseFuture` then finishes the
+    /// call in `on_response` / `on_failure`.
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        let call = Call::start(&self.shared, &mut req);
-        let Some(call) = call else {
+        let Some(call) = Call::start(&self.shared, &mut req) else {
             let req = req.map(tonic::body::Body::new);
             return ServerResponseFuture::new(self.inner.call(req), None);
         };
-        let req = if call.dup() {
-            let cx = call.cx.clone();
-            req.map(|b| tonic::body::Body::new(CountingBody::new(b, cx, MessageKind::Received)))
-        } else {
-            req.map(tonic::body::Body::new)
-        };
+        let req = count_received(&call, req);
         let fut = {
-            let _guard = call.cx.clone().attach();
+            let _attached = call.attach();
             self.inner.call(req)
         };
         ServerResponseFuture::new(fut, Some(call))
+    }
+}
+
+/// The request body for the inner service: in dup mode it counts the
+/// received messages as `rpc.message` events.
+fn count_received<B>(call: &Call, req: Request<B>) -> Request<tonic::body::Body>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<crate::BoxError>,
+{
+    if call.dup() {
+        let cx = call.cx.clone();
+        req.map(|b| tonic::body::Body::new(CountingBody::new(b, cx, MessageKind::Received)))
+    } else {
+        req.map(tonic::body::Body::new)
     }
 }
