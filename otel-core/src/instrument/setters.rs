@@ -39,20 +39,20 @@ macro_rules! instrumentation_setters {
     (@providers $field:ident) => {
         /// Records spans with this tracer provider (any
         /// `opentelemetry::trace::TracerProvider`) instead of the global one.
-        pub fn tracer_provider<P>(mut self, provider: &P) -> Self
+        pub fn tracer_provider<Provider>(mut self, provider: &Provider) -> Self
         where
-            P: $crate::opentelemetry::trace::TracerProvider,
-            P::Tracer: Send + Sync + 'static,
-            <P::Tracer as $crate::opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
+            Provider: $crate::opentelemetry::trace::TracerProvider,
+            Provider::Tracer: Send + Sync + 'static,
+            <Provider::Tracer as $crate::opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
         {
             self.$field.set_tracer_provider(provider);
             self
         }
 
         /// Records metrics with this meter provider instead of the global one.
-        pub fn meter_provider<P>(mut self, provider: &P) -> Self
+        pub fn meter_provider<Provider>(mut self, provider: &Provider) -> Self
         where
-            P: $crate::opentelemetry::metrics::MeterProvider + ?Sized,
+            Provider: $crate::opentelemetry::metrics::MeterProvider + ?Sized,
         {
             self.$field.set_meter_provider(provider);
             self
@@ -61,10 +61,10 @@ macro_rules! instrumentation_setters {
         /// Emits exception log records (when the exception signal includes
         /// logs) through this logger provider instead of the one
         /// `otel_core::init` installed.
-        pub fn logger_provider<P>(mut self, provider: &P) -> Self
+        pub fn logger_provider<Provider>(mut self, provider: &Provider) -> Self
         where
-            P: $crate::opentelemetry::logs::LoggerProvider,
-            P::Logger: Send + Sync + 'static,
+            Provider: $crate::opentelemetry::logs::LoggerProvider,
+            Provider::Logger: Send + Sync + 'static,
         {
             self.$field.set_logger_provider(provider);
             self
@@ -93,10 +93,10 @@ macro_rules! instrumentation_setters {
         /// attributes. Credentials ([`SENSITIVE_HEADERS`]($crate::instrument::SENSITIVE_HEADERS))
         /// are refused unless [`allow_sensitive_headers`](Self::allow_sensitive_headers)
         /// names them.
-        pub fn capture_response_headers<I, S>(mut self, names: I) -> Self
+        pub fn capture_response_headers<Names, Name>(mut self, names: Names) -> Self
         where
-            I: IntoIterator<Item = S>,
-            S: AsRef<str>,
+            Names: IntoIterator<Item = Name>,
+            Name: AsRef<str>,
         {
             self.$field.set_response_headers(names);
             self
@@ -108,10 +108,10 @@ macro_rules! instrumentation_setters {
         /// attributes. Credentials ([`SENSITIVE_HEADERS`]($crate::instrument::SENSITIVE_HEADERS))
         /// are refused unless [`allow_sensitive_headers`](Self::allow_sensitive_headers)
         /// names them.
-        pub fn capture_request_headers<I, S>(mut self, names: I) -> Self
+        pub fn capture_request_headers<Names, Name>(mut self, names: Names) -> Self
         where
-            I: IntoIterator<Item = S>,
-            S: AsRef<str>,
+            Names: IntoIterator<Item = Name>,
+            Name: AsRef<str>,
         {
             self.$field.set_request_headers(names);
             self
@@ -120,10 +120,10 @@ macro_rules! instrumentation_setters {
         /// Lets the capture lists record these sensitive headers
         /// (`authorization`, `cookie`, ...): credentials end up in your
         /// telemetry, so this is an explicit decision.
-        pub fn allow_sensitive_headers<I, S>(mut self, names: I) -> Self
+        pub fn allow_sensitive_headers<Names, Name>(mut self, names: Names) -> Self
         where
-            I: IntoIterator<Item = S>,
-            S: AsRef<str>,
+            Names: IntoIterator<Item = Name>,
+            Name: AsRef<str>,
         {
             self.$field.set_allowed_sensitive_headers(names);
             self
