@@ -3,7 +3,9 @@
 //! `OTEL_RESOURCE_ATTRIBUTES`, which win over the name compiled in), and
 //! stopped with SIGTERM right after a request. The request's span must reach
 //! the collector (the default batch delay is 5 s: without the graceful stop
-//! the process would die with exit 143 and the span would be lost).
+//! the process would die with exit 143 and the span would be lost), with the
+//! handler's `#[instrument]`ed function as its child span and the function's
+//! `tracing::info!` as a log record in that span.
 
 #![cfg(unix)]
 
@@ -49,7 +51,8 @@ fn deployed_by_the_environment_and_stopped_by_sigterm() {
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", collector.grpc_endpoint())
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
         .env("OTEL_METRICS_EXPORTER", "none")
-        .env("OTEL_LOGS_EXPORTER", "none")
+        .env("OTEL_LOGS_EXPORTER", "otlp")
+        .env("RUST_LOG", "info")
         // The default batch delay (5 s): the span is still queued at SIGTERM.
         .env_remove("OTEL_BSP_SCHEDULE_DELAY")
         .stdout(Stdio::null())
@@ -91,7 +94,7 @@ fn deployed_by_the_environment_and_stopped_by_sigterm() {
         "exit after SIGTERM: {exit:?} (143 = killed by it)"
     );
 
-    let spans = collector.wait_for_spans(1, Duration::from_secs(10));
+    let spans = collector.wait_for_spans(2, Duration::from_secs(10));
     let server: Vec<_> = spans
         .iter()
         .filter(|s| s.name == "GET /users/{id}")
@@ -109,4 +112,20 @@ fn deployed_by_the_environment_and_stopped_by_sigterm() {
         "percent-decoded"
     );
     assert_eq!(server[0].resource_str("team"), Some("checkout"));
+
+    // `tracing` joins the trace: `load_user` (#[instrument]) is a child of
+    // the SERVER span, its `info!` a log record in it.
+    let load = spans
+        .iter()
+        .find(|s| s.name == "load_user")
+        .unwrap_or_else(|| panic!("no load_user span: {spans:?}"));
+    assert_eq!(load.trace_id, server[0].trace_id);
+    assert_eq!(load.parent_span_id, server[0].span_id);
+    let logs = collector.wait_for_logs(1, Duration::from_secs(10));
+    let loaded = logs
+        .iter()
+        .find(|l| l.body_str() == Some("user loaded"))
+        .unwrap_or_else(|| panic!("no 'user loaded' log record: {logs:?}"));
+    assert_eq!(loaded.trace_id, load.trace_id);
+    assert_eq!(loaded.span_id, load.span_id);
 }

@@ -1,6 +1,10 @@
 //! An axum service traced with `otel-http`: every request is a SERVER span
 //! named from its route, `/chain/{id}` calls another service with the traced
-//! reqwest client so the trace continues across the hop.
+//! reqwest client so the trace continues across the hop. `/users/{id}` calls
+//! `load_user`, marked with `tracing`'s `#[instrument]` as most services
+//! already mark their functions: through otel-core's `tracing` bridge it is an
+//! INTERNAL span inside the request's SERVER span, and its `tracing::info!`
+//! is a log record carrying the trace and span ids.
 //!
 //! ```text
 //! cargo run -p otel-examples --bin http-server
@@ -25,6 +29,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use bytes::Bytes;
 use otel_core::instrument::not;
+use otel_core::tracing_bridge::TracingOptions;
 use otel_http::client::TracingMiddleware;
 use otel_http::filter::health_check;
 use otel_http::server::ServerLayer;
@@ -37,10 +42,21 @@ struct AppState {
 }
 
 async fn user(Path(id): Path<u32>) -> impl IntoResponse {
+    let name = load_user(id).await;
     (
         [("content-type", "application/json")],
-        format!("{{\"id\":{id},\"name\":\"user-{id}\"}}"),
+        format!("{{\"id\":{id},\"name\":\"{name}\"}}"),
     )
+}
+
+/// A stand-in for a database lookup. `#[instrument]` makes it a span, child
+/// of the SERVER span of the request that called it; the event becomes an
+/// OpenTelemetry log record in that span.
+#[tracing::instrument]
+async fn load_user(id: u32) -> String {
+    let name = format!("user-{id}");
+    tracing::info!(user.name = %name, "user loaded");
+    name
 }
 
 async fn stream() -> Body {
@@ -74,6 +90,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let telemetry = otel_core::Telemetry::builder()
         .service_name("http-server")
         .console_when_unconfigured(true)
+        // `tracing` spans and events join the traces (feature `tracing`).
+        .with_tracing(TracingOptions::default())
         .install()?;
 
     let addr: SocketAddr = std::env::var("LISTEN_ADDR")
