@@ -153,6 +153,7 @@
 //!   `tokio-postgres`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod breaker;
 mod failure;
