@@ -177,7 +177,7 @@ impl Raised {
     /// `error.type` by the family's rule: a `tonic::Status` the error is
     /// (rule 1: its code name), else the Rust type `E` of the error
     /// (rule 3), `_OTHER` when `E` is a type-erased box (rule 4).
-    pub fn new<E>(error: BoxError) -> Raised {
+    pub(crate) fn new<E>(error: BoxError) -> Raised {
         match error.downcast::<Status>() {
             Ok(status) => {
                 let error_type = code_name(status.code());
@@ -197,7 +197,7 @@ impl Raised {
 impl Raised {
     /// A failing inner service of a server (the handler): `UNKNOWN`, with
     /// `error.type` the Rust type `E` (`_OTHER` for a type-erased box).
-    pub fn handler<E: std::fmt::Display>(error: &E) -> Raised {
+    pub(crate) fn handler<E: std::fmt::Display>(error: &E) -> Raised {
         Raised {
             status: Status::new(Code::Unknown, error.to_string()),
             error_type: erased_or_type::<E>(),
@@ -225,7 +225,7 @@ impl Call {
     /// the span with the core's `SpanStarter` (late attributes only when it
     /// records), [`inject`] (client).
     /// `None` when the filter skips the call.
-    pub fn start<B>(shared: &Arc<Shared>, req: &mut http::Request<B>) -> Option<Call> {
+    pub(crate) fn start<B>(shared: &Arc<Shared>, req: &mut http::Request<B>) -> Option<Call> {
         if !traced(shared, req.uri().path()) {
             return None;
         }
@@ -285,16 +285,16 @@ impl Call {
     }
 
     /// Step 7: the call's span as the current context, while the guard lives.
-    pub fn attach(&self) -> ContextGuard {
+    pub(crate) fn attach(&self) -> ContextGuard {
         self.cx.clone().attach()
     }
 
-    pub fn dup(&self) -> bool {
+    pub(crate) fn dup(&self) -> bool {
         self.shared.dup
     }
 
     /// Records response metadata present in `headers` (initial headers or trailers).
-    pub fn capture_response_metadata(&self, headers: &HeaderMap) {
+    pub(crate) fn capture_response_metadata(&self, headers: &HeaderMap) {
         if self.shared.response_metadata.is_empty() {
             return;
         }
@@ -306,7 +306,7 @@ impl Call {
 
     /// Data of the response body: SENT messages on a server, RECEIVED on a
     /// client (events only in dup mode).
-    pub fn on_response_data(&mut self, data: &[u8]) {
+    pub(crate) fn on_response_data(&mut self, data: &[u8]) {
         if self.shared.dup {
             let (counter, kind) = match self.shared.side {
                 Side::Server => (&mut self.sent, MessageKind::Sent),
@@ -321,7 +321,7 @@ impl Call {
     /// Step 8: ends the call with the status `code` the peer (or the
     /// handler) gave: span status and `error.type` per the side's table
     /// (a status is no exception), span end, duration metrics.
-    pub fn finish(&mut self, code: Code, message: Option<&str>) {
+    pub(crate) fn finish(&mut self, code: Code, message: Option<&str>) {
         let failed = match self.shared.side {
             Side::Server => is_server_error(code),
             Side::Client => is_client_error(code),
@@ -335,7 +335,7 @@ impl Call {
     /// as an exception (`rpc.server.call.exception` /
     /// `rpc.client.call.exception` per the exception signal), with the
     /// `error.type` of [`Raised::new`].
-    pub fn fail(&mut self, raised: &Raised) {
+    pub(crate) fn fail(&mut self, raised: &Raised) {
         let message = raised.status.message();
         self.end(
             raised.status.code(),
@@ -521,7 +521,7 @@ pub(crate) struct MessageCounter {
 impl MessageCounter {
     /// Feeds `data`; calls `on_message(id, compressed, len)` once per message
     /// header, with ids starting at 1.
-    pub fn feed(&mut self, mut data: &[u8], mut on_message: impl FnMut(u32, bool, u32)) {
+    pub(crate) fn feed(&mut self, mut data: &[u8], mut on_message: impl FnMut(u32, bool, u32)) {
         while !data.is_empty() {
             if self.remaining > 0 {
                 let skip = data.len().min(self.remaining as usize);

@@ -23,7 +23,7 @@ pub(crate) struct MethodInfo {
 
 impl MethodInfo {
     /// Parses `path`. When `known` is set, a method not in it is `_OTHER`.
-    pub fn from_path(path: &str, known: Option<&HashSet<Box<str>>>) -> Self {
+    pub(crate) fn from_path(path: &str, known: Option<&HashSet<Box<str>>>) -> Self {
         let name = path.strip_prefix('/').unwrap_or(path);
         let well_formed = match name.split_once('/') {
             Some((service, method)) => {
@@ -50,17 +50,17 @@ impl MethodInfo {
         }
     }
 
-    pub fn is_other(&self) -> bool {
+    pub(crate) fn is_other(&self) -> bool {
         self.original.is_some()
     }
 
     /// `pkg.Service` (old `rpc.service`), `None` for `_OTHER`.
-    pub fn service(&self) -> Option<&str> {
+    pub(crate) fn service(&self) -> Option<&str> {
         (!self.is_other()).then(|| &self.full[..self.service_len])
     }
 
     /// The short method name (old `rpc.method`): `Method`, or `_OTHER`.
-    pub fn short(&self) -> &str {
+    pub(crate) fn short(&self) -> &str {
         if self.is_other() {
             OTHER
         } else {
@@ -69,7 +69,7 @@ impl MethodInfo {
     }
 
     /// The span name: `pkg.Service/Method`, or `grpc` when unknown.
-    pub fn span_name(&self) -> Cow<'static, str> {
+    pub(crate) fn span_name(&self) -> Cow<'static, str> {
         self.span_name.clone()
     }
 }
@@ -90,7 +90,7 @@ pub(crate) struct MethodCache {
 
 impl MethodCache {
     /// The method of `path` ([`MethodInfo::from_path`]).
-    pub fn get(&self, path: &str, known: Option<&HashSet<Box<str>>>) -> MethodInfo {
+    pub(crate) fn get(&self, path: &str, known: Option<&HashSet<Box<str>>>) -> MethodInfo {
         if let Ok(map) = self.map.read()
             && let Some(info) = map.get(path)
         {

@@ -31,7 +31,7 @@ pub(crate) enum Peer {
 impl Peer {
     /// Server: the peer tonic's transport recorded for the connection.
     #[cfg(feature = "connect-info")]
-    pub fn of_connection(extensions: &http::Extensions) -> Option<Peer> {
+    pub(crate) fn of_connection(extensions: &http::Extensions) -> Option<Peer> {
         use tonic::transport::server::TcpConnectInfo;
         if let Some(tcp) = extensions.get::<TcpConnectInfo>() {
             return tcp
@@ -51,12 +51,12 @@ impl Peer {
 
     /// Server without the `connect-info` feature: unknown.
     #[cfg(not(feature = "connect-info"))]
-    pub fn of_connection(_extensions: &http::Extensions) -> Option<Peer> {
+    pub(crate) fn of_connection(_extensions: &http::Extensions) -> Option<Peer> {
         None
     }
 
     /// Client: the target, when it is an IP literal.
-    pub fn of_target(server: &ServerAddress) -> Option<Peer> {
+    pub(crate) fn of_target(server: &ServerAddress) -> Option<Peer> {
         server
             .address()
             .parse::<IpAddr>()
@@ -65,7 +65,7 @@ impl Peer {
     }
 
     /// Appends `network.peer.address` (and `network.peer.port`).
-    pub fn attributes(self, out: &mut Vec<KeyValue>) {
+    pub(crate) fn attributes(self, out: &mut Vec<KeyValue>) {
         match self {
             Peer::Ip(ip, port) => {
                 out.push(KeyValue::new(names::NETWORK_PEER_ADDRESS, ip.to_string()));

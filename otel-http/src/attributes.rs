@@ -15,25 +15,25 @@ use otel_core::semconv::attribute as sc;
 /// Attribute names of the conventions before HTTP stabilisation, emitted in
 /// addition to the stable ones when `OTEL_SEMCONV_STABILITY_OPT_IN=http/dup`.
 pub(crate) mod old {
-    pub const HTTP_METHOD: &str = "http.method";
-    pub const HTTP_STATUS_CODE: &str = "http.status_code";
-    pub const HTTP_URL: &str = "http.url";
-    pub const HTTP_TARGET: &str = "http.target";
-    pub const HTTP_SCHEME: &str = "http.scheme";
-    pub const HTTP_CLIENT_IP: &str = "http.client_ip";
-    pub const NET_PEER_NAME: &str = "net.peer.name";
-    pub const NET_PEER_PORT: &str = "net.peer.port";
-    pub const NET_HOST_NAME: &str = "net.host.name";
-    pub const NET_HOST_PORT: &str = "net.host.port";
-    pub const NET_SOCK_PEER_ADDR: &str = "net.sock.peer.addr";
-    pub const NET_SOCK_PEER_PORT: &str = "net.sock.peer.port";
-    pub const NET_PROTOCOL_NAME: &str = "net.protocol.name";
-    pub const NET_PROTOCOL_VERSION: &str = "net.protocol.version";
-    pub const HTTP_REQUEST_CONTENT_LENGTH: &str = "http.request_content_length";
-    pub const HTTP_RESPONSE_CONTENT_LENGTH: &str = "http.response_content_length";
-    pub const HTTP_RESEND_COUNT: &str = "http.resend_count";
-    pub const HTTP_SERVER_DURATION: &str = "http.server.duration";
-    pub const HTTP_CLIENT_DURATION: &str = "http.client.duration";
+    pub(crate) const HTTP_METHOD: &str = "http.method";
+    pub(crate) const HTTP_STATUS_CODE: &str = "http.status_code";
+    pub(crate) const HTTP_URL: &str = "http.url";
+    pub(crate) const HTTP_TARGET: &str = "http.target";
+    pub(crate) const HTTP_SCHEME: &str = "http.scheme";
+    pub(crate) const HTTP_CLIENT_IP: &str = "http.client_ip";
+    pub(crate) const NET_PEER_NAME: &str = "net.peer.name";
+    pub(crate) const NET_PEER_PORT: &str = "net.peer.port";
+    pub(crate) const NET_HOST_NAME: &str = "net.host.name";
+    pub(crate) const NET_HOST_PORT: &str = "net.host.port";
+    pub(crate) const NET_SOCK_PEER_ADDR: &str = "net.sock.peer.addr";
+    pub(crate) const NET_SOCK_PEER_PORT: &str = "net.sock.peer.port";
+    pub(crate) const NET_PROTOCOL_NAME: &str = "net.protocol.name";
+    pub(crate) const NET_PROTOCOL_VERSION: &str = "net.protocol.version";
+    pub(crate) const HTTP_REQUEST_CONTENT_LENGTH: &str = "http.request_content_length";
+    pub(crate) const HTTP_RESPONSE_CONTENT_LENGTH: &str = "http.response_content_length";
+    pub(crate) const HTTP_RESEND_COUNT: &str = "http.resend_count";
+    pub(crate) const HTTP_SERVER_DURATION: &str = "http.server.duration";
+    pub(crate) const HTTP_CLIENT_DURATION: &str = "http.client.duration";
 }
 
 /// The environment variable that replaces the list of known HTTP methods.
@@ -131,7 +131,7 @@ pub(crate) struct MethodAttr {
 }
 
 impl MethodAttr {
-    pub fn new(known: &KnownMethods, method: &Method) -> Self {
+    pub(crate) fn new(known: &KnownMethods, method: &Method) -> Self {
         if known.is_known(method) {
             MethodAttr {
                 value: static_method(method),
@@ -146,7 +146,7 @@ impl MethodAttr {
     }
 
     /// The method part of a span name.
-    pub fn name_part(&self) -> Cow<'static, str> {
+    pub(crate) fn name_part(&self) -> Cow<'static, str> {
         if self.other {
             Cow::Borrowed("HTTP")
         } else {
@@ -154,7 +154,7 @@ impl MethodAttr {
         }
     }
 
-    pub fn push(&self, method: &Method, dup: bool, out: &mut Vec<KeyValue>) {
+    pub(crate) fn push(&self, method: &Method, dup: bool, out: &mut Vec<KeyValue>) {
         out.push(KeyValue::new(sc::HTTP_REQUEST_METHOD, self.value.clone()));
         if self.other {
             out.push(KeyValue::new(
@@ -247,7 +247,7 @@ pub(crate) struct RequestHeaders<'a> {
 }
 
 impl<'a> RequestHeaders<'a> {
-    pub fn new(headers: &'a HeaderMap) -> Self {
+    pub(crate) fn new(headers: &'a HeaderMap) -> Self {
         RequestHeaders {
             headers,
             forwarded: Cell::new(None),
@@ -262,7 +262,7 @@ impl<'a> RequestHeaders<'a> {
     /// Reads every header not read yet in one pass over a small header map
     /// (cheaper than the hashed lookups then); a large map keeps the lazy
     /// lookups. Call it when most of the headers are about to be needed.
-    pub fn prefetch(&self) {
+    pub(crate) fn prefetch(&self) {
         if self.headers.len() > PREFETCH_MAX_HEADERS {
             return;
         }
@@ -317,13 +317,13 @@ impl<'a> RequestHeaders<'a> {
     }
 
     /// `User-Agent`.
-    pub fn user_agent(&self) -> Option<&'a str> {
+    pub(crate) fn user_agent(&self) -> Option<&'a str> {
         self.cached(&self.user_agent, &USER_AGENT)
     }
 
     /// The original client address: `Forwarded: for=`, then the first
     /// `X-Forwarded-For` entry. Ports and IPv6 brackets are removed.
-    pub fn client(&self) -> Option<&'a str> {
+    pub(crate) fn client(&self) -> Option<&'a str> {
         if let Some(v) = self.forwarded().and_then(|f| forwarded_param_of(f, "for")) {
             // `for=unknown` and obfuscated identifiers (`_hidden`) are kept as
             // given: they are what the proxy chose to say.
@@ -338,7 +338,7 @@ impl<'a> RequestHeaders<'a> {
     }
 
     /// The original scheme: `Forwarded: proto=`, then `X-Forwarded-Proto`.
-    pub fn scheme(&self) -> Option<&'static str> {
+    pub(crate) fn scheme(&self) -> Option<&'static str> {
         let v = self
             .forwarded()
             .and_then(|f| forwarded_param_of(f, "proto"))
@@ -358,7 +358,7 @@ impl<'a> RequestHeaders<'a> {
     /// `server.address` / `server.port` of a server request: `Forwarded:
     /// host=` or `X-Forwarded-Host`, then the URI authority (`:authority`),
     /// then `Host`.
-    pub fn server_host<'u>(&self, uri: &'u http::Uri) -> Option<(&'u str, Option<u16>)>
+    pub(crate) fn server_host<'u>(&self, uri: &'u http::Uri) -> Option<(&'u str, Option<u16>)>
     where
         'a: 'u,
     {

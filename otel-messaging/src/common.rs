@@ -286,7 +286,7 @@ pub(crate) struct Operation {
 }
 
 impl Operation {
-    pub fn new(system: &'static str, name: &'static str, op_type: OperationType) -> Self {
+    pub(crate) fn new(system: &'static str, name: &'static str, op_type: OperationType) -> Self {
         Self {
             system,
             name,
@@ -305,7 +305,7 @@ impl Operation {
         }
     }
 
-    pub fn destination(mut self, name: impl Into<String>) -> Self {
+    pub(crate) fn destination(mut self, name: impl Into<String>) -> Self {
         self.destination = Some(name.into());
         self
     }

@@ -119,7 +119,8 @@
 //! //   otel_messaging::kafka::TracedProducer::new(future_producer, instrumentation.clone())
 //! ```
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod common;
 #[cfg(feature = "kafka")]

@@ -152,7 +152,8 @@
 //!   inside the participant's own database transaction) over
 //!   `tokio-postgres`.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod breaker;
 mod failure;

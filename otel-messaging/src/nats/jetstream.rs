@@ -24,9 +24,9 @@ use super::{NatsHeaderExtractor, OutgoingNats, TracedClient};
 use crate::common::{Delivered, Operation, OperationSpan, OperationType, settle, shared_value};
 
 /// Span attribute: the JetStream stream name (project convention).
-pub const NATS_STREAM: &str = "messaging.nats.stream.name";
+pub(crate) const NATS_STREAM: &str = "messaging.nats.stream.name";
 /// Span attribute: the message's stream sequence (project convention).
-pub const NATS_STREAM_SEQUENCE: &str = "messaging.nats.stream.sequence";
+pub(crate) const NATS_STREAM_SEQUENCE: &str = "messaging.nats.stream.sequence";
 
 /// A JetStream context whose publishes and consumed messages are traced.
 #[derive(Clone, Debug)]

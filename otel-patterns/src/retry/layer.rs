@@ -60,7 +60,7 @@ impl<B: 'static, E: 'static> RetryLayer<http::Response<B>, E> {
 }
 
 /// The default classification of [`RetryLayer::new`].
-pub fn http_classify<B, E>(r: &Result<http::Response<B>, E>) -> RetryDecision {
+pub(crate) fn http_classify<B, E>(r: &Result<http::Response<B>, E>) -> RetryDecision {
     let resp = match r {
         Err(_) => return RetryDecision::Retry,
         Ok(resp) => resp,

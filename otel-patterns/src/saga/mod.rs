@@ -440,19 +440,19 @@ const KIND: &str = "saga";
 const DEFAULT_RECOVERY_LEASE: Duration = Duration::from_secs(300);
 
 mod st {
-    pub const RUNNING: &str = "running";
-    pub const COMPENSATING: &str = "compensating";
-    pub const COMPLETED: &str = "completed";
-    pub const COMPENSATED: &str = "compensated";
-    pub const STUCK: &str = "stuck";
-    pub const PENDING: &str = "pending";
-    pub const STARTED: &str = "started";
-    pub const DONE: &str = "done";
-    pub const FAILED: &str = "failed";
-    pub const IN_DOUBT: &str = "in_doubt";
-    pub const STEP_COMPENSATING: &str = "compensating";
-    pub const STEP_COMPENSATED: &str = "compensated";
-    pub const COMPENSATION_FAILED: &str = "compensation_failed";
+    pub(crate) const RUNNING: &str = "running";
+    pub(crate) const COMPENSATING: &str = "compensating";
+    pub(crate) const COMPLETED: &str = "completed";
+    pub(crate) const COMPENSATED: &str = "compensated";
+    pub(crate) const STUCK: &str = "stuck";
+    pub(crate) const PENDING: &str = "pending";
+    pub(crate) const STARTED: &str = "started";
+    pub(crate) const DONE: &str = "done";
+    pub(crate) const FAILED: &str = "failed";
+    pub(crate) const IN_DOUBT: &str = "in_doubt";
+    pub(crate) const STEP_COMPENSATING: &str = "compensating";
+    pub(crate) const STEP_COMPENSATED: &str = "compensated";
+    pub(crate) const COMPENSATION_FAILED: &str = "compensation_failed";
 }
 
 /// The failure that triggered compensations.
