@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use http::HeaderMap;
-use otel_core::instrument::{ErrorRecord, OTHER, ResendCount, record_exception, type_error_type};
+use otel_core::instrument::{ErrorRecord, ResendCount, record_exception, type_error_type};
 use otel_core::opentelemetry::trace::{Link, SpanBuilder, SpanKind, TraceContextExt};
 use otel_core::opentelemetry::{Context, ContextGuard, KeyValue, StringValue, Value};
 use otel_core::propagation::{HeaderExtractor, HeaderInjector};
@@ -188,7 +188,7 @@ impl Raised {
             }
             Err(error) => Raised {
                 status: Status::from_error(error),
-                error_type: erased_or_type::<E>(),
+                error_type: type_error_type::<E>(),
             },
         }
     }
@@ -200,23 +200,9 @@ impl Raised {
     pub(crate) fn handler<E: std::fmt::Display>(error: &E) -> Raised {
         Raised {
             status: Status::new(Code::Unknown, error.to_string()),
-            error_type: erased_or_type::<E>(),
+            error_type: type_error_type::<E>(),
         }
     }
-}
-
-/// [`type_error_type`], or `_OTHER` for the type-erased error boxes (rule 4
-/// of the error.type rule: the type says nothing about the error).
-fn erased_or_type<E>() -> &'static str {
-    use std::any::type_name;
-    use std::error::Error;
-    let name = type_error_type::<E>();
-    let erased = [
-        type_name::<BoxError>(),
-        type_name::<Box<dyn Error + Send>>(),
-        type_name::<Box<dyn Error>>(),
-    ];
-    if erased.contains(&name) { OTHER } else { name }
 }
 
 impl Call {

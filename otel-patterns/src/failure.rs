@@ -6,9 +6,7 @@ use crate::names;
 use crate::saga::{BoxError, StepError};
 use opentelemetry::Context;
 use opentelemetry::trace::TraceContextExt;
-use otel_core::instrument::{
-    ErrorRecord, ExceptionEvent, ExceptionEvents, record_exception, type_error_type,
-};
+use otel_core::instrument::{ErrorRecord, ExceptionEvent, ExceptionEvents, record_exception};
 use otel_core::opentelemetry;
 use std::borrow::Cow;
 
@@ -26,13 +24,6 @@ pub(crate) const TX_PARTICIPANT_EXCEPTION: ExceptionEvent =
 /// Exception log records of a retry attempt that failed with an error.
 pub(crate) const RETRY_ATTEMPT_EXCEPTION: ExceptionEvent =
     ExceptionEvent::warn(names::RETRY_ATTEMPT_EXCEPTION);
-
-/// `error.type` of an error of the static type `E`: its full Rust type path
-/// (rule 3), or [`OTHER`] when `E` is type-erased (rule 4): the core's
-/// [`type_error_type`].
-pub(crate) fn static_error_type<E: ?Sized>() -> &'static str {
-    type_error_type::<E>()
-}
 
 /// `error.type` of a boxed error: the class a [`StepError`] names (rule 2),
 /// else `fallback` (what the error's static type said before it was boxed,

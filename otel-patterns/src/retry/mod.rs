@@ -28,7 +28,7 @@ pub use backoff::{Backoff, Jitter};
 pub use budget::RetryBudget;
 pub use layer::{RetryLayer, RetryService};
 
-use crate::failure::{self, RETRY_ATTEMPT_EXCEPTION};
+use crate::failure::RETRY_ATTEMPT_EXCEPTION;
 use crate::instrumentation::{self, Instruments, shared_kv};
 use crate::names;
 use opentelemetry::metrics::{Counter, Histogram};
@@ -397,7 +397,7 @@ impl RetryPolicy {
                 // The attempt recorded the exception; the call ends with the
                 // last attempt's error.type.
                 let error_type = if result.is_err() {
-                    failure::static_error_type::<E>()
+                    otel_core::instrument::type_error_type::<E>()
                 } else {
                     RETRYABLE_RESULT.error_type.as_ref()
                 };
@@ -430,7 +430,7 @@ const RETRYABLE_RESULT: ErrorRecord<'static> = ErrorRecord {
 /// type path (`_OTHER` for a type-erased `BoxError`); an exception.
 fn attempt_error<E>() -> ErrorRecord<'static> {
     ErrorRecord {
-        error_type: Cow::Borrowed(failure::static_error_type::<E>()),
+        error_type: Cow::Borrowed(otel_core::instrument::type_error_type::<E>()),
         message: None,
         exception: true,
     }

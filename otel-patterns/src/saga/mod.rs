@@ -167,7 +167,7 @@ where
         let fut = f(cx);
         Box::pin(async move {
             fut.await.map_err(|e| {
-                let fallback = failure::static_error_type::<E>();
+                let fallback = otel_core::instrument::type_error_type::<E>();
                 let e: BoxError = e.into();
                 StepFailure {
                     error_type: failure::boxed_error_type(&e, fallback),
@@ -1125,7 +1125,7 @@ fn step_failure<'a>(error_type: &'a str, message: Option<&'a str>) -> ErrorRecor
 /// The log refused a write: the saga's failure (an exception).
 fn log_failure(e: &LogError) -> ErrorRecord<'static> {
     ErrorRecord {
-        error_type: Cow::Borrowed(failure::static_error_type::<LogError>()),
+        error_type: Cow::Borrowed(otel_core::instrument::type_error_type::<LogError>()),
         message: Some(Cow::Owned(e.to_string())),
         exception: true,
     }

@@ -404,7 +404,9 @@ impl Coordinator {
                 record_exception(
                     &span,
                     &ErrorRecord {
-                        error_type: Cow::Borrowed(failure::static_error_type::<LogError>()),
+                        error_type: Cow::Borrowed(
+                            otel_core::instrument::type_error_type::<LogError>(),
+                        ),
                         message: Some(Cow::Owned(e.to_string())),
                         exception: true,
                     },
