@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # RUSTC_WRAPPER for an "own-code coverage" fuzz build. It keeps cargo-fuzz's
 # SanitizerCoverage flags (edge counters, PC table, compare tracing) only for
-# crates whose sources are in this repository (otel-core, otel-http,
-# otel-messaging, the harnesses in fuzz/) and compiles every dependency
+# crates whose sources are in this repository (otel-kit-core, otel-kit-http,
+# otel-kit-messaging, the harnesses in fuzz/) and compiles every dependency
 # (http, hashbrown, the opentelemetry crates, async-nats, lapin, rdkafka, ...)
 # with the same flags minus the instrumentation; std is never instrumented.
 # libFuzzer's `cov` then counts edges of code compiled in our crates, which

@@ -1,4 +1,4 @@
-//! otel-grpc's server layer next to tonic-tracing-opentelemetry 0.42.1 (the
+//! otel-kit-grpc's server layer next to tonic-tracing-opentelemetry 0.42.1 (the
 //! tonic layer users would pick instead; it resolves to opentelemetry
 //! 0.33), per unary call: in-process `Service::call` on a current-thread
 //! runtime, request with a sampled `traceparent`, response one message then
@@ -13,7 +13,7 @@
 //! `tracing` subscriber with the `tracing-opentelemetry` layer and a filter
 //! letting its `otel::tracing` target through at TRACE, the W3C propagator
 //! installed globally (it reads the global one). It ends its span when the
-//! response headers arrive and never reads the trailers; otel-grpc ends its
+//! response headers arrive and never reads the trailers; otel-kit-grpc ends its
 //! span at the trailers and also records the duration histogram (with a
 //! live reader).
 
@@ -25,17 +25,17 @@ use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, Request, Response};
 use http_body::{Body, Frame};
-use otel_core::opentelemetry::global;
-use otel_core::opentelemetry::trace::TracerProvider as _;
-use otel_core::opentelemetry_sdk::error::OTelSdkResult;
-use otel_core::opentelemetry_sdk::metrics::data::ResourceMetrics;
-use otel_core::opentelemetry_sdk::metrics::exporter::PushMetricExporter;
-use otel_core::opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
-use otel_core::opentelemetry_sdk::trace::{
+use otel_kit_core::opentelemetry::global;
+use otel_kit_core::opentelemetry::trace::TracerProvider as _;
+use otel_kit_core::opentelemetry_sdk::error::OTelSdkResult;
+use otel_kit_core::opentelemetry_sdk::metrics::data::ResourceMetrics;
+use otel_kit_core::opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use otel_kit_core::opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
+use otel_kit_core::opentelemetry_sdk::trace::{
     BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter,
 };
-use otel_core::propagation::TraceContextPropagator;
-use otel_grpc::GrpcServerLayer;
+use otel_kit_core::propagation::TraceContextPropagator;
+use otel_kit_grpc::GrpcServerLayer;
 use tower::{Layer, Service, ServiceExt, service_fn};
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -48,7 +48,7 @@ impl SpanExporter for Discard {
     }
 }
 
-/// Keeps otel-grpc's histogram live (a reader is attached) without exporting
+/// Keeps otel-kit-grpc's histogram live (a reader is attached) without exporting
 /// during the run.
 #[derive(Debug)]
 struct DiscardMetrics;

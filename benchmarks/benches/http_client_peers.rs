@@ -1,4 +1,4 @@
-//! otel-http's reqwest middleware side by side with reqwest-tracing, the
+//! otel-kit-http's reqwest middleware side by side with reqwest-tracing, the
 //! client-side peer, in one run: per-request cost of
 //! `reqwest_middleware::ClientWithMiddleware::get(..).send()` with no
 //! network (the last middleware answers `200` itself, so only the
@@ -6,7 +6,7 @@
 //! thread runtime, BatchSpanProcessor with an exporter that does nothing.
 //!
 //! - `bare`: the stack with only the answering middleware.
-//! - `otel_http`: `otel_http::client::TracingMiddleware` (traces + metrics,
+//! - `otel_kit_http`: `otel_kit_http::client::TracingMiddleware` (traces + metrics,
 //!   and `_no_metrics`), explicit providers, the SDK's W3C propagator as the
 //!   global one (it injects `traceparent`).
 //! - `reqwest_tracing`: reqwest-tracing 0.7 `TracingMiddleware::default()`
@@ -30,14 +30,14 @@ use criterion::{
     BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
 };
 use http::Extensions;
-use otel_core::opentelemetry::global;
-use otel_core::opentelemetry::trace::TracerProvider as _;
-use otel_core::opentelemetry_sdk::metrics::{
+use otel_kit_core::opentelemetry::global;
+use otel_kit_core::opentelemetry::trace::TracerProvider as _;
+use otel_kit_core::opentelemetry_sdk::metrics::{
     InMemoryMetricExporter, PeriodicReader, SdkMeterProvider,
 };
-use otel_core::opentelemetry_sdk::propagation::TraceContextPropagator;
-use otel_core::opentelemetry_sdk::testing::trace::NoopSpanExporter;
-use otel_core::opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use otel_kit_core::opentelemetry_sdk::propagation::TraceContextPropagator;
+use otel_kit_core::opentelemetry_sdk::testing::trace::NoopSpanExporter;
+use otel_kit_core::opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware, Next};
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
@@ -127,13 +127,13 @@ fn bench(c: &mut Criterion) {
 
         for metrics in [true, false] {
             let (tp, mp) = providers(sampled);
-            let middleware = otel_http::client::TracingMiddleware::builder()
+            let middleware = otel_kit_http::client::TracingMiddleware::builder()
                 .tracer_provider(&tp)
                 .meter_provider(&mp)
                 .metrics(metrics)
                 .build_middleware();
             let name = if metrics {
-                format!("otel_http/{suffix}")
+                format!("otel_kit_http/{suffix}")
             } else {
                 format!("otel_http_no_metrics/{suffix}")
             };

@@ -1,4 +1,4 @@
-//! otel-http's server layer side by side with the peers a user would pick
+//! otel-kit-http's server layer side by side with the peers a user would pick
 //! instead, in one run: per-request cost through `Service::call` (no
 //! sockets) of an axum `GET /users/{id}` router, current-thread runtime,
 //! sampled `traceparent` on every request, BatchSpanProcessor with an
@@ -9,9 +9,9 @@
 //! - `bare`: the router alone.
 //! - `floor`: only the work any OpenTelemetry server instrumentation must do
 //!   per request with these providers, inline instead of a layer
-//!   (otel-http's `benches/floor/mod.rs`): no layer can cost less than its
+//!   (otel-kit-http's `benches/floor/mod.rs`): no layer can cost less than its
 //!   overhead, so a ratio target below `floor / peer` cannot be met.
-//! - `otel_http`: `otel_http::server::ServerLayer` (traces + metrics, and
+//! - `otel_kit_http`: `otel_kit_http::server::ServerLayer` (traces + metrics, and
 //!   `_no_metrics`).
 //! - `instrumentation_tower`: opentelemetry-instrumentation-tower 0.19 with
 //!   its `axum` feature (traces + metrics, and `_no_metrics`); it reads the
@@ -42,14 +42,14 @@ use criterion::{
 };
 use http::Request;
 use http_body_util::BodyExt;
-use otel_core::opentelemetry::global;
-use otel_core::opentelemetry::trace::TracerProvider as _;
-use otel_core::opentelemetry_sdk::metrics::{
+use otel_kit_core::opentelemetry::global;
+use otel_kit_core::opentelemetry::trace::TracerProvider as _;
+use otel_kit_core::opentelemetry_sdk::metrics::{
     InMemoryMetricExporter, PeriodicReader, SdkMeterProvider,
 };
-use otel_core::opentelemetry_sdk::propagation::TraceContextPropagator;
-use otel_core::opentelemetry_sdk::testing::trace::NoopSpanExporter;
-use otel_core::opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use otel_kit_core::opentelemetry_sdk::propagation::TraceContextPropagator;
+use otel_kit_core::opentelemetry_sdk::testing::trace::NoopSpanExporter;
+use otel_kit_core::opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use tower::ServiceExt;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
@@ -145,16 +145,16 @@ fn bench(c: &mut Criterion) {
             let _ = mp.shutdown();
         }
 
-        // otel-http
+        // otel-kit-http
         for metrics in [true, false] {
             let (tp, mp) = providers(sampled);
-            let layer = otel_http::server::ServerLayer::builder()
+            let layer = otel_kit_http::server::ServerLayer::builder()
                 .tracer_provider(&tp)
                 .meter_provider(&mp)
                 .metrics(metrics)
                 .build();
             let name = if metrics {
-                format!("otel_http/{suffix}")
+                format!("otel_kit_http/{suffix}")
             } else {
                 format!("otel_http_no_metrics/{suffix}")
             };

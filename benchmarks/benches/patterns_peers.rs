@@ -1,4 +1,4 @@
-//! otel-patterns next to the peers users would pick instead, in one run:
+//! otel-kit-patterns next to the peers users would pick instead, in one run:
 //! breaker check + record against `failsafe`, retry on a first-try success
 //! against tower's `Retry`.
 //!
@@ -8,8 +8,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use futures_util::FutureExt as _;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
-use otel_patterns::breaker::{CircuitBreaker, Outcome};
-use otel_patterns::retry::{RetryDecision, RetryPolicy};
+use otel_kit_patterns::breaker::{CircuitBreaker, Outcome};
+use otel_kit_patterns::retry::{RetryDecision, RetryPolicy};
 use std::hint::black_box;
 use std::task::{Context, Poll};
 use tower::Service;
@@ -65,7 +65,7 @@ fn breakers(c: &mut Criterion) {
         .tracer_provider(&tracer_provider(true))
         .meter_provider(&SdkMeterProvider::builder().build())
         .build();
-    g.bench_function("otel-patterns", |b| {
+    g.bench_function("otel-kit-patterns", |b| {
         b.iter(|| {
             let p = black_box(&ours).try_acquire().unwrap();
             p.record(black_box(Outcome::Success));

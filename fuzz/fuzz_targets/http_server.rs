@@ -1,4 +1,4 @@
-//! The otel-http server layer driven directly as a tower service with a
+//! The otel-kit-http server layer driven directly as a tower service with a
 //! request built from fuzz input (method, path and any header set): no
 //! panic, the request always reaches the inner service with its headers
 //! unchanged, and the inner service's response comes back.

@@ -9,11 +9,11 @@
 
 use std::collections::HashMap;
 
-use otel_core::opentelemetry::Context;
-use otel_core::opentelemetry::baggage::BaggageExt;
-use otel_core::opentelemetry::propagation::{Extractor, TextMapPropagator};
-use otel_core::opentelemetry::trace::TraceContextExt;
-use otel_core::propagation::{MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS};
+use otel_kit_core::opentelemetry::Context;
+use otel_kit_core::opentelemetry::baggage::BaggageExt;
+use otel_kit_core::opentelemetry::propagation::{Extractor, TextMapPropagator};
+use otel_kit_core::opentelemetry::trace::TraceContextExt;
+use otel_kit_core::propagation::{MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS};
 
 pub mod targets;
 

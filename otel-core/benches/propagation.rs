@@ -3,13 +3,13 @@
 //!
 //! - `extract/*/header_map`: an `http::HeaderMap` carrying a `traceparent` → `Context`.
 //! - `inject/*/header_map`: a `Context` with a remote span → `http::HeaderMap`.
-//! - `extract/otel_core/raw_parse`: `&str` → remote `SpanContext` (no allocation).
-//! - `inject/otel_core/raw_format`: `SpanContext` → 55-byte stack buffer (no allocation).
-//! - `*/otel_core/tracestate`: the same with `tracestate: congo=…,rojo=…`.
-//! - `*/otel_core/tracestate_level2`: with a Level 2 key `TraceState` refuses
+//! - `extract/otel_kit_core/raw_parse`: `&str` → remote `SpanContext` (no allocation).
+//! - `inject/otel_kit_core/raw_format`: `SpanContext` → 55-byte stack buffer (no allocation).
+//! - `*/otel_kit_core/tracestate`: the same with `tracestate: congo=…,rojo=…`.
+//! - `*/otel_kit_core/tracestate_level2`: with a Level 2 key `TraceState` refuses
 //!   (`foo@@bar=1,congo=…`), carried in the `Context` as a `RawTraceState`.
 //!
-//! Run: `cargo bench -p otel-core --bench propagation -- --warm-up-time 1 --measurement-time 3`
+//! Run: `cargo bench -p otel-kit-core --bench propagation -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
 
@@ -19,7 +19,7 @@ use opentelemetry::Context;
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry_sdk::propagation::TraceContextPropagator as SdkTraceContextPropagator;
-use otel_core::propagation::{
+use otel_kit_core::propagation::{
     HeaderExtractor, HeaderInjector, TraceContextPropagator, TraceParent,
 };
 
@@ -59,21 +59,21 @@ fn extract(c: &mut Criterion) {
     assert_eq!(a.span().span_context(), b.span().span_context());
 
     let mut group = c.benchmark_group("extract");
-    group.bench_function("otel_core/raw_parse", |bench| {
+    group.bench_function("otel_kit_core/raw_parse", |bench| {
         bench.iter(|| {
             TraceParent::parse(black_box(TRACEPARENT))
                 .map(|parent| parent.to_span_context(TraceState::NONE))
         })
     });
-    group.bench_function("otel_core/header_map", |bench| {
+    group.bench_function("otel_kit_core/header_map", |bench| {
         bench.iter(|| ours.extract_with_context(&base, &HeaderExtractor(black_box(&headers))))
     });
     group.bench_function("sdk/header_map", |bench| {
         bench.iter(|| sdk.extract_with_context(&base, &HeaderExtractor(black_box(&headers))))
     });
     for (name, tracestate) in [
-        ("otel_core/tracestate", TRACESTATE),
-        ("otel_core/tracestate_level2", TRACESTATE_LEVEL2),
+        ("otel_kit_core/tracestate", TRACESTATE),
+        ("otel_kit_core/tracestate_level2", TRACESTATE_LEVEL2),
     ] {
         let headers = headers_with(tracestate);
         group.bench_function(name, |bench| {
@@ -97,10 +97,10 @@ fn inject(c: &mut Criterion) {
     assert_eq!(a["traceparent"], TRACEPARENT);
 
     let mut group = c.benchmark_group("inject");
-    group.bench_function("otel_core/raw_format", |bench| {
+    group.bench_function("otel_kit_core/raw_format", |bench| {
         bench.iter(|| TraceParent::format(black_box(&sc)))
     });
-    group.bench_function("otel_core/header_map", |bench| {
+    group.bench_function("otel_kit_core/header_map", |bench| {
         let mut headers = HeaderMap::new();
         bench.iter(|| ours.inject_context(black_box(&cx), &mut HeaderInjector(&mut headers)))
     });
@@ -109,8 +109,8 @@ fn inject(c: &mut Criterion) {
         bench.iter(|| sdk.inject_context(black_box(&cx), &mut HeaderInjector(&mut headers)))
     });
     for (name, tracestate) in [
-        ("otel_core/tracestate", TRACESTATE),
-        ("otel_core/tracestate_level2", TRACESTATE_LEVEL2),
+        ("otel_kit_core/tracestate", TRACESTATE),
+        ("otel_kit_core/tracestate_level2", TRACESTATE_LEVEL2),
     ] {
         // The context a server layer injects from: extracted, then a local child.
         let extracted =

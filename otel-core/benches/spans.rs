@@ -1,7 +1,7 @@
-//! Span start + end through `otel-core`'s setup, sampled and unsampled, next
+//! Span start + end through `otel-kit-core`'s setup, sampled and unsampled, next
 //! to a plain SDK provider with the same processor, in one run.
 //!
-//! `cargo bench -p otel-core --bench spans`
+//! `cargo bench -p otel-kit-core --bench spans`
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use opentelemetry::trace::{Span, SpanKind, Tracer, TracerProvider as _};
@@ -10,8 +10,8 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
     BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter,
 };
-use otel_core::Telemetry;
-use otel_core::config::Environment;
+use otel_kit_core::Telemetry;
+use otel_kit_core::config::Environment;
 use std::hint::black_box;
 
 /// Exports nothing: the benchmark measures the request path, not the network.
@@ -64,13 +64,13 @@ fn bench(c: &mut Criterion) {
 
     let sampled = ours("parentbased_always_on");
     let t = sampled.tracer("bench");
-    g.bench_function("otel-core sampled", |b| {
+    g.bench_function("otel-kit-core sampled", |b| {
         b.iter(|| span_cycle(&t, black_box(&parent)))
     });
 
     let unsampled = ours("always_off");
     let t = unsampled.tracer("bench");
-    g.bench_function("otel-core unsampled", |b| {
+    g.bench_function("otel-kit-core unsampled", |b| {
         b.iter(|| span_cycle(&t, black_box(&parent)))
     });
 

@@ -27,7 +27,7 @@
 //!
 //! The crate re-exports [`opentelemetry`], [`opentelemetry_sdk`],
 //! `opentelemetry_otlp` (with an OTLP feature) and the semantic conventions
-//! ([`semconv`]): use them through `otel_core::` and a build never mixes two
+//! ([`semconv`]): use them through `otel_kit_core::` and a build never mixes two
 //! OpenTelemetry versions.
 //!
 //! # Cargo features
@@ -42,10 +42,10 @@
 //! | `tracing` | no | `tracing` interop (`tracing_bridge`) |
 //! | `testing` | no | in-memory capture with assertions (`testing`) |
 //!
-//! Exporters are the application's choice, made in its own otel-core
+//! Exporters are the application's choice, made in its own otel-kit-core
 //! dependency (e.g. `default-features = false, features = ["otlp-http",
-//! "tls"]` for HTTP only, without tonic). The layer crates (otel-http,
-//! otel-grpc, otel-messaging, otel-patterns) depend on otel-core with none of
+//! "tls"]` for HTTP only, without tonic). The layer crates (otel-kit-http,
+//! otel-kit-grpc, otel-kit-messaging, otel-kit-patterns) depend on otel-kit-core with none of
 //! the exporter features, so adding one never compiles an OTLP exporter,
 //! tonic, reqwest or a TLS library for it. With one transport compiled in, an
 //! unset `OTEL_EXPORTER_OTLP_PROTOCOL` selects it; a protocol whose feature
@@ -55,12 +55,12 @@
 //! # Example
 //!
 //! ```
-//! use otel_core::config::{Environment, ExporterKind};
-//! use otel_core::opentelemetry::trace::{Span, Tracer};
+//! use otel_kit_core::config::{Environment, ExporterKind};
+//! use otel_kit_core::opentelemetry::trace::{Span, Tracer};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! // In a service this is just `otel_core::init()?`, configured by OTEL_*.
-//! let telemetry = otel_core::Telemetry::builder()
+//! // In a service this is just `otel_kit_core::init()?`, configured by OTEL_*.
+//! let telemetry = otel_kit_core::Telemetry::builder()
 //!     .environment(Environment::from_pairs([("OTEL_SERVICE_NAME", "docs")]))
 //!     .traces_exporter(&[ExporterKind::Console])
 //!     .metrics_exporter(&[])
@@ -70,7 +70,7 @@
 //!
 //! let tracer = telemetry.tracer("docs");
 //! let mut span = tracer.start("hello");
-//! span.set_attribute(otel_core::opentelemetry::KeyValue::new("answer", 42));
+//! span.set_attribute(otel_kit_core::opentelemetry::KeyValue::new("answer", 42));
 //! span.end();
 //!
 //! assert!(telemetry.report().diagnostics().is_empty());

@@ -13,17 +13,17 @@
 ///
 /// ```no_run
 /// # async fn serve() -> Result<(), Box<dyn std::error::Error>> {
-/// let telemetry = otel_core::init()?;
-/// // axum:  axum::serve(listener, app).with_graceful_shutdown(otel_core::shutdown_signal())
-/// // tonic: Server::builder().add_service(svc).serve_with_shutdown(addr, otel_core::shutdown_signal())
-/// otel_core::shutdown_signal().await;
+/// let telemetry = otel_kit_core::init()?;
+/// // axum:  axum::serve(listener, app).with_graceful_shutdown(otel_kit_core::shutdown_signal())
+/// // tonic: Server::builder().add_service(svc).serve_with_shutdown(addr, otel_kit_core::shutdown_signal())
+/// otel_kit_core::shutdown_signal().await;
 /// telemetry.shutdown().await?; // flushes what the last requests recorded
 /// # Ok(()) }
 /// ```
 pub async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
-            eprintln!("otel-core: cannot listen for Ctrl-C: {e}");
+            eprintln!("otel-kit-core: cannot listen for Ctrl-C: {e}");
             std::future::pending::<()>().await;
         }
     };
@@ -35,7 +35,7 @@ pub async fn shutdown_signal() {
                 s.recv().await;
             }
             Err(e) => {
-                eprintln!("otel-core: cannot listen for SIGTERM: {e}");
+                eprintln!("otel-kit-core: cannot listen for SIGTERM: {e}");
                 std::future::pending::<()>().await;
             }
         }

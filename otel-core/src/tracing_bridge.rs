@@ -5,9 +5,9 @@
 //! optional terminal output prints the ids too.
 //!
 //! ```no_run
-//! use otel_core::{Telemetry, tracing_bridge::TracingOptions};
+//! use otel_kit_core::{Telemetry, tracing_bridge::TracingOptions};
 //!
-//! # fn main() -> Result<(), otel_core::SetupError> {
+//! # fn main() -> Result<(), otel_kit_core::SetupError> {
 //! let _telemetry = Telemetry::builder()
 //!     .with_tracing(TracingOptions::default().filter("info,my_service=debug"))
 //!     .install()?;
@@ -75,7 +75,7 @@ impl TracingOptions {
 }
 
 /// The layers the bridge is made of, for users who build their own
-/// subscriber: add it with `.with(otel_core::tracing_bridge::layer(..))`.
+/// subscriber: add it with `.with(otel_kit_core::tracing_bridge::layer(..))`.
 pub fn layer<S>(
     options: &TracingOptions,
     tracer_provider: &SdkTracerProvider,

@@ -9,7 +9,7 @@ use opentelemetry::baggage::{Baggage, BaggageExt};
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry::{Context, KeyValue};
-use otel_core::propagation::{
+use otel_kit_core::propagation::{
     B3Propagator, BaggagePropagator, ForwardHeadersPropagator, ForwardedHeaders, JaegerPropagator,
     MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS, MAX_FORWARDED_HEADERS, MAX_TRACESTATE_HEADER_LEN,
     MAX_TRACESTATE_MEMBERS, TraceContextPropagator, format_baggage, format_tracestate,

@@ -4,8 +4,8 @@
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{Span, TraceContextExt, Tracer};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SimpleSpanProcessor};
-use otel_core::config::{Environment, ExporterKind};
-use otel_core::{SetupError, Telemetry, TelemetryBuilder, ValueSource};
+use otel_kit_core::config::{Environment, ExporterKind};
+use otel_kit_core::{SetupError, Telemetry, TelemetryBuilder, ValueSource};
 
 fn quiet(pairs: &[(&str, &str)]) -> TelemetryBuilder {
     let mut env = Environment::from_pairs(pairs.iter().copied());
@@ -165,7 +165,7 @@ fn every_setter_is_a_default_its_variable_overrides() {
     );
     let rows: &[Row] = &[
         ("OTEL_PROPAGATORS", "b3", |b| {
-            b.propagators(&[otel_core::config::PropagatorKind::Jaeger])
+            b.propagators(&[otel_kit_core::config::PropagatorKind::Jaeger])
         }),
         ("OTEL_TRACES_EXPORTER", "console", |b| {
             b.traces_exporter(&[])
@@ -178,7 +178,7 @@ fn every_setter_is_a_default_its_variable_overrides() {
             b.otlp_endpoint("http://code:4318")
         }),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", |b| {
-            b.otlp_protocol(otel_core::config::Protocol::HttpJson)
+            b.otlp_protocol(otel_kit_core::config::Protocol::HttpJson)
         }),
         ("OTEL_EXPORTER_OTLP_HEADERS", "x-env=1", |b| {
             b.otlp_headers([("x-code", "1")])
@@ -468,10 +468,10 @@ fn force_trace_header_is_opt_in() {
     let default = quiet(&[]).install().unwrap();
     let cx = default.propagator().extract(&headers);
     assert!(
-        !otel_core::sampling::is_force_keep(&cx),
+        !otel_kit_core::sampling::is_force_keep(&cx),
         "any client could force traces"
     );
-    let fwd = otel_core::propagation::ForwardedHeaders::from_context(&cx).expect("mesh headers");
+    let fwd = otel_kit_core::propagation::ForwardedHeaders::from_context(&cx).expect("mesh headers");
     assert_eq!(fwd.request_id(), Some("req-1"));
 
     let opted = quiet(&[])
@@ -479,7 +479,7 @@ fn force_trace_header_is_opt_in() {
         .install()
         .unwrap();
     let cx = opted.propagator().extract(&headers);
-    assert!(otel_core::sampling::is_force_keep(&cx));
+    assert!(otel_kit_core::sampling::is_force_keep(&cx));
     // The forced trace is kept although its parent was not sampled.
     let exporter = InMemorySpanExporter::default();
     let t = quiet(&[])
@@ -556,10 +556,10 @@ fn new_traces_carry_the_random_trace_id_flag() {
     assert!(unsampled.ends_with("-02"), "{unsampled}");
 }
 
-/// A protocol whose transport otel-core was built without: a diagnostic
+/// A protocol whose transport otel-kit-core was built without: a diagnostic
 /// naming the variable, its value and the cargo feature; an error in strict
 /// mode. (Runs in builds with one OTLP transport only, e.g.
-/// `cargo test -p otel-core --no-default-features --features otlp-http`.)
+/// `cargo test -p otel-kit-core --no-default-features --features otlp-http`.)
 #[cfg(all(
     any(feature = "otlp-grpc", feature = "otlp-http"),
     not(all(feature = "otlp-grpc", feature = "otlp-http"))

@@ -7,7 +7,7 @@ use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLoggerProvider};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
-use otel_core::tracing_bridge::{TracingOptions, layer};
+use otel_kit_core::tracing_bridge::{TracingOptions, layer};
 use tracing_subscriber::layer::SubscriberExt;
 
 #[test]

@@ -1,11 +1,11 @@
-//! Per-call overhead of the otel-grpc layers over a bare in-process unary
+//! Per-call overhead of the otel-kit-grpc layers over a bare in-process unary
 //! call: `Service::call` on a current-thread runtime (no sockets), the
 //! request carrying a sampled `traceparent`, the response one message then
 //! `grpc-status: 0` trailers, the body drained. Spans go to a
 //! BatchSpanProcessor whose exporter drops them; metrics to a reader that never exports during the run.
 //!
 //! ```text
-//! cargo bench -p otel-grpc --bench overhead -- --warm-up-time 1 --measurement-time 3
+//! cargo bench -p otel-kit-grpc --bench overhead -- --warm-up-time 1 --measurement-time 3
 //! ```
 //!
 //! Profile mode, for repeatable instruction counts under callgrind: with
@@ -15,7 +15,7 @@
 //! instructions = (Ir at 2N − Ir at N) / N.
 //!
 //! ```text
-//! cargo bench -p otel-grpc --bench overhead --no-run
+//! cargo bench -p otel-kit-grpc --bench overhead --no-run
 //! OTEL_GRPC_PROFILE=server_sampled:2000 valgrind --tool=callgrind target/release/deps/overhead-*
 //! ```
 
@@ -29,15 +29,15 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group};
 use http::{HeaderMap, Request, Response};
 use http_body::{Body, Frame};
-use otel_core::opentelemetry_sdk::error::OTelSdkResult;
-use otel_core::opentelemetry_sdk::metrics::{
+use otel_kit_core::opentelemetry_sdk::error::OTelSdkResult;
+use otel_kit_core::opentelemetry_sdk::metrics::{
     InMemoryMetricExporter, PeriodicReader, SdkMeterProvider,
 };
-use otel_core::opentelemetry_sdk::trace::{
+use otel_kit_core::opentelemetry_sdk::trace::{
     BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter,
 };
-use otel_core::propagation::TraceContextPropagator;
-use otel_grpc::{GrpcClientLayer, GrpcServerLayer};
+use otel_kit_core::propagation::TraceContextPropagator;
+use otel_kit_grpc::{GrpcClientLayer, GrpcServerLayer};
 use tower::{Layer, Service, ServiceExt, service_fn};
 
 #[derive(Debug)]

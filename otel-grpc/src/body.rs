@@ -5,7 +5,7 @@ use std::task::{Context as TaskContext, Poll, ready};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use otel_core::opentelemetry::Context;
+use otel_kit_core::opentelemetry::Context;
 use pin_project_lite::pin_project;
 use tonic::{Code, Status};
 

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use http::HeaderMap;
-use otel_core::instrument::{ErrorRecord, ResendCount, record_exception, type_error_type};
-use otel_core::opentelemetry::trace::{Link, SpanBuilder, SpanKind, TraceContextExt};
-use otel_core::opentelemetry::{Context, ContextGuard, KeyValue, StringValue, Value};
-use otel_core::propagation::{HeaderExtractor, HeaderInjector};
+use otel_kit_core::instrument::{ErrorRecord, ResendCount, record_exception, type_error_type};
+use otel_kit_core::opentelemetry::trace::{Link, SpanBuilder, SpanKind, TraceContextExt};
+use otel_kit_core::opentelemetry::{Context, ContextGuard, KeyValue, StringValue, Value};
+use otel_kit_core::propagation::{HeaderExtractor, HeaderInjector};
 use tonic::{Code, Status};
 
 use crate::BoxError;
@@ -56,7 +56,7 @@ pub(crate) struct Parent {
 
 /// Step 2 (server): the caller's context, extracted from the request
 /// metadata **on top of the current context** (the family's one rule,
-/// `otel_core::instrument::Propagation`): a valid `traceparent` replaces the
+/// `otel_kit_core::instrument::Propagation`): a valid `traceparent` replaces the
 /// current span, anything else of the current context stays, and a request
 /// without (valid) context continues the current context, a child of an
 /// ambient span when there is one. In public-endpoint mode the caller's span
@@ -123,7 +123,7 @@ pub(crate) fn attributes<B>(
         }
     }
     if shared.side == Side::Client {
-        // Set by a retry layer (otel-patterns) on re-sent attempts.
+        // Set by a retry layer (otel-kit-patterns) on re-sent attempts.
         let resend = ResendCount::of(req);
         if resend > 0 {
             attrs.push(KeyValue::new(

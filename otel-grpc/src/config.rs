@@ -6,12 +6,12 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use otel_core::instrument::{
+use otel_kit_core::instrument::{
     BoundCache, ExceptionEvent, ExceptionEvents, Filter, HeaderCapture, Options, Propagation,
     SemconvArea, SpanStarter, duration_histogram, old_duration_histogram_ms, scope,
 };
-use otel_core::opentelemetry::metrics::{BoundHistogram, Histogram};
-use otel_core::propagation::HostAllowList;
+use otel_kit_core::opentelemetry::metrics::{BoundHistogram, Histogram};
+use otel_kit_core::propagation::HostAllowList;
 
 use crate::method::MethodCache;
 use crate::names;
@@ -107,7 +107,7 @@ pub enum ClientSide {}
 /// [`GrpcClientLayer`](crate::GrpcClientLayer).
 ///
 /// The options every layer of the family shares, with the same names and
-/// types (see `otel_core::instrument::Options`): `tracer_provider`,
+/// types (see `otel_kit_core::instrument::Options`): `tracer_provider`,
 /// `meter_provider`, `logger_provider`, `propagator`,
 /// `capture_request_headers` / `capture_response_headers` (gRPC metadata
 /// keys, recorded as `rpc.request.metadata.<key>` /
@@ -122,7 +122,7 @@ pub enum ClientSide {}
 /// `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN`.
 ///
 /// ```
-/// use otel_grpc::GrpcServerLayer;
+/// use otel_kit_grpc::GrpcServerLayer;
 ///
 /// let layer = GrpcServerLayer::builder()
 ///     .capture_request_headers(["x-tenant", "authorization"])
@@ -157,7 +157,7 @@ impl<S> fmt::Debug for LayerBuilder<S> {
 impl<S> Default for LayerBuilder<S> {
     fn default() -> Self {
         LayerBuilder {
-            options: Options::new(scope("otel-grpc", env!("CARGO_PKG_VERSION"))),
+            options: Options::new(scope("otel-kit-grpc", env!("CARGO_PKG_VERSION"))),
             filter: None,
             known_methods: None,
             public_endpoint: false,
@@ -171,7 +171,7 @@ impl<S> Default for LayerBuilder<S> {
 // The shared setters' own generics are named `I` and `S`: the side marker
 // is `Kind` here.
 impl<Kind> LayerBuilder<Kind> {
-    otel_core::instrumentation_setters!(options: providers, propagator, headers, semconv, exceptions);
+    otel_kit_core::instrumentation_setters!(options: providers, propagator, headers, semconv, exceptions);
 
     /// Only calls whose fully qualified method (`pkg.Service/Method`) passes
     /// `filter` are traced and measured; the others pass through untouched.
@@ -296,7 +296,7 @@ impl LayerBuilder<ClientSide> {
     /// gets no context. Default: no list, context goes everywhere.
     ///
     /// ```
-    /// use otel_grpc::GrpcClientLayer;
+    /// use otel_kit_grpc::GrpcClientLayer;
     ///
     /// let layer = GrpcClientLayer::builder()
     ///     .target("http://orders.svc.cluster.local:50051")

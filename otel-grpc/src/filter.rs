@@ -1,14 +1,14 @@
 //! Ready filters over the fully qualified method name (`pkg.Service/Method`,
-//! without the leading `/`), to combine with [`otel_core::instrument`]'s
-//! [`any`](otel_core::instrument::any), [`all`](otel_core::instrument::all),
-//! [`not`](otel_core::instrument::not) and [`FilterExt`](otel_core::instrument::FilterExt).
+//! without the leading `/`), to combine with [`otel_kit_core::instrument`]'s
+//! [`any`](otel_kit_core::instrument::any), [`all`](otel_kit_core::instrument::all),
+//! [`not`](otel_kit_core::instrument::not) and [`FilterExt`](otel_kit_core::instrument::FilterExt).
 //!
 //! A filter passing means "instrument this call": to skip health checks,
 //! pass `not(health_check())`.
 //!
 //! ```
-//! use otel_core::instrument::{Filter, FilterExt, not};
-//! use otel_grpc::filter::{health_check, method_prefix};
+//! use otel_kit_core::instrument::{Filter, FilterExt, not};
+//! use otel_kit_grpc::filter::{health_check, method_prefix};
 //!
 //! let traced = not(health_check().or(method_prefix("grpc.reflection.")));
 //! assert!(traced.matches("shop.Orders/GetOrder"));
@@ -16,7 +16,7 @@
 //! assert!(!traced.matches("grpc.reflection.v1.ServerReflection/ServerReflectionInfo"));
 //! ```
 
-use otel_core::instrument::Filter;
+use otel_kit_core::instrument::Filter;
 
 /// The standard health-checking service, `grpc.health.v1.Health`.
 pub const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
@@ -48,7 +48,7 @@ pub fn health_check() -> impl Filter<str> + Clone + 'static {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use otel_core::instrument::{FilterExt, all, any, not};
+    use otel_kit_core::instrument::{FilterExt, all, any, not};
 
     #[test]
     fn filters() {

@@ -30,7 +30,7 @@
 //!   `rpc.response.status_code`, `error.type` and (client) `server.*`.
 //!
 //! `error.type`, by the rule every layer of the family follows
-//! (`otel_core::instrument`): a gRPC status is the call's outcome, its code
+//! (`otel_kit_core::instrument`): a gRPC status is the call's outcome, its code
 //! name (`NOT_FOUND`, `UNAVAILABLE`, `CANCELLED`, ...) per the side's table,
 //! and no exception. An error raised instead of a status is an exception
 //! (an `exception` span event and/or a `rpc.{server,client}.call.exception`
@@ -59,17 +59,17 @@
 //! # Options ([`LayerBuilder`])
 //!
 //! The first rows are the options every layer of the family shares, with
-//! the same names and types (`otel_core::instrument::Options`).
+//! the same names and types (`otel_kit_core::instrument::Options`).
 //!
 //! | setter | side | default |
 //! |---|---|---|
-//! | [`tracer_provider`](LayerBuilder::tracer_provider), [`meter_provider`](LayerBuilder::meter_provider), [`logger_provider`](LayerBuilder::logger_provider) (any API provider) | both | the global ones (`otel_core::init`) |
+//! | [`tracer_provider`](LayerBuilder::tracer_provider), [`meter_provider`](LayerBuilder::meter_provider), [`logger_provider`](LayerBuilder::logger_provider) (any API provider) | both | the global ones (`otel_kit_core::init`) |
 //! | [`propagator`](LayerBuilder::propagator) | both | the global one; extraction is on top of the current context |
 //! | [`capture_request_headers`](LayerBuilder::capture_request_headers), [`capture_response_headers`](LayerBuilder::capture_response_headers) (metadata keys, `rpc.{request,response}.metadata.<key>`) | both | none |
 //! | [`allow_sensitive_headers`](LayerBuilder::allow_sensitive_headers) (`authorization`, `cookie`, ... are refused unless named here) | both | none |
 //! | [`semconv_dup`](LayerBuilder::semconv_dup) | both | `rpc/dup` in `OTEL_SEMCONV_STABILITY_OPT_IN` |
 //! | [`exception_signal`](LayerBuilder::exception_signal) | both | `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN` |
-//! | [`filter`](LayerBuilder::filter) on the method ([`filter`] module; combine with `otel_core::instrument::{any, all, not}`) | both | every call |
+//! | [`filter`](LayerBuilder::filter) on the method ([`filter`] module; combine with `otel_kit_core::instrument::{any, all, not}`) | both | every call |
 //! | [`known_methods`](LayerBuilder::known_methods) (others become `_OTHER` with `rpc.method_original`) | both | every well-formed method |
 //! | [`public_endpoint`](LayerBuilder::public_endpoint) (new root linked to the caller) | server | off |
 //! | [`target`](LayerBuilder::target), [`server_address`](LayerBuilder::server_address) | client | the request URI's authority |
@@ -81,15 +81,15 @@
 //! answers `NOT_FOUND` (a trailers-only response): one trace, two spans.
 //!
 //! ```
-//! use otel_core::opentelemetry::trace::SpanKind;
-//! use otel_core::testing::{Capture, assert_parent};
-//! use otel_core::propagation::TraceContextPropagator;
-//! use otel_grpc::{GrpcClientLayer, GrpcServerLayer};
+//! use otel_kit_core::opentelemetry::trace::SpanKind;
+//! use otel_kit_core::testing::{Capture, assert_parent};
+//! use otel_kit_core::propagation::TraceContextPropagator;
+//! use otel_kit_grpc::{GrpcClientLayer, GrpcServerLayer};
 //! use tower::{ServiceBuilder, ServiceExt, service_fn};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-//! // In a service: `otel_core::init()?` and the defaults (global providers).
+//! // In a service: `otel_kit_core::init()?` and the defaults (global providers).
 //! let capture = Capture::new();
 //! let server = GrpcServerLayer::builder()
 //!     .tracer_provider(&capture.tracer_provider())

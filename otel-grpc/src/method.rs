@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
-use otel_core::instrument::{BuildFastHasher, OTHER, intern_span_name};
+use otel_kit_core::instrument::{BuildFastHasher, OTHER, intern_span_name};
 
 /// What a request path says about the called method.
 #[derive(Clone, Debug)]

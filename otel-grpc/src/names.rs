@@ -2,7 +2,7 @@
 //! semantic conventions crate where it has them).
 #![allow(deprecated)]
 
-use otel_core::semconv::{attribute as a, metric as m};
+use otel_kit_core::semconv::{attribute as a, metric as m};
 
 pub(crate) const RPC_SYSTEM_NAME: &str = a::RPC_SYSTEM_NAME;
 pub(crate) const RPC_METHOD: &str = a::RPC_METHOD;

@@ -14,7 +14,7 @@
 
 use std::net::IpAddr;
 
-use otel_core::opentelemetry::KeyValue;
+use otel_kit_core::opentelemetry::KeyValue;
 
 use crate::names;
 use crate::target::ServerAddress;

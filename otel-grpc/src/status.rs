@@ -14,7 +14,7 @@ pub const GRPC_MESSAGE: &str = "grpc-message";
 /// (`OK`, `NOT_FOUND`, `DEADLINE_EXCEEDED`, ...).
 ///
 /// ```
-/// assert_eq!(otel_grpc::status::code_name(tonic::Code::NotFound), "NOT_FOUND");
+/// assert_eq!(otel_kit_grpc::status::code_name(tonic::Code::NotFound), "NOT_FOUND");
 /// ```
 pub fn code_name(code: Code) -> &'static str {
     match code {
@@ -66,7 +66,7 @@ pub const ALL_CODES: [Code; 17] = [
 /// server errors.
 ///
 /// ```
-/// use otel_grpc::status::is_server_error;
+/// use otel_kit_grpc::status::is_server_error;
 /// assert!(is_server_error(tonic::Code::Internal));
 /// assert!(!is_server_error(tonic::Code::NotFound));
 /// ```

@@ -19,7 +19,7 @@ use std::sync::Arc;
 /// `zk://zk/svc`.
 ///
 /// ```
-/// use otel_grpc::ServerAddress;
+/// use otel_kit_grpc::ServerAddress;
 ///
 /// let s = ServerAddress::parse("dns://1.2.3.4/grpc.io:50051");
 /// assert_eq!((s.address(), s.port()), ("grpc.io", Some(50051)));

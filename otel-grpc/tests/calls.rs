@@ -5,10 +5,10 @@ mod support;
 
 use std::time::{Duration, SystemTime};
 
-use otel_core::opentelemetry::KeyValue;
-use otel_core::opentelemetry::trace::SpanKind;
-use otel_core::testing::{Capture, CapturedSpan, assert_parent, assert_same_trace};
-use otel_grpc::status::{ALL_CODES, code_name, is_server_error};
+use otel_kit_core::opentelemetry::KeyValue;
+use otel_kit_core::opentelemetry::trace::SpanKind;
+use otel_kit_core::testing::{Capture, CapturedSpan, assert_parent, assert_same_trace};
+use otel_kit_grpc::status::{ALL_CODES, code_name, is_server_error};
 use support::*;
 use tonic::Code;
 

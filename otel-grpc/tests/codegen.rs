@@ -1,6 +1,6 @@
 //! Keeps `tests/proto/echo.rs` in sync with `tests/proto/echo.proto`, compiled
 //! in pure Rust (protox), so no system `protoc` is needed.
-//! `OTEL_GRPC_REGENERATE=1 cargo test -p otel-grpc --test codegen` rewrites it.
+//! `OTEL_GRPC_REGENERATE=1 cargo test -p otel-kit-grpc --test codegen` rewrites it.
 
 use std::path::Path;
 
@@ -23,6 +23,6 @@ fn generated_code_is_fresh() {
     let current = std::fs::read_to_string(&checked_in).unwrap_or_default();
     assert!(
         current == fresh,
-        "tests/proto/echo.rs is stale: run OTEL_GRPC_REGENERATE=1 cargo test -p otel-grpc --test codegen"
+        "tests/proto/echo.rs is stale: run OTEL_GRPC_REGENERATE=1 cargo test -p otel-kit-grpc --test codegen"
     );
 }

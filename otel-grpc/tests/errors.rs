@@ -8,11 +8,11 @@ mod support;
 use std::time::Duration;
 
 use http::{Request, Response};
-use otel_core::config::ExceptionSignal;
-use otel_core::opentelemetry::KeyValue;
-use otel_core::opentelemetry::logs::AnyValue;
-use otel_core::opentelemetry::trace::SpanKind;
-use otel_core::testing::{Capture, CapturedSpan};
+use otel_kit_core::config::ExceptionSignal;
+use otel_kit_core::opentelemetry::KeyValue;
+use otel_kit_core::opentelemetry::logs::AnyValue;
+use otel_kit_core::opentelemetry::trace::SpanKind;
+use otel_kit_core::testing::{Capture, CapturedSpan};
 use support::*;
 use tonic::Code;
 use tower::{Layer, ServiceExt, service_fn};
@@ -135,6 +135,6 @@ async fn handler_errors_are_exceptions_typed_by_their_rust_type() {
     assert!(s.event("exception").is_some());
 
     // A type-erased error says nothing: _OTHER.
-    let s = failing_handler(|| -> otel_grpc::BoxError { "boxed".into() }).await;
+    let s = failing_handler(|| -> otel_kit_grpc::BoxError { "boxed".into() }).await;
     s.assert_attr("error.type", "_OTHER").assert_error();
 }

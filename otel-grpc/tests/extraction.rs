@@ -1,17 +1,17 @@
 //! The family's one extraction rule on the server: the caller's context is
 //! extracted **on top of the current context** (before the instrumentation
-//! core, otel-grpc extracted into an empty context).
+//! core, otel-kit-grpc extracted into an empty context).
 
 use std::convert::Infallible;
 
 use http::{Request, Response};
-use otel_core::opentelemetry::baggage::BaggageExt;
-use otel_core::opentelemetry::context::FutureExt;
-use otel_core::opentelemetry::trace::{SpanKind, TraceContextExt, Tracer, TracerProvider};
-use otel_core::opentelemetry::{Context, KeyValue};
-use otel_core::propagation::TraceContextPropagator;
-use otel_core::testing::{Capture, assert_parent};
-use otel_grpc::GrpcServerLayer;
+use otel_kit_core::opentelemetry::baggage::BaggageExt;
+use otel_kit_core::opentelemetry::context::FutureExt;
+use otel_kit_core::opentelemetry::trace::{SpanKind, TraceContextExt, Tracer, TracerProvider};
+use otel_kit_core::opentelemetry::{Context, KeyValue};
+use otel_kit_core::propagation::TraceContextPropagator;
+use otel_kit_core::testing::{Capture, assert_parent};
+use otel_kit_grpc::GrpcServerLayer;
 use tower::{Layer, ServiceExt, service_fn};
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";

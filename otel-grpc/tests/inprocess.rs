@@ -9,10 +9,10 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response};
 use http_body::{Body, Frame};
-use otel_core::opentelemetry::trace::SpanKind;
-use otel_core::propagation::TraceContextPropagator;
-use otel_core::testing::{Capture, CapturedSpan};
-use otel_grpc::{GrpcClientLayer, GrpcServerLayer};
+use otel_kit_core::opentelemetry::trace::SpanKind;
+use otel_kit_core::propagation::TraceContextPropagator;
+use otel_kit_core::testing::{Capture, CapturedSpan};
+use otel_kit_grpc::{GrpcClientLayer, GrpcServerLayer};
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 
 /// Data frames, then optional trailers or an error.

@@ -5,13 +5,13 @@ mod support;
 
 use std::time::Duration;
 
-use otel_core::instrument::not;
-use otel_core::opentelemetry::trace::SpanKind;
-use otel_core::opentelemetry::{KeyValue, Value};
-use otel_core::opentelemetry_sdk::trace::Sampler;
-use otel_core::propagation::{B3Encoding, B3Propagator};
-use otel_core::testing::{Capture, CapturedSpan, assert_linked, assert_parent, assert_root};
-use otel_grpc::filter::{method, service};
+use otel_kit_core::instrument::not;
+use otel_kit_core::opentelemetry::trace::SpanKind;
+use otel_kit_core::opentelemetry::{KeyValue, Value};
+use otel_kit_core::opentelemetry_sdk::trace::Sampler;
+use otel_kit_core::propagation::{B3Encoding, B3Propagator};
+use otel_kit_core::testing::{Capture, CapturedSpan, assert_linked, assert_parent, assert_root};
+use otel_kit_grpc::filter::{method, service};
 use support::*;
 use tonic::Code;
 
@@ -78,8 +78,8 @@ async fn metadata_capture_allow_lists() {
     client.unary(request).await.unwrap();
     let c = wait_kind(&capture, SpanKind::Client, 1).await.remove(0);
     let s = wait_kind(&capture, SpanKind::Server, 1).await.remove(0);
-    let acme = Value::Array(vec![otel_core::opentelemetry::StringValue::from("acme")].into());
-    let echo = Value::Array(vec![otel_core::opentelemetry::StringValue::from("echo")].into());
+    let acme = Value::Array(vec![otel_kit_core::opentelemetry::StringValue::from("acme")].into());
+    let echo = Value::Array(vec![otel_kit_core::opentelemetry::StringValue::from("echo")].into());
     assert_eq!(s.attr("rpc.request.metadata.x-tenant"), Some(&acme));
     assert_eq!(c.attr("rpc.request.metadata.x-tenant"), Some(&acme));
     s.assert_no_attr("rpc.request.metadata.authorization");
@@ -91,7 +91,7 @@ async fn metadata_capture_allow_lists() {
 #[tokio::test]
 async fn sensitive_metadata_is_refused_unless_allowed() {
     let capture = Capture::new();
-    let sensitive = otel_core::instrument::SENSITIVE_HEADERS;
+    let sensitive = otel_kit_core::instrument::SENSITIVE_HEADERS;
     let listed: Vec<&str> = sensitive.iter().copied().chain(["x-tenant"]).collect();
     // The first server lists every sensitive key and allows none.
     let refused = serve(
@@ -127,7 +127,7 @@ async fn sensitive_metadata_is_refused_unless_allowed() {
     let s = by_port(refused);
     s.assert_attr(
         "rpc.request.metadata.x-tenant",
-        Value::Array(vec![otel_core::opentelemetry::StringValue::from("v")].into()),
+        Value::Array(vec![otel_kit_core::opentelemetry::StringValue::from("v")].into()),
     );
     for key in sensitive {
         s.assert_no_attr(&format!("rpc.request.metadata.{key}"));
@@ -318,7 +318,7 @@ async fn resend_count_from_a_retry_layer() {
     let mut request = tonic::Request::new(req("x"));
     request
         .extensions_mut()
-        .insert(otel_core::instrument::ResendCount(2));
+        .insert(otel_kit_core::instrument::ResendCount(2));
     client.unary(request).await.unwrap();
     let c = wait_kind(&capture, SpanKind::Client, 1).await.remove(0);
     c.assert_attr("http.request.resend_count", 2);

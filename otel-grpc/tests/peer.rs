@@ -6,8 +6,8 @@ mod support;
 
 use std::time::Duration;
 
-use otel_core::opentelemetry::trace::SpanKind;
-use otel_core::testing::{Capture, CapturedSpan};
+use otel_kit_core::opentelemetry::trace::SpanKind;
+use otel_kit_core::testing::{Capture, CapturedSpan};
 use support::*;
 
 async fn wait_kind(capture: &Capture, kind: SpanKind) -> CapturedSpan {

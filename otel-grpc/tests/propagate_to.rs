@@ -10,15 +10,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http::{HeaderMap, Request};
-use otel_core::opentelemetry::baggage::BaggageExt;
-use otel_core::opentelemetry::propagation::TextMapCompositePropagator;
-use otel_core::opentelemetry::trace::SpanKind;
-use otel_core::opentelemetry::{Context, KeyValue};
-use otel_core::propagation::{
+use otel_kit_core::opentelemetry::baggage::BaggageExt;
+use otel_kit_core::opentelemetry::propagation::TextMapCompositePropagator;
+use otel_kit_core::opentelemetry::trace::SpanKind;
+use otel_kit_core::opentelemetry::{Context, KeyValue};
+use otel_kit_core::propagation::{
     B3Encoding, B3Propagator, BaggagePropagator, JaegerPropagator, TraceContextPropagator,
 };
-use otel_core::testing::{Capture, CapturedSpan, assert_parent, assert_root};
-use otel_grpc::{GrpcClientLayer, ServerAddress};
+use otel_kit_core::testing::{Capture, CapturedSpan, assert_parent, assert_root};
+use otel_kit_grpc::{GrpcClientLayer, ServerAddress};
 use support::*;
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 
@@ -56,7 +56,7 @@ async fn wait_kind(capture: &Capture, kind: SpanKind) -> CapturedSpan {
 /// in-process handler, with baggage in the caller's context; returns the
 /// metadata the handler received and the client span.
 async fn metadata_seen(
-    builder: otel_grpc::LayerBuilder<otel_grpc::ClientSide>,
+    builder: otel_kit_grpc::LayerBuilder<otel_kit_grpc::ClientSide>,
     uri: &str,
     capture: &Capture,
 ) -> (HeaderMap, CapturedSpan) {

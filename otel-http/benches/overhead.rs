@@ -7,7 +7,7 @@
 //! ends inside the measured time.
 //!
 //! ```text
-//! cargo bench -p otel-http --bench overhead -- --warm-up-time 1 --measurement-time 3
+//! cargo bench -p otel-kit-http --bench overhead -- --warm-up-time 1 --measurement-time 3
 //! ```
 //!
 //! `bare_identity_layer`: the router with a layer that does nothing, added
@@ -37,13 +37,13 @@ use axum::routing::get;
 use criterion::{Criterion, criterion_group};
 use http::Request;
 use http_body_util::BodyExt;
-use otel_core::opentelemetry_sdk::metrics::{
+use otel_kit_core::opentelemetry_sdk::metrics::{
     InMemoryMetricExporter, PeriodicReader, SdkMeterProvider,
 };
-use otel_core::opentelemetry_sdk::testing::trace::NoopSpanExporter;
-use otel_core::opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
-use otel_core::propagation::TraceContextPropagator;
-use otel_http::server::ServerLayer;
+use otel_kit_core::opentelemetry_sdk::testing::trace::NoopSpanExporter;
+use otel_kit_core::opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use otel_kit_core::propagation::TraceContextPropagator;
+use otel_kit_http::server::ServerLayer;
 use tower::ServiceExt;
 
 mod floor;

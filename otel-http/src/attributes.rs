@@ -8,9 +8,9 @@ use std::sync::{Arc, OnceLock};
 
 use http::header::{AsHeaderName, FORWARDED, HOST, USER_AGENT};
 use http::{HeaderMap, HeaderName, Method, Version};
-use otel_core::instrument::OTHER;
-use otel_core::opentelemetry::{Key, KeyValue, StringValue, Value};
-use otel_core::semconv::attribute as sc;
+use otel_kit_core::instrument::OTHER;
+use otel_kit_core::opentelemetry::{Key, KeyValue, StringValue, Value};
+use otel_kit_core::semconv::attribute as sc;
 
 /// Attribute names of the conventions before HTTP stabilisation, emitted in
 /// addition to the stable ones when `OTEL_SEMCONV_STABILITY_OPT_IN=http/dup`.
@@ -40,7 +40,7 @@ pub(crate) mod old {
 pub const KNOWN_METHODS_ENV: &str = "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS";
 
 /// The HTTP methods recorded as themselves; any other becomes `_OTHER`
-/// ([`otel_core::instrument::OTHER`]) with
+/// ([`otel_kit_core::instrument::OTHER`]) with
 /// the original in `http.request.method_original`.
 ///
 /// The default is the conventions' list (`CONNECT DELETE GET HEAD OPTIONS
@@ -50,7 +50,7 @@ pub const KNOWN_METHODS_ENV: &str = "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS";
 /// `_OTHER`.
 ///
 /// ```
-/// use otel_http::KnownMethods;
+/// use otel_kit_http::KnownMethods;
 ///
 /// let methods = KnownMethods::new(["GET", "PURGE"]);
 /// assert!(methods.is_known(&http::Method::from_bytes(b"PURGE").unwrap()));

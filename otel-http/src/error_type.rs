@@ -1,9 +1,9 @@
 //! `error.type` of an HTTP status code: rule 1 of the family's rule
-//! (`otel_core::instrument`'s `error_type`), a status the protocol defines.
+//! (`otel_kit_core::instrument`'s `error_type`), a status the protocol defines.
 //!
 //! The other values this crate records follow the same rule: an error the
 //! inner service or a response body returns is its full Rust type path
-//! ([`type_error_type`](otel_core::instrument::type_error_type)), a caught
+//! ([`type_error_type`](otel_kit_core::instrument::type_error_type)), a caught
 //! panic is `panic`, and a reqwest transport error is the class reqwest
 //! names (`timeout`, `connect`, ...; see the client module).
 

@@ -1,14 +1,14 @@
-//! Ready request filters, built on `otel_core::instrument::Filter` over the
+//! Ready request filters, built on `otel_kit_core::instrument::Filter` over the
 //! request head ([`http::request::Parts`]). Combine them with
 //! [`any`], [`all`], [`not`] or [`FilterExt`] (re-exported from
-//! `otel_core::instrument`).
+//! `otel_kit_core::instrument`).
 //!
 //! A filter passed to a layer's builder decides which requests are traced:
 //! `true` = instrumented.
 //!
 //! ```
-//! use otel_core::instrument::{Filter, FilterExt, not};
-//! use otel_http::filter::{health_check, path_prefix};
+//! use otel_kit_core::instrument::{Filter, FilterExt, not};
+//! use otel_kit_http::filter::{health_check, path_prefix};
 //!
 //! let traced = not(health_check().or(path_prefix("/metrics")));
 //! let (head, _) = http::Request::get("/healthz").body(()).unwrap().into_parts();
@@ -19,7 +19,7 @@
 
 use http::request::Parts;
 use http::{HeaderName, HeaderValue, Method};
-pub use otel_core::instrument::{Filter, FilterExt, all, any, not};
+pub use otel_kit_core::instrument::{Filter, FilterExt, all, any, not};
 
 /// The paths [`health_check`] matches.
 pub const HEALTH_CHECK_PATHS: &[&str] = &[

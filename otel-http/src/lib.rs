@@ -16,13 +16,13 @@
 //!   redacted `url.full`, `network.peer.*` from reqwest and (feature
 //!   `hyper-util`) hyper-util's legacy client.
 //! - [`filter`]: ready request filters (health checks, paths, methods,
-//!   headers) on `otel_core`'s combinators.
+//!   headers) on `otel_kit_core`'s combinators.
 //!
 //! Both builders embed the options every builder of the family shares
-//! (`otel_core::instrument::Options`), with the same setters as the gRPC and
+//! (`otel_kit_core::instrument::Options`), with the same setters as the gRPC and
 //! messaging builders: `tracer_provider`, `meter_provider`,
 //! `logger_provider` (any API provider; the global ones, set by
-//! `otel_core::init`, by default), `propagator`, `capture_request_headers`,
+//! `otel_kit_core::init`, by default), `propagator`, `capture_request_headers`,
 //! `capture_response_headers`, `allow_sensitive_headers`, `semconv_dup` and
 //! `exception_signal`. The HTTP-specific options (filter, span name,
 //! public endpoint, redaction, ...) are setters of each builder.
@@ -45,7 +45,7 @@
 //! transport errors; never a plain error status) into
 //! `http.server.request.exception` (ERROR) and
 //! `http.client.request.exception` (WARN) log records in the request's
-//! trace, through the logger provider `otel_core::init` installed or the
+//! trace, through the logger provider `otel_kit_core::init` installed or the
 //! one given to the builders (`logger_provider`).
 //!
 //! # Example
@@ -53,8 +53,8 @@
 //! ```
 //! use std::convert::Infallible;
 //! use http::{Request, Response};
-//! use otel_core::testing::Capture;
-//! use otel_http::server::ServerLayer;
+//! use otel_kit_core::testing::Capture;
+//! use otel_kit_http::server::ServerLayer;
 //! use tower::{Layer, Service, ServiceExt};
 //!
 //! # #[tokio::main(flavor = "current_thread")]

@@ -30,7 +30,7 @@ pub const REDACTED: &str = "REDACTED";
 /// Which query keys are redacted from `url.full` and `url.query`.
 ///
 /// ```
-/// use otel_http::Redactor;
+/// use otel_kit_http::Redactor;
 ///
 /// let r = Redactor::default().extend(["session"]);
 /// assert_eq!(

@@ -20,18 +20,18 @@ use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use otel_core::opentelemetry::Context;
-use otel_core::opentelemetry::baggage::BaggageExt;
-use otel_core::opentelemetry::context::FutureExt;
-use otel_core::opentelemetry::propagation::TextMapCompositePropagator;
-use otel_core::opentelemetry::trace::TraceContextExt;
-use otel_core::propagation::{
+use otel_kit_core::opentelemetry::Context;
+use otel_kit_core::opentelemetry::baggage::BaggageExt;
+use otel_kit_core::opentelemetry::context::FutureExt;
+use otel_kit_core::opentelemetry::propagation::TextMapCompositePropagator;
+use otel_kit_core::opentelemetry::trace::TraceContextExt;
+use otel_kit_core::propagation::{
     BaggagePropagator, ForwardHeadersPropagator, MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS,
     MAX_TRACESTATE_HEADER_LEN, MAX_TRACESTATE_MEMBERS, TraceContextPropagator,
 };
-use otel_core::testing::Capture;
-use otel_http::client::ClientLayer;
-use otel_http::server::ServerLayer;
+use otel_kit_core::testing::Capture;
+use otel_kit_http::client::ClientLayer;
+use otel_kit_http::server::ServerLayer;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use tower::{Layer, Service, ServiceExt};

@@ -15,14 +15,14 @@ use http::{Extensions, Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use otel_core::instrument::{DURATION_BUCKETS, ResendCount};
-use otel_core::opentelemetry::propagation::TextMapCompositePropagator;
-use otel_core::opentelemetry::trace::SpanKind;
-use otel_core::opentelemetry::{Array, KeyValue, Value};
-use otel_core::propagation::{ForwardHeadersPropagator, TraceContextPropagator};
-use otel_core::testing::{Capture, assert_parent, assert_root, assert_same_trace};
-use otel_http::client::{ClientLayer, ClientLayerBuilder, NoPropagation, UrlTemplate};
-use otel_http::server::ServerLayer;
+use otel_kit_core::instrument::{DURATION_BUCKETS, ResendCount};
+use otel_kit_core::opentelemetry::propagation::TextMapCompositePropagator;
+use otel_kit_core::opentelemetry::trace::SpanKind;
+use otel_kit_core::opentelemetry::{Array, KeyValue, Value};
+use otel_kit_core::propagation::{ForwardHeadersPropagator, TraceContextPropagator};
+use otel_kit_core::testing::{Capture, assert_parent, assert_root, assert_same_trace};
+use otel_kit_http::client::{ClientLayer, ClientLayerBuilder, NoPropagation, UrlTemplate};
+use otel_kit_http::server::ServerLayer;
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware, Next};
 use tower::{Layer, ServiceExt};
 
@@ -520,8 +520,8 @@ async fn client_http_dup_and_header_capture_on_the_tower_layer() {
 /// not a span event; an error status is not an exception at all.
 #[tokio::test]
 async fn exceptions_as_log_records() {
-    use otel_core::config::ExceptionSignal;
-    use otel_core::opentelemetry::logs::Severity;
+    use otel_kit_core::config::ExceptionSignal;
+    use otel_kit_core::opentelemetry::logs::Severity;
 
     let capture = Capture::new();
     let client = ClientBuilder::new(reqwest::Client::new())
@@ -549,7 +549,7 @@ async fn exceptions_as_log_records() {
     assert_eq!(logs[0].event_name(), Some("http.client.request.exception"));
     assert_eq!(logs[0].severity(), Some(Severity::Warn));
     assert_eq!(logs[0].span_id(), Some(span.span_id()));
-    assert_eq!(logs[0].scope().name(), "otel-http");
+    assert_eq!(logs[0].scope().name(), "otel-kit-http");
 
     capture.clear();
     let (addr, _) = recording_server().await;

@@ -12,14 +12,14 @@ use axum::routing::{any, get};
 use bytes::Bytes;
 use http::{HeaderValue, Request, StatusCode};
 use http_body_util::BodyExt;
-use otel_core::instrument::{DURATION_BUCKETS, FilterExt, not};
-use otel_core::opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
-use otel_core::opentelemetry::{Array, Context, KeyValue, Value};
-use otel_core::propagation::TraceContextPropagator;
-use otel_core::testing::{Capture, assert_linked, assert_parent, assert_root};
-use otel_http::KnownMethods;
-use otel_http::filter::{health_check, path_prefix};
-use otel_http::server::{ServerLayer, ServerLayerBuilder};
+use otel_kit_core::instrument::{DURATION_BUCKETS, FilterExt, not};
+use otel_kit_core::opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
+use otel_kit_core::opentelemetry::{Array, Context, KeyValue, Value};
+use otel_kit_core::propagation::TraceContextPropagator;
+use otel_kit_core::testing::{Capture, assert_linked, assert_parent, assert_root};
+use otel_kit_http::KnownMethods;
+use otel_kit_http::filter::{health_check, path_prefix};
+use otel_kit_http::server::{ServerLayer, ServerLayerBuilder};
 use tower::ServiceExt;
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -699,7 +699,7 @@ async fn metrics_can_be_turned_off() {
 
 #[tokio::test]
 async fn works_on_plain_tower_services_with_route_extension() {
-    use otel_http::server::{HttpRoute, PeerAddr};
+    use otel_kit_http::server::{HttpRoute, PeerAddr};
     use tower::Layer;
     let capture = Capture::new();
     let svc = tower::service_fn(|_req: Request<String>| async {
@@ -727,7 +727,7 @@ async fn works_on_plain_tower_services_with_route_extension() {
 
 #[tokio::test]
 async fn unsampled_requests_record_metrics_and_propagate_the_decision() {
-    use otel_core::opentelemetry_sdk::trace::Sampler;
+    use otel_kit_core::opentelemetry_sdk::trace::Sampler;
     let capture = Capture::builder().sampler(Sampler::AlwaysOff).build();
     let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
     let seen2 = seen.clone();
@@ -897,9 +897,9 @@ async fn bound_active_requests_go_back_to_zero() {
 /// (also when the request is not sampled); span events only with `/dup`.
 #[tokio::test]
 async fn panic_as_exception_log_record() {
-    use otel_core::config::ExceptionSignal;
-    use otel_core::opentelemetry::logs::Severity;
-    use otel_core::opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+    use otel_kit_core::config::ExceptionSignal;
+    use otel_kit_core::opentelemetry::logs::Severity;
+    use otel_kit_core::opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 
     for signal in [ExceptionSignal::Logs, ExceptionSignal::Both] {
         let capture = Capture::new();
@@ -924,7 +924,7 @@ async fn panic_as_exception_log_record() {
         assert_eq!(log.severity(), Some(Severity::Error));
         assert_eq!(
             log.attr("exception.message"),
-            Some(&otel_core::opentelemetry::logs::AnyValue::from(
+            Some(&otel_kit_core::opentelemetry::logs::AnyValue::from(
                 "handler exploded"
             ))
         );

@@ -1,5 +1,5 @@
 #![cfg(all(feature = "axum", feature = "reqwest"))]
-//! The semantics every layer of the family shares, pinned for otel-http:
+//! The semantics every layer of the family shares, pinned for otel-kit-http:
 //! extraction on top of the current context, the one sensitive-header rule
 //! (server and client), and `error.type` per kind of failure.
 
@@ -14,14 +14,14 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body::Frame;
 use http_body_util::{BodyExt, Empty, StreamBody};
-use otel_core::opentelemetry::baggage::BaggageExt;
-use otel_core::opentelemetry::context::FutureExt;
-use otel_core::opentelemetry::trace::{TraceContextExt, Tracer};
-use otel_core::opentelemetry::{Array, Context, KeyValue, Value};
-use otel_core::propagation::TraceContextPropagator;
-use otel_core::testing::{Capture, assert_parent};
-use otel_http::client::{ClientLayer, ClientLayerBuilder};
-use otel_http::server::{HttpRoute, ServerLayer, ServerLayerBuilder};
+use otel_kit_core::opentelemetry::baggage::BaggageExt;
+use otel_kit_core::opentelemetry::context::FutureExt;
+use otel_kit_core::opentelemetry::trace::{TraceContextExt, Tracer};
+use otel_kit_core::opentelemetry::{Array, Context, KeyValue, Value};
+use otel_kit_core::propagation::TraceContextPropagator;
+use otel_kit_core::testing::{Capture, assert_parent};
+use otel_kit_http::client::{ClientLayer, ClientLayerBuilder};
+use otel_kit_http::server::{HttpRoute, ServerLayer, ServerLayerBuilder};
 use tower::{Layer, ServiceExt};
 
 const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";

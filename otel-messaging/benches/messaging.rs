@@ -16,7 +16,7 @@
 //! connection). Both for raw, raw with one `traceparent` header, and traced,
 //! at 128 B and 1 KiB.
 //!
-//! `cargo bench -p otel-messaging --all-features --bench messaging`
+//! `cargo bench -p otel-kit-messaging --all-features --bench messaging`
 //!
 //! Traced runs use an SDK tracer provider with a batch processor over an
 //! exporter that drops everything and a meter provider whose reader never
@@ -31,31 +31,31 @@ use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures_util::StreamExt;
 use futures_util::future::join_all;
-use otel_core::opentelemetry::propagation::Extractor;
-use otel_core::opentelemetry::trace::{
+use otel_kit_core::opentelemetry::propagation::Extractor;
+use otel_kit_core::opentelemetry::trace::{
     SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
 };
-use otel_core::opentelemetry::{Context, global};
-use otel_core::opentelemetry_sdk::error::OTelSdkResult;
-use otel_core::opentelemetry_sdk::metrics::{
+use otel_kit_core::opentelemetry::{Context, global};
+use otel_kit_core::opentelemetry_sdk::error::OTelSdkResult;
+use otel_kit_core::opentelemetry_sdk::metrics::{
     InMemoryMetricExporter, PeriodicReader, SdkMeterProvider,
 };
-use otel_core::opentelemetry_sdk::trace::{
+use otel_kit_core::opentelemetry_sdk::trace::{
     BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter,
 };
-use otel_core::propagation::TraceContextPropagator;
-use otel_messaging::Instrumentation;
-use otel_messaging::kafka::rdkafka::config::ClientConfig;
-use otel_messaging::kafka::rdkafka::consumer::{Consumer, StreamConsumer};
-use otel_messaging::kafka::rdkafka::message::{Headers, OwnedHeaders};
-use otel_messaging::kafka::rdkafka::mocking::MockCluster;
-use otel_messaging::kafka::rdkafka::producer::{FutureProducer, FutureRecord};
-use otel_messaging::kafka::{
+use otel_kit_core::propagation::TraceContextPropagator;
+use otel_kit_messaging::Instrumentation;
+use otel_kit_messaging::kafka::rdkafka::config::ClientConfig;
+use otel_kit_messaging::kafka::rdkafka::consumer::{Consumer, StreamConsumer};
+use otel_kit_messaging::kafka::rdkafka::message::{Headers, OwnedHeaders};
+use otel_kit_messaging::kafka::rdkafka::mocking::MockCluster;
+use otel_kit_messaging::kafka::rdkafka::producer::{FutureProducer, FutureRecord};
+use otel_kit_messaging::kafka::{
     KafkaHeaderExtractor, KafkaHeaderInjector, KafkaTracing, TracedProducer,
 };
-use otel_messaging::nats::{NatsHeaderExtractor, NatsHeaderInjector, TracedClient, async_nats};
-use otel_messaging::rabbitmq::lapin::types::FieldTable;
-use otel_messaging::rabbitmq::{AmqpHeaderExtractor, AmqpHeaderInjector};
+use otel_kit_messaging::nats::{NatsHeaderExtractor, NatsHeaderInjector, TracedClient, async_nats};
+use otel_kit_messaging::rabbitmq::lapin::types::FieldTable;
+use otel_kit_messaging::rabbitmq::{AmqpHeaderExtractor, AmqpHeaderInjector};
 
 /// Drops every span.
 #[derive(Debug)]
@@ -105,16 +105,16 @@ fn carriers(c: &mut Criterion) {
     group.bench_function("nats/inject", |b| {
         b.iter(|| {
             let mut headers = async_nats::HeaderMap::new();
-            otel_core::propagation::inject(&cx, &mut NatsHeaderInjector(&mut headers));
+            otel_kit_core::propagation::inject(&cx, &mut NatsHeaderInjector(&mut headers));
             black_box(headers)
         })
     });
     let mut nats_headers = async_nats::HeaderMap::new();
-    otel_core::propagation::inject(&cx, &mut NatsHeaderInjector(&mut nats_headers));
+    otel_kit_core::propagation::inject(&cx, &mut NatsHeaderInjector(&mut nats_headers));
     nats_headers.insert("x-other", "value");
     group.bench_function("nats/extract", |b| {
         b.iter(|| {
-            black_box(otel_core::propagation::extract_with(
+            black_box(otel_kit_core::propagation::extract_with(
                 &Context::new(),
                 &NatsHeaderExtractor(&nats_headers),
             ))
@@ -124,15 +124,15 @@ fn carriers(c: &mut Criterion) {
     group.bench_function("amqp/inject", |b| {
         b.iter(|| {
             let mut table = FieldTable::default();
-            otel_core::propagation::inject(&cx, &mut AmqpHeaderInjector(&mut table));
+            otel_kit_core::propagation::inject(&cx, &mut AmqpHeaderInjector(&mut table));
             black_box(table)
         })
     });
     let mut table = FieldTable::default();
-    otel_core::propagation::inject(&cx, &mut AmqpHeaderInjector(&mut table));
+    otel_kit_core::propagation::inject(&cx, &mut AmqpHeaderInjector(&mut table));
     group.bench_function("amqp/extract", |b| {
         b.iter(|| {
-            black_box(otel_core::propagation::extract_with(
+            black_box(otel_kit_core::propagation::extract_with(
                 &Context::new(),
                 &AmqpHeaderExtractor(&table),
             ))
@@ -142,19 +142,19 @@ fn carriers(c: &mut Criterion) {
     group.bench_function("kafka/inject", |b| {
         b.iter(|| {
             let mut injector = KafkaHeaderInjector::new();
-            otel_core::propagation::inject(&cx, &mut injector);
+            otel_kit_core::propagation::inject(&cx, &mut injector);
             black_box(injector.apply(None))
         })
     });
     let mut injector = KafkaHeaderInjector::new();
-    otel_core::propagation::inject(&cx, &mut injector);
+    otel_kit_core::propagation::inject(&cx, &mut injector);
     let kafka_headers: OwnedHeaders = injector.apply(None);
     assert!(kafka_headers.count() > 0);
     group.bench_function("kafka/extract", |b| {
         b.iter(|| {
             let ex = KafkaHeaderExtractor(&kafka_headers);
             black_box(ex.get("traceparent"));
-            black_box(otel_core::propagation::extract_with(&Context::new(), &ex))
+            black_box(otel_kit_core::propagation::extract_with(&Context::new(), &ex))
         })
     });
     group.finish();
@@ -255,11 +255,11 @@ fn nats_publish(c: &mut Criterion) {
         client.clone(),
         Instrumentation::builder()
             .tracer_provider(&tp)
-            .meter_provider(&otel_core::opentelemetry::metrics::noop::NoopMeterProvider::new())
+            .meter_provider(&otel_kit_core::opentelemetry::metrics::noop::NoopMeterProvider::new())
             .build(),
     );
     let unsampled_provider = SdkTracerProvider::builder()
-        .with_sampler(otel_core::opentelemetry_sdk::trace::Sampler::AlwaysOff)
+        .with_sampler(otel_kit_core::opentelemetry_sdk::trace::Sampler::AlwaysOff)
         .build();
     let unsampled = TracedClient::new(
         client.clone(),
@@ -461,7 +461,7 @@ fn kafka_consume(c: &mut Criterion) {
     let (inst, tp, mp) = instrumentation();
     let tracing = KafkaTracing::new(inst).with_consumer_group("bench");
     let payload = vec![7u8; 256];
-    let headers = OwnedHeaders::new().insert(otel_messaging::kafka::rdkafka::message::Header {
+    let headers = OwnedHeaders::new().insert(otel_kit_messaging::kafka::rdkafka::message::Header {
         key: "traceparent",
         value: Some(TRACEPARENT),
     });

@@ -5,7 +5,7 @@
 //! `(Ir(2N) - Ir(N)) / N`, which cancels start-up and connection costs:
 //!
 //! ```text
-//! cargo build --release -p otel-messaging --features nats --example nats_publish_ir
+//! cargo build --release -p otel-kit-messaging --features nats --example nats_publish_ir
 //! valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p \
 //!     target/release/examples/nats_publish_ir traced 2000 128
 //! ```
@@ -21,18 +21,18 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use otel_core::opentelemetry::global;
-use otel_core::opentelemetry::trace::{Span, Tracer, TracerProvider};
-use otel_core::opentelemetry_sdk::error::OTelSdkResult;
-use otel_core::opentelemetry_sdk::metrics::{
+use otel_kit_core::opentelemetry::global;
+use otel_kit_core::opentelemetry::trace::{Span, Tracer, TracerProvider};
+use otel_kit_core::opentelemetry_sdk::error::OTelSdkResult;
+use otel_kit_core::opentelemetry_sdk::metrics::{
     InMemoryMetricExporter, PeriodicReader, SdkMeterProvider,
 };
-use otel_core::opentelemetry_sdk::trace::{
+use otel_kit_core::opentelemetry_sdk::trace::{
     BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter,
 };
-use otel_core::propagation::TraceContextPropagator;
-use otel_messaging::Instrumentation;
-use otel_messaging::nats::{TracedClient, async_nats};
+use otel_kit_core::propagation::TraceContextPropagator;
+use otel_kit_messaging::Instrumentation;
+use otel_kit_messaging::nats::{TracedClient, async_nats};
 
 #[derive(Debug)]
 struct NoopExporter;

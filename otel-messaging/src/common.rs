@@ -1,7 +1,7 @@
 //! Span and metric building shared by every messaging system: span names,
 //! the §4 attributes, the four messaging metrics, links vs parent for
 //! process spans, and message-header capture. Built on the family's
-//! instrumentation core (`otel_core::instrument`): options, span starts,
+//! instrumentation core (`otel_kit_core::instrument`): options, span starts,
 //! extraction, header capture and error records are the core's.
 // Each system uses a different subset of these helpers.
 #![cfg_attr(
@@ -15,19 +15,19 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Instant;
 
-use otel_core::instrument::{
+use otel_kit_core::instrument::{
     BuildFastHasher, ErrorRecord, ExceptionEvent, ExceptionEvents, Extracted, HeaderCapture, OTHER,
     Options, Propagation, SemconvArea, SpanStarter, duration_histogram, intern_span_name,
     record_exception,
 };
-use otel_core::opentelemetry::baggage::{Baggage, BaggageExt};
-use otel_core::opentelemetry::metrics::{BoundCounter, BoundHistogram, Counter, Histogram};
-use otel_core::opentelemetry::propagation::{Extractor, Injector};
-use otel_core::opentelemetry::trace::{Link, SpanBuilder, SpanContext, SpanKind, TraceContextExt};
-use otel_core::opentelemetry::{Context, KeyValue, StringValue};
-use otel_core::propagation::ForwardedHeaders;
-use otel_core::sampling::{is_force_keep, with_force_keep};
-use otel_core::semconv::{attribute as attr, metric as m};
+use otel_kit_core::opentelemetry::baggage::{Baggage, BaggageExt};
+use otel_kit_core::opentelemetry::metrics::{BoundCounter, BoundHistogram, Counter, Histogram};
+use otel_kit_core::opentelemetry::propagation::{Extractor, Injector};
+use otel_kit_core::opentelemetry::trace::{Link, SpanBuilder, SpanContext, SpanKind, TraceContextExt};
+use otel_kit_core::opentelemetry::{Context, KeyValue, StringValue};
+use otel_kit_core::propagation::ForwardedHeaders;
+use otel_kit_core::sampling::{is_force_keep, with_force_keep};
+use otel_kit_core::semconv::{attribute as attr, metric as m};
 
 /// Largest header value (bytes) the carriers hand to a propagator or to
 /// header capture; longer values are skipped, the message is unaffected.
@@ -130,7 +130,7 @@ impl Default for Instrumentation {
 /// Builder of [`Instrumentation`].
 ///
 /// The options every instrumentation of the family shares come from
-/// `otel_core`'s `instrumentation_setters!` and have the same names and
+/// `otel_kit_core`'s `instrumentation_setters!` and have the same names and
 /// types in every crate: [`tracer_provider`](Self::tracer_provider),
 /// [`meter_provider`](Self::meter_provider) and
 /// [`logger_provider`](Self::logger_provider) (any API provider),
@@ -143,7 +143,7 @@ impl Default for Instrumentation {
 /// [`create_spans`](Self::create_spans).
 ///
 /// ```
-/// use otel_messaging::{Instrumentation, ProcessMode};
+/// use otel_kit_messaging::{Instrumentation, ProcessMode};
 ///
 /// let instrumentation = Instrumentation::builder()
 ///     .process_mode(ProcessMode::Parent)
@@ -182,12 +182,12 @@ impl std::fmt::Debug for InstrumentationBuilder {
 }
 
 /// The instrumentation scope of this crate (name, version, schema URL).
-pub(crate) fn scope() -> otel_core::opentelemetry::InstrumentationScope {
-    otel_core::instrument::scope("otel-messaging", env!("CARGO_PKG_VERSION"))
+pub(crate) fn scope() -> otel_kit_core::opentelemetry::InstrumentationScope {
+    otel_kit_core::instrument::scope("otel-kit-messaging", env!("CARGO_PKG_VERSION"))
 }
 
 impl InstrumentationBuilder {
-    otel_core::instrumentation_setters!(options: providers, propagator, request_headers, exceptions);
+    otel_kit_core::instrumentation_setters!(options: providers, propagator, request_headers, exceptions);
 
     /// Link (default) or parent for single-message process spans.
     pub fn process_mode(mut self, mode: ProcessMode) -> Self {
@@ -556,7 +556,7 @@ const PREPARED_CAPACITY: usize = 1024;
 /// Per-destination cache of [`Prepared`] values, bounded by
 /// [`PREPARED_CAPACITY`] (and at most 4 entries per hash). Temporary
 /// destinations (reply inboxes) are not part of the key, so they do not
-/// fill it. Keyed by the [`FastHasher`](otel_core::instrument::FastHasher)
+/// fill it. Keyed by the [`FastHasher`](otel_kit_core::instrument::FastHasher)
 /// hash of the borrowed [`OpKey`] (no allocation on a hit); entries whose
 /// keys share a hash sit in one bucket.
 #[derive(Debug, Default)]
@@ -1079,7 +1079,7 @@ where
     let op = settle_op(base, name);
     let span = inst.start(&op, parent, Vec::new(), |_| {});
     let result =
-        otel_core::opentelemetry::context::FutureExt::with_context(fut, span.context().clone())
+        otel_kit_core::opentelemetry::context::FutureExt::with_context(fut, span.context().clone())
             .await;
     match &result {
         Ok(_) => span.end(),

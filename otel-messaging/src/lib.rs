@@ -6,9 +6,9 @@
 //!
 //! - producers make a `send {destination}` PRODUCER span and write its
 //!   context into the message headers with the configured propagators
-//!   (W3C `traceparent` by default; see `otel_core::propagation`);
+//!   (W3C `traceparent` by default; see `otel_kit_core::propagation`);
 //! - consumers read the headers by the family's one extraction rule, **on
-//!   top of the current context** (`otel_core::instrument::Propagation`):
+//!   top of the current context** (`otel_kit_core::instrument::Propagation`):
 //!   the current context is the *ambient* one, the remote span context the
 //!   headers brought is the message's *creation context*. Each delivered
 //!   message gets a `process {destination}` CONSUMER span. By default
@@ -41,16 +41,16 @@
 //!   messages may disagree).
 //!
 //! Headers are written and read with the global text-map propagator
-//! (installed by `otel_core::init`), or with the one given to
+//! (installed by `otel_kit_core::init`), or with the one given to
 //! [`InstrumentationBuilder::propagator`].
 //!
 //! Message headers named with
 //! [`InstrumentationBuilder::capture_request_headers`] are recorded as
 //! `messaging.header.<name>` (string array) on send, create and process
 //! spans, by the family's one sensitive-header rule
-//! (`otel_core::instrument::HeaderCapture`): credentials
+//! (`otel_kit_core::instrument::HeaderCapture`): credentials
 //! (`authorization`, `cookie`, `x-api-key`… see
-//! `otel_core::instrument::SENSITIVE_HEADERS`) are never recorded unless
+//! `otel_kit_core::instrument::SENSITIVE_HEADERS`) are never recorded unless
 //! [`InstrumentationBuilder::allow_sensitive_headers`] names them too.
 //!
 //! `messaging.kafka.cluster.id` is recorded when configured
@@ -77,7 +77,7 @@
 //! its children), and the process span ends when the value is dropped or
 //! with [`Delivered::end`] / [`Delivered::end_with_error`].
 //!
-//! `error.type` follows the family's rule (`otel_core::instrument`, a
+//! `error.type` follows the family's rule (`otel_kit_core::instrument`, a
 //! class the error names first, `_OTHER` for type-erased errors): NATS
 //! uses the async-nats error kind (`TimedOut`, `NoResponders`,
 //! `MaxPayloadExceeded`…), RabbitMQ the lapin error kind variant
@@ -97,9 +97,9 @@
 //! # Example
 //!
 //! ```
-//! use otel_messaging::{Instrumentation, ProcessMode};
-//! use otel_core::opentelemetry_sdk::trace::SdkTracerProvider;
-//! use otel_core::opentelemetry_sdk::metrics::SdkMeterProvider;
+//! use otel_kit_messaging::{Instrumentation, ProcessMode};
+//! use otel_kit_core::opentelemetry_sdk::trace::SdkTracerProvider;
+//! use otel_kit_core::opentelemetry_sdk::metrics::SdkMeterProvider;
 //!
 //! let tracer_provider = SdkTracerProvider::builder().build();
 //! let meter_provider = SdkMeterProvider::builder().build();
@@ -114,9 +114,9 @@
 //! assert_eq!(instrumentation.process_mode(), ProcessMode::Parent);
 //! assert!(instrumentation.propagates());
 //! // Then, per system (each behind its feature):
-//! //   otel_messaging::nats::TracedClient::new(async_nats_client, instrumentation.clone())
-//! //   otel_messaging::rabbitmq::TracedChannel::new(lapin_channel, instrumentation.clone())
-//! //   otel_messaging::kafka::TracedProducer::new(future_producer, instrumentation.clone())
+//! //   otel_kit_messaging::nats::TracedClient::new(async_nats_client, instrumentation.clone())
+//! //   otel_kit_messaging::rabbitmq::TracedChannel::new(lapin_channel, instrumentation.clone())
+//! //   otel_kit_messaging::kafka::TracedProducer::new(future_producer, instrumentation.clone())
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]

@@ -43,9 +43,9 @@ fn cases() -> ProptestConfig {
 
 #[cfg(feature = "kafka")]
 mod kafka {
-    use otel_messaging::kafka::KafkaTracing;
-    use otel_messaging::kafka::rdkafka::Timestamp;
-    use otel_messaging::kafka::rdkafka::message::{
+    use otel_kit_messaging::kafka::KafkaTracing;
+    use otel_kit_messaging::kafka::rdkafka::Timestamp;
+    use otel_kit_messaging::kafka::rdkafka::message::{
         Header, Headers, Message, OwnedHeaders, OwnedMessage,
     };
 
@@ -72,7 +72,7 @@ mod kafka {
             key in prop::option::of(vec(any::<u8>(), 0..16)),
         ) {
             common::propagator();
-            let capture = otel_core::testing::Capture::new();
+            let capture = otel_kit_core::testing::Capture::new();
             let tracing = KafkaTracing::new(common::instrumentation(&capture));
             let mut owned = OwnedHeaders::new();
             for (name, value) in &headers {
@@ -97,8 +97,8 @@ mod nats {
     use std::str::FromStr;
     use std::sync::LazyLock;
 
-    use otel_messaging::nats::TracedClient;
-    use otel_messaging::nats::async_nats::{self, HeaderMap, HeaderName, HeaderValue, Message};
+    use otel_kit_messaging::nats::TracedClient;
+    use otel_kit_messaging::nats::async_nats::{self, HeaderMap, HeaderName, HeaderValue, Message};
 
     use super::*;
 
@@ -125,7 +125,7 @@ mod nats {
             payload in vec(any::<u8>(), 0..64),
         ) {
             common::propagator();
-            let capture = otel_core::testing::Capture::new();
+            let capture = otel_kit_core::testing::Capture::new();
             let traced = TracedClient::new(CLIENT.clone(), common::instrumentation(&capture));
             let mut map = HeaderMap::new();
             for (name, value) in &headers {
@@ -156,12 +156,12 @@ mod rabbitmq {
     use std::sync::LazyLock;
 
     use futures_util::StreamExt;
-    use otel_messaging::rabbitmq::lapin::options::{
+    use otel_kit_messaging::rabbitmq::lapin::options::{
         BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, QueueDeclareOptions,
     };
-    use otel_messaging::rabbitmq::lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-    use otel_messaging::rabbitmq::lapin::{BasicProperties, Connection, ConnectionProperties};
-    use otel_messaging::rabbitmq::{TracedChannel, TracedConsumer};
+    use otel_kit_messaging::rabbitmq::lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+    use otel_kit_messaging::rabbitmq::lapin::{BasicProperties, Connection, ConnectionProperties};
+    use otel_kit_messaging::rabbitmq::{TracedChannel, TracedConsumer};
 
     use super::*;
 
@@ -169,7 +169,7 @@ mod rabbitmq {
         traced: TracedChannel,
         queue: String,
         consumer: tokio::sync::Mutex<TracedConsumer>,
-        _capture: otel_core::testing::Capture,
+        _capture: otel_kit_core::testing::Capture,
         _connection: Connection,
     }
 
@@ -200,7 +200,7 @@ mod rabbitmq {
                 )
                 .await
                 .unwrap();
-            let capture = otel_core::testing::Capture::new();
+            let capture = otel_kit_core::testing::Capture::new();
             let traced = TracedChannel::new(channel, common::instrumentation(&capture));
             let consumer = traced
                 .basic_consume(

@@ -8,15 +8,15 @@ use std::time::Duration;
 
 use common::{DELIVERY_WAIT, TRACEPARENT, builder, capture, instrumentation, unique};
 use futures_util::StreamExt;
-use otel_core::opentelemetry::baggage::BaggageExt;
-use otel_core::opentelemetry::context::FutureExt;
-use otel_core::opentelemetry::propagation::TextMapCompositePropagator;
-use otel_core::opentelemetry::trace::{SpanKind, Tracer};
-use otel_core::opentelemetry::{Context, KeyValue};
-use otel_core::propagation::{B3Propagator, BaggagePropagator};
-use otel_core::testing::{Capture, assert_linked, assert_parent, assert_root};
-use otel_messaging::ProcessMode;
-use otel_messaging::kafka::{
+use otel_kit_core::opentelemetry::baggage::BaggageExt;
+use otel_kit_core::opentelemetry::context::FutureExt;
+use otel_kit_core::opentelemetry::propagation::TextMapCompositePropagator;
+use otel_kit_core::opentelemetry::trace::{SpanKind, Tracer};
+use otel_kit_core::opentelemetry::{Context, KeyValue};
+use otel_kit_core::propagation::{B3Propagator, BaggagePropagator};
+use otel_kit_core::testing::{Capture, assert_linked, assert_parent, assert_root};
+use otel_kit_messaging::ProcessMode;
+use otel_kit_messaging::kafka::{
     KafkaHeaderExtractor, KafkaHeaderInjector, KafkaTracing, StatsContext, StatsRecorder,
     TracedProducer,
 };
@@ -365,7 +365,7 @@ async fn propagation_toggle_and_existing_trace_headers_replaced() {
             value: Some(&b"\xffbin"[..]),
         });
     let mut injector = KafkaHeaderInjector::new();
-    use otel_core::opentelemetry::propagation::{Extractor, Injector};
+    use otel_kit_core::opentelemetry::propagation::{Extractor, Injector};
     injector.set("traceparent", TRACEPARENT.to_owned());
     let merged = injector.apply(Some(stale));
     assert_eq!(merged.count(), 2);
@@ -556,7 +556,7 @@ async fn base_consumer_poll_records_receive_then_process() {
 
 /// The span id in a consumed message's `traceparent` header.
 fn traceparent_span_id<M: Message>(message: &M) -> String {
-    use otel_core::opentelemetry::propagation::Extractor;
+    use otel_kit_core::opentelemetry::propagation::Extractor;
     let headers = message.headers().expect("headers");
     let extractor = KafkaHeaderExtractor(headers);
     let value = extractor.get("traceparent").expect("traceparent");

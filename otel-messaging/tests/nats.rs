@@ -11,15 +11,15 @@ use async_nats::{HeaderMap, HeaderValue};
 use bytes::Bytes;
 use common::{DELIVERY_WAIT, TRACEPARENT, builder, capture, instrumentation, nats_url, unique};
 use futures_util::StreamExt;
-use otel_core::opentelemetry::baggage::BaggageExt;
-use otel_core::opentelemetry::context::FutureExt;
-use otel_core::opentelemetry::propagation::TextMapCompositePropagator;
-use otel_core::opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
-use otel_core::opentelemetry::{Context, KeyValue};
-use otel_core::propagation::{B3Propagator, BaggagePropagator, TraceContextPropagator};
-use otel_core::testing::{assert_linked, assert_parent, assert_root, assert_same_trace};
-use otel_messaging::ProcessMode;
-use otel_messaging::nats::{NatsHeaderExtractor, TracedClient, TracedJetStream};
+use otel_kit_core::opentelemetry::baggage::BaggageExt;
+use otel_kit_core::opentelemetry::context::FutureExt;
+use otel_kit_core::opentelemetry::propagation::TextMapCompositePropagator;
+use otel_kit_core::opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
+use otel_kit_core::opentelemetry::{Context, KeyValue};
+use otel_kit_core::propagation::{B3Propagator, BaggagePropagator, TraceContextPropagator};
+use otel_kit_core::testing::{assert_linked, assert_parent, assert_root, assert_same_trace};
+use otel_kit_messaging::ProcessMode;
+use otel_kit_messaging::nats::{NatsHeaderExtractor, TracedClient, TracedJetStream};
 
 async fn connect() -> async_nats::Client {
     async_nats::connect(nats_url())
@@ -256,7 +256,7 @@ async fn malformed_binary_oversized_and_missing_headers_never_block_delivery() {
 
 #[test]
 fn duplicate_headers_are_all_exposed_and_never_panic() {
-    use otel_core::opentelemetry::propagation::Extractor;
+    use otel_kit_core::opentelemetry::propagation::Extractor;
     common::propagator();
     let mut headers = HeaderMap::new();
     headers.insert("TraceParent", "bad");
@@ -267,13 +267,13 @@ fn duplicate_headers_are_all_exposed_and_never_panic() {
     // W3C: a repeated traceparent is invalid, so the message starts a new
     // trace (and is still processed).
     let cx =
-        otel_core::propagation::extract_with(&otel_core::opentelemetry::Context::new(), &extractor);
+        otel_kit_core::propagation::extract_with(&otel_kit_core::opentelemetry::Context::new(), &extractor);
     assert!(!cx.span().span_context().is_valid());
 
     let mut single = HeaderMap::new();
     single.insert("TRACEPARENT", TRACEPARENT);
-    let cx = otel_core::propagation::extract_with(
-        &otel_core::opentelemetry::Context::new(),
+    let cx = otel_kit_core::propagation::extract_with(
+        &otel_kit_core::opentelemetry::Context::new(),
         &NatsHeaderExtractor(&single),
     );
     assert!(
@@ -422,7 +422,7 @@ async fn ambient_span_is_parent_in_link_mode_and_linked_in_parent_mode() {
             .unwrap();
         let tracer = capture.tracer("app");
         let ambient =
-            otel_core::opentelemetry::Context::current_with_span(tracer.start("worker loop"));
+            otel_kit_core::opentelemetry::Context::current_with_span(tracer.start("worker loop"));
         let delivered = next(&mut sub).with_context(ambient.clone()).await;
         delivered.end();
         ambient.span().end();
@@ -966,8 +966,8 @@ async fn header_capture_refuses_credentials_unless_allowed() {
 /// context next to the ambient values.
 #[tokio::test]
 async fn consumer_extracts_on_top_of_the_current_context() {
-    use otel_core::propagation::ForwardHeadersPropagator;
-    use otel_core::propagation::ForwardedHeaders;
+    use otel_kit_core::propagation::ForwardHeadersPropagator;
+    use otel_kit_core::propagation::ForwardedHeaders;
     #[derive(Debug, PartialEq)]
     struct AmbientMarker(u8);
     for mode in [ProcessMode::Link, ProcessMode::Parent] {

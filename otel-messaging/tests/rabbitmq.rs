@@ -14,15 +14,15 @@ use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
 };
-use otel_core::opentelemetry::baggage::BaggageExt;
-use otel_core::opentelemetry::context::FutureExt;
-use otel_core::opentelemetry::propagation::TextMapCompositePropagator;
-use otel_core::opentelemetry::trace::{SpanKind, Tracer};
-use otel_core::opentelemetry::{Context, KeyValue};
-use otel_core::propagation::{B3Propagator, BaggagePropagator};
-use otel_core::testing::{assert_linked, assert_parent, assert_root};
-use otel_messaging::ProcessMode;
-use otel_messaging::rabbitmq::{AmqpHeaderExtractor, TracedChannel, TracedConsumer};
+use otel_kit_core::opentelemetry::baggage::BaggageExt;
+use otel_kit_core::opentelemetry::context::FutureExt;
+use otel_kit_core::opentelemetry::propagation::TextMapCompositePropagator;
+use otel_kit_core::opentelemetry::trace::{SpanKind, Tracer};
+use otel_kit_core::opentelemetry::{Context, KeyValue};
+use otel_kit_core::propagation::{B3Propagator, BaggagePropagator};
+use otel_kit_core::testing::{assert_linked, assert_parent, assert_root};
+use otel_kit_messaging::ProcessMode;
+use otel_kit_messaging::rabbitmq::{AmqpHeaderExtractor, TracedChannel, TracedConsumer};
 
 async fn channel() -> (Connection, Channel) {
     let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
@@ -60,7 +60,7 @@ async fn consume(traced: &TracedChannel, queue: &str) -> TracedConsumer {
         .unwrap()
 }
 
-async fn next(c: &mut TracedConsumer) -> otel_messaging::Delivered<lapin::message::Delivery> {
+async fn next(c: &mut TracedConsumer) -> otel_kit_messaging::Delivered<lapin::message::Delivery> {
     tokio::time::timeout(DELIVERY_WAIT, c.next())
         .await
         .expect("delivery in time")
@@ -150,7 +150,7 @@ async fn exchange_routing_key_parent_mode_nack_and_reject() {
         ch.clone(),
         builder(&capture)
             .process_mode(ProcessMode::Parent)
-            .exception_signal(otel_core::config::ExceptionSignal::Both)
+            .exception_signal(otel_kit_core::config::ExceptionSignal::Both)
             .logger_provider(&capture.logger_provider())
             .build(),
     );
@@ -230,7 +230,7 @@ async fn exchange_routing_key_parent_mode_nack_and_reject() {
     assert_eq!(logs[0].event_name(), Some("messaging.process.exception"));
     assert_eq!(
         logs[0].severity(),
-        Some(otel_core::opentelemetry::logs::Severity::Error)
+        Some(otel_kit_core::opentelemetry::logs::Severity::Error)
     );
     assert_eq!(logs[0].span_id(), Some(failed.span_id()));
     let handle = capture.span("handle");
@@ -363,7 +363,7 @@ async fn propagation_toggle_and_header_capture() {
     let d = next(&mut consumer).await;
     let received = d.properties.headers().clone().unwrap();
     assert!(!received.contains_key("traceparent"));
-    use otel_core::opentelemetry::propagation::Extractor;
+    use otel_kit_core::opentelemetry::propagation::Extractor;
     assert_eq!(AmqpHeaderExtractor(&received).get("x-tenant"), Some("acme"));
     d.end();
     let process = capture.span(&format!("process {q}"));
@@ -556,10 +556,10 @@ async fn error_type_is_the_lapin_error_kind() {
                 .expect_err("the channel is closed")
         }
     };
-    let expected = otel_messaging::rabbitmq::error_type(&failed);
+    let expected = otel_kit_messaging::rabbitmq::error_type(&failed);
     assert_eq!(
         expected,
-        otel_core::instrument::variant_error_type(failed.kind())
+        otel_kit_core::instrument::variant_error_type(failed.kind())
     );
     assert!(
         expected

@@ -4,7 +4,7 @@
 //! named, so `cargo bench` runs through it at once:
 //!
 //! ```text
-//! cargo bench -p otel-patterns --bench callgrind --no-run
+//! cargo bench -p otel-kit-patterns --bench callgrind --no-run
 //! valgrind --tool=callgrind target/release/deps/callgrind-<hash> saga10-unsampled 20000
 //! ```
 //!

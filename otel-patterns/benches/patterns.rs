@@ -1,7 +1,7 @@
 //! Hot-path costs: closed breaker check + record, retry on a first-try
 //! success, saga step overhead (sampled / unsampled / untraced).
 //!
-//! `cargo bench -p otel-patterns --bench patterns`
+//! `cargo bench -p otel-kit-patterns --bench patterns`
 
 mod fixture;
 
@@ -10,8 +10,8 @@ use fixture::{
     Mode, breaker, breaker_check_and_record, recorded, retry_first_try, retry_policy, saga,
 };
 use futures_util::FutureExt as _;
-use otel_patterns::breaker::CircuitBreaker;
-use otel_patterns::clock::MonotonicClock;
+use otel_kit_patterns::breaker::CircuitBreaker;
+use otel_kit_patterns::clock::MonotonicClock;
 
 const MODES: [(&str, Mode); 3] = [
     ("sampled", Mode::Sampled),

@@ -1,13 +1,13 @@
 //! How a pattern records a failure: `error.type` by the family's one rule
-//! (`otel_core::instrument`'s `error_type` module), span status and
-//! exceptions through `otel_core::instrument::record_exception`.
+//! (`otel_kit_core::instrument`'s `error_type` module), span status and
+//! exceptions through `otel_kit_core::instrument::record_exception`.
 
 use crate::names;
 use crate::saga::{BoxError, StepError};
 use opentelemetry::Context;
 use opentelemetry::trace::TraceContextExt;
-use otel_core::instrument::{ErrorRecord, ExceptionEvent, ExceptionEvents, record_exception};
-use otel_core::opentelemetry;
+use otel_kit_core::instrument::{ErrorRecord, ExceptionEvent, ExceptionEvents, record_exception};
+use otel_kit_core::opentelemetry;
 use std::borrow::Cow;
 
 /// Exception log records of a failed saga (its log refused a write).

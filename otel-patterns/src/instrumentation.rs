@@ -3,13 +3,13 @@
 
 use opentelemetry::metrics::Meter;
 use opentelemetry::{KeyValue, StringValue, Value};
-use otel_core::instrument::{ExceptionEvents, Options, SemconvArea, SpanStarter, scope};
-use otel_core::opentelemetry;
+use otel_kit_core::instrument::{ExceptionEvents, Options, SemconvArea, SpanStarter, scope};
+use otel_kit_core::opentelemetry;
 use std::sync::Arc;
 
 /// The instrumentation scope name of every span, metric and log record of
 /// this crate.
-pub const SCOPE: &str = "otel-patterns";
+pub const SCOPE: &str = "otel-kit-patterns";
 
 /// The options a pattern builder starts from: the global providers, the
 /// exception signal of `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN`.

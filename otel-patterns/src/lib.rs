@@ -4,16 +4,16 @@
 //! layer, each as visible in a trace as an HTTP request.
 //!
 //! Every pattern records through the global tracer, meter and logger
-//! providers (the ones `otel_core::init` installs) with no call needed; its
+//! providers (the ones `otel_kit_core::init` installs) with no call needed; its
 //! builder has the family's shared setters to record elsewhere
 //! (`tracer_provider`, `meter_provider`, `logger_provider`, any API
-//! provider, e.g. `otel_core::testing::Capture`'s in tests) and to choose
+//! provider, e.g. `otel_kit_core::testing::Capture`'s in tests) and to choose
 //! where exceptions go (`exception_signal`).
 //!
 //! ```
-//! use otel_patterns::breaker::CircuitBreaker;
-//! use otel_patterns::retry::{RetryPolicy, RetryDecision};
-//! use otel_patterns::saga::{Saga, Step, StepError};
+//! use otel_kit_patterns::breaker::CircuitBreaker;
+//! use otel_kit_patterns::retry::{RetryPolicy, RetryDecision};
+//! use otel_kit_patterns::saga::{Saga, Step, StepError};
 //! use std::time::Duration;
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -46,8 +46,8 @@
 //! same setters), here a test capture's:
 //!
 //! ```
-//! use otel_core::testing::Capture;
-//! use otel_patterns::saga::Saga;
+//! use otel_kit_core::testing::Capture;
+//! use otel_kit_patterns::saga::Saga;
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! let capture = Capture::new();
@@ -81,8 +81,8 @@
 //! | `circuit_breaker.rejected` | internal | current context | `circuit_breaker.name`, `circuit_breaker.state`, `error.type=circuit_open`, status error |
 //!
 //! The retry tower layer ([`retry::RetryLayer`]) puts
-//! `otel_core::instrument::ResendCount` on every re-sent request, so the
-//! otel-http / otel-grpc client span of that attempt records
+//! `otel_kit_core::instrument::ResendCount` on every re-sent request, so the
+//! otel-kit-http / otel-kit-grpc client span of that attempt records
 //! `http.request.resend_count`.
 //!
 //! When the saga span is not sampled, steps and compensations run in its
@@ -121,7 +121,7 @@
 //! ## Failures
 //!
 //! A failed span has status Error and `error.type` by the family's one rule
-//! (`otel_core::instrument::record_exception`): the class a
+//! (`otel_kit_core::instrument::record_exception`): the class a
 //! [`saga::StepError`] names; otherwise the error's full Rust type path
 //! (`std::io::error::Error`) when the pattern knows its type (a step's or a
 //! retried operation's error type); `_OTHER` for a type-erased
@@ -164,6 +164,6 @@ pub mod saga;
 pub mod twopc;
 
 pub use instrumentation::SCOPE;
-/// The family's one clock (`otel_core::clock`), re-exported: the breaker
+/// The family's one clock (`otel_kit_core::clock`), re-exported: the breaker
 /// and the retry budget take any [`Clock`](clock::Clock).
-pub use otel_core::clock;
+pub use otel_kit_core::clock;

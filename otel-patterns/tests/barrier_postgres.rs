@@ -3,10 +3,10 @@
 //! concurrent duplicate requests run the business change once.
 #![cfg(feature = "postgres")]
 
-use otel_core::opentelemetry::trace::{FutureExt, TraceContextExt, Tracer};
-use otel_core::testing::Capture;
-use otel_patterns::saga::TxBarrier;
-use otel_patterns::saga::barrier::{BarrierError, BarrierResult, Op};
+use otel_kit_core::opentelemetry::trace::{FutureExt, TraceContextExt, Tracer};
+use otel_kit_core::testing::Capture;
+use otel_kit_patterns::saga::TxBarrier;
+use otel_kit_patterns::saga::barrier::{BarrierError, BarrierResult, Op};
 use std::time::Duration;
 use tokio_postgres::{Client, NoTls};
 
@@ -74,7 +74,7 @@ async fn business_change_and_barrier_commit_together() {
     let (mut client, barrier) = setup().await;
     let sql = effect_sql(&barrier);
     let c = Capture::new();
-    let cx = otel_core::opentelemetry::Context::current_with_span(
+    let cx = otel_kit_core::opentelemetry::Context::current_with_span(
         c.tracer("participant").start("handler"),
     );
     async {

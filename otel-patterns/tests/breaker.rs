@@ -1,9 +1,9 @@
-use otel_core::opentelemetry::Context;
-use otel_core::opentelemetry::KeyValue;
-use otel_core::opentelemetry::trace::{FutureExt, TraceContextExt, Tracer};
-use otel_core::testing::{Capture, assert_parent};
-use otel_patterns::breaker::{BreakerError, CircuitBreaker, Outcome, State};
-use otel_patterns::clock::ManualClock;
+use otel_kit_core::opentelemetry::Context;
+use otel_kit_core::opentelemetry::KeyValue;
+use otel_kit_core::opentelemetry::trace::{FutureExt, TraceContextExt, Tracer};
+use otel_kit_core::testing::{Capture, assert_parent};
+use otel_kit_patterns::breaker::{BreakerError, CircuitBreaker, Outcome, State};
+use otel_kit_patterns::clock::ManualClock;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -244,7 +244,7 @@ fn forced_open_and_disabled() {
 
 #[tokio::test]
 async fn call_api_and_tower_layer_distinguish_rejection() {
-    use otel_patterns::breaker::CircuitBreakerLayer;
+    use otel_kit_patterns::breaker::CircuitBreakerLayer;
     use tower::{Layer, Service};
     let c = Capture::new();
     let b = CircuitBreaker::builder("svc")

@@ -4,14 +4,14 @@
 //! raised as such; none for failures that explain themselves.
 
 use futures_util::future::BoxFuture;
-use otel_core::config::ExceptionSignal;
-use otel_core::opentelemetry::Value;
-use otel_core::opentelemetry::logs::{AnyValue, Severity};
-use otel_core::testing::{Capture, CapturedSpan};
-use otel_patterns::breaker::{CircuitBreaker, Outcome};
-use otel_patterns::retry::RetryPolicy;
-use otel_patterns::saga::{BoxError, Saga, Step, StepError};
-use otel_patterns::twopc::{Coordinator, Participant, TxOutcome};
+use otel_kit_core::config::ExceptionSignal;
+use otel_kit_core::opentelemetry::Value;
+use otel_kit_core::opentelemetry::logs::{AnyValue, Severity};
+use otel_kit_core::testing::{Capture, CapturedSpan};
+use otel_kit_patterns::breaker::{CircuitBreaker, Outcome};
+use otel_kit_patterns::retry::RetryPolicy;
+use otel_kit_patterns::saga::{BoxError, Saga, Step, StepError};
+use otel_kit_patterns::twopc::{Coordinator, Participant, TxOutcome};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,7 +36,7 @@ fn assert_failed(span: &CapturedSpan, error_type: &str, exception: bool) {
 
 async fn run_one_step<F, Fut, E>(c: &Capture, action: F) -> String
 where
-    F: Fn(otel_patterns::saga::StepContext<()>) -> Fut + Send + Sync + 'static,
+    F: Fn(otel_kit_patterns::saga::StepContext<()>) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<(), E>> + Send + 'static,
     E: Into<BoxError> + 'static,
 {
@@ -52,7 +52,7 @@ where
         .build();
     let report = saga.run(()).await.unwrap();
     match report.outcome {
-        otel_patterns::saga::SagaOutcome::Compensated { error_type, .. } => error_type,
+        otel_kit_patterns::saga::SagaOutcome::Compensated { error_type, .. } => error_type,
         o => panic!("{o:?}"),
     }
 }
@@ -139,7 +139,7 @@ async fn saga_step_timeout_is_not_an_exception() {
 
 #[tokio::test]
 async fn saga_exceptions_as_logs_go_out_sampled_or_not() {
-    use otel_core::opentelemetry_sdk::trace::Sampler;
+    use otel_kit_core::opentelemetry_sdk::trace::Sampler;
     for sampled in [true, false] {
         let c = Capture::builder()
             .sampler(if sampled {
@@ -167,7 +167,7 @@ async fn saga_exceptions_as_logs_go_out_sampled_or_not() {
             log.attr("exception.type"),
             Some(&AnyValue::from("declined"))
         );
-        assert_eq!(log.scope().name(), "otel-patterns");
+        assert_eq!(log.scope().name(), "otel-kit-patterns");
         if sampled {
             let step = c.span("saga.step b");
             // Logs only: status and error.type, no span event.

@@ -1,13 +1,13 @@
 //! With no provider given, every pattern records through the global
-//! providers (the ones `otel_core::init` installs): no call needed. Its own
+//! providers (the ones `otel_kit_core::init` installs): no call needed. Its own
 //! test binary, since it sets the process's global tracer provider.
 
-use otel_core::opentelemetry::global;
-use otel_core::testing::Capture;
-use otel_patterns::breaker::{CircuitBreaker, Outcome};
-use otel_patterns::retry::RetryPolicy;
-use otel_patterns::saga::{Saga, Step, StepError};
-use otel_patterns::twopc::Coordinator;
+use otel_kit_core::opentelemetry::global;
+use otel_kit_core::testing::Capture;
+use otel_kit_patterns::breaker::{CircuitBreaker, Outcome};
+use otel_kit_patterns::retry::RetryPolicy;
+use otel_kit_patterns::saga::{Saga, Step, StepError};
+use otel_kit_patterns::twopc::Coordinator;
 
 #[tokio::test]
 async fn builders_default_to_the_global_providers() {
@@ -40,10 +40,10 @@ async fn builders_default_to_the_global_providers() {
         "circuit_breaker.rejected",
     ] {
         let scope = c.span(name).into_inner().instrumentation_scope;
-        assert_eq!(scope.name(), "otel-patterns", "{name}");
+        assert_eq!(scope.name(), "otel-kit-patterns", "{name}");
         assert_eq!(scope.version(), Some(env!("CARGO_PKG_VERSION")));
-        assert_eq!(scope.schema_url(), Some(otel_core::semconv::SCHEMA_URL));
+        assert_eq!(scope.schema_url(), Some(otel_kit_core::semconv::SCHEMA_URL));
     }
     let m = c.collect_metrics();
-    assert_eq!(m.metric("saga.executions").scope(), "otel-patterns");
+    assert_eq!(m.metric("saga.executions").scope(), "otel-kit-patterns");
 }

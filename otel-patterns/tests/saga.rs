@@ -1,7 +1,7 @@
-use otel_core::opentelemetry::KeyValue;
-use otel_core::testing::{Capture, assert_linked, assert_parent, assert_root};
-use otel_patterns::saga::barrier::{Barrier, BarrierResult, MemoryBarrierStore};
-use otel_patterns::saga::{
+use otel_kit_core::opentelemetry::KeyValue;
+use otel_kit_core::testing::{Capture, assert_linked, assert_parent, assert_root};
+use otel_kit_patterns::saga::barrier::{Barrier, BarrierResult, MemoryBarrierStore};
+use otel_kit_patterns::saga::{
     InDoubt, LogEntry, LogRecord, MemoryLog, Saga, SagaLog, SagaOutcome, Step, StepError,
     StepRetry, TraceParent, to_traceparent,
 };
@@ -41,7 +41,7 @@ fn step(name: &str, j: &Journal, fail: bool, comp_failures: u32) -> Step<String>
     })
     .compensation_retry(StepRetry {
         max_attempts: 3,
-        backoff: otel_patterns::retry::Backoff {
+        backoff: otel_kit_patterns::retry::Backoff {
             initial: Duration::from_millis(1),
             ..Default::default()
         },
@@ -333,7 +333,7 @@ async fn recover_finishes_or_compensates_logged_sagas() {
 
 #[tokio::test]
 async fn unsampled_saga_runs_without_step_spans() {
-    use otel_core::opentelemetry_sdk::trace::Sampler;
+    use otel_kit_core::opentelemetry_sdk::trace::Sampler;
     let c = Capture::builder().sampler(Sampler::AlwaysOff).build();
     let j = Journal::default();
     let saga = order_saga(&c, &j, true);
@@ -345,11 +345,11 @@ async fn unsampled_saga_runs_without_step_spans() {
 
 #[tokio::test]
 async fn barrier_detects_duplicates_null_compensation_and_hanging() {
-    use otel_core::opentelemetry::trace::{FutureExt, TraceContextExt, Tracer};
+    use otel_kit_core::opentelemetry::trace::{FutureExt, TraceContextExt, Tracer};
     let c = Capture::new();
     let tracer = c.tracer("participant");
     let barrier = Barrier::new(MemoryBarrierStore::default());
-    let cx = otel_core::opentelemetry::Context::current_with_span(tracer.start("handler"));
+    let cx = otel_kit_core::opentelemetry::Context::current_with_span(tracer.start("handler"));
     async {
         let ok = || async { Ok::<_, ()>(()) };
         assert_eq!(
@@ -499,18 +499,18 @@ async fn stuck_saga_resumes_after_the_cause_is_fixed() {
     assert!(saga.stuck().await.unwrap().is_empty());
     assert!(matches!(
         saga.resume_stuck("nope").await,
-        Err(otel_patterns::saga::SagaError::NotFound(_))
+        Err(otel_kit_patterns::saga::SagaError::NotFound(_))
     ));
 }
 
 #[tokio::test]
 async fn run_in_makes_the_saga_a_child_of_the_given_context() {
-    use otel_core::opentelemetry::trace::{TraceContextExt, Tracer};
+    use otel_kit_core::opentelemetry::trace::{TraceContextExt, Tracer};
     let c = Capture::new();
     let j = Journal::default();
     let saga = order_saga(&c, &j, false);
     let cx =
-        otel_core::opentelemetry::Context::current_with_span(c.tracer("t").start("POST /orders"));
+        otel_kit_core::opentelemetry::Context::current_with_span(c.tracer("t").start("POST /orders"));
     saga.run_in(&cx, "o".to_owned()).await.unwrap();
     cx.span().end();
     assert_parent(&c.span("saga order"), &c.span("POST /orders"));
@@ -551,7 +551,7 @@ async fn concurrent_recoveries_compensate_each_instance_once() {
     let slow_step = |name: &'static str| {
         let j = j.clone();
         Step::new(name, |_cx| async { Ok::<_, StepError>(()) }).compensate_with(
-            move |cx: otel_patterns::saga::StepContext<String>| {
+            move |cx: otel_kit_patterns::saga::StepContext<String>| {
                 let j = j.clone();
                 async move {
                     // Yield so the other recovery runs in between.
@@ -597,7 +597,7 @@ async fn a_recovery_longer_than_the_lease_keeps_its_claim() {
     let log = Arc::new(MemoryLog::new());
     let undo = {
         let j = j.clone();
-        move |cx: otel_patterns::saga::StepContext<String>| {
+        move |cx: otel_kit_patterns::saga::StepContext<String>| {
             let j = j.clone();
             async move {
                 // More than three leases long.
@@ -672,7 +672,7 @@ fn recovery_outside_a_tokio_runtime_needs_no_timer() {
     let log = Arc::new(MemoryLog::new());
     let undo = {
         let j = j.clone();
-        move |cx: otel_patterns::saga::StepContext<String>| {
+        move |cx: otel_kit_patterns::saga::StepContext<String>| {
             let j = j.clone();
             async move {
                 YieldOnce(false).await;

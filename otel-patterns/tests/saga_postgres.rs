@@ -3,9 +3,9 @@
 //! the PostgreSQL log with nothing lost or run twice.
 #![cfg(feature = "postgres")]
 
-use otel_core::testing::Capture;
-use otel_patterns::saga::barrier::{Barrier, BarrierResult};
-use otel_patterns::saga::{
+use otel_kit_core::testing::Capture;
+use otel_kit_patterns::saga::barrier::{Barrier, BarrierResult};
+use otel_kit_patterns::saga::{
     LogEntry, LogRecord, PostgresLog, Saga, SagaLog, SagaOutcome, Step, StepError, from_traceparent,
 };
 use std::process::{Command, Stdio};
@@ -26,7 +26,7 @@ fn schema() -> String {
 /// The order saga; every action and compensation appends to `effects`.
 fn saga(log: Arc<PostgresLog>, c: &Capture, hang_in_reserve: bool) -> Saga<String> {
     let effect = |log: Arc<PostgresLog>, what: &'static str, hang: bool| {
-        move |cx: otel_patterns::saga::StepContext<String>| {
+        move |cx: otel_kit_patterns::saga::StepContext<String>| {
             let log = log.clone();
             async move {
                 let sql = format!(
@@ -327,8 +327,8 @@ async fn concurrent_recoveries_compensate_each_instance_once() {
 mod twopc_pg {
     use super::*;
     use futures_util::future::BoxFuture;
-    use otel_patterns::saga::BoxError;
-    use otel_patterns::twopc::{Coordinator, Participant, TxOutcome};
+    use otel_kit_patterns::saga::BoxError;
+    use otel_kit_patterns::twopc::{Coordinator, Participant, TxOutcome};
     use std::sync::atomic::{AtomicU32, Ordering};
 
     struct Flaky {

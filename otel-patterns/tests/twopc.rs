@@ -1,11 +1,11 @@
 use futures_util::future::BoxFuture;
-use otel_core::opentelemetry::KeyValue;
-use otel_core::testing::{Capture, assert_parent};
-use otel_patterns::retry::{Backoff, Jitter};
-use otel_patterns::saga::{
+use otel_kit_core::opentelemetry::KeyValue;
+use otel_kit_core::testing::{Capture, assert_parent};
+use otel_kit_patterns::retry::{Backoff, Jitter};
+use otel_kit_patterns::saga::{
     BoxError, LogEntry, LogRecord, MemoryLog, SagaLog, StepError, TraceParent,
 };
-use otel_patterns::twopc::{Coordinator, Participant, TxOutcome};
+use otel_kit_patterns::twopc::{Coordinator, Participant, TxOutcome};
 use proptest::prelude::*;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};

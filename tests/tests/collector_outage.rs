@@ -1,5 +1,5 @@
 //! The collector goes away under load and comes back: a traced axum service
-//! (otel-http server layer, every request sampled, batch export over OTLP to
+//! (otel-kit-http server layer, every request sampled, batch export over OTLP to
 //! rotel) keeps serving a steady request rate while rotel is stopped for
 //! [`OUTAGE`], then restarted on the same port.
 //!
@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::get;
-use otel_core::Telemetry;
-use otel_core::config::Environment;
-use otel_http::server::ServerLayer;
+use otel_kit_core::Telemetry;
+use otel_kit_core::config::Environment;
+use otel_kit_http::server::ServerLayer;
 use otel_tests::collector::Collector;
 
 /// How long the collector stays down (the "a minute").

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use otel_core::Telemetry;
-use otel_core::config::Environment;
-use otel_core::opentelemetry::trace::{Span as _, Tracer as _};
+use otel_kit_core::Telemetry;
+use otel_kit_core::config::Environment;
+use otel_kit_core::opentelemetry::trace::{Span as _, Tracer as _};
 use otel_tests::collector::Collector;
 
 /// `OTEL_EXPORTER_OTLP_TIMEOUT` of these tests, milliseconds.

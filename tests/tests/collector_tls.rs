@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use otel_core::Telemetry;
-use otel_core::config::Environment;
-use otel_core::opentelemetry::trace::{Span as _, Tracer as _};
+use otel_kit_core::Telemetry;
+use otel_kit_core::config::Environment;
+use otel_kit_core::opentelemetry::trace::{Span as _, Tracer as _};
 use otel_tests::collector::Collector;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use tokio_rustls::TlsAcceptor;
@@ -172,7 +172,7 @@ async fn export_one(
     name: &str,
     ca: &Path,
     client: Option<(&Path, &Path)>,
-) -> (Result<(), String>, otel_core::ExportStats) {
+) -> (Result<(), String>, otel_kit_core::ExportStats) {
     let endpoint = format!("https://127.0.0.1:{port}");
     let mut env = vec![
         ("OTEL_SERVICE_NAME".to_string(), "tls".to_string()),

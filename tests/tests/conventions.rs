@@ -29,20 +29,20 @@ use futures_util::future::BoxFuture;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use otel_core::opentelemetry::context::FutureExt;
-use otel_core::opentelemetry::trace::{TraceContextExt, Tracer};
-use otel_core::opentelemetry::{Context, KeyValue};
-use otel_core::propagation::TraceContextPropagator;
-use otel_core::testing::{Capture, CapturedSpan, MetricKind, MetricView};
-use otel_grpc::{GrpcClientLayer, GrpcServerLayer};
-use otel_http::client::ClientLayer;
-use otel_http::server::ServerLayer;
-use otel_messaging::Instrumentation;
-use otel_messaging::nats::{TracedClient, async_nats};
-use otel_patterns::breaker::CircuitBreaker;
-use otel_patterns::retry::{RetryDecision, RetryPolicy};
-use otel_patterns::saga::{BoxError, Saga, Step, StepError};
-use otel_patterns::twopc::{Coordinator, Participant, TxOutcome};
+use otel_kit_core::opentelemetry::context::FutureExt;
+use otel_kit_core::opentelemetry::trace::{TraceContextExt, Tracer};
+use otel_kit_core::opentelemetry::{Context, KeyValue};
+use otel_kit_core::propagation::TraceContextPropagator;
+use otel_kit_core::testing::{Capture, CapturedSpan, MetricKind, MetricView};
+use otel_kit_grpc::{GrpcClientLayer, GrpcServerLayer};
+use otel_kit_http::client::ClientLayer;
+use otel_kit_http::server::ServerLayer;
+use otel_kit_messaging::Instrumentation;
+use otel_kit_messaging::nats::{TracedClient, async_nats};
+use otel_kit_patterns::breaker::CircuitBreaker;
+use otel_kit_patterns::retry::{RetryDecision, RetryPolicy};
+use otel_kit_patterns::saga::{BoxError, Saga, Step, StepError};
+use otel_kit_patterns::twopc::{Coordinator, Participant, TxOutcome};
 use serde_norway::Value as Yaml;
 use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
 
@@ -497,7 +497,7 @@ async fn http_call(capture: &Capture) {
 }
 
 /// A gRPC call through the client and server layers around an in-process
-/// handler (as otel-grpc's crate example).
+/// handler (as otel-kit-grpc's crate example).
 async fn grpc_call(capture: &Capture) {
     let server = GrpcServerLayer::builder()
         .tracer_provider(&capture.tracer_provider())

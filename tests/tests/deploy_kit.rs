@@ -7,9 +7,9 @@
 //!   (the `kubernetes-validate` package, strict, two API versions); custom
 //!   resources it has no schema for (Istio `Telemetry`) are checked
 //!   structurally here instead, and the test says so;
-//! - every `OTEL_*` name in the kit is one otel-core reads
-//!   (`otel_core::config::KNOWN_VARIABLES`), and each service's complete
-//!   environment, as Kubernetes would assemble it, sets otel-core up with no
+//! - every `OTEL_*` name in the kit is one otel-kit-core reads
+//!   (`otel_kit_core::config::KNOWN_VARIABLES`), and each service's complete
+//!   environment, as Kubernetes would assemble it, sets otel-kit-core up with no
 //!   diagnostic;
 //! - the collector's pipelines and Envoy's routes reference components and
 //!   clusters that exist.
@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use otel_core::config::{Environment, ExporterKind, PropagatorKind, is_known_variable};
+use otel_kit_core::config::{Environment, ExporterKind, PropagatorKind, is_known_variable};
 use serde_json::Value;
 
 /// Kubernetes versions the manifests must be valid for: an older one still
@@ -296,7 +296,7 @@ fn every_manifest_object_is_part_of_a_kustomization() {
     );
 }
 
-/// Every `OTEL_…` token in `text` that otel-core does not read.
+/// Every `OTEL_…` token in `text` that otel-kit-core does not read.
 fn unknown_otel_names(text: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let mut rest = text;
@@ -355,7 +355,7 @@ fn otel_variables_in_the_kit_are_ones_otel_core_reads() {
     assert!(named > 20, "only {named} OTEL_ names in the kit");
     assert!(
         unknown.is_empty(),
-        "OTEL_* names otel-core never reads (otel_core::config::KNOWN_VARIABLES): {unknown:#?}"
+        "OTEL_* names otel-kit-core never reads (otel_kit_core::config::KNOWN_VARIABLES): {unknown:#?}"
     );
 }
 
@@ -469,7 +469,7 @@ fn every_service_environment_sets_otel_core_up_without_diagnostics() {
                 .filter(|k| k.starts_with("OTEL_") && !is_known_variable(k))
                 .collect();
             assert!(unknown.is_empty(), "{dir} {service}: unknown {unknown:?}");
-            let telemetry = otel_core::Telemetry::builder()
+            let telemetry = otel_kit_core::Telemetry::builder()
                 .environment(Environment::from_pairs(env.clone()))
                 // The configured OTLP endpoint is parsed but not dialled.
                 .traces_exporter(&[ExporterKind::Console])
@@ -513,7 +513,7 @@ fn every_service_environment_sets_otel_core_up_without_diagnostics() {
                 ("k8s.node.name", "node-1"),
             ] {
                 let got = resource
-                    .get(&otel_core::opentelemetry::Key::from_static_str(key))
+                    .get(&otel_kit_core::opentelemetry::Key::from_static_str(key))
                     .map(|v| v.as_str().into_owned());
                 assert_eq!(got.as_deref(), Some(value), "{dir} {service}: {key}");
             }
@@ -551,9 +551,9 @@ fn probes_use_the_filtered_health_route_or_the_port() {
     }
 }
 
-/// The paths `otel_http::filter::health_check` matches (kept in step with
-/// `otel_http::filter::HEALTH_CHECK_PATHS`; otel-tests does not depend on
-/// otel-http).
+/// The paths `otel_kit_http::filter::health_check` matches (kept in step with
+/// `otel_kit_http::filter::HEALTH_CHECK_PATHS`; otel-tests does not depend on
+/// otel-kit-http).
 fn otel_http_health_paths() -> [&'static str; 7] {
     [
         "/health", "/healthz", "/ready", "/readyz", "/live", "/livez", "/ping",
@@ -808,7 +808,7 @@ fn the_validator_rejects_broken_manifests() {
     }
 }
 
-/// A SIGTERM starts a graceful stop (`otel_core::shutdown_signal`); the pod
+/// A SIGTERM starts a graceful stop (`otel_kit_core::shutdown_signal`); the pod
 /// must live long enough for the batch delay and one export before
 /// Kubernetes sends SIGKILL, or the last requests' spans are lost.
 #[test]

@@ -1,11 +1,11 @@
-//! otel-core's setup exporting over the network to a real OTLP collector
+//! otel-kit-core's setup exporting over the network to a real OTLP collector
 //! (rotel): every protocol, the resource and span contents, the final flush
 //! on every kind of runtime, and an unreachable endpoint.
 
-use otel_core::Telemetry;
-use otel_core::config::Environment;
-use otel_core::opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
-use otel_core::opentelemetry::{Context, KeyValue};
+use otel_kit_core::Telemetry;
+use otel_kit_core::config::Environment;
+use otel_kit_core::opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
+use otel_kit_core::opentelemetry::{Context, KeyValue};
 use otel_tests::collector::{Collector, ReceivedSpan};
 use std::time::{Duration, Instant};
 
@@ -83,7 +83,7 @@ async fn exports_over(protocol: &str) {
     let telemetry = setup(&collector, protocol, &service);
     let (trace_id, root_id) = record_trace(&telemetry);
     let meter =
-        otel_core::opentelemetry::metrics::MeterProvider::meter(telemetry.meter_provider(), "e2e");
+        otel_kit_core::opentelemetry::metrics::MeterProvider::meter(telemetry.meter_provider(), "e2e");
     let counter = meter
         .u64_counter("e2e.requests")
         .with_unit("{request}")
@@ -173,7 +173,7 @@ fn burst_then_drop(telemetry: Telemetry) {
     let tracer = telemetry.tracer("burst");
     for i in 0..BURST {
         let mut span = tracer.start(format!("burst {i}"));
-        otel_core::opentelemetry::trace::Span::end(&mut span);
+        otel_kit_core::opentelemetry::trace::Span::end(&mut span);
     }
     drop(telemetry);
 }
@@ -219,7 +219,7 @@ async fn async_shutdown_flushes_on_a_current_thread_runtime() {
     let tracer = telemetry.tracer("async");
     for i in 0..50 {
         let mut span = tracer.start(format!("async {i}"));
-        otel_core::opentelemetry::trace::Span::end(&mut span);
+        otel_kit_core::opentelemetry::trace::Span::end(&mut span);
     }
     telemetry.shutdown().await.expect("clean shutdown");
     assert_eq!(collector.wait_for_spans(50, WAIT).len(), 50);
@@ -251,7 +251,7 @@ fn unreachable_endpoint_neither_fails_nor_hangs() {
         let tracer = telemetry.tracer("unreachable");
         for i in 0..20 {
             let mut span = tracer.start(format!("lost {i}"));
-            otel_core::opentelemetry::trace::Span::end(&mut span);
+            otel_kit_core::opentelemetry::trace::Span::end(&mut span);
         }
         // The export fails (nothing listens); shutdown reports it but returns,
         // bounded by the shutdown timeout (OTLP timeout + 1 s). The bound below

@@ -1,14 +1,14 @@
 //! Interoperability with the OpenTelemetry Python SDK (from PyPI, in the
 //! test venv): the scripts of `tests/python/interop/` are the Python side and
-//! report their spans as JSON lines; the Rust side records into otel-core's
+//! report their spans as JSON lines; the Rust side records into otel-kit-core's
 //! in-memory capture. Every case asserts one trace across both processes and
 //! the exact parent (or link) relation.
 //!
 //! - W3C trace context and baggage over HTTP, both directions: a Python
-//!   client calls an axum server under `otel_http::server::ServerLayer`, and
+//!   client calls an axum server under `otel_kit_http::server::ServerLayer`, and
 //!   the reqwest middleware and the hyper-util `ClientLayer` call a Python
 //!   `http.server`;
-//! - Python producers (nats-py, pika) to otel-messaging's NATS and RabbitMQ
+//! - Python producers (nats-py, pika) to otel-kit-messaging's NATS and RabbitMQ
 //!   consumers, in the default link mode and in parent mode;
 //! - B3 single and multiple headers, both directions, sampled and not.
 //!
@@ -28,24 +28,24 @@ use futures_util::StreamExt;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use otel_core::opentelemetry::baggage::BaggageExt;
-use otel_core::opentelemetry::context::FutureExt;
-use otel_core::opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
-use otel_core::opentelemetry::trace::{
+use otel_kit_core::opentelemetry::baggage::BaggageExt;
+use otel_kit_core::opentelemetry::context::FutureExt;
+use otel_kit_core::opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
+use otel_kit_core::opentelemetry::trace::{
     SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState,
 };
-use otel_core::opentelemetry::{Context, KeyValue, global};
-use otel_core::opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, Sampler};
-use otel_core::propagation::{B3Propagator, BaggagePropagator, TraceContextPropagator};
-use otel_core::testing::{Capture, CapturedSpan};
-use otel_http::client::ClientLayer;
-use otel_http::server::ServerLayer;
-use otel_messaging::nats::{TracedClient, async_nats};
-use otel_messaging::rabbitmq::TracedChannel;
-use otel_messaging::rabbitmq::lapin::options::{BasicConsumeOptions, QueueDeclareOptions};
-use otel_messaging::rabbitmq::lapin::types::FieldTable;
-use otel_messaging::rabbitmq::lapin::{Connection, ConnectionProperties};
-use otel_messaging::{Instrumentation, ProcessMode};
+use otel_kit_core::opentelemetry::{Context, KeyValue, global};
+use otel_kit_core::opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, Sampler};
+use otel_kit_core::propagation::{B3Propagator, BaggagePropagator, TraceContextPropagator};
+use otel_kit_core::testing::{Capture, CapturedSpan};
+use otel_kit_http::client::ClientLayer;
+use otel_kit_http::server::ServerLayer;
+use otel_kit_messaging::nats::{TracedClient, async_nats};
+use otel_kit_messaging::rabbitmq::TracedChannel;
+use otel_kit_messaging::rabbitmq::lapin::options::{BasicConsumeOptions, QueueDeclareOptions};
+use otel_kit_messaging::rabbitmq::lapin::types::FieldTable;
+use otel_kit_messaging::rabbitmq::lapin::{Connection, ConnectionProperties};
+use otel_kit_messaging::{Instrumentation, ProcessMode};
 use otel_tests::python::{PeerSpan, PythonPeer, Record, record_of, span_named};
 use tower::{Layer, ServiceExt};
 
@@ -146,7 +146,7 @@ async fn observe(State(seen): State<Seen>) -> &'static str {
     "ok"
 }
 
-/// An axum server under the otel-http server layer extracting with `propagator`.
+/// An axum server under the otel-kit-http server layer extracting with `propagator`.
 async fn rust_server(
     capture: &Capture,
     propagator: impl TextMapPropagator + Send + Sync + 'static,
@@ -333,7 +333,7 @@ async fn w3c_rust_clients_call_python_server() {
 
 // ------------------------------------------------------------------ messaging
 
-/// otel-messaging reads the message headers with the global propagator.
+/// otel-kit-messaging reads the message headers with the global propagator.
 fn w3c_global_propagator() {
     global::set_text_map_propagator(w3c());
 }
@@ -380,7 +380,7 @@ fn assert_child_of_python(process: &CapturedSpan, producer: &PeerSpan) {
     );
 }
 
-/// A nats-py producer → otel-messaging's NATS subscriber.
+/// A nats-py producer → otel-kit-messaging's NATS subscriber.
 #[tokio::test]
 async fn python_nats_producer_to_rust_consumer() {
     w3c_global_propagator();
@@ -436,7 +436,7 @@ async fn python_nats_producer_to_rust_consumer() {
     );
 }
 
-/// A pika producer → otel-messaging's RabbitMQ consumer.
+/// A pika producer → otel-kit-messaging's RabbitMQ consumer.
 #[tokio::test]
 async fn python_amqp_producer_to_rust_consumer() {
     w3c_global_propagator();
@@ -529,7 +529,7 @@ fn assert_b3_form(request: &Record, python_propagator: &str, sampled: bool) {
 }
 
 /// Python B3 client (`B3SingleFormat` / `B3MultiFormat`) → Rust server with
-/// otel-core's B3 propagator: sampled, the SERVER span is the Python CLIENT
+/// otel-kit-core's B3 propagator: sampled, the SERVER span is the Python CLIENT
 /// span's child; unsampled, the Rust side continues the trace unsampled and
 /// records nothing.
 async fn b3_python_client_calls_rust_server(python_propagator: &str) {
@@ -581,7 +581,7 @@ async fn b3_multi_python_client_calls_rust_server() {
     b3_python_client_calls_rust_server("b3multi").await;
 }
 
-/// Rust client with otel-core's B3 propagator (single or multiple headers) →
+/// Rust client with otel-kit-core's B3 propagator (single or multiple headers) →
 /// Python server with the matching Python B3 propagator: sampled, the Python
 /// SERVER span is the Rust CLIENT span's child; unsampled (the Rust request
 /// made under an unsampled remote parent), Python continues the trace

@@ -1,11 +1,11 @@
-//! How the OTLP/HTTP exporter set up by otel-core retries, against a fake
+//! How the OTLP/HTTP exporter set up by otel-kit-core retries, against a fake
 //! OTLP endpoint written here: per the OTLP specification only 429, 502, 503
 //! and 504 are retried, and a `Retry-After` header sets the wait.
 //!
 //! opentelemetry-otlp 0.33 retries on its own (no cargo feature needed):
 //! `RetryPolicy::recommended()` is 3 retries, 100 ms doubling to 1.6 s with
 //! jitter, within the export timeout; `Retry-After` (seconds or an HTTP date)
-//! raises the delay, capped at 30 s. otel-core keeps that default.
+//! raises the delay, capped at 30 s. otel-kit-core keeps that default.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use otel_core::Telemetry;
-use otel_core::config::Environment;
-use otel_core::opentelemetry::trace::{Span as _, Tracer as _};
+use otel_kit_core::Telemetry;
+use otel_kit_core::config::Environment;
+use otel_kit_core::opentelemetry::trace::{Span as _, Tracer as _};
 
 /// One scripted answer: status code and optional `Retry-After` value.
 type Answer = (u16, Option<&'static str>);
@@ -70,7 +70,7 @@ fn fake_otlp(script: Script) -> (String, tokio::runtime::Runtime) {
 
 /// Exports one span to `endpoint` and shuts down; returns the shutdown
 /// result and what the span pipeline counted.
-fn export_one(endpoint: &str) -> (Result<(), String>, otel_core::ExportStats) {
+fn export_one(endpoint: &str) -> (Result<(), String>, otel_kit_core::ExportStats) {
     let mut telemetry = Telemetry::builder()
         .environment(Environment::from_pairs([
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),

@@ -4,19 +4,19 @@
 //! End to end over HTTP: a client sends a request carrying credentials in
 //! every usual place (signed-URL query keys, `Authorization`, `Cookie`,
 //! `Proxy-Authorization`, an API-key header, baggage) to an axum service
-//! traced by otel-http's server layer; the handler calls another route with
-//! otel-http's traced reqwest client using a URL with userinfo and signed
+//! traced by otel-kit-http's server layer; the handler calls another route with
+//! otel-kit-http's traced reqwest client using a URL with userinfo and signed
 //! query keys plus `Authorization` and `Cookie`, and answers with
 //! `Set-Cookie`. Everything is exported to rotel, and the raw JSON it
 //! received is searched for every secret value.
 //!
-//! The same for otel-http's tower `ClientLayer` over hyper-util's client
+//! The same for otel-kit-http's tower `ClientLayer` over hyper-util's client
 //! (userinfo, signed query keys, `Authorization`, `Cookie`,
 //! `Proxy-Authorization`, baggage; `Set-Cookie` in the response), for gRPC
-//! metadata through otel-grpc's server and client layers (`authorization`,
+//! metadata through otel-kit-grpc's server and client layers (`authorization`,
 //! `cookie`, binary `-bin` credentials; `set-cookie` in the response
 //! metadata; userinfo in the channel target), and for NATS and RabbitMQ
-//! message headers through otel-messaging's producers and consumers.
+//! message headers through otel-kit-messaging's producers and consumers.
 //!
 //! OTLP exporter headers (API keys) and endpoint credentials: never in the
 //! setup report (`Display`/`Debug`), the configuration's `Debug`, the export
@@ -77,11 +77,11 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use otel_core::Telemetry;
-use otel_core::config::Environment;
-use otel_core::opentelemetry::trace::{Span as _, Tracer as _};
-use otel_http::client::TracingMiddleware;
-use otel_http::server::ServerLayer;
+use otel_kit_core::Telemetry;
+use otel_kit_core::config::Environment;
+use otel_kit_core::opentelemetry::trace::{Span as _, Tracer as _};
+use otel_kit_http::client::TracingMiddleware;
+use otel_kit_http::server::ServerLayer;
 use otel_tests::collector::Collector;
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 
@@ -204,7 +204,7 @@ async fn no_credential_sent_through_the_http_layers_reaches_the_collector() {
 }
 
 /// Credentials in NATS message headers and in the server URL never reach
-/// the collector through otel-messaging's producer and consumer spans.
+/// the collector through otel-kit-messaging's producer and consumer spans.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_credential_in_nats_headers_or_url_reaches_the_collector() {
     use futures_util::StreamExt as _;
@@ -227,7 +227,7 @@ async fn no_credential_in_nats_headers_or_url_reaches_the_collector() {
         .strict(true)
         .install()
         .expect("setup");
-    let instrumentation = otel_messaging::Instrumentation::builder()
+    let instrumentation = otel_kit_messaging::Instrumentation::builder()
         .tracer_provider(telemetry.tracer_provider())
         .meter_provider(telemetry.meter_provider())
         .build();
@@ -236,7 +236,7 @@ async fn no_credential_in_nats_headers_or_url_reaches_the_collector() {
     let client = async_nats::connect(with_userinfo.as_str())
         .await
         .expect("connect to NATS");
-    let traced = otel_messaging::nats::TracedClient::new(client, instrumentation);
+    let traced = otel_kit_messaging::nats::TracedClient::new(client, instrumentation);
     let subject = format!("secrets.{}", std::process::id());
     let mut sub = traced.subscribe(subject.clone()).await.expect("subscribe");
     let mut headers = async_nats::HeaderMap::new();
@@ -282,7 +282,7 @@ async fn no_credential_in_nats_headers_or_url_reaches_the_collector() {
     }
 }
 
-/// otel-http's tower `ClientLayer` (default options) over hyper-util's
+/// otel-kit-http's tower `ClientLayer` (default options) over hyper-util's
 /// client: a request with userinfo, signed-URL query keys and credential
 /// headers to a server (under `ServerLayer`) answering with `Set-Cookie`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -290,7 +290,7 @@ async fn no_credential_through_the_hyper_util_client_layer_reaches_the_collector
     use http_body_util::{BodyExt as _, Empty};
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
-    use otel_http::client::ClientLayer;
+    use otel_kit_http::client::ClientLayer;
     use tower::{Layer as _, ServiceExt as _};
 
     const HYPER_SECRETS: &[&str] = &[
@@ -375,7 +375,7 @@ async fn no_credential_through_the_hyper_util_client_layer_reaches_the_collector
     assert_none_received(&collector, HYPER_SECRETS);
 }
 
-/// gRPC metadata carrying credentials through otel-grpc's client and server
+/// gRPC metadata carrying credentials through otel-kit-grpc's client and server
 /// layers (default options; the client's target, with userinfo, is set so
 /// spans carry `server.address`), with `set-cookie` in the response metadata.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -383,7 +383,7 @@ async fn no_credential_in_grpc_metadata_reaches_the_collector() {
     use otel_examples::shop::proto::order_service_client::OrderServiceClient;
     use otel_examples::shop::proto::order_service_server::{OrderService, OrderServiceServer};
     use otel_examples::shop::proto::{PlaceOrderReply, PlaceOrderRequest};
-    use otel_grpc::{GrpcClientLayer, GrpcServerLayer};
+    use otel_kit_grpc::{GrpcClientLayer, GrpcServerLayer};
     use tonic::metadata::{BinaryMetadataValue, MetadataValue};
 
     const GRPC_SECRETS: &[&str] = &[
@@ -523,17 +523,17 @@ fn tokio_stream_incoming(
 }
 
 /// Credentials in RabbitMQ message headers (long strings, a byte array, a
-/// nested table) never reach the collector through otel-messaging's
+/// nested table) never reach the collector through otel-kit-messaging's
 /// publish and process spans (default instrumentation options).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_credential_in_amqp_headers_reaches_the_collector() {
     use futures_util::StreamExt as _;
-    use otel_messaging::rabbitmq::TracedChannel;
-    use otel_messaging::rabbitmq::lapin::options::{
+    use otel_kit_messaging::rabbitmq::TracedChannel;
+    use otel_kit_messaging::rabbitmq::lapin::options::{
         BasicConsumeOptions, BasicPublishOptions, QueueDeclareOptions,
     };
-    use otel_messaging::rabbitmq::lapin::types::{AMQPValue, FieldTable, LongString};
-    use otel_messaging::rabbitmq::lapin::{BasicProperties, Connection, ConnectionProperties};
+    use otel_kit_messaging::rabbitmq::lapin::types::{AMQPValue, FieldTable, LongString};
+    use otel_kit_messaging::rabbitmq::lapin::{BasicProperties, Connection, ConnectionProperties};
 
     const AMQP_SECRETS: &[&str] = &[
         "SecretAmqpBearer61",
@@ -567,7 +567,7 @@ async fn no_credential_in_amqp_headers_reaches_the_collector() {
         )
         .await
         .expect("declare");
-    let traced = TracedChannel::new(channel, otel_messaging::Instrumentation::builder().build());
+    let traced = TracedChannel::new(channel, otel_kit_messaging::Instrumentation::builder().build());
     let mut consumer = traced
         .basic_consume(
             queue.as_str().into(),

@@ -8,10 +8,10 @@
 
 use std::time::Duration;
 
-use otel_core::config::{PropagatorKind, Protocol};
-use otel_core::opentelemetry::trace::{SpanId, SpanKind, TraceId};
-use otel_core::opentelemetry::{Array, Value};
-use otel_core::testing::{CapturedSpan, assert_linked, assert_parent};
+use otel_kit_core::config::{PropagatorKind, Protocol};
+use otel_kit_core::opentelemetry::trace::{SpanId, SpanKind, TraceId};
+use otel_kit_core::opentelemetry::{Array, Value};
+use otel_kit_core::testing::{CapturedSpan, assert_linked, assert_parent};
 use otel_examples::shop::broker::{BrokerConfig, BrokerKind};
 use otel_examples::shop::spans::{ServiceSpan, SpanStore};
 use otel_examples::shop::{
@@ -207,7 +207,7 @@ fn assert_declined_flow(
         BrokerKind::Nats => "nats",
         BrokerKind::RabbitMq => "rabbitmq",
     };
-    // otel-messaging names the operation after each client's API.
+    // otel-kit-messaging names the operation after each client's API.
     let send = match broker.kind {
         BrokerKind::Kafka => "send",
         BrokerKind::Nats | BrokerKind::RabbitMq => "publish",

@@ -1,5 +1,5 @@
 //! W3C Trace Context Level 2 across a real hop: a client sends
-//! `traceparent`/`tracestate` to an axum server behind otel-http's
+//! `traceparent`/`tracestate` to an axum server behind otel-kit-http's
 //! `ServerLayer`; its handler calls a second loopback server through the
 //! `ClientLayer` (hyper-util), and that server records the headers it
 //! receives. Each test quotes the Level 2 sentence it checks.
@@ -16,10 +16,10 @@ use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use opentelemetry_sdk::trace::Sampler;
-use otel_core::propagation::TraceContextPropagator;
-use otel_core::testing::Capture;
-use otel_http::client::ClientLayer;
-use otel_http::server::ServerLayer;
+use otel_kit_core::propagation::TraceContextPropagator;
+use otel_kit_core::testing::Capture;
+use otel_kit_http::client::ClientLayer;
+use otel_kit_http::server::ServerLayer;
 use tower::{Layer, ServiceExt};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -153,7 +153,7 @@ async fn level2_tracestate_and_flags_reach_the_next_hop_byte_exact_and_in_order(
 // with the sampled flag unset: the service records nothing and still
 // forwards `-02`. The SDK builds an unsampled span's flags as
 // `TraceFlags::default()`; the instrument core's span start
-// (`otel_core::instrument::SpanStarter`) keeps the random bit, in the server
+// (`otel_kit_core::instrument::SpanStarter`) keeps the random bit, in the server
 // span and in the client span alike.
 #[tokio::test]
 async fn random_but_unsampled_reaches_the_next_hop_as_02() {

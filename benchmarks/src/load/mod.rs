@@ -34,9 +34,9 @@ use process::ServerProcess;
 pub enum Variant {
     /// The app alone.
     Bare,
-    /// otel-http's `ServerLayer` (traces + metrics), sampler `AlwaysOff`.
+    /// otel-kit-http's `ServerLayer` (traces + metrics), sampler `AlwaysOff`.
     OursUnsampled,
-    /// otel-http's `ServerLayer` (traces + metrics), every request sampled,
+    /// otel-kit-http's `ServerLayer` (traces + metrics), every request sampled,
     /// batch export over OTLP/gRPC.
     OursSampled,
     /// opentelemetry-instrumentation-tower 0.19 (traces + metrics, `axum` feature).

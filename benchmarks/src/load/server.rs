@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use otel_core::Telemetry;
-use otel_core::config::Environment;
-use otel_core::opentelemetry::trace::TracerProvider as _;
-use otel_core::opentelemetry_sdk::trace::Sampler;
-use otel_core::resource::ResourceDetection;
+use otel_kit_core::Telemetry;
+use otel_kit_core::config::Environment;
+use otel_kit_core::opentelemetry::trace::TracerProvider as _;
+use otel_kit_core::opentelemetry_sdk::trace::Sampler;
+use otel_kit_core::resource::ResourceDetection;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -45,7 +45,7 @@ pub fn app(delay: Delay) -> Router {
 }
 
 /// The telemetry every instrumented variant shares: the providers of
-/// otel-core's setup, installed globally (the peers read the globals),
+/// otel-kit-core's setup, installed globally (the peers read the globals),
 /// exporting spans and metrics over OTLP/gRPC with the SDK's default batch
 /// settings; `ParentBased(AlwaysOn)`, or `AlwaysOff` for `ours_unsampled`.
 fn telemetry(variant: Variant, otlp_endpoint: &str) -> Telemetry {
@@ -93,7 +93,7 @@ fn instrumented(variant: Variant, telemetry: Option<&Telemetry>, delay: Delay) -
     match (variant, telemetry) {
         (Variant::Bare, _) => app,
         (Variant::OursUnsampled | Variant::OursSampled, Some(_)) => {
-            app.layer(otel_http::server::ServerLayer::new())
+            app.layer(otel_kit_http::server::ServerLayer::new())
         }
         (Variant::InstrumentationTower, Some(_)) => app.layer(
             opentelemetry_instrumentation_tower::http::server::LayerBuilder::builder()

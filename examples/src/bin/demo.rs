@@ -35,7 +35,7 @@
 
 use std::time::Duration;
 
-use otel_core::opentelemetry::trace::TraceId;
+use otel_kit_core::opentelemetry::trace::TraceId;
 use otel_examples::shop::broker::BrokerConfig;
 use otel_examples::shop::spans::SpanStore;
 use otel_examples::shop::{BoxError, OrderRequest, Shop, ShopConfig, place_order, trace_tree};

@@ -1,4 +1,4 @@
-//! A tonic client traced with `otel-grpc`: each call is a CLIENT span whose
+//! A tonic client traced with `otel-kit-grpc`: each call is a CLIENT span whose
 //! context travels in the gRPC metadata to `grpc-server`, so both sides form
 //! one trace. It looks up an order, one that does not exist (`NOT_FOUND`),
 //! one that fails on the server (`INTERNAL`), then chats over a
@@ -12,10 +12,10 @@
 //! `GRPC_TARGET` (default `http://127.0.0.1:50051`) and every `OTEL_*`
 //! variable are honoured. Without an exporter it prints each trace as a tree.
 
-use otel_core::opentelemetry::Context;
-use otel_core::opentelemetry::context::FutureExt;
-use otel_core::opentelemetry::trace::{TraceContextExt, Tracer};
-use otel_grpc::GrpcClientLayer;
+use otel_kit_core::opentelemetry::Context;
+use otel_kit_core::opentelemetry::context::FutureExt;
+use otel_kit_core::opentelemetry::trace::{TraceContextExt, Tracer};
+use otel_kit_grpc::GrpcClientLayer;
 use tonic::transport::Channel;
 use tower::ServiceBuilder;
 
@@ -28,7 +28,7 @@ use shop::{ChatMessage, GetOrderRequest};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let telemetry = otel_core::Telemetry::builder()
+    let telemetry = otel_kit_core::Telemetry::builder()
         .service_name("grpc-client")
         .console_when_unconfigured(true)
         .install()?;

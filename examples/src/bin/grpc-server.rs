@@ -1,4 +1,4 @@
-//! A tonic server traced with `otel-grpc`: every call is a SERVER span named
+//! A tonic server traced with `otel-kit-grpc`: every call is a SERVER span named
 //! `shop.v1.Orders/GetOrder` or `shop.v1.Orders/Chat`, continuing the
 //! caller's trace from the gRPC metadata; the bidirectional `Chat` span lasts
 //! as long as the stream.
@@ -17,11 +17,11 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 
 use futures::{Stream, StreamExt};
-use otel_core::instrument::not;
-use otel_core::opentelemetry::trace::TraceContextExt;
-use otel_core::opentelemetry::{Context, KeyValue};
-use otel_grpc::GrpcServerLayer;
-use otel_grpc::filter::health_check;
+use otel_kit_core::instrument::not;
+use otel_kit_core::opentelemetry::trace::TraceContextExt;
+use otel_kit_core::opentelemetry::{Context, KeyValue};
+use otel_kit_grpc::GrpcServerLayer;
+use otel_kit_grpc::filter::health_check;
 use tonic::{Request, Response, Status, Streaming};
 
 pub mod shop {
@@ -84,7 +84,7 @@ impl Orders for OrdersService {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let telemetry = otel_core::Telemetry::builder()
+    let telemetry = otel_kit_core::Telemetry::builder()
         .service_name("grpc-server")
         .console_when_unconfigured(true)
         .install()?;
@@ -101,7 +101,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .add_service(OrdersServer::new(OrdersService))
         // SIGTERM or Ctrl-C: finish the calls in flight, then flush.
-        .serve_with_shutdown(addr, otel_core::shutdown_signal())
+        .serve_with_shutdown(addr, otel_kit_core::shutdown_signal())
         .await?;
     telemetry.shutdown().await?;
     Ok(())

@@ -5,13 +5,13 @@
 //! cargo run -p otel-examples --bin http-client -- http://127.0.0.1:3000/users/7
 //! ```
 
-use otel_http::client::TracingMiddleware;
+use otel_kit_http::client::TracingMiddleware;
 use reqwest_middleware::ClientBuilder;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::args().nth(1).ok_or("usage: http-client <url>")?;
-    let telemetry = otel_core::Telemetry::builder()
+    let telemetry = otel_kit_core::Telemetry::builder()
         .service_name("http-client")
         .console_when_unconfigured(true)
         .install()?;

@@ -1,8 +1,8 @@
-//! An axum service traced with `otel-http`: every request is a SERVER span
+//! An axum service traced with `otel-kit-http`: every request is a SERVER span
 //! named from its route, `/chain/{id}` calls another service with the traced
 //! reqwest client so the trace continues across the hop. `/users/{id}` calls
 //! `load_user`, marked with `tracing`'s `#[instrument]` as most services
-//! already mark their functions: through otel-core's `tracing` bridge it is an
+//! already mark their functions: through otel-kit-core's `tracing` bridge it is an
 //! INTERNAL span inside the request's SERVER span, and its `tracing::info!`
 //! is a log record carrying the trace and span ids.
 //!
@@ -28,11 +28,11 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use bytes::Bytes;
-use otel_core::instrument::not;
-use otel_core::tracing_bridge::TracingOptions;
-use otel_http::client::TracingMiddleware;
-use otel_http::filter::health_check;
-use otel_http::server::ServerLayer;
+use otel_kit_core::instrument::not;
+use otel_kit_core::tracing_bridge::TracingOptions;
+use otel_kit_http::client::TracingMiddleware;
+use otel_kit_http::filter::health_check;
+use otel_kit_http::server::ServerLayer;
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 
 #[derive(Clone)]
@@ -87,7 +87,7 @@ async fn chain(State(state): State<AppState>, Path(id): Path<u32>) -> impl IntoR
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let telemetry = otel_core::Telemetry::builder()
+    let telemetry = otel_kit_core::Telemetry::builder()
         .service_name("http-server")
         .console_when_unconfigured(true)
         // `tracing` spans and events join the traces (feature `tracing`).
@@ -132,7 +132,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     // SIGTERM (Kubernetes, systemd, docker stop) or Ctrl-C: stop taking
     // requests, finish the ones in flight, then flush the telemetry.
-    .with_graceful_shutdown(otel_core::shutdown_signal())
+    .with_graceful_shutdown(otel_kit_core::shutdown_signal())
     .await?;
     telemetry.shutdown().await?;
     Ok(())

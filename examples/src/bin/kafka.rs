@@ -21,21 +21,21 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use otel_core::opentelemetry::context::FutureExt;
-use otel_core::opentelemetry::trace::{TraceContextExt, Tracer};
-use otel_core::opentelemetry::{Context, global};
-use otel_messaging::kafka::rdkafka::config::ClientConfig;
-use otel_messaging::kafka::rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use otel_messaging::kafka::rdkafka::message::Message;
-use otel_messaging::kafka::rdkafka::mocking::MockCluster;
-use otel_messaging::kafka::rdkafka::producer::{FutureProducer, FutureRecord};
-use otel_messaging::kafka::rdkafka::{Offset, TopicPartitionList};
-use otel_messaging::kafka::{KafkaTracing, TracedProducer};
-use otel_messaging::{Instrumentation, ProcessMode};
+use otel_kit_core::opentelemetry::context::FutureExt;
+use otel_kit_core::opentelemetry::trace::{TraceContextExt, Tracer};
+use otel_kit_core::opentelemetry::{Context, global};
+use otel_kit_messaging::kafka::rdkafka::config::ClientConfig;
+use otel_kit_messaging::kafka::rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use otel_kit_messaging::kafka::rdkafka::message::Message;
+use otel_kit_messaging::kafka::rdkafka::mocking::MockCluster;
+use otel_kit_messaging::kafka::rdkafka::producer::{FutureProducer, FutureRecord};
+use otel_kit_messaging::kafka::rdkafka::{Offset, TopicPartitionList};
+use otel_kit_messaging::kafka::{KafkaTracing, TracedProducer};
+use otel_kit_messaging::{Instrumentation, ProcessMode};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let telemetry = otel_core::Telemetry::builder()
+    let telemetry = otel_kit_core::Telemetry::builder()
         .service_name("kafka")
         .console_when_unconfigured(true)
         .install()?;

@@ -15,15 +15,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use otel_core::opentelemetry::context::FutureExt;
-use otel_core::opentelemetry::trace::{TraceContextExt, Tracer};
-use otel_core::opentelemetry::{Context, global};
-use otel_messaging::nats::{TracedClient, async_nats};
-use otel_messaging::{Instrumentation, ProcessMode};
+use otel_kit_core::opentelemetry::context::FutureExt;
+use otel_kit_core::opentelemetry::trace::{TraceContextExt, Tracer};
+use otel_kit_core::opentelemetry::{Context, global};
+use otel_kit_messaging::nats::{TracedClient, async_nats};
+use otel_kit_messaging::{Instrumentation, ProcessMode};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let telemetry = otel_core::Telemetry::builder()
+    let telemetry = otel_kit_core::Telemetry::builder()
         .service_name("nats")
         .console_when_unconfigured(true)
         .install()?;

@@ -15,16 +15,16 @@
 //! OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 cargo run -p otel-examples --bin quickstart
 //! ```
 
-use otel_core::opentelemetry::context::FutureExt;
-use otel_core::opentelemetry::metrics::{Counter, Histogram};
-use otel_core::opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
-use otel_core::opentelemetry::{Context, KeyValue, global};
-use otel_core::propagation::{baggage_get, baggage_set};
+use otel_kit_core::opentelemetry::context::FutureExt;
+use otel_kit_core::opentelemetry::metrics::{Counter, Histogram};
+use otel_kit_core::opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
+use otel_kit_core::opentelemetry::{Context, KeyValue, global};
+use otel_kit_core::propagation::{baggage_get, baggage_set};
 use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let telemetry = otel_core::Telemetry::builder()
+    let telemetry = otel_kit_core::Telemetry::builder()
         .service_name("quickstart")
         .service_version(env!("CARGO_PKG_VERSION"))
         .console_when_unconfigured(true)

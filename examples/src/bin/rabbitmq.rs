@@ -10,21 +10,21 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use otel_core::opentelemetry::context::FutureExt;
-use otel_core::opentelemetry::trace::{TraceContextExt, Tracer};
-use otel_core::opentelemetry::{Context, global};
-use otel_messaging::rabbitmq::TracedChannel;
-use otel_messaging::rabbitmq::lapin::options::{
+use otel_kit_core::opentelemetry::context::FutureExt;
+use otel_kit_core::opentelemetry::trace::{TraceContextExt, Tracer};
+use otel_kit_core::opentelemetry::{Context, global};
+use otel_kit_messaging::rabbitmq::TracedChannel;
+use otel_kit_messaging::rabbitmq::lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions,
     QueueDeclareOptions,
 };
-use otel_messaging::rabbitmq::lapin::types::FieldTable;
-use otel_messaging::rabbitmq::lapin::{BasicProperties, Connection, ConnectionProperties};
-use otel_messaging::{Instrumentation, ProcessMode};
+use otel_kit_messaging::rabbitmq::lapin::types::FieldTable;
+use otel_kit_messaging::rabbitmq::lapin::{BasicProperties, Connection, ConnectionProperties};
+use otel_kit_messaging::{Instrumentation, ProcessMode};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let telemetry = otel_core::Telemetry::builder()
+    let telemetry = otel_kit_core::Telemetry::builder()
         .service_name("rabbitmq")
         .console_when_unconfigured(true)
         .install()?;

@@ -15,10 +15,10 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use otel_core::opentelemetry::trace::{FutureExt, TraceContextExt, Tracer};
-use otel_core::opentelemetry::{Context, global};
-use otel_patterns::breaker::{BreakerError, CircuitBreaker, CircuitBreakerLayer};
-use otel_patterns::retry::{RetryDecision, RetryLayer, RetryPolicy, server_delay};
+use otel_kit_core::opentelemetry::trace::{FutureExt, TraceContextExt, Tracer};
+use otel_kit_core::opentelemetry::{Context, global};
+use otel_kit_patterns::breaker::{BreakerError, CircuitBreaker, CircuitBreakerLayer};
+use otel_kit_patterns::retry::{RetryDecision, RetryLayer, RetryPolicy, server_delay};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
@@ -55,7 +55,7 @@ async fn serve(counter: Arc<AtomicU32>, down: Arc<AtomicU32>) -> String {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let telemetry = otel_core::Telemetry::builder()
+    let telemetry = otel_kit_core::Telemetry::builder()
         .service_name("resilience-example")
         .console_when_unconfigured(true)
         .install()?;

@@ -7,7 +7,7 @@
 //! cargo run -p otel-examples --bin saga
 //! ```
 
-use otel_patterns::saga::{Saga, Step, StepContext, StepError};
+use otel_kit_patterns::saga::{Saga, Step, StepContext, StepError};
 use std::time::Duration;
 
 async fn work(ms: u64) {
@@ -16,7 +16,7 @@ async fn work(ms: u64) {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let telemetry = otel_core::Telemetry::builder()
+    let telemetry = otel_kit_core::Telemetry::builder()
         .service_name("saga-example")
         .console_when_unconfigured(true)
         .install()?;

@@ -1,14 +1,14 @@
 //! The event bus of the shop: one small interface over Kafka, NATS and
-//! RabbitMQ, each traced with `otel-messaging` (PRODUCER `send` spans,
+//! RabbitMQ, each traced with `otel-kit-messaging` (PRODUCER `send` spans,
 //! CONSUMER `process` spans).
 //!
 //! Process spans use [`ProcessMode::Parent`]: the demo shows one connected
 //! trace from the gateway to the saga, so each `process` span is the child of
-//! the `send` span that produced the message (otel-messaging's default,
+//! the `send` span that produced the message (otel-kit-messaging's default,
 //! [`ProcessMode::Link`], would start a new trace linked to the producer).
 //!
 //! The baggage the producer's context carried is read from the message
-//! headers too (otel-messaging puts only the span into the process context),
+//! headers too (otel-kit-messaging puts only the span into the process context),
 //! so code that handles an [`Event`] sees the baggage set hops earlier.
 
 use std::fmt;
@@ -17,27 +17,27 @@ use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use otel_core::Telemetry;
-use otel_core::opentelemetry::baggage::BaggageExt;
-use otel_core::opentelemetry::propagation::Extractor;
-use otel_core::opentelemetry::{Context, KeyValue};
-use otel_messaging::kafka::rdkafka::config::ClientConfig;
-use otel_messaging::kafka::rdkafka::consumer::{Consumer, StreamConsumer};
-use otel_messaging::kafka::rdkafka::message::Message as _;
-use otel_messaging::kafka::rdkafka::mocking::MockCluster;
-use otel_messaging::kafka::rdkafka::producer::{FutureProducer, FutureRecord};
-use otel_messaging::kafka::rdkafka::{Offset, TopicPartitionList};
-use otel_messaging::kafka::{KafkaHeaderExtractor, KafkaTracing, TracedProducer};
-use otel_messaging::nats::{NatsHeaderExtractor, TracedClient, TracedSubscriber, async_nats};
-use otel_messaging::rabbitmq::lapin::message::Delivery;
-use otel_messaging::rabbitmq::lapin::options::{
+use otel_kit_core::Telemetry;
+use otel_kit_core::opentelemetry::baggage::BaggageExt;
+use otel_kit_core::opentelemetry::propagation::Extractor;
+use otel_kit_core::opentelemetry::{Context, KeyValue};
+use otel_kit_messaging::kafka::rdkafka::config::ClientConfig;
+use otel_kit_messaging::kafka::rdkafka::consumer::{Consumer, StreamConsumer};
+use otel_kit_messaging::kafka::rdkafka::message::Message as _;
+use otel_kit_messaging::kafka::rdkafka::mocking::MockCluster;
+use otel_kit_messaging::kafka::rdkafka::producer::{FutureProducer, FutureRecord};
+use otel_kit_messaging::kafka::rdkafka::{Offset, TopicPartitionList};
+use otel_kit_messaging::kafka::{KafkaHeaderExtractor, KafkaTracing, TracedProducer};
+use otel_kit_messaging::nats::{NatsHeaderExtractor, TracedClient, TracedSubscriber, async_nats};
+use otel_kit_messaging::rabbitmq::lapin::message::Delivery;
+use otel_kit_messaging::rabbitmq::lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions,
     QueueDeclareOptions,
 };
-use otel_messaging::rabbitmq::lapin::types::FieldTable;
-use otel_messaging::rabbitmq::lapin::{BasicProperties, Connection, ConnectionProperties};
-use otel_messaging::rabbitmq::{AmqpHeaderExtractor, TracedChannel, TracedConsumer};
-use otel_messaging::{Delivered, Instrumentation, OperationSpan, ProcessMode};
+use otel_kit_messaging::rabbitmq::lapin::types::FieldTable;
+use otel_kit_messaging::rabbitmq::lapin::{BasicProperties, Connection, ConnectionProperties};
+use otel_kit_messaging::rabbitmq::{AmqpHeaderExtractor, TracedChannel, TracedConsumer};
+use otel_kit_messaging::{Delivered, Instrumentation, OperationSpan, ProcessMode};
 
 use super::BoxError;
 
@@ -349,7 +349,7 @@ impl Broker {
 }
 
 async fn declare_queue(
-    channel: &otel_messaging::rabbitmq::lapin::Channel,
+    channel: &otel_kit_messaging::rabbitmq::lapin::Channel,
     queue: &str,
 ) -> Result<(), BoxError> {
     channel
@@ -497,7 +497,7 @@ impl Event {
 
 /// The process context with the baggage read from the message headers.
 fn with_baggage(process: &Context, headers: &dyn Extractor) -> Context {
-    let remote = otel_core::propagation::extract_with(&Context::new(), headers);
+    let remote = otel_kit_core::propagation::extract_with(&Context::new(), headers);
     let baggage = remote.baggage();
     if baggage.is_empty() {
         return process.clone();

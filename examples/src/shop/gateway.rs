@@ -1,6 +1,6 @@
-//! The HTTP gateway: axum `POST /orders` under `otel_http::server`, which
+//! The HTTP gateway: axum `POST /orders` under `otel_kit_http::server`, which
 //! puts the customer in the baggage and places the order with the order
-//! service over gRPC (`otel_grpc` client layer). `GET /healthz` answers
+//! service over gRPC (`otel_kit_grpc` client layer). `GET /healthz` answers
 //! probes and is kept out of traces.
 
 use std::future::Future;
@@ -12,15 +12,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
-use otel_core::Telemetry;
-use otel_core::instrument::not;
-use otel_core::opentelemetry::context::FutureExt;
-use otel_core::opentelemetry::trace::TraceContextExt;
-use otel_core::opentelemetry::{Context, KeyValue};
-use otel_grpc::GrpcClientLayer;
-use otel_grpc::GrpcClientService;
-use otel_http::filter::health_check;
-use otel_http::server::ServerLayer;
+use otel_kit_core::Telemetry;
+use otel_kit_core::instrument::not;
+use otel_kit_core::opentelemetry::context::FutureExt;
+use otel_kit_core::opentelemetry::trace::TraceContextExt;
+use otel_kit_core::opentelemetry::{Context, KeyValue};
+use otel_kit_grpc::GrpcClientLayer;
+use otel_kit_grpc::GrpcClientService;
+use otel_kit_http::filter::health_check;
+use otel_kit_http::server::ServerLayer;
 use tonic::transport::Channel;
 use tower::ServiceBuilder;
 
@@ -93,7 +93,7 @@ async fn place_order(State(gateway): State<Gateway>, body: Bytes) -> Response {
     };
     // The server span is current: the customer rides along as baggage to
     // every service this request reaches, through gRPC and the broker.
-    let cx = otel_core::propagation::baggage_set(
+    let cx = otel_kit_core::propagation::baggage_set(
         &Context::current(),
         [(CUSTOMER_BAGGAGE, order.customer.clone())],
     );

@@ -1,4 +1,4 @@
-//! The inventory service: axum under `otel_http::server`.
+//! The inventory service: axum under `otel_kit_http::server`.
 //! `POST /inventory/reserve` takes stock for an order (`409` when there is
 //! not enough), `POST /inventory/release` gives it back (the saga's
 //! compensation).
@@ -13,10 +13,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use bytes::Bytes;
-use otel_core::Telemetry;
-use otel_core::opentelemetry::trace::TraceContextExt;
-use otel_core::opentelemetry::{Context, KeyValue};
-use otel_http::server::ServerLayer;
+use otel_kit_core::Telemetry;
+use otel_kit_core::opentelemetry::trace::TraceContextExt;
+use otel_kit_core::opentelemetry::{Context, KeyValue};
+use otel_kit_http::server::ServerLayer;
 use serde::{Deserialize, Serialize};
 
 use super::{ORDER_ID_ATTRIBUTE, SharedPropagator};

@@ -8,12 +8,12 @@
 //!                                  └──order.confirmed/cancelled──┘
 //! ```
 //!
-//! - [`gateway`]: axum `POST /orders` under `otel_http::server`; puts the
+//! - [`gateway`]: axum `POST /orders` under `otel_kit_http::server`; puts the
 //!   customer in the baggage and calls the order service over gRPC.
-//! - [`orders`]: tonic server under `otel_grpc`; publishes `order.created`
+//! - [`orders`]: tonic server under `otel_kit_grpc`; publishes `order.created`
 //!   and records the outcome events.
 //! - [`saga`]: the consumer of `order.created`, running the order saga of
-//!   `otel_patterns` against [`inventory`] and [`payment`] over HTTP.
+//!   `otel_kit_patterns` against [`inventory`] and [`payment`] over HTTP.
 //! - [`broker`]: Kafka (in-process mock cluster by default), NATS or RabbitMQ.
 //! - [`spans`] and [`trace_tree`]: the in-memory collector all providers feed
 //!   in-process, and the tree printer of the `demo` binary.
@@ -34,11 +34,11 @@ pub mod trace_tree;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use otel_core::Telemetry;
-use otel_core::config::{PropagatorKind, Protocol};
-use otel_core::opentelemetry::Context;
-use otel_core::opentelemetry::propagation::text_map_propagator::FieldIter;
-use otel_core::opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use otel_kit_core::Telemetry;
+use otel_kit_core::config::{PropagatorKind, Protocol};
+use otel_kit_core::opentelemetry::Context;
+use otel_kit_core::opentelemetry::propagation::text_map_propagator::FieldIter;
+use otel_kit_core::opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
@@ -112,7 +112,7 @@ pub struct OrderEvent {
     pub reason: Option<String>,
 }
 
-/// A `TextMapPropagator` over a shared one (the composite `otel_core`
+/// A `TextMapPropagator` over a shared one (the composite `otel_kit_core`
 /// configured), for the layers' `propagator(..)` options and the global slot.
 #[derive(Clone)]
 pub struct SharedPropagator(pub Arc<dyn TextMapPropagator + Send + Sync>);
@@ -172,7 +172,7 @@ impl TelemetryOptions {
         service_name: &str,
         propagators: Option<&[PropagatorKind]>,
         forward_headers: &[String],
-    ) -> Result<Telemetry, otel_core::SetupError> {
+    ) -> Result<Telemetry, otel_kit_core::SetupError> {
         self.install_named(
             Telemetry::builder().force_service_name(service_name),
             propagators,
@@ -183,16 +183,16 @@ impl TelemetryOptions {
     /// The providers of a service running as its own process: `service_name`
     /// is a default that `OTEL_SERVICE_NAME` (or a `service.name` in
     /// `OTEL_RESOURCE_ATTRIBUTES`) replaces, as a deployment expects.
-    pub fn install_process(&self, service_name: &str) -> Result<Telemetry, otel_core::SetupError> {
+    pub fn install_process(&self, service_name: &str) -> Result<Telemetry, otel_kit_core::SetupError> {
         self.install_named(Telemetry::builder().service_name(service_name), None, &[])
     }
 
     fn install_named(
         &self,
-        builder: otel_core::TelemetryBuilder,
+        builder: otel_kit_core::TelemetryBuilder,
         propagators: Option<&[PropagatorKind]>,
         forward_headers: &[String],
-    ) -> Result<Telemetry, otel_core::SetupError> {
+    ) -> Result<Telemetry, otel_kit_core::SetupError> {
         let mut builder = builder
             .service_version(env!("CARGO_PKG_VERSION"))
             .install_global(false)
@@ -257,13 +257,13 @@ impl ShopConfig {
 }
 
 /// Installs `telemetry`'s propagator as the global one, once per process
-/// (the first shop or service started wins): `otel-messaging` injects and
+/// (the first shop or service started wins): `otel-kit-messaging` injects and
 /// extracts with the global propagator, while the HTTP and gRPC layers get
 /// each service's own.
 fn install_global_propagator(telemetry: &Telemetry) {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
-        otel_core::opentelemetry::global::set_text_map_propagator(SharedPropagator(
+        otel_kit_core::opentelemetry::global::set_text_map_propagator(SharedPropagator(
             telemetry.propagator(),
         ));
     });
@@ -452,8 +452,8 @@ pub async fn run_service(name: &str) -> Result<(), BoxError> {
     let service_name = telemetry
         .report()
         .resource()
-        .get(&otel_core::opentelemetry::Key::from_static_str(
-            otel_core::semconv::resource::SERVICE_NAME,
+        .get(&otel_kit_core::opentelemetry::Key::from_static_str(
+            otel_kit_core::semconv::resource::SERVICE_NAME,
         ))
         .map_or_else(|| service_name.to_owned(), |v| v.to_string());
     install_global_propagator(&telemetry);
@@ -521,7 +521,7 @@ pub async fn run_service(name: &str) -> Result<(), BoxError> {
         (other, Some(_)) => return Err(format!("{other} takes no broker").into()),
     }
     // SIGTERM (the orchestrator) or Ctrl-C.
-    otel_core::shutdown_signal().await;
+    otel_kit_core::shutdown_signal().await;
     for task in tasks {
         task.abort();
     }

@@ -1,4 +1,4 @@
-//! The order service: a tonic server under the `otel_grpc` server layer.
+//! The order service: a tonic server under the `otel_kit_grpc` server layer.
 //! `PlaceOrder` publishes `order.created`; the outcome events
 //! (`order.confirmed`, `order.cancelled`) are consumed back and recorded.
 
@@ -7,11 +7,11 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use otel_core::Telemetry;
-use otel_core::opentelemetry::context::FutureExt;
-use otel_core::opentelemetry::trace::TraceContextExt;
-use otel_core::opentelemetry::{Context, KeyValue};
-use otel_grpc::GrpcServerLayer;
+use otel_kit_core::Telemetry;
+use otel_kit_core::opentelemetry::context::FutureExt;
+use otel_kit_core::opentelemetry::trace::TraceContextExt;
+use otel_kit_core::opentelemetry::{Context, KeyValue};
+use otel_kit_grpc::GrpcServerLayer;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 

@@ -1,4 +1,4 @@
-//! The payment service: axum under `otel_http::server`.
+//! The payment service: axum under `otel_kit_http::server`.
 //! `POST /payments/charge` answers per the order's `card`: `ok` pays,
 //! `flaky` answers `503` with `Retry-After: 0` on the first call for an
 //! order and pays on the next, `declined` answers `402`.
@@ -14,10 +14,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use bytes::Bytes;
-use otel_core::Telemetry;
-use otel_core::opentelemetry::trace::TraceContextExt;
-use otel_core::opentelemetry::{Context, KeyValue};
-use otel_http::server::ServerLayer;
+use otel_kit_core::Telemetry;
+use otel_kit_core::opentelemetry::trace::TraceContextExt;
+use otel_kit_core::opentelemetry::{Context, KeyValue};
+use otel_kit_http::server::ServerLayer;
 use serde::{Deserialize, Serialize};
 
 use super::{ORDER_ID_ATTRIBUTE, SharedPropagator};

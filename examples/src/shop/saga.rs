@@ -1,4 +1,4 @@
-//! The consumer of `order.created`: runs the order saga of `otel_patterns`
+//! The consumer of `order.created`: runs the order saga of `otel_kit_patterns`
 //! for each order and publishes `order.confirmed` or `order.cancelled`.
 //!
 //! Steps: `reserve_inventory` (HTTP to the inventory service; compensated
@@ -10,14 +10,14 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use otel_core::Telemetry;
-use otel_core::opentelemetry::context::FutureExt;
-use otel_core::opentelemetry::trace::TraceContextExt;
-use otel_core::opentelemetry::{Context, KeyValue};
-use otel_http::client::TracingMiddleware;
-use otel_patterns::breaker::{BreakerError, CircuitBreaker, Outcome};
-use otel_patterns::retry::{RetryDecision, RetryPolicy, server_delay};
-use otel_patterns::saga::{Saga, SagaOutcome, Step, StepContext, StepError};
+use otel_kit_core::Telemetry;
+use otel_kit_core::opentelemetry::context::FutureExt;
+use otel_kit_core::opentelemetry::trace::TraceContextExt;
+use otel_kit_core::opentelemetry::{Context, KeyValue};
+use otel_kit_http::client::TracingMiddleware;
+use otel_kit_patterns::breaker::{BreakerError, CircuitBreaker, Outcome};
+use otel_kit_patterns::retry::{RetryDecision, RetryPolicy, server_delay};
+use otel_kit_patterns::saga::{Saga, SagaOutcome, Step, StepContext, StepError};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use serde::Serialize;
 
@@ -76,7 +76,7 @@ impl Backends {
     async fn charge(&self, order: &OrderEvent) -> Result<(), StepError> {
         // Baggage from the gateway, three hops away (gRPC, broker, saga).
         let cx = Context::current();
-        if let Some(customer) = otel_core::propagation::baggage_get(&cx, CUSTOMER_BAGGAGE) {
+        if let Some(customer) = otel_kit_core::propagation::baggage_get(&cx, CUSTOMER_BAGGAGE) {
             cx.span()
                 .set_attribute(KeyValue::new(CUSTOMER_BAGGAGE, customer));
         }

@@ -4,12 +4,12 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use otel_core::opentelemetry::trace::TraceId;
-use otel_core::opentelemetry::{Context, Key};
-use otel_core::opentelemetry_sdk::Resource;
-use otel_core::opentelemetry_sdk::error::OTelSdkResult;
-use otel_core::opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
-use otel_core::semconv::resource::SERVICE_NAME;
+use otel_kit_core::opentelemetry::trace::TraceId;
+use otel_kit_core::opentelemetry::{Context, Key};
+use otel_kit_core::opentelemetry_sdk::Resource;
+use otel_kit_core::opentelemetry_sdk::error::OTelSdkResult;
+use otel_kit_core::opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+use otel_kit_core::semconv::resource::SERVICE_NAME;
 use tokio::sync::Notify;
 
 /// A finished span and the `service.name` of the provider that recorded it.
@@ -24,7 +24,7 @@ pub struct ServiceSpan {
 /// Finished spans of several tracer providers, in end order.
 ///
 /// Give each provider its own [`processor`](Self::processor) (with
-/// `otel_core::TelemetryBuilder::with_span_processor`): the processor learns
+/// `otel_kit_core::TelemetryBuilder::with_span_processor`): the processor learns
 /// its provider's `service.name` from the resource and tags every span with it.
 #[derive(Clone, Debug, Default)]
 pub struct SpanStore {

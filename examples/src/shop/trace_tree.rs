@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use otel_core::opentelemetry::trace::{SpanId, SpanKind, Status};
-use otel_core::opentelemetry_sdk::trace::SpanData;
+use otel_kit_core::opentelemetry::trace::{SpanId, SpanKind, Status};
+use otel_kit_core::opentelemetry_sdk::trace::SpanData;
 
 use super::spans::ServiceSpan;
 

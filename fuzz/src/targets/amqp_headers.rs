@@ -3,16 +3,16 @@
 //! never panics and stays bounded; inject keeps the other headers.
 
 use super::{assert_bounded, header_pairs, is_propagation_header};
-use otel_core::opentelemetry::Context;
-use otel_core::opentelemetry::propagation::TextMapCompositePropagator;
-use otel_core::opentelemetry::propagation::TextMapPropagator;
-use otel_messaging::rabbitmq::lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use otel_messaging::rabbitmq::{AmqpHeaderExtractor, AmqpHeaderInjector};
+use otel_kit_core::opentelemetry::Context;
+use otel_kit_core::opentelemetry::propagation::TextMapCompositePropagator;
+use otel_kit_core::opentelemetry::propagation::TextMapPropagator;
+use otel_kit_messaging::rabbitmq::lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use otel_kit_messaging::rabbitmq::{AmqpHeaderExtractor, AmqpHeaderInjector};
 
 /// The `amqp_headers` fuzz target's body (`fuzz_targets/amqp_headers.rs`, replayed over
 /// `seeds/amqp_headers/` by the workspace test `tests/tests/fuzz_seeds.rs`).
 pub fn amqp_headers(data: &[u8]) {
-    use otel_core::propagation::*;
+    use otel_kit_core::propagation::*;
     let mut table = FieldTable::default();
     for (name, value) in header_pairs(data) {
         let Ok(name) = ShortString::try_new(String::from_utf8_lossy(name).into_owned()) else {

@@ -2,7 +2,7 @@
 //! with inject ∘ extract = identity for each encoding.
 
 use super::{extract_and_round_trip, header_map, string_map};
-use otel_core::propagation::{B3Encoding, B3Propagator, HeaderExtractor};
+use otel_kit_core::propagation::{B3Encoding, B3Propagator, HeaderExtractor};
 
 /// The `b3` fuzz target's body (`fuzz_targets/b3.rs`, replayed over
 /// `seeds/b3/` by the workspace test `tests/tests/fuzz_seeds.rs`).

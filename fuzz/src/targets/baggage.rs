@@ -2,10 +2,10 @@
 //! stable under parse (format ∘ parse ∘ format = format).
 
 use super::{assert_bounded, header_map};
-use otel_core::opentelemetry::Context;
-use otel_core::opentelemetry::baggage::BaggageExt;
-use otel_core::opentelemetry::propagation::TextMapPropagator;
-use otel_core::propagation::{
+use otel_kit_core::opentelemetry::Context;
+use otel_kit_core::opentelemetry::baggage::BaggageExt;
+use otel_kit_core::opentelemetry::propagation::TextMapPropagator;
+use otel_kit_core::propagation::{
     BaggagePropagator, HeaderExtractor, MAX_BAGGAGE_BYTES, format_baggage, parse_baggage,
 };
 

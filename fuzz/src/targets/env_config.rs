@@ -6,7 +6,7 @@
 //! Input: one variable per line; the first byte picks the variable name
 //! from the list below, the rest of the line is its value.
 
-use otel_core::config::{Config, Environment, Signal};
+use otel_kit_core::config::{Config, Environment, Signal};
 
 const NAMES: &[&str] = &[
     "OTEL_EXPORTER_OTLP_HEADERS",

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::header_map;
-use otel_core::opentelemetry::Context;
-use otel_core::opentelemetry::propagation::TextMapPropagator;
-use otel_core::propagation::{
+use otel_kit_core::opentelemetry::Context;
+use otel_kit_core::opentelemetry::propagation::TextMapPropagator;
+use otel_kit_core::propagation::{
     DEFAULT_MAX_VALUE_LEN, ForwardHeadersPropagator, ForwardedHeaders, HeaderExtractor,
     MAX_FORWARDED_HEADERS, MeshPreset,
 };

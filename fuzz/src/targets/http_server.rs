@@ -1,4 +1,4 @@
-//! The otel-http server layer driven directly as a tower service with a
+//! The otel-kit-http server layer driven directly as a tower service with a
 //! request built from fuzz input (method, path and any header set): no
 //! panic, the request always reaches the inner service with its headers
 //! unchanged, and the inner service's response comes back.
@@ -9,8 +9,8 @@ use std::sync::LazyLock;
 
 use super::header_map;
 use http::{Request, Response, StatusCode};
-use otel_core::testing::Capture;
-use otel_http::server::ServerLayer;
+use otel_kit_core::testing::Capture;
+use otel_kit_http::server::ServerLayer;
 use tower::{Layer, Service, ServiceExt};
 
 static CAPTURE: LazyLock<Capture> = LazyLock::new(Capture::new);

@@ -2,7 +2,7 @@
 //! with inject ∘ extract = identity.
 
 use super::{extract_and_round_trip, header_map, string_map};
-use otel_core::propagation::{HeaderExtractor, JaegerPropagator};
+use otel_kit_core::propagation::{HeaderExtractor, JaegerPropagator};
 
 /// The `jaeger` fuzz target's body (`fuzz_targets/jaeger.rs`, replayed over
 /// `seeds/jaeger/` by the workspace test `tests/tests/fuzz_seeds.rs`).

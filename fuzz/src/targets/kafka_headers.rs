@@ -4,14 +4,14 @@
 //! bytes.
 
 use super::{assert_bounded, header_pairs, is_propagation_header};
-use otel_core::opentelemetry::Context;
-use otel_core::opentelemetry::propagation::TextMapCompositePropagator;
-use otel_core::opentelemetry::propagation::TextMapPropagator;
-use otel_messaging::kafka::rdkafka::message::{Header, Headers, OwnedHeaders};
-use otel_messaging::kafka::{KafkaHeaderExtractor, KafkaHeaderInjector};
+use otel_kit_core::opentelemetry::Context;
+use otel_kit_core::opentelemetry::propagation::TextMapCompositePropagator;
+use otel_kit_core::opentelemetry::propagation::TextMapPropagator;
+use otel_kit_messaging::kafka::rdkafka::message::{Header, Headers, OwnedHeaders};
+use otel_kit_messaging::kafka::{KafkaHeaderExtractor, KafkaHeaderInjector};
 
 fn propagator() -> TextMapCompositePropagator {
-    use otel_core::propagation::*;
+    use otel_kit_core::propagation::*;
     TextMapCompositePropagator::new(vec![
         Box::new(TraceContextPropagator::new()),
         Box::new(BaggagePropagator::new()),

@@ -5,16 +5,16 @@
 use std::str::FromStr;
 
 use super::{assert_bounded, header_pairs};
-use otel_core::opentelemetry::Context;
-use otel_core::opentelemetry::propagation::TextMapCompositePropagator;
-use otel_core::opentelemetry::propagation::TextMapPropagator;
-use otel_messaging::nats::async_nats::{HeaderMap, HeaderName, HeaderValue};
-use otel_messaging::nats::{NatsHeaderExtractor, NatsHeaderInjector};
+use otel_kit_core::opentelemetry::Context;
+use otel_kit_core::opentelemetry::propagation::TextMapCompositePropagator;
+use otel_kit_core::opentelemetry::propagation::TextMapPropagator;
+use otel_kit_messaging::nats::async_nats::{HeaderMap, HeaderName, HeaderValue};
+use otel_kit_messaging::nats::{NatsHeaderExtractor, NatsHeaderInjector};
 
 /// The `nats_headers` fuzz target's body (`fuzz_targets/nats_headers.rs`, replayed over
 /// `seeds/nats_headers/` by the workspace test `tests/tests/fuzz_seeds.rs`).
 pub fn nats_headers(data: &[u8]) {
-    use otel_core::propagation::*;
+    use otel_kit_core::propagation::*;
     let mut headers = HeaderMap::new();
     for (name, value) in header_pairs(data) {
         let name = String::from_utf8_lossy(name);

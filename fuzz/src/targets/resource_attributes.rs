@@ -1,7 +1,7 @@
 //! `OTEL_RESOURCE_ATTRIBUTES` parsing: never panics; a value that parses
 //! yields non-empty keys, at most one attribute per `,`-member.
 
-use otel_core::resource::parse_resource_attributes;
+use otel_kit_core::resource::parse_resource_attributes;
 
 /// The `resource_attributes` fuzz target's body (`fuzz_targets/resource_attributes.rs`, replayed over
 /// `seeds/resource_attributes/` by the workspace test `tests/tests/fuzz_seeds.rs`).

@@ -2,10 +2,10 @@
 //! raw-bytes `TraceParent` codec, and inject ∘ extract = identity.
 
 use super::{extract_and_round_trip, header_map, header_pairs};
-use otel_core::opentelemetry::Context;
-use otel_core::opentelemetry::propagation::TextMapPropagator;
-use otel_core::opentelemetry::trace::TraceContextExt;
-use otel_core::propagation::{
+use otel_kit_core::opentelemetry::Context;
+use otel_kit_core::opentelemetry::propagation::TextMapPropagator;
+use otel_kit_core::opentelemetry::trace::TraceContextExt;
+use otel_kit_core::propagation::{
     HeaderExtractor, HeaderInjector, MAX_TRACESTATE_HEADER_LEN, RawTraceState,
     TraceContextPropagator, TraceParent, format_tracestate, parse_tracestate,
 };

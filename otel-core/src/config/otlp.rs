@@ -79,7 +79,7 @@ impl Protocol {
     }
 
     /// The transport used when no `OTEL_EXPORTER_OTLP_[SIGNAL_]PROTOCOL` is
-    /// set: the specification's `http/protobuf`, or `grpc` when otel-core is
+    /// set: the specification's `http/protobuf`, or `grpc` when otel-kit-core is
     /// built with its `otlp-grpc` feature but without `otlp-http`.
     pub fn unset_default() -> Protocol {
         if cfg!(all(feature = "otlp-grpc", not(feature = "otlp-http"))) {
@@ -89,7 +89,7 @@ impl Protocol {
         }
     }
 
-    /// The otel-core cargo feature that builds exporters of this transport.
+    /// The otel-kit-core cargo feature that builds exporters of this transport.
     pub fn cargo_feature(self) -> &'static str {
         match self {
             Protocol::Grpc => "otlp-grpc",

@@ -11,7 +11,7 @@
 //! lookup: a variable read but missing here, or listed here but never read,
 //! fails that test.
 
-/// Every `OTEL_*` environment variable otel-core reads, sorted by name.
+/// Every `OTEL_*` environment variable otel-kit-core reads, sorted by name.
 ///
 /// Per-signal OTLP variables are listed one by one
 /// (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `…_METRICS_…`, `…_LOGS_…`).
@@ -21,7 +21,7 @@
 /// report values the SDK cannot honour.
 ///
 /// ```
-/// use otel_core::config::{KNOWN_VARIABLES, is_known_variable};
+/// use otel_kit_core::config::{KNOWN_VARIABLES, is_known_variable};
 ///
 /// assert!(is_known_variable("OTEL_TRACES_SAMPLER"));
 /// assert!(!is_known_variable("OTEL_TRACE_SAMPLER")); // misspelt: no SDK reads it
@@ -105,7 +105,7 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "OTEL_TRACES_SAMPLER_ARG",
 ];
 
-/// Whether otel-core reads the environment variable `name` (exact,
+/// Whether otel-kit-core reads the environment variable `name` (exact,
 /// case-sensitive match against [`KNOWN_VARIABLES`]).
 pub fn is_known_variable(name: &str) -> bool {
     KNOWN_VARIABLES.binary_search(&name).is_ok()

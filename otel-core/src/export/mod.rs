@@ -12,9 +12,9 @@
 //! used only on a terminal and when `NO_COLOR` is unset.
 //!
 //! ```
-//! use otel_core::export::ConsoleSpanExporter;
-//! use otel_core::opentelemetry::trace::{Tracer, TracerProvider};
-//! use otel_core::opentelemetry_sdk::trace::SdkTracerProvider;
+//! use otel_kit_core::export::ConsoleSpanExporter;
+//! use otel_kit_core::opentelemetry::trace::{Tracer, TracerProvider};
+//! use otel_kit_core::opentelemetry_sdk::trace::SdkTracerProvider;
 //!
 //! let provider = SdkTracerProvider::builder()
 //!     .with_simple_exporter(ConsoleSpanExporter::new())

@@ -26,8 +26,8 @@ use std::sync::RwLock;
 /// would without the cache: measurements are never lost, only the shortcut.
 ///
 /// ```
-/// use otel_core::instrument::BoundCache;
-/// use otel_core::opentelemetry::{KeyValue, global};
+/// use otel_kit_core::instrument::BoundCache;
+/// use otel_kit_core::opentelemetry::{KeyValue, global};
 ///
 /// let histogram = global::meter("doc").f64_histogram("work.duration").build();
 /// let cache = BoundCache::new(256);

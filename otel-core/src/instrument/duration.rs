@@ -13,8 +13,8 @@ pub const DURATION_BUCKETS: &[f64] = &[
 /// A duration histogram in seconds with the advisory [`DURATION_BUCKETS`].
 ///
 /// ```
-/// use otel_core::instrument::duration_histogram;
-/// use otel_core::opentelemetry::global;
+/// use otel_kit_core::instrument::duration_histogram;
+/// use otel_kit_core::opentelemetry::global;
 ///
 /// let meter = global::meter("doc");
 /// let h = duration_histogram(&meter, "work.duration", "Duration of work.");

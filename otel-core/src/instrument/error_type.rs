@@ -27,7 +27,7 @@ pub const OTHER: &str = "_OTHER";
 /// `Arc<dyn Error>`, ...), since the path would name no failure.
 ///
 /// ```
-/// use otel_core::instrument::{OTHER, type_error_type};
+/// use otel_kit_core::instrument::{OTHER, type_error_type};
 /// assert_eq!(type_error_type::<std::io::Error>(), "std::io::error::Error");
 /// assert_eq!(type_error_type::<Box<dyn std::error::Error + Send + Sync>>(), OTHER);
 /// ```
@@ -46,7 +46,7 @@ pub fn type_error_type<E: ?Sized>() -> &'static str {
 /// does not start with an identifier.
 ///
 /// ```
-/// use otel_core::instrument::variant_error_type;
+/// use otel_kit_core::instrument::variant_error_type;
 ///
 /// #[derive(Debug)]
 /// enum Kind { Timeout, Refused(u16) }

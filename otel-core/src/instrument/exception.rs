@@ -251,7 +251,7 @@ mod tests {
         let events = ExceptionEvents::new(
             ExceptionSignal::Logs,
             &capture.logger_provider(),
-            crate::instrument::scope("otel-http", "0"),
+            crate::instrument::scope("otel-kit-http", "0"),
         );
         assert!(!events.span_events());
         fail(&capture, &events, true);
@@ -273,7 +273,7 @@ mod tests {
         );
         assert_eq!(log.trace_id(), Some(span.trace_id()));
         assert_eq!(log.span_id(), Some(span.span_id()));
-        assert_eq!(log.scope().name(), "otel-http");
+        assert_eq!(log.scope().name(), "otel-kit-http");
     }
 
     #[test]
@@ -282,7 +282,7 @@ mod tests {
         let events = ExceptionEvents::new(
             ExceptionSignal::Both,
             &capture.logger_provider(),
-            crate::instrument::scope("otel-http", "0"),
+            crate::instrument::scope("otel-kit-http", "0"),
         );
         fail(&capture, &events, true);
         assert!(capture.span("op").event("exception").is_some());
@@ -320,7 +320,7 @@ mod tests {
         let events = ExceptionEvents::new(
             ExceptionSignal::Logs,
             &capture.logger_provider(),
-            crate::instrument::scope("otel-http", "0"),
+            crate::instrument::scope("otel-kit-http", "0"),
         );
         let cx = Context::new()
             .with_span(opentelemetry::trace::TracerProvider::tracer(&tp, "t").start("op"));

@@ -9,7 +9,7 @@ use std::sync::Arc;
 /// this trait.
 ///
 /// ```
-/// use otel_core::instrument::{Filter, FilterExt, not};
+/// use otel_kit_core::instrument::{Filter, FilterExt, not};
 ///
 /// let is_health = |path: &str| path == "/health";
 /// let is_metrics = |path: &str| path.starts_with("/metrics");

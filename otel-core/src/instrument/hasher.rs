@@ -10,7 +10,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 ///
 /// ```
 /// use std::collections::HashMap;
-/// use otel_core::instrument::BuildFastHasher;
+/// use otel_kit_core::instrument::BuildFastHasher;
 ///
 /// let mut m: HashMap<u16, &str, BuildFastHasher> = HashMap::default();
 /// m.insert(200, "ok");

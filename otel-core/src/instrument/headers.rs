@@ -26,7 +26,7 @@ pub const SENSITIVE_HEADERS: &[&str] = &[
 /// are skipped.
 ///
 /// ```
-/// use otel_core::instrument::HeaderCapture;
+/// use otel_kit_core::instrument::HeaderCapture;
 ///
 /// let capture = HeaderCapture::new("http.request.header.", ["X-Tenant", "Authorization"]);
 /// let mut headers = http::HeaderMap::new();

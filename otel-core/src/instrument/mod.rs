@@ -1,5 +1,5 @@
 //! The instrumentation core: how every layer crate of the family
-//! (`otel-http`, `otel-grpc`, `otel-messaging`, `otel-patterns`, ...)
+//! (`otel-kit-http`, `otel-kit-grpc`, `otel-kit-messaging`, `otel-kit-patterns`, ...)
 //! behaves, written once.
 //!
 //! | concern | item |

@@ -42,14 +42,14 @@ impl SemconvArea {
 }
 
 /// The options shared by every instrumentation builder of the family
-/// (otel-http, otel-grpc, otel-messaging, otel-patterns, ...): providers,
+/// (otel-kit-http, otel-kit-grpc, otel-kit-messaging, otel-kit-patterns, ...): providers,
 /// propagator, header capture, semantic-convention opt-in and exception
 /// signal. A builder embeds one and gets the same setters as every other
 /// builder with [`instrumentation_setters!`](crate::instrumentation_setters).
 ///
 /// Every option has a default read when the layer is built: the global
 /// tracer, meter and logger providers and propagator (installed by
-/// `otel_core::init`), no headers captured, the old names per
+/// `otel_kit_core::init`), no headers captured, the old names per
 /// `OTEL_SEMCONV_STABILITY_OPT_IN`, exceptions per
 /// `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN`.
 ///
@@ -57,7 +57,7 @@ impl SemconvArea {
 /// `LoggerProvider` (the SDK's, a test capture's, a no-op one).
 ///
 /// ```
-/// use otel_core::instrument::{Options, SemconvArea, scope};
+/// use otel_kit_core::instrument::{Options, SemconvArea, scope};
 ///
 /// let mut options = Options::new(scope("my-layer", "0.1.0"));
 /// options.set_request_headers(["x-tenant", "authorization"]);
@@ -155,7 +155,7 @@ impl Options {
     }
 
     /// Exception log records go to `provider` instead of the logger
-    /// provider `otel_core::init` installed.
+    /// provider `otel_kit_core::init` installed.
     pub fn set_logger_provider<P>(&mut self, provider: &P)
     where
         P: LoggerProvider,

@@ -8,7 +8,7 @@ use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::{Context, global};
 
 /// The propagator of an instrumentation: the global one (installed by
-/// `otel_core::init`, read at each call) or one given to its builder.
+/// `otel_kit_core::init`, read at each call) or one given to its builder.
 ///
 /// # Extraction
 ///
@@ -27,9 +27,9 @@ use opentelemetry::{Context, global};
 /// [`Extracted::remote`].
 ///
 /// ```
-/// use otel_core::instrument::Propagation;
-/// use otel_core::propagation::{TraceContextPropagator, HeaderExtractor};
-/// use otel_core::opentelemetry::trace::TraceContextExt;
+/// use otel_kit_core::instrument::Propagation;
+/// use otel_kit_core::propagation::{TraceContextPropagator, HeaderExtractor};
+/// use otel_kit_core::opentelemetry::trace::TraceContextExt;
 ///
 /// let propagation = Propagation::given(TraceContextPropagator::new());
 /// let mut headers = http::HeaderMap::new();

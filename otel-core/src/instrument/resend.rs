@@ -1,13 +1,13 @@
 /// Which physical attempt a request is, as a request extension
 /// (`http::Request::extensions`).
 ///
-/// A retry layer (`otel-patterns`) or a redirect follower sets it on each
-/// re-sent request; the client layers of `otel-http` and `otel-grpc` read it
+/// A retry layer (`otel-kit-patterns`) or a redirect follower sets it on each
+/// re-sent request; the client layers of `otel-kit-http` and `otel-kit-grpc` read it
 /// and record `http.request.resend_count` on the attempt's span. The first
 /// attempt has no extension (or `ResendCount(0)`), the first resend is `1`.
 ///
 /// ```
-/// use otel_core::instrument::ResendCount;
+/// use otel_kit_core::instrument::ResendCount;
 ///
 /// let mut req = http::Request::new(());
 /// req.extensions_mut().insert(ResendCount(2));

@@ -12,10 +12,10 @@ use opentelemetry::InstrumentationScope;
 /// the same three fields from each of them.
 ///
 /// ```
-/// let scope = otel_core::instrument::scope("my-layer", "1.2.0");
+/// let scope = otel_kit_core::instrument::scope("my-layer", "1.2.0");
 /// assert_eq!(scope.name(), "my-layer");
 /// assert_eq!(scope.version(), Some("1.2.0"));
-/// assert_eq!(scope.schema_url(), Some(otel_core::semconv::SCHEMA_URL));
+/// assert_eq!(scope.schema_url(), Some(otel_kit_core::semconv::SCHEMA_URL));
 /// ```
 pub fn scope(name: &'static str, version: &'static str) -> InstrumentationScope {
     InstrumentationScope::builder(name)

@@ -15,7 +15,7 @@
 /// | `exceptions` | `exception_signal(ExceptionSignal)` |
 ///
 /// ```
-/// use otel_core::instrument::{Options, SemconvArea, scope};
+/// use otel_kit_core::instrument::{Options, SemconvArea, scope};
 ///
 /// /// Options of my layer.
 /// pub struct MyLayerBuilder {
@@ -23,7 +23,7 @@
 /// }
 ///
 /// impl MyLayerBuilder {
-///     otel_core::instrumentation_setters!(options: providers, propagator, headers, semconv, exceptions);
+///     otel_kit_core::instrumentation_setters!(options: providers, propagator, headers, semconv, exceptions);
 /// }
 ///
 /// let capture_everything = MyLayerBuilder { options: Options::new(scope("my-layer", "0.1.0")) }
@@ -60,7 +60,7 @@ macro_rules! instrumentation_setters {
 
         /// Emits exception log records (when the exception signal includes
         /// logs) through this logger provider instead of the one
-        /// `otel_core::init` installed.
+        /// `otel_kit_core::init` installed.
         pub fn logger_provider<Provider>(mut self, provider: &Provider) -> Self
         where
             Provider: $crate::opentelemetry::logs::LoggerProvider,
@@ -72,7 +72,7 @@ macro_rules! instrumentation_setters {
     };
     (@propagator $field:ident) => {
         /// Extracts and injects with this propagator instead of the global
-        /// one (`otel_core::init` installs the configured W3C / B3 / Jaeger /
+        /// one (`otel_kit_core::init` installs the configured W3C / B3 / Jaeger /
         /// mesh composite globally). Extraction is on top of the current
         /// context: see [`Propagation`]($crate::instrument::Propagation).
         pub fn propagator(

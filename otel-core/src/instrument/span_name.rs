@@ -20,7 +20,7 @@ pub const INTERNED_SPAN_NAME_BYTES: usize = 256 * 1024;
 ///
 /// ```
 /// use std::borrow::Cow;
-/// use otel_core::instrument::intern_span_name;
+/// use otel_kit_core::instrument::intern_span_name;
 ///
 /// let a = intern_span_name(Cow::Owned(format!("process {}", "orders")));
 /// let b = intern_span_name(Cow::Owned("process orders".to_string()));

@@ -34,9 +34,9 @@ pub const RANDOM_TRACE_FLAG: TraceFlags = TraceFlags::new(0x02);
 ///   so the next hop receives them.
 ///
 /// ```
-/// use otel_core::instrument::{SpanStarter, scope};
-/// use otel_core::opentelemetry::trace::{SpanBuilder, SpanKind, TraceContextExt};
-/// use otel_core::opentelemetry::{Context, KeyValue};
+/// use otel_kit_core::instrument::{SpanStarter, scope};
+/// use otel_kit_core::opentelemetry::trace::{SpanBuilder, SpanKind, TraceContextExt};
+/// use otel_kit_core::opentelemetry::{Context, KeyValue};
 ///
 /// let starter = SpanStarter::global(scope("my-layer", "0.1.0"));
 /// let mut builder = SpanBuilder::from_name("GET /users/{id}");
@@ -168,7 +168,7 @@ impl SpanStarter {
         }
     }
 
-    /// Spans from the global tracer provider (the one `otel_core::init`
+    /// Spans from the global tracer provider (the one `otel_kit_core::init`
     /// installs), as it is when this is called.
     pub fn global(scope: InstrumentationScope) -> Self {
         let tracer = global::BoxedTracer::new(global::tracer_provider().boxed_tracer(scope));

@@ -1,5 +1,5 @@
 //! Where trace context may be sent: the destination allow-list the client
-//! layers (otel-http, otel-grpc) share.
+//! layers (otel-kit-http, otel-kit-grpc) share.
 
 /// Destination hosts a client may send trace context, baggage and
 /// forwarded headers to: exact host names (ASCII case-insensitive; IPv6
@@ -8,7 +8,7 @@
 /// entry. An empty list allows nothing.
 ///
 /// ```
-/// use otel_core::propagation::HostAllowList;
+/// use otel_kit_core::propagation::HostAllowList;
 ///
 /// let list = HostAllowList::new(["*.svc.cluster.local", "Billing.internal", "[::1]"]);
 /// assert!(list.allows("orders.prod.svc.cluster.local"));

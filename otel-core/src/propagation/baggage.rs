@@ -183,7 +183,7 @@ fn parse_member(member: &str) -> Option<(String, String, String)> {
 /// then keeps at most 64 entries and 8192 bytes.
 ///
 /// ```
-/// use otel_core::propagation::parse_baggage;
+/// use otel_kit_core::propagation::parse_baggage;
 ///
 /// let baggage = parse_baggage(["user=alice%20b, tier = gold;ttl=30", "bad member,user=bob"]);
 /// assert_eq!(baggage.get("user").map(|v| v.as_str()), Some("bob"));
@@ -220,7 +220,7 @@ where
 ///
 /// ```
 /// use opentelemetry::baggage::Baggage;
-/// use otel_core::propagation::format_baggage;
+/// use otel_kit_core::propagation::format_baggage;
 ///
 /// let mut baggage = Baggage::new();
 /// baggage.insert("user", "alice b");
@@ -259,7 +259,7 @@ pub fn format_baggage(baggage: &Baggage) -> Option<String> {
 /// use opentelemetry::baggage::BaggageExt;
 /// use opentelemetry::propagation::TextMapPropagator;
 /// use opentelemetry::{Context, KeyValue};
-/// use otel_core::propagation::BaggagePropagator;
+/// use otel_kit_core::propagation::BaggagePropagator;
 ///
 /// let cx = Context::new().with_baggage([KeyValue::new("user", "alice")]);
 /// let mut carrier = HashMap::new();

@@ -40,7 +40,7 @@ fn values<'a>(headers: &'a HeaderMap, key: &str) -> http::header::ValueIter<'a, 
 /// ```
 /// use http::HeaderMap;
 /// use opentelemetry::propagation::Extractor;
-/// use otel_core::propagation::HeaderExtractor;
+/// use otel_kit_core::propagation::HeaderExtractor;
 ///
 /// let mut headers = HeaderMap::new();
 /// headers.append("baggage", "a=1".parse().unwrap());
@@ -85,7 +85,7 @@ impl Extractor for HeaderExtractor<'_> {
 /// ```
 /// use http::HeaderMap;
 /// use opentelemetry::propagation::Injector;
-/// use otel_core::propagation::HeaderInjector;
+/// use otel_kit_core::propagation::HeaderInjector;
 ///
 /// let mut headers = HeaderMap::new();
 /// let mut injector = HeaderInjector(&mut headers);
@@ -226,7 +226,7 @@ impl StringMapMut for Vec<(String, String)> {
 ///
 /// ```
 /// use opentelemetry::propagation::Extractor;
-/// use otel_core::propagation::MapExtractor;
+/// use otel_kit_core::propagation::MapExtractor;
 ///
 /// let pairs = [("Baggage", "a=1"), ("baggage", "b=2")];
 /// let extractor = MapExtractor(&pairs[..]);
@@ -282,7 +282,7 @@ impl<M: StringMap + ?Sized> Extractor for MapExtractor<'_, M> {
 /// ```
 /// use std::collections::HashMap;
 /// use opentelemetry::propagation::Injector;
-/// use otel_core::propagation::MapInjector;
+/// use otel_kit_core::propagation::MapInjector;
 ///
 /// let mut map = HashMap::from([("TraceParent".to_string(), "old".to_string())]);
 /// MapInjector(&mut map).set("traceparent", "new".to_string());

@@ -19,7 +19,7 @@ use super::carrier::{HeaderExtractor, HeaderInjector};
 /// ```
 /// use std::collections::HashMap;
 /// use opentelemetry::Context;
-/// use otel_core::propagation::{inject, MapInjector};
+/// use otel_kit_core::propagation::{inject, MapInjector};
 ///
 /// let mut carrier: HashMap<String, String> = HashMap::new();
 /// inject(&Context::current(), &mut MapInjector(&mut carrier));
@@ -33,7 +33,7 @@ pub fn inject(cx: &Context, injector: &mut dyn Injector) {
 /// context unchanged.
 ///
 /// ```
-/// use otel_core::propagation::{extract, MapExtractor};
+/// use otel_kit_core::propagation::{extract, MapExtractor};
 ///
 /// let carrier = [("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")];
 /// let _cx = extract(&MapExtractor(&carrier[..]));
@@ -47,7 +47,7 @@ pub fn extract(extractor: &dyn Extractor) -> Context {
 ///
 /// ```
 /// use opentelemetry::Context;
-/// use otel_core::propagation::{extract_with, MapExtractor};
+/// use otel_kit_core::propagation::{extract_with, MapExtractor};
 ///
 /// let carrier: [(&str, &str); 0] = [];
 /// let _cx = extract_with(&Context::new(), &MapExtractor(&carrier[..]));
@@ -61,7 +61,7 @@ pub fn extract_with(cx: &Context, extractor: &dyn Extractor) -> Context {
 /// ```
 /// use http::HeaderMap;
 /// use opentelemetry::Context;
-/// use otel_core::propagation::inject_headers;
+/// use otel_kit_core::propagation::inject_headers;
 ///
 /// let mut headers = HeaderMap::new();
 /// inject_headers(&Context::current(), &mut headers);
@@ -74,7 +74,7 @@ pub fn inject_headers(cx: &Context, headers: &mut http::HeaderMap) {
 ///
 /// ```
 /// use http::HeaderMap;
-/// use otel_core::propagation::extract_headers;
+/// use otel_kit_core::propagation::extract_headers;
 ///
 /// let mut headers = HeaderMap::new();
 /// headers.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
@@ -95,7 +95,7 @@ pub fn extract_headers(headers: &http::HeaderMap) -> Context {
 /// ```
 /// use opentelemetry::baggage::BaggageExt;
 /// use opentelemetry::{Context, KeyValue};
-/// use otel_core::propagation::{baggage_get, spawn_in_current_context};
+/// use otel_kit_core::propagation::{baggage_get, spawn_in_current_context};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
@@ -122,7 +122,7 @@ where
 ///
 /// ```
 /// use opentelemetry::Context;
-/// use otel_core::propagation::spawn_with_context;
+/// use otel_kit_core::propagation::spawn_with_context;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
@@ -142,7 +142,7 @@ where
 ///
 /// ```
 /// use opentelemetry::Context;
-/// use otel_core::propagation::{baggage_get, baggage_set};
+/// use otel_kit_core::propagation::{baggage_get, baggage_set};
 ///
 /// let cx = baggage_set(&Context::new(), [("tenant", "acme")]);
 /// assert_eq!(baggage_get(&cx, "tenant").as_deref(), Some("acme"));
@@ -164,7 +164,7 @@ pub fn baggage_get(cx: &Context, key: &str) -> Option<String> {
 ///
 /// ```
 /// use opentelemetry::Context;
-/// use otel_core::propagation::{baggage_get, baggage_set};
+/// use otel_kit_core::propagation::{baggage_get, baggage_set};
 ///
 /// let cx = baggage_set(&Context::new(), [("user", "alice"), ("bad key", "x")]);
 /// assert_eq!(baggage_get(&cx, "user").as_deref(), Some("alice"));

@@ -74,7 +74,7 @@ fn remember(trace_id: TraceId) {
 ///
 /// ```
 /// use opentelemetry_sdk::trace::IdGenerator;
-/// use otel_core::propagation::{RandomTraceIdGenerator, started_here_with_random_id};
+/// use otel_kit_core::propagation::{RandomTraceIdGenerator, started_here_with_random_id};
 ///
 /// let trace_id = RandomTraceIdGenerator::new().new_trace_id();
 /// assert!(started_here_with_random_id(trace_id));
@@ -96,7 +96,7 @@ pub fn started_here_with_random_id(trace_id: TraceId) -> bool {
 /// that the W3C propagator sets the Level 2 `random-trace-id` flag (`0x02`)
 /// on requests of traces this process starts.
 ///
-/// `otel_core::init` and `Telemetry::builder()` install it; a tracer provider
+/// `otel_kit_core::init` and `Telemetry::builder()` install it; a tracer provider
 /// built by hand opts in with `with_id_generator`. The flag is then set for
 /// local spans of those traces, sampled or not; spans that continue a remote
 /// trace keep the flags the remote parent sent.
@@ -106,7 +106,7 @@ pub fn started_here_with_random_id(trace_id: TraceId) -> bool {
 /// use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
 /// use opentelemetry::Context;
 /// use opentelemetry_sdk::trace::SdkTracerProvider;
-/// use otel_core::propagation::{RandomTraceIdGenerator, TraceContextPropagator};
+/// use otel_kit_core::propagation::{RandomTraceIdGenerator, TraceContextPropagator};
 /// use std::collections::HashMap;
 ///
 /// let provider = SdkTracerProvider::builder()

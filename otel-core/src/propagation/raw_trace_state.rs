@@ -35,7 +35,7 @@ use super::trace_context::{MAX_TRACESTATE_MEMBERS, join_within_limits};
 /// use opentelemetry::propagation::TextMapPropagator;
 /// use opentelemetry::trace::TraceContextExt;
 /// use opentelemetry::Context;
-/// use otel_core::propagation::{RawTraceState, TraceContextPropagator};
+/// use otel_kit_core::propagation::{RawTraceState, TraceContextPropagator};
 ///
 /// let mut carrier = HashMap::new();
 /// carrier.insert(

@@ -68,7 +68,7 @@ fn trim_ows_bytes(mut s: &[u8]) -> &[u8] {
 /// flags are kept; the other bits are cleared. Formatting always emits version `00`.
 ///
 /// ```
-/// use otel_core::propagation::TraceParent;
+/// use otel_kit_core::propagation::TraceParent;
 ///
 /// let header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 /// let parent = TraceParent::parse(header).expect("valid traceparent");
@@ -303,7 +303,7 @@ fn is_tracestate_value(value: &[u8]) -> bool {
 /// list in the `Context` as a [`RawTraceState`].
 ///
 /// ```
-/// use otel_core::propagation::parse_tracestate;
+/// use otel_kit_core::propagation::parse_tracestate;
 ///
 /// let state = parse_tracestate(["congo=t61rcWkgMzE", "rojo=00f067aa0ba902b7"]).unwrap();
 /// assert_eq!(state.get("rojo"), Some("00f067aa0ba902b7"));
@@ -375,7 +375,7 @@ fn to_trace_state(members: &[(&str, &str)]) -> (TraceState, bool) {
 ///
 /// ```
 /// use opentelemetry::trace::TraceState;
-/// use otel_core::propagation::{MAX_TRACESTATE_HEADER_LEN, format_tracestate};
+/// use otel_kit_core::propagation::{MAX_TRACESTATE_HEADER_LEN, format_tracestate};
 ///
 /// let big = "v".repeat(200);
 /// let state = TraceState::from_key_value([("a", "1"), ("b", big.as_str()), ("c", "3")]).unwrap();
@@ -462,7 +462,7 @@ fn extract_span_context(extractor: &dyn Extractor) -> Option<(SpanContext, Optio
 /// use opentelemetry::propagation::TextMapPropagator;
 /// use opentelemetry::trace::TraceContextExt;
 /// use opentelemetry::Context;
-/// use otel_core::propagation::TraceContextPropagator;
+/// use otel_kit_core::propagation::TraceContextPropagator;
 ///
 /// let propagator = TraceContextPropagator::new();
 /// let mut carrier = HashMap::new();

@@ -71,9 +71,9 @@ impl std::error::Error for ResourceDiagnostic {
 /// nothing panics.
 ///
 /// ```
-/// use otel_core::config::Environment;
-/// use otel_core::opentelemetry::KeyValue;
-/// use otel_core::resource::{FileSystemRoot, ResourceComposer, ResourceDetection};
+/// use otel_kit_core::config::Environment;
+/// use otel_kit_core::opentelemetry::KeyValue;
+/// use otel_kit_core::resource::{FileSystemRoot, ResourceComposer, ResourceDetection};
 ///
 /// let env = Environment::from_pairs([
 ///     ("OTEL_SERVICE_NAME", "checkout"),
@@ -390,7 +390,7 @@ mod tests {
     fn default_fallback_is_unknown_service_with_executable() {
         let resource = ResourceComposer::new().build();
         let name = get(&resource, SERVICE_NAME).expect("service.name always set");
-        assert!(name.starts_with("unknown_service:otel_core"), "{name}");
+        assert!(name.starts_with("unknown_service:otel_kit_core"), "{name}");
         // Only the SDK attributes and the name.
         assert_eq!(resource.len(), 4, "{resource:?}");
         assert_eq!(

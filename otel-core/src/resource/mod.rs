@@ -125,8 +125,8 @@ impl Detector {
 /// The default runs all of them except [`Detector::ProcessCommandArgs`].
 ///
 /// ```
-/// use otel_core::config::Environment;
-/// use otel_core::resource::{Detector, FileSystemRoot, ResourceDetection};
+/// use otel_kit_core::config::Environment;
+/// use otel_kit_core::resource::{Detector, FileSystemRoot, ResourceDetection};
 ///
 /// let detected = ResourceDetection::new()
 ///     .disable(Detector::HostId)

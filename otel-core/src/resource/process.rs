@@ -118,7 +118,7 @@ mod tests {
         let process = ProcessInfo::current();
         assert_eq!(process.pid(), Some(std::process::id()));
         let name = process.executable_name().expect("test binary has a name");
-        assert!(name.starts_with("otel_core"), "{name}");
+        assert!(name.starts_with("otel_kit_core"), "{name}");
         assert!(!process.args().is_empty());
     }
 

@@ -39,7 +39,7 @@ pub fn is_force_keep(cx: &Context) -> bool {
 /// ```
 /// use opentelemetry::{Context, trace::SpanKind, trace::TraceId};
 /// use opentelemetry_sdk::trace::{Sampler, SamplingDecision, ShouldSample};
-/// use otel_core::sampling::{ForceKeepSampler, with_force_keep};
+/// use otel_kit_core::sampling::{ForceKeepSampler, with_force_keep};
 ///
 /// let sampler = ForceKeepSampler::new(Sampler::AlwaysOff);
 /// let forced = with_force_keep(&Context::new());

@@ -20,7 +20,7 @@
 //!   from a spec is wrapped in a [`ForceKeepSampler`] unless that is turned off.
 //!
 //! ```
-//! use otel_core::sampling::SamplerSpec;
+//! use otel_kit_core::sampling::SamplerSpec;
 //!
 //! let spec = SamplerSpec::from_env_values(
 //!     Some("parentbased_rules"),

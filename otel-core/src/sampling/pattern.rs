@@ -9,7 +9,7 @@ use std::fmt;
 /// pattern length otherwise.
 ///
 /// ```
-/// use otel_core::sampling::Pattern;
+/// use otel_kit_core::sampling::Pattern;
 ///
 /// let health = Pattern::glob("GET /health*");
 /// assert!(health.matches("GET /health"));

@@ -33,8 +33,8 @@ use crate::clock::{Clock, MonotonicClock};
 /// use std::time::Duration;
 /// use opentelemetry::trace::{SpanKind, TraceId};
 /// use opentelemetry_sdk::trace::{SamplingDecision, ShouldSample};
-/// use otel_core::clock::ManualClock;
-/// use otel_core::sampling::RateLimitingSampler;
+/// use otel_kit_core::clock::ManualClock;
+/// use otel_kit_core::sampling::RateLimitingSampler;
 ///
 /// let clock = ManualClock::new();
 /// let sampler = RateLimitingSampler::with_clock(2.0, 2.0, clock.clone());

@@ -22,7 +22,7 @@ use super::{Pattern, RateLimitingSampler, result_for, trace_id_ratio_decision};
 ///
 /// ```
 /// use opentelemetry::{KeyValue, trace::SpanKind};
-/// use otel_core::sampling::SpanMatcher;
+/// use otel_kit_core::sampling::SpanMatcher;
 ///
 /// let health = SpanMatcher::any()
 ///     .kind(SpanKind::Server)
@@ -295,7 +295,7 @@ impl fmt::Display for RuleAction {
 ///
 /// ```
 /// use opentelemetry::trace::SpanKind;
-/// use otel_core::sampling::{Rule, RuleAction, SpanMatcher};
+/// use otel_kit_core::sampling::{Rule, RuleAction, SpanMatcher};
 ///
 /// let rule = Rule::new(
 ///     SpanMatcher::any().kind(SpanKind::Server).attribute("http.route", "/users/{id}"),
@@ -344,7 +344,7 @@ impl fmt::Display for Rule {
 /// ```
 /// use opentelemetry::{KeyValue, trace::{SpanKind, TraceId}};
 /// use opentelemetry_sdk::trace::{SamplingDecision, ShouldSample};
-/// use otel_core::sampling::{RuleAction, RuleSampler, SpanMatcher};
+/// use otel_kit_core::sampling::{RuleAction, RuleSampler, SpanMatcher};
 ///
 /// let sampler = RuleSampler::builder()
 ///     .rule(SpanMatcher::any().name("GET /health*"), RuleAction::Never)

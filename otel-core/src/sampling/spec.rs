@@ -103,7 +103,7 @@ pub enum RootSampler {
 /// # Example
 ///
 /// ```
-/// use otel_core::sampling::{RootSampler, SamplerSpec, SamplerSpecError};
+/// use otel_kit_core::sampling::{RootSampler, SamplerSpec, SamplerSpecError};
 ///
 /// let spec = SamplerSpec::from_env_values(Some("parentbased_traceidratio"), Some("0.25"))?;
 /// assert_eq!(spec.root, RootSampler::TraceIdRatio(0.25));

@@ -47,9 +47,9 @@ use std::time::Duration;
 /// `with_span_processor`, `install_global`, `strict`, ...) simply apply.
 ///
 /// ```no_run
-/// use otel_core::{Telemetry, config::{ExporterKind, Protocol}};
+/// use otel_kit_core::{Telemetry, config::{ExporterKind, Protocol}};
 ///
-/// # fn main() -> Result<(), otel_core::SetupError> {
+/// # fn main() -> Result<(), otel_kit_core::SetupError> {
 /// let telemetry = Telemetry::builder()
 ///     .service_name("checkout")
 ///     .service_version(env!("CARGO_PKG_VERSION"))
@@ -707,7 +707,7 @@ impl TelemetryBuilder {
 
         if config.log_level >= LogLevel::Warn {
             for d in &diag {
-                eprintln!("otel-core: warning: {d}");
+                eprintln!("otel-kit-core: warning: {d}");
             }
         }
 
@@ -953,7 +953,7 @@ fn missing_feature(diag: &mut Diagnostics, var: &str, kind: ExporterKind) {
     diag.push(
         var,
         kind.as_str(),
-        format!("otel-core was built without {feature}"),
+        format!("otel-kit-core was built without {feature}"),
         "exporter skipped",
     );
 }

@@ -60,11 +60,11 @@ impl SetupReport {
     /// defaults.
     ///
     /// ```
-    /// use otel_core::config::Environment;
-    /// use otel_core::ValueSource;
+    /// use otel_kit_core::config::Environment;
+    /// use otel_kit_core::ValueSource;
     ///
-    /// # fn main() -> Result<(), otel_core::SetupError> {
-    /// let telemetry = otel_core::Telemetry::builder()
+    /// # fn main() -> Result<(), otel_kit_core::SetupError> {
+    /// let telemetry = otel_kit_core::Telemetry::builder()
     ///     .environment(Environment::from_pairs([("OTEL_SERVICE_NAME", "payments")]))
     ///     .service_name("compiled-in")
     ///     .traces_exporter(&[])
@@ -171,7 +171,7 @@ impl std::error::Error for ShutdownError {}
 /// the calling task's thread.
 ///
 /// [`TelemetryBuilder::shutdown_timeout`]: super::TelemetryBuilder::shutdown_timeout
-#[must_use = "dropping Telemetry shuts telemetry down at once: bind it, e.g. `let _telemetry = otel_core::init()?;`"]
+#[must_use = "dropping Telemetry shuts telemetry down at once: bind it, e.g. `let _telemetry = otel_kit_core::init()?;`"]
 pub struct Telemetry {
     pub(crate) tracer_provider: SdkTracerProvider,
     pub(crate) meter_provider: SdkMeterProvider,
@@ -367,7 +367,7 @@ impl Drop for Telemetry {
         if let Err(e) = self.shutdown_blocking()
             && self.report.config.log_level >= LogLevel::Error
         {
-            eprintln!("otel-core: {e}");
+            eprintln!("otel-kit-core: {e}");
         }
     }
 }

@@ -31,8 +31,8 @@ use std::fmt;
 /// [`Telemetry::report`], and their defaults are used.
 ///
 /// ```no_run
-/// # fn main() -> Result<(), otel_core::SetupError> {
-/// let telemetry = otel_core::init()?;
+/// # fn main() -> Result<(), otel_kit_core::SetupError> {
+/// let telemetry = otel_kit_core::init()?;
 /// // ... serve requests ...
 /// drop(telemetry); // flushes and shuts down every provider
 /// # Ok(()) }

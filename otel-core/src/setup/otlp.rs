@@ -27,7 +27,7 @@ pub(crate) enum ExporterError {
     Build(String),
 }
 
-/// Records that `s.protocol` cannot be used: otel-core was built without the
+/// Records that `s.protocol` cannot be used: otel-kit-core was built without the
 /// feature of that transport.
 fn transport_missing(s: &OtlpSettings, signal: Signal, diag: &mut Diagnostics) -> ExporterError {
     let compiled: Vec<&str> = [Protocol::Grpc, Protocol::HttpProtobuf, Protocol::HttpJson]
@@ -41,7 +41,7 @@ fn transport_missing(s: &OtlpSettings, signal: Signal, diag: &mut Diagnostics) -
             .unwrap_or_else(|| "OTEL_EXPORTER_OTLP_PROTOCOL".into()),
         s.protocol.as_str(),
         format!(
-            "otel-core was built without its `{}` cargo feature",
+            "otel-kit-core was built without its `{}` cargo feature",
             s.protocol.cargo_feature()
         ),
         format!(
@@ -195,7 +195,7 @@ fn http_client(
         diag.push(
             format!("OTEL_EXPORTER_OTLP_[{}_]CERTIFICATE", signal.env_infix()),
             "<file>",
-            "otel-core was built without its `tls` feature",
+            "otel-kit-core was built without its `tls` feature",
             "TLS files ignored",
         );
     }
@@ -369,7 +369,7 @@ macro_rules! build_exporter {
                 #[cfg(not(feature = "tls"))]
                 if https {
                     return Err(ExporterError::Build(
-                        "the endpoint is https:// but otel-core was built without its `tls` feature"
+                        "the endpoint is https:// but otel-kit-core was built without its `tls` feature"
                             .into(),
                     ));
                 }

@@ -27,9 +27,9 @@ use std::time::Duration;
 /// Where warnings go: stderr in production, a collector in unit tests.
 pub(crate) type Reporter = Arc<dyn Fn(&str) + Send + Sync>;
 
-/// The reporter printing `otel-core: warning: ...` on stderr.
+/// The reporter printing `otel-kit-core: warning: ...` on stderr.
 pub(crate) fn stderr_reporter() -> Reporter {
-    Arc::new(|line: &str| eprintln!("otel-core: warning: {line}"))
+    Arc::new(|line: &str| eprintln!("otel-kit-core: warning: {line}"))
 }
 
 /// Span losses of one batch processor (one exporter).

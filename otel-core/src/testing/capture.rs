@@ -40,9 +40,9 @@ const WAIT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Cloning a `Capture` is cheap and shares the same providers and records.
 ///
 /// ```
-/// use otel_core::opentelemetry::KeyValue;
-/// use otel_core::opentelemetry::trace::{TraceContextExt, Tracer};
-/// use otel_core::testing::{Capture, assert_parent};
+/// use otel_kit_core::opentelemetry::KeyValue;
+/// use otel_kit_core::opentelemetry::trace::{TraceContextExt, Tracer};
+/// use otel_kit_core::testing::{Capture, assert_parent};
 ///
 /// let capture = Capture::new();
 /// let tracer = capture.tracer("test");

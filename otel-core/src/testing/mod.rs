@@ -19,9 +19,9 @@
 //! points at the calling line.
 //!
 //! ```
-//! use otel_core::opentelemetry::KeyValue;
-//! use otel_core::opentelemetry::trace::{SpanKind, Tracer};
-//! use otel_core::testing::{Capture, assert_root};
+//! use otel_kit_core::opentelemetry::KeyValue;
+//! use otel_kit_core::opentelemetry::trace::{SpanKind, Tracer};
+//! use otel_kit_core::testing::{Capture, assert_root};
 //!
 //! let capture = Capture::new();
 //! let tracer = capture.tracer("test");

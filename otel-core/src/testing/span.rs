@@ -19,9 +19,9 @@ use super::value::{ExpectedValue, show};
 /// it has; they return `&Self` so they chain:
 ///
 /// ```
-/// use otel_core::opentelemetry::KeyValue;
-/// use otel_core::opentelemetry::trace::{Span, SpanKind, Tracer};
-/// use otel_core::testing::Capture;
+/// use otel_kit_core::opentelemetry::KeyValue;
+/// use otel_kit_core::opentelemetry::trace::{Span, SpanKind, Tracer};
+/// use otel_kit_core::testing::Capture;
 ///
 /// let capture = Capture::new();
 /// let tracer = capture.tracer("test");

@@ -6,11 +6,11 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
-use otel_core::opentelemetry::Context;
-use otel_core::opentelemetry::trace::TraceContextExt;
-use otel_core::propagation::TraceContextPropagator;
-use otel_core::testing::Capture;
-use otel_grpc::{
+use otel_kit_core::opentelemetry::Context;
+use otel_kit_core::opentelemetry::trace::TraceContextExt;
+use otel_kit_core::propagation::TraceContextPropagator;
+use otel_kit_core::testing::Capture;
+use otel_kit_grpc::{
     ClientSide, GrpcClientLayer, GrpcClientService, GrpcServerLayer, LayerBuilder, ServerSide,
 };
 use tonic::transport::{Channel, Server};

@@ -1,10 +1,10 @@
 //! The floor of server instrumentation: what any OpenTelemetry layer must do
 //! per request with the same SDK providers, written inline around the
-//! router call instead of as a layer. Used by otel-http's `overhead` bench
+//! router call instead of as a layer. Used by otel-kit-http's `overhead` bench
 //! and by `otel-benchmarks`' `http_peers` (through `#[path]`), so that the
 //! layer, the peers and this floor are measured in one run.
 //!
-//! Per request: W3C extraction from the `HeaderMap` (otel-core's
+//! Per request: W3C extraction from the `HeaderMap` (otel-kit-core's
 //! propagator); an SDK span through the concrete `SdkTracer` with method,
 //! scheme and route given to the sampler and, when it records, `url.path`,
 //! `server.address`, `user_agent.original` and `network.protocol.version`;
@@ -21,17 +21,17 @@ use axum::body::Body;
 use bytes::Bytes;
 use http::Request;
 use http_body_util::BodyExt;
-use otel_core::opentelemetry::KeyValue;
-use otel_core::opentelemetry::metrics::{BoundHistogram, BoundUpDownCounter, MeterProvider as _};
-use otel_core::opentelemetry::propagation::TextMapPropagator as _;
-use otel_core::opentelemetry::trace::{
+use otel_kit_core::opentelemetry::KeyValue;
+use otel_kit_core::opentelemetry::metrics::{BoundHistogram, BoundUpDownCounter, MeterProvider as _};
+use otel_kit_core::opentelemetry::propagation::TextMapPropagator as _;
+use otel_kit_core::opentelemetry::trace::{
     FutureExt as _, Span as _, SpanBuilder, SpanKind, TraceContextExt as _, Tracer as _,
     TracerProvider as _,
 };
-use otel_core::opentelemetry_sdk::metrics::SdkMeterProvider;
-use otel_core::opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
-use otel_core::propagation::{HeaderExtractor, TraceContextPropagator};
-use otel_core::semconv::attribute as sc;
+use otel_kit_core::opentelemetry_sdk::metrics::SdkMeterProvider;
+use otel_kit_core::opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use otel_kit_core::propagation::{HeaderExtractor, TraceContextPropagator};
+use otel_kit_core::semconv::attribute as sc;
 use tower::ServiceExt;
 
 /// The router's one route, known in advance.

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http::{Extensions, HeaderMap, Method, StatusCode, Version};
-use otel_core::instrument::{ErrorRecord, ExceptionEvent, ResendCount, record_exception};
-use otel_core::opentelemetry::trace::{SpanBuilder, SpanKind, TraceContextExt};
-use otel_core::opentelemetry::{Context, KeyValue, Value};
-use otel_core::propagation::HeaderInjector;
-use otel_core::semconv::attribute as sc;
+use otel_kit_core::instrument::{ErrorRecord, ExceptionEvent, ResendCount, record_exception};
+use otel_kit_core::opentelemetry::trace::{SpanBuilder, SpanKind, TraceContextExt};
+use otel_kit_core::opentelemetry::{Context, KeyValue, Value};
+use otel_kit_core::propagation::HeaderInjector;
+use otel_kit_core::semconv::attribute as sc;
 
 use super::config::ClientConfig;
 use super::{NoPropagation, UrlTemplate};

@@ -1,9 +1,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use otel_core::instrument::{Options, SemconvArea, duration_histogram, old_duration_histogram_ms};
-use otel_core::propagation::HostAllowList;
-use otel_core::semconv::metric as scm;
+use otel_kit_core::instrument::{Options, SemconvArea, duration_histogram, old_duration_histogram_ms};
+use otel_kit_core::propagation::HostAllowList;
+use otel_kit_core::semconv::metric as scm;
 
 #[cfg(feature = "reqwest")]
 use super::TracingMiddleware;
@@ -17,11 +17,11 @@ use crate::redact::Redactor;
 ///
 /// The options every builder of the family shares (providers, propagator,
 /// header capture, `semconv_dup`, `exception_signal`) come from
-/// `otel_core::instrumentation_setters!`; the others are HTTP client
+/// `otel_kit_core::instrumentation_setters!`; the others are HTTP client
 /// options.
 ///
 /// ```
-/// use otel_http::client::ClientLayer;
+/// use otel_kit_http::client::ClientLayer;
 ///
 /// let layer = ClientLayer::builder()
 ///     .propagate_to(["*.svc.cluster.local"])
@@ -65,7 +65,7 @@ impl fmt::Debug for ClientLayerBuilder {
 }
 
 impl ClientLayerBuilder {
-    otel_core::instrumentation_setters!(options: providers, propagator, headers, semconv, exceptions);
+    otel_kit_core::instrumentation_setters!(options: providers, propagator, headers, semconv, exceptions);
 
     /// Whether metrics are recorded (default: on).
     pub fn metrics(mut self, on: bool) -> Self {

@@ -1,9 +1,9 @@
 //! What a built client layer or middleware keeps: the resolved shared
 //! options and the HTTP client ones.
 
-use otel_core::instrument::{ExceptionEvents, HeaderCapture, Propagation, SpanStarter};
-use otel_core::opentelemetry::metrics::{Histogram, UpDownCounter};
-use otel_core::propagation::HostAllowList;
+use otel_kit_core::instrument::{ExceptionEvents, HeaderCapture, Propagation, SpanStarter};
+use otel_kit_core::opentelemetry::metrics::{Histogram, UpDownCounter};
+use otel_kit_core::propagation::HostAllowList;
 
 use crate::attributes::KnownMethods;
 use crate::redact::Redactor;

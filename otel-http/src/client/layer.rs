@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use http::{Request, Response};
-use otel_core::instrument::type_error_type;
+use otel_kit_core::instrument::type_error_type;
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
@@ -20,7 +20,7 @@ use crate::attributes::{header_str, split_host_port};
 /// `Service<http::Request<B>, Response = http::Response<_>>`).
 ///
 /// ```
-/// use otel_http::client::ClientLayer;
+/// use otel_kit_http::client::ClientLayer;
 /// use tower::ServiceBuilder;
 ///
 /// let layer = ClientLayer::builder().propagate_to(["*.svc.cluster.local"]).build();

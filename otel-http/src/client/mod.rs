@@ -19,7 +19,7 @@
 //!   error, `reqwest::error::Error`), else `_OTHER` (a type-erased
 //!   `reqwest_middleware` middleware error).
 //! - Each call through the middleware is an attempt: a retry layer above it
-//!   sets [`ResendCount`](otel_core::instrument::ResendCount) and the span
+//!   sets [`ResendCount`](otel_kit_core::instrument::ResendCount) and the span
 //!   gets `http.request.resend_count`; with `reqwest-middleware`, attempts
 //!   sharing the same `Extensions` (its retry middleware) are counted
 //!   without help. Redirects followed inside reqwest itself are not visible

@@ -3,7 +3,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use http::Extensions;
-use otel_core::instrument::{OTHER, type_error_type};
+use otel_kit_core::instrument::{OTHER, type_error_type};
 use reqwest_middleware::{Middleware, Next};
 
 use super::attempt::{Attempt, Target, default_port};
@@ -15,7 +15,7 @@ use super::config::ClientConfig;
 /// attempt through it.
 ///
 /// ```
-/// use otel_http::client::TracingMiddleware;
+/// use otel_kit_http::client::TracingMiddleware;
 ///
 /// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
 ///     .with(TracingMiddleware::new())

@@ -4,7 +4,7 @@ use std::task::{Context as TaskContext, Poll};
 
 use bytes::Buf;
 use http_body::{Body, Frame, SizeHint};
-use otel_core::instrument::type_error_type;
+use otel_kit_core::instrument::type_error_type;
 use pin_project_lite::pin_project;
 
 use super::finish::Finisher;

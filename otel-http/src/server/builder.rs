@@ -1,8 +1,8 @@
 use std::fmt;
 
 use http::request::Parts;
-use otel_core::instrument::{Filter, Options, SemconvArea};
-use otel_core::opentelemetry::KeyValue;
+use otel_kit_core::instrument::{Filter, Options, SemconvArea};
+use otel_kit_core::opentelemetry::KeyValue;
 
 use super::config::{DecideFn, LabelFn, ServerConfig, SpanNameFn};
 use super::layer::ServerLayer;
@@ -14,12 +14,12 @@ use crate::redact::Redactor;
 ///
 /// The options every builder of the family shares (providers, propagator,
 /// header capture, `semconv_dup`, `exception_signal`) come from
-/// `otel_core::instrumentation_setters!`; the others are HTTP server
+/// `otel_kit_core::instrumentation_setters!`; the others are HTTP server
 /// options.
 ///
 /// ```
-/// use otel_http::filter::{health_check, not};
-/// use otel_http::server::ServerLayer;
+/// use otel_kit_http::filter::{health_check, not};
+/// use otel_kit_http::server::ServerLayer;
 ///
 /// let layer = ServerLayer::builder()
 ///     .filter(not(health_check()))
@@ -78,7 +78,7 @@ impl fmt::Debug for ServerLayerBuilder {
 }
 
 impl ServerLayerBuilder {
-    otel_core::instrumentation_setters!(options: providers, propagator, headers, semconv, exceptions);
+    otel_kit_core::instrumentation_setters!(options: providers, propagator, headers, semconv, exceptions);
 
     /// Whether metrics are recorded (default: on).
     pub fn metrics(mut self, on: bool) -> Self {

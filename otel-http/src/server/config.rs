@@ -2,8 +2,8 @@
 //! shared options and the HTTP-specific ones, read by every step.
 
 use http::request::Parts;
-use otel_core::instrument::{ExceptionEvents, Filter, HeaderCapture, Propagation, SpanStarter};
-use otel_core::opentelemetry::KeyValue;
+use otel_kit_core::instrument::{ExceptionEvents, Filter, HeaderCapture, Propagation, SpanStarter};
+use otel_kit_core::opentelemetry::KeyValue;
 
 use super::metrics::ServerMetrics;
 use crate::attributes::KnownMethods;

@@ -7,9 +7,9 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::request::Parts;
-use otel_core::opentelemetry::trace::TraceContextExt;
-use otel_core::opentelemetry::{Context, KeyValue};
-use otel_core::semconv::attribute as sc;
+use otel_kit_core::opentelemetry::trace::TraceContextExt;
+use otel_kit_core::opentelemetry::{Context, KeyValue};
+use otel_kit_core::semconv::attribute as sc;
 
 use super::config::ServerConfig;
 use super::metrics::{Outcome, RequestMetrics};

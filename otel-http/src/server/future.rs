@@ -6,10 +6,10 @@ use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
 use http::{Response, StatusCode};
-use otel_core::opentelemetry::Context;
+use otel_kit_core::opentelemetry::Context;
 use pin_project_lite::pin_project;
 
-use otel_core::instrument::type_error_type;
+use otel_kit_core::instrument::type_error_type;
 
 use super::body::ResponseBody;
 use super::finish::Finisher;

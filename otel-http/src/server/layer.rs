@@ -13,7 +13,7 @@ use super::service::ServerService;
 ///
 /// ```
 /// use axum::{Router, routing::get};
-/// use otel_http::server::ServerLayer;
+/// use otel_kit_http::server::ServerLayer;
 ///
 /// let app: Router = Router::new()
 ///     .route("/users/{id}", get(|| async { "alice" }))

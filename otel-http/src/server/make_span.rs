@@ -3,9 +3,9 @@
 use std::borrow::Cow;
 
 use http::request::Parts;
-use otel_core::opentelemetry::trace::{Link, SpanBuilder, SpanContext, SpanKind, TraceContextExt};
-use otel_core::opentelemetry::{Context, KeyValue};
-use otel_core::semconv::attribute as sc;
+use otel_kit_core::opentelemetry::trace::{Link, SpanBuilder, SpanContext, SpanKind, TraceContextExt};
+use otel_kit_core::opentelemetry::{Context, KeyValue};
+use otel_kit_core::semconv::attribute as sc;
 
 use super::config::ServerConfig;
 use super::request::Incoming;

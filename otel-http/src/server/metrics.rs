@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http::request::Parts;
-use otel_core::instrument::{BoundCache, StaticKey, duration_histogram, old_duration_histogram_ms};
-use otel_core::opentelemetry::metrics::{
+use otel_kit_core::instrument::{BoundCache, StaticKey, duration_histogram, old_duration_histogram_ms};
+use otel_kit_core::opentelemetry::metrics::{
     BoundHistogram, BoundUpDownCounter, Histogram, Meter, UpDownCounter,
 };
-use otel_core::opentelemetry::{KeyValue, StringValue};
-use otel_core::semconv::attribute as sc;
-use otel_core::semconv::metric as scm;
+use otel_kit_core::opentelemetry::{KeyValue, StringValue};
+use otel_kit_core::semconv::attribute as sc;
+use otel_kit_core::semconv::metric as scm;
 
 use super::config::ServerConfig;
 use super::request::Incoming;

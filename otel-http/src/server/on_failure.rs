@@ -1,10 +1,10 @@
 //! Step 5b: a failed request, recorded with the family's one rule
-//! (`otel_core::instrument::record_exception`).
+//! (`otel_kit_core::instrument::record_exception`).
 
 use std::borrow::Cow;
 
-use otel_core::instrument::{ErrorRecord, ExceptionEvent, record_exception};
-use otel_core::opentelemetry::trace::TraceContextExt;
+use otel_kit_core::instrument::{ErrorRecord, ExceptionEvent, record_exception};
+use otel_kit_core::opentelemetry::trace::TraceContextExt;
 
 use super::finish::Finisher;
 

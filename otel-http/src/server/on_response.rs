@@ -1,10 +1,10 @@
 //! Step 5a: the response head of a traced request.
 
 use http::{HeaderValue, Response};
-use otel_core::opentelemetry::KeyValue;
-use otel_core::opentelemetry::trace::TraceContextExt;
-use otel_core::propagation::TraceParent;
-use otel_core::semconv::attribute as sc;
+use otel_kit_core::opentelemetry::KeyValue;
+use otel_kit_core::opentelemetry::trace::TraceContextExt;
+use otel_kit_core::propagation::TraceParent;
+use otel_kit_core::semconv::attribute as sc;
 
 use super::finish::Finisher;
 use crate::attributes::old;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http::request::Parts;
-use otel_core::opentelemetry::StringValue;
+use otel_kit_core::opentelemetry::StringValue;
 
 use super::config::ServerConfig;
 use super::route_cache;

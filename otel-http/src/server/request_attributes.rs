@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use http::request::Parts;
-use otel_core::opentelemetry::{KeyValue, Value};
-use otel_core::semconv::attribute as sc;
+use otel_kit_core::opentelemetry::{KeyValue, Value};
+use otel_kit_core::semconv::attribute as sc;
 
 use super::config::ServerConfig;
 use super::request::peer_of;

@@ -4,7 +4,7 @@
 //!
 //! Route templates are few (one per route of the application), so they are
 //! leaked once and shared by every layer; span names are interned with the
-//! family's one interner (`otel_core::instrument::intern_span_name`). The
+//! family's one interner (`otel_kit_core::instrument::intern_span_name`). The
 //! cache stops growing after [`MAX_ROUTES`] routes or [`MAX_NAMES`] names
 //! (or when the interner is full), after which the layer allocates per
 //! request as before (a router producing unbounded "templates" costs
@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{OnceLock, RwLock};
 
-use otel_core::instrument::{BuildFastHasher, intern_span_name};
+use otel_kit_core::instrument::{BuildFastHasher, intern_span_name};
 
 /// Most distinct routes kept.
 const MAX_ROUTES: usize = 1024;
@@ -30,7 +30,7 @@ struct RouteEntry {
     names: Vec<(&'static str, &'static str)>,
 }
 
-/// Keyed by route template with the family's [`FastHasher`](otel_core::instrument::FastHasher):
+/// Keyed by route template with the family's [`FastHasher`](otel_kit_core::instrument::FastHasher):
 /// templates are short strings the router produces (no hash-flooding
 /// concern: the cache is bounded).
 type Map = HashMap<Box<str>, RouteEntry, BuildFastHasher>;

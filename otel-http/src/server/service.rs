@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use http::{Request, Response};
-use otel_core::opentelemetry::Context;
+use otel_kit_core::opentelemetry::Context;
 use tower::Service;
 
 use super::config::ServerConfig;

@@ -2,7 +2,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use otel_core::opentelemetry::propagation::{Extractor, Injector};
+use otel_kit_core::opentelemetry::propagation::{Extractor, Injector};
 use rdkafka::message::{Header, Headers, OwnedHeaders};
 
 use crate::common::MAX_HEADER_VALUE_LEN;

@@ -37,12 +37,12 @@ use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
 use futures_util::Stream;
-use otel_core::instrument::{HeaderCapture, Propagation, type_error_type, variant_error_type};
-use otel_core::opentelemetry::context::FutureExt;
-use otel_core::opentelemetry::propagation::Extractor;
-use otel_core::opentelemetry::trace::{Link, SpanContext, TraceContextExt};
-use otel_core::opentelemetry::{Context, KeyValue, StringValue};
-use otel_core::semconv::attribute as attr;
+use otel_kit_core::instrument::{HeaderCapture, Propagation, type_error_type, variant_error_type};
+use otel_kit_core::opentelemetry::context::FutureExt;
+use otel_kit_core::opentelemetry::propagation::Extractor;
+use otel_kit_core::opentelemetry::trace::{Link, SpanContext, TraceContextExt};
+use otel_kit_core::opentelemetry::{Context, KeyValue, StringValue};
+use otel_kit_core::semconv::attribute as attr;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::{BorrowedMessage, Headers, Message, OwnedMessage, ToBytes};
@@ -71,8 +71,8 @@ pub const MESSAGING_KAFKA_CLUSTER_ID: &str = "messaging.kafka.cluster.id";
 /// else the [`KafkaError`] variant (`Canceled`, `NoMessageReceived`…).
 ///
 /// ```
-/// use otel_messaging::kafka::error_type;
-/// use otel_messaging::kafka::rdkafka::error::{KafkaError, RDKafkaErrorCode};
+/// use otel_kit_messaging::kafka::error_type;
+/// use otel_kit_messaging::kafka::rdkafka::error::{KafkaError, RDKafkaErrorCode};
 ///
 /// let timed_out = KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut);
 /// assert_eq!(error_type(&timed_out), "MessageTimedOut");
@@ -179,9 +179,9 @@ impl KafkaTracing {
     /// usable entry.
     ///
     /// ```
-    /// use otel_messaging::Instrumentation;
-    /// use otel_messaging::kafka::KafkaTracing;
-    /// use otel_messaging::kafka::rdkafka::config::ClientConfig;
+    /// use otel_kit_messaging::Instrumentation;
+    /// use otel_kit_messaging::kafka::KafkaTracing;
+    /// use otel_kit_messaging::kafka::rdkafka::config::ClientConfig;
     ///
     /// let mut config = ClientConfig::new();
     /// config.set("bootstrap.servers", "kafka-1.internal:9093,kafka-2.internal:9093");

@@ -13,9 +13,9 @@
 //! Every point also has `messaging.system = kafka` and `messaging.client.id`.
 //! These names are this project's (no semantic convention covers them).
 
-use otel_core::opentelemetry::metrics::{Gauge, Meter, MeterProvider};
-use otel_core::opentelemetry::{KeyValue, global};
-use otel_core::semconv::attribute as attr;
+use otel_kit_core::opentelemetry::metrics::{Gauge, Meter, MeterProvider};
+use otel_kit_core::opentelemetry::{KeyValue, global};
+use otel_kit_core::semconv::attribute as attr;
 use rdkafka::ClientContext;
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::statistics::Statistics;

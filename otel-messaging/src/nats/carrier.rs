@@ -3,7 +3,7 @@
 use std::str::FromStr;
 
 use async_nats::{HeaderMap, HeaderName, HeaderValue};
-use otel_core::opentelemetry::propagation::{Extractor, Injector};
+use otel_kit_core::opentelemetry::propagation::{Extractor, Injector};
 
 use crate::common::MAX_HEADER_VALUE_LEN;
 

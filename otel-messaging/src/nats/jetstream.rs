@@ -15,10 +15,10 @@ use async_nats::jetstream::{self, AckKind};
 use async_nats::message::OutboundMessage;
 use bytes::Bytes;
 use futures_util::Stream;
-use otel_core::instrument::{OTHER, variant_error_type};
-use otel_core::opentelemetry::context::FutureExt;
-use otel_core::opentelemetry::trace::Link;
-use otel_core::opentelemetry::{Context, KeyValue};
+use otel_kit_core::instrument::{OTHER, variant_error_type};
+use otel_kit_core::opentelemetry::context::FutureExt;
+use otel_kit_core::opentelemetry::trace::Link;
+use otel_kit_core::opentelemetry::{Context, KeyValue};
 
 use super::{NatsHeaderExtractor, OutgoingNats, TracedClient};
 use crate::common::{Delivered, Operation, OperationSpan, OperationType, settle, shared_value};
@@ -343,7 +343,7 @@ impl TracedJetStream {
         let mut op = self.message_op(&message);
         op.counts_consumed = counts_consumed;
         op.span_attrs.push(KeyValue::new(
-            otel_core::semconv::attribute::MESSAGING_MESSAGE_BODY_SIZE,
+            otel_kit_core::semconv::attribute::MESSAGING_MESSAGE_BODY_SIZE,
             message.message.payload.len() as i64,
         ));
         let extractor = message.message.headers.as_ref().map(NatsHeaderExtractor);
@@ -351,7 +351,7 @@ impl TracedJetStream {
             &op,
             extractor
                 .as_ref()
-                .map(|e| e as &dyn otel_core::opentelemetry::propagation::Extractor),
+                .map(|e| e as &dyn otel_kit_core::opentelemetry::propagation::Extractor),
         );
         Delivered::new(message, span, op)
     }

@@ -34,14 +34,14 @@ use async_nats::message::OutboundMessage;
 use async_nats::{Client, HeaderMap, Message, SubscribeError, Subscriber, ToSubject};
 use bytes::Bytes;
 use futures_util::Stream;
-use otel_core::opentelemetry::context::FutureExt;
-use otel_core::opentelemetry::trace::{SpanContext, SpanKind};
-use otel_core::opentelemetry::{Context, KeyValue};
+use otel_kit_core::opentelemetry::context::FutureExt;
+use otel_kit_core::opentelemetry::trace::{SpanContext, SpanKind};
+use otel_kit_core::opentelemetry::{Context, KeyValue};
 
 pub use carrier::{NatsHeaderExtractor, NatsHeaderInjector};
 pub use jetstream::{JetStreamMessages, TracedJetStream};
 
-use otel_core::instrument::{HeaderCapture, variant_error_type};
+use otel_kit_core::instrument::{HeaderCapture, variant_error_type};
 
 use crate::common::{
     Delivered, Instrumentation, Operation, OperationSpan, OperationType, OutgoingMessage,
@@ -267,7 +267,7 @@ impl TracedClient {
         match &result {
             Ok(reply) => {
                 if let Some(status) = reply.status {
-                    span.set_attribute(otel_core::opentelemetry::KeyValue::new(
+                    span.set_attribute(otel_kit_core::opentelemetry::KeyValue::new(
                         "messaging.nats.reply.status",
                         i64::from(u16::from(status)),
                     ));
@@ -345,8 +345,8 @@ impl TracedClient {
         op.template = template.map(str::to_owned);
         op.consumer_group = group.map(str::to_owned);
         op.counts_consumed = true;
-        op.span_attrs.push(otel_core::opentelemetry::KeyValue::new(
-            otel_core::semconv::attribute::MESSAGING_MESSAGE_BODY_SIZE,
+        op.span_attrs.push(otel_kit_core::opentelemetry::KeyValue::new(
+            otel_kit_core::semconv::attribute::MESSAGING_MESSAGE_BODY_SIZE,
             message.payload.len() as i64,
         ));
         let extractor = message.headers.as_ref().map(NatsHeaderExtractor);
@@ -354,7 +354,7 @@ impl TracedClient {
             &op,
             extractor
                 .as_ref()
-                .map(|e| e as &dyn otel_core::opentelemetry::propagation::Extractor),
+                .map(|e| e as &dyn otel_kit_core::opentelemetry::propagation::Extractor),
         );
         Delivered::new(message, span, op)
     }
@@ -372,7 +372,7 @@ impl OutgoingMessage for OutgoingNats {
             .client
             .op("create", OperationType::Create, &self.message.subject);
         op.span_attrs.push(KeyValue::new(
-            otel_core::semconv::attribute::MESSAGING_MESSAGE_BODY_SIZE,
+            otel_kit_core::semconv::attribute::MESSAGING_MESSAGE_BODY_SIZE,
             self.message.payload.len() as i64,
         ));
         op

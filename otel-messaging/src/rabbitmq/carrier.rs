@@ -2,7 +2,7 @@
 //! OpenTelemetry injector / extractor.
 
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use otel_core::opentelemetry::propagation::{Extractor, Injector};
+use otel_kit_core::opentelemetry::propagation::{Extractor, Injector};
 
 use crate::common::MAX_HEADER_VALUE_LEN;
 

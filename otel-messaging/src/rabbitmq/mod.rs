@@ -28,10 +28,10 @@ use lapin::options::{
 };
 use lapin::types::{FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Confirmation, Consumer};
-use otel_core::instrument::variant_error_type;
-use otel_core::opentelemetry::context::FutureExt;
-use otel_core::opentelemetry::{Context, KeyValue};
-use otel_core::semconv::attribute as attr;
+use otel_kit_core::instrument::variant_error_type;
+use otel_kit_core::opentelemetry::context::FutureExt;
+use otel_kit_core::opentelemetry::{Context, KeyValue};
+use otel_kit_core::semconv::attribute as attr;
 
 pub use carrier::{AmqpHeaderExtractor, AmqpHeaderInjector};
 
@@ -221,7 +221,7 @@ impl TracedChannel {
                 .unwrap_or(&FieldTable::default()),
         ));
         let links = if creation.is_valid() {
-            vec![otel_core::opentelemetry::trace::Link::with_context(
+            vec![otel_kit_core::opentelemetry::trace::Link::with_context(
                 creation,
             )]
         } else {
@@ -276,7 +276,7 @@ impl TracedChannel {
             &op,
             extractor
                 .as_ref()
-                .map(|e| e as &dyn otel_core::opentelemetry::propagation::Extractor),
+                .map(|e| e as &dyn otel_kit_core::opentelemetry::propagation::Extractor),
         );
         (op, span)
     }

@@ -5,10 +5,10 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use otel_core::opentelemetry::global;
-use otel_core::propagation::TraceContextPropagator;
-use otel_core::testing::Capture;
-use otel_messaging::{Instrumentation, InstrumentationBuilder};
+use otel_kit_core::opentelemetry::global;
+use otel_kit_core::propagation::TraceContextPropagator;
+use otel_kit_core::testing::Capture;
+use otel_kit_messaging::{Instrumentation, InstrumentationBuilder};
 
 /// Bounded wait for one delivery.
 pub const DELIVERY_WAIT: Duration = Duration::from_secs(10);
@@ -63,16 +63,16 @@ pub const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba90
 /// `mode` defines it: a new trace linking to it (`Link`) or its child
 /// (`Parent`).
 pub fn assert_process_follows(
-    mode: otel_messaging::ProcessMode,
-    process: &otel_core::testing::CapturedSpan,
-    send: &otel_core::testing::CapturedSpan,
+    mode: otel_kit_messaging::ProcessMode,
+    process: &otel_kit_core::testing::CapturedSpan,
+    send: &otel_kit_core::testing::CapturedSpan,
 ) {
-    use otel_core::testing::{assert_linked, assert_parent, assert_root};
+    use otel_kit_core::testing::{assert_linked, assert_parent, assert_root};
     match mode {
-        otel_messaging::ProcessMode::Link => {
+        otel_kit_messaging::ProcessMode::Link => {
             assert_root(process);
             assert_linked(process, send);
         }
-        otel_messaging::ProcessMode::Parent => assert_parent(process, send),
+        otel_kit_messaging::ProcessMode::Parent => assert_parent(process, send),
     }
 }

@@ -3,7 +3,7 @@
 //! defines them; lock-free on every path.
 //!
 //! ```
-//! use otel_patterns::breaker::{CircuitBreaker, BreakerError};
+//! use otel_kit_patterns::breaker::{CircuitBreaker, BreakerError};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! let breaker = CircuitBreaker::builder("inventory")
@@ -26,9 +26,9 @@ use crate::names;
 use opentelemetry::metrics::{Counter, Meter, ObservableCounter, ObservableGauge};
 use opentelemetry::trace::{SpanBuilder, SpanKind, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
-use otel_core::clock::{Clock, CoarseMonotonicClock, MonotonicClock};
-use otel_core::instrument::{ErrorRecord, Options, SpanStarter, record_error};
-use otel_core::opentelemetry;
+use otel_kit_core::clock::{Clock, CoarseMonotonicClock, MonotonicClock};
+use otel_kit_core::instrument::{ErrorRecord, Options, SpanStarter, record_error};
+use otel_kit_core::opentelemetry;
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
@@ -238,7 +238,7 @@ pub struct CircuitBreakerBuilder {
 }
 
 impl CircuitBreakerBuilder {
-    otel_core::instrumentation_setters!(options: providers, exceptions);
+    otel_kit_core::instrumentation_setters!(options: providers, exceptions);
 
     /// Replaces every setting.
     pub fn config(mut self, cfg: Config) -> Self {

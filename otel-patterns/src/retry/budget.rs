@@ -1,7 +1,7 @@
 //! A retry budget: retries may spend only what successful traffic earned,
 //! so they cannot amplify an outage.
 
-use otel_core::clock::{Clock, MonotonicClock};
+use otel_kit_core::clock::{Clock, MonotonicClock};
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};

@@ -1,10 +1,10 @@
 //! Retry as a tower layer over HTTP (or gRPC, which is HTTP) clients; each
-//! re-sent request carries [`ResendCount`] so the otel-http / otel-grpc
+//! re-sent request carries [`ResendCount`] so the otel-kit-http / otel-kit-grpc
 //! client span records `http.request.resend_count`.
 
 use super::{RetryDecision, RetryPolicy, server_delay};
 use futures_util::future::{BoxFuture, poll_fn};
-use otel_core::instrument::ResendCount;
+use otel_kit_core::instrument::ResendCount;
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};

@@ -3,7 +3,7 @@
 //! every attempt a span.
 //!
 //! ```
-//! use otel_patterns::retry::{RetryPolicy, RetryDecision};
+//! use otel_kit_patterns::retry::{RetryPolicy, RetryDecision};
 //! use std::time::Duration;
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -34,10 +34,10 @@ use crate::names;
 use opentelemetry::metrics::{Counter, Histogram};
 use opentelemetry::trace::{FutureExt, SpanBuilder, SpanKind, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
-use otel_core::instrument::{
+use otel_kit_core::instrument::{
     ErrorRecord, ExceptionEvents, Options, SpanStarter, record_error, record_exception,
 };
-use otel_core::opentelemetry;
+use otel_kit_core::opentelemetry;
 use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
@@ -117,7 +117,7 @@ pub struct RetryPolicyBuilder {
 }
 
 impl RetryPolicyBuilder {
-    otel_core::instrumentation_setters!(options: providers, exceptions);
+    otel_kit_core::instrumentation_setters!(options: providers, exceptions);
 
     /// Attempts in total, first try included (default 3, at least 1).
     pub fn max_attempts(mut self, n: u32) -> Self {
@@ -397,7 +397,7 @@ impl RetryPolicy {
                 // The attempt recorded the exception; the call ends with the
                 // last attempt's error.type.
                 let error_type = if result.is_err() {
-                    otel_core::instrument::type_error_type::<E>()
+                    otel_kit_core::instrument::type_error_type::<E>()
                 } else {
                     RETRYABLE_RESULT.error_type.as_ref()
                 };
@@ -430,7 +430,7 @@ const RETRYABLE_RESULT: ErrorRecord<'static> = ErrorRecord {
 /// type path (`_OTHER` for a type-erased `BoxError`); an exception.
 fn attempt_error<E>() -> ErrorRecord<'static> {
     ErrorRecord {
-        error_type: Cow::Borrowed(otel_core::instrument::type_error_type::<E>()),
+        error_type: Cow::Borrowed(otel_kit_core::instrument::type_error_type::<E>()),
         message: None,
         exception: true,
     }

@@ -16,7 +16,7 @@
 //! change commit or roll back together.
 //!
 //! ```
-//! use otel_patterns::saga::barrier::{Barrier, BarrierResult, MemoryBarrierStore};
+//! use otel_kit_patterns::saga::barrier::{Barrier, BarrierResult, MemoryBarrierStore};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! let barrier = Barrier::new(MemoryBarrierStore::default());
@@ -34,7 +34,7 @@ use crate::names;
 use futures_util::future::BoxFuture;
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry::{Context, KeyValue};
-use otel_core::opentelemetry;
+use otel_kit_core::opentelemetry;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;

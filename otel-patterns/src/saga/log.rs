@@ -2,8 +2,8 @@
 
 use futures_util::future::BoxFuture;
 use opentelemetry::trace::{SpanContext, TraceState};
-use otel_core::opentelemetry;
-use otel_core::propagation::TraceParent;
+use otel_kit_core::opentelemetry;
+use otel_kit_core::propagation::TraceParent;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -30,7 +30,7 @@ pub use log::{
     LogEntry, LogError, LogRecord, LoggedInstance, MemoryLog, SagaLog, from_traceparent,
     to_traceparent,
 };
-pub use otel_core::propagation::TraceParent;
+pub use otel_kit_core::propagation::TraceParent;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresLog, TxBarrier};
 
@@ -42,10 +42,10 @@ use futures_util::future::BoxFuture;
 use opentelemetry::metrics::{Counter, Histogram};
 use opentelemetry::trace::{FutureExt, Link, SpanBuilder, SpanContext, SpanKind, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
-use otel_core::instrument::{
+use otel_kit_core::instrument::{
     ErrorRecord, ExceptionEvents, Options, SpanStarter, duration_histogram, intern_span_name,
 };
-use otel_core::opentelemetry;
+use otel_kit_core::opentelemetry;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::borrow::Cow;
@@ -65,7 +65,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// `StepError`).
 ///
 /// ```
-/// use otel_patterns::saga::{Saga, Step, StepError};
+/// use otel_kit_patterns::saga::{Saga, Step, StepError};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let saga = Saga::<()>::builder("order")
@@ -167,7 +167,7 @@ where
         let fut = f(cx);
         Box::pin(async move {
             fut.await.map_err(|e| {
-                let fallback = otel_core::instrument::type_error_type::<E>();
+                let fallback = otel_kit_core::instrument::type_error_type::<E>();
                 let e: BoxError = e.into();
                 StepFailure {
                     error_type: failure::boxed_error_type(&e, fallback),
@@ -368,7 +368,7 @@ impl<I> fmt::Debug for SagaBuilder<I> {
 }
 
 impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> SagaBuilder<I> {
-    otel_core::instrumentation_setters!(options: providers, exceptions);
+    otel_kit_core::instrumentation_setters!(options: providers, exceptions);
 
     /// Appends a step.
     pub fn step(mut self, step: Step<I>) -> Self {
@@ -1125,7 +1125,7 @@ fn step_failure<'a>(error_type: &'a str, message: Option<&'a str>) -> ErrorRecor
 /// The log refused a write: the saga's failure (an exception).
 fn log_failure(e: &LogError) -> ErrorRecord<'static> {
     ErrorRecord {
-        error_type: Cow::Borrowed(otel_core::instrument::type_error_type::<LogError>()),
+        error_type: Cow::Borrowed(otel_kit_core::instrument::type_error_type::<LogError>()),
         message: Some(Cow::Owned(e.to_string())),
         exception: true,
     }

@@ -5,7 +5,7 @@ use super::barrier::{BarrierError, BarrierResult, BarrierStore, Op, event};
 use super::{LogEntry, LogError, LogRecord, LoggedInstance, SagaLog};
 use crate::names;
 use futures_util::future::BoxFuture;
-use otel_core::propagation::{TraceParent, TraceParentBuf};
+use otel_kit_core::propagation::{TraceParent, TraceParentBuf};
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
@@ -481,8 +481,8 @@ impl BarrierStore for PostgresLog {
 /// [`Barrier`](super::barrier::Barrier).
 ///
 /// ```no_run
-/// use otel_patterns::saga::barrier::{BarrierResult, Op};
-/// use otel_patterns::saga::TxBarrier;
+/// use otel_kit_patterns::saga::barrier::{BarrierResult, Op};
+/// use otel_kit_patterns::saga::TxBarrier;
 /// # async fn reserve(client: &mut tokio_postgres::Client, saga_id: &str) -> Result<(), Box<dyn std::error::Error>> {
 /// let barrier = TxBarrier::new("public")?;
 /// barrier.create_table(&*client).await?;

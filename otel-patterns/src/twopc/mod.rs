@@ -12,8 +12,8 @@
 //! `timeout`, `committed`, `rolled_back`.
 //!
 //! ```
-//! use otel_patterns::twopc::{Coordinator, Participant, TxOutcome};
-//! use otel_patterns::saga::BoxError;
+//! use otel_kit_patterns::twopc::{Coordinator, Participant, TxOutcome};
+//! use otel_kit_patterns::saga::BoxError;
 //! use futures_util::future::BoxFuture;
 //! use std::sync::Arc;
 //!
@@ -46,11 +46,11 @@ use futures_util::future::{BoxFuture, join_all};
 use opentelemetry::metrics::{Counter, Histogram};
 use opentelemetry::trace::{FutureExt, Link, SpanBuilder, SpanKind, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
-use otel_core::instrument::{
+use otel_kit_core::instrument::{
     ErrorRecord, ExceptionEvents, OTHER, Options, SpanStarter, duration_histogram, record_error,
     record_exception,
 };
-use otel_core::opentelemetry;
+use otel_kit_core::opentelemetry;
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
@@ -163,7 +163,7 @@ impl fmt::Debug for CoordinatorBuilder {
 }
 
 impl CoordinatorBuilder {
-    otel_core::instrumentation_setters!(options: providers, exceptions);
+    otel_kit_core::instrumentation_setters!(options: providers, exceptions);
 
     /// Adds a participant.
     pub fn participant(mut self, p: Arc<dyn Participant>) -> Self {
@@ -405,7 +405,7 @@ impl Coordinator {
                     &span,
                     &ErrorRecord {
                         error_type: Cow::Borrowed(
-                            otel_core::instrument::type_error_type::<LogError>(),
+                            otel_kit_core::instrument::type_error_type::<LogError>(),
                         ),
                         message: Some(Cow::Owned(e.to_string())),
                         exception: true,
