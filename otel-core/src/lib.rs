@@ -1,6 +1,38 @@
 //! One-call OpenTelemetry setup for Rust services, from the standard `OTEL_*`
 //! environment, and the shared pieces every layer crate of this family uses.
 //!
+//! ```rust,no_run
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // Service name, exporters and endpoint, sampler, propagators: all
+//!     // from OTEL_*, every invalid value reported by name, never a panic.
+//!     let telemetry = otel_kit_core::init()?;
+//!
+//!     // ... the service, instrumented with otel-kit-http, otel-kit-grpc,
+//!     // otel-kit-messaging; until SIGTERM or Ctrl-C:
+//!     otel_kit_core::shutdown_signal().await;
+//!
+//!     telemetry.shutdown().await?; // flushes every span, metric and log record
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Defaults in code, which the deployment's `OTEL_*` variables override:
+//!
+//! ```rust,no_run
+//! use otel_kit_core::{Telemetry, config::Protocol};
+//!
+//! # fn main() -> Result<(), otel_kit_core::SetupError> {
+//! let telemetry = Telemetry::builder()
+//!     .service_name("checkout")
+//!     .service_version(env!("CARGO_PKG_VERSION"))
+//!     .otlp_endpoint("http://collector:4317")
+//!     .otlp_protocol(Protocol::Grpc)
+//!     .install()?;
+//! println!("{}", telemetry.report()); // effective configuration, secrets redacted
+//! # Ok(()) }
+//! ```
+//!
 //! - [`init`] / [`Telemetry::builder`]: tracer, meter and logger providers with
 //!   OTLP (gRPC, HTTP/protobuf, HTTP/JSON), console or Prometheus export, the
 //!   resource, sampler and propagators, all from `OTEL_*` with builder
@@ -52,7 +84,9 @@
 //! is off is reported as a diagnostic naming the variable, the value and the
 //! feature (an error with [`TelemetryBuilder::strict`]).
 //!
-//! # Example
+//! # Checking it in a test
+//!
+//! A private environment and the console exporter, nothing global:
 //!
 //! ```
 //! use otel_kit_core::config::{Environment, ExporterKind};

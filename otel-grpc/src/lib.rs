@@ -2,6 +2,59 @@
 //! every call a span and a duration measurement, per the RPC semantic
 //! conventions v1.44, and carry the trace through gRPC metadata.
 //!
+//! ```rust,no_run
+//! use otel_kit_grpc::{GrpcClientLayer, GrpcServerLayer};
+//! use tonic::transport::{Channel, Server};
+//! use tower::ServiceBuilder;
+//! # use std::convert::Infallible;
+//! # use tonic::body::Body;
+//! # type BoxError = Box<dyn std::error::Error + Send + Sync>;
+//! # mod orders_client {
+//! #     // Stands in for the client tonic-build generates, with its bounds.
+//! #     pub struct OrdersClient<T>(tonic::client::Grpc<T>);
+//! #     impl<T> OrdersClient<T>
+//! #     where
+//! #         T: tonic::client::GrpcService<tonic::body::Body>,
+//! #         T::Error: Into<super::BoxError>,
+//! #         T::ResponseBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+//! #         <T::ResponseBody as http_body::Body>::Error: Into<super::BoxError> + Send,
+//! #     {
+//! #         pub fn new(inner: T) -> Self {
+//! #             Self(tonic::client::Grpc::new(inner))
+//! #         }
+//! #     }
+//! # }
+//! # use orders_client::OrdersClient;
+//! # async fn run<S>(orders_server: S) -> Result<(), BoxError>
+//! # where
+//! #     S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+//! #         + tonic::server::NamedService + Clone + Send + Sync + 'static,
+//! #     S::Future: Send + 'static,
+//! # {
+//! let telemetry = otel_kit_core::init()?; // providers and propagators from OTEL_*
+//!
+//! // Server: a SERVER span per call, child of the caller's span from the
+//! // metadata. `orders_server` is your tonic-build service,
+//! // `OrdersServer::new(MyOrders)`.
+//! Server::builder()
+//!     .layer(GrpcServerLayer::new())
+//!     .add_service(orders_server)
+//!     .serve_with_shutdown("0.0.0.0:50051".parse()?, otel_kit_core::shutdown_signal())
+//!     .await?;
+//!
+//! // Client: a CLIENT span per call, its context sent in the metadata.
+//! let channel = Channel::from_static("http://orders:50051").connect().await?;
+//! let traced = ServiceBuilder::new()
+//!     .layer(GrpcClientLayer::builder().target("http://orders:50051").build())
+//!     .service(channel);
+//! let mut orders = OrdersClient::new(traced);
+//! // orders.get_order(GetOrderRequest { id: 7 }).await?
+//! # let _ = &mut orders;
+//!
+//! telemetry.shutdown().await?; // flushes the spans and metrics
+//! # Ok(()) }
+//! ```
+//!
 //! - [`GrpcServerLayer`] — `tonic::transport::Server::builder().layer(GrpcServerLayer::new())`.
 //!   A SERVER span per call, child of the caller's context (or a new root
 //!   linked to it in [public-endpoint mode](LayerBuilder::public_endpoint)); the
@@ -75,8 +128,9 @@
 //! | [`target`](LayerBuilder::target), [`server_address`](LayerBuilder::server_address) | client | the request URI's authority |
 //! | [`propagate_to`](LayerBuilder::propagate_to) (destination allow-list) | client | everywhere |
 //!
-//! # Example
+//! # Checking it in a test
 //!
+//! `otel_kit_core::testing::Capture` (feature `testing`) records in memory.
 //! A client layer and a server layer around an in-process handler that
 //! answers `NOT_FOUND` (a trailers-only response): one trace, two spans.
 //!

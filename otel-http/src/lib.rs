@@ -3,6 +3,67 @@
 //! (through `reqwest-middleware`), with spans and metrics per the stable
 //! HTTP semantic conventions.
 //!
+//! A server (axum; any tower HTTP service the same way):
+//!
+//! ```rust,no_run
+//! use axum::{Router, routing::get};
+//! use otel_kit_http::server::ServerLayer;
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let telemetry = otel_kit_core::init()?; // providers and propagators from OTEL_*
+//!
+//!     let app = Router::new()
+//!         .route("/users/{id}", get(|| async { "alice" }))
+//!         // A SERVER span per request, child of the caller's span; with the
+//!         // `axum` feature named from the route: `GET /users/{id}`.
+//!         .layer(ServerLayer::new());
+//!
+//!     let listener = tokio::net::TcpListener::bind("0.0.0.0:3000").await?;
+//!     axum::serve(listener, app)
+//!         .with_graceful_shutdown(otel_kit_core::shutdown_signal())
+//!         .await?;
+//!     telemetry.shutdown().await?; // flushes the spans and metrics
+//!     Ok(())
+//! }
+//! ```
+//!
+//! A reqwest client (feature `reqwest`): a CLIENT span per attempt, the
+//! trace context sent with the request.
+//!
+#![cfg_attr(feature = "reqwest", doc = "```rust,no_run")]
+#![cfg_attr(not(feature = "reqwest"), doc = "```rust,ignore")]
+//! use otel_kit_http::client::TracingMiddleware;
+//!
+//! # async fn call() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+//!     .with(TracingMiddleware::new())
+//!     .build();
+//! let response = client.get("http://inventory:8080/stock/42").send().await?;
+//! # let _ = response;
+//! # Ok(()) }
+//! ```
+//!
+//! A hyper-util client, or any tower HTTP client service:
+//!
+//! ```rust,no_run
+//! use bytes::Bytes;
+//! use http_body_util::Full;
+//! use hyper_util::client::legacy::Client;
+//! use hyper_util::rt::TokioExecutor;
+//! use otel_kit_http::client::ClientLayer;
+//! use tower::{ServiceBuilder, ServiceExt};
+//!
+//! # async fn call() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = ServiceBuilder::new()
+//!     .layer(ClientLayer::new())
+//!     .service(Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>());
+//! let request = http::Request::get("http://inventory:8080/stock/42").body(Full::default())?;
+//! let response = client.oneshot(request).await?;
+//! # let _ = response;
+//! # Ok(()) }
+//! ```
+//!
 //! - [`server::ServerLayer`]: a SERVER span per request named from the route
 //!   template, the incoming context extracted, the handler run inside the
 //!   span, the span ended when the response body is done (streaming
@@ -48,7 +109,9 @@
 //! trace, through the logger provider `otel_kit_core::init` installed or the
 //! one given to the builders (`logger_provider`).
 //!
-//! # Example
+//! # Checking it in a test
+//!
+//! `otel_kit_core::testing::Capture` (feature `testing`) records in memory:
 //!
 //! ```
 //! use std::convert::Infallible;
