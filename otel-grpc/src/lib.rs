@@ -8,16 +8,15 @@
 //! use tower::ServiceBuilder;
 //! # use std::convert::Infallible;
 //! # use tonic::body::Body;
-//! # type BoxError = Box<dyn std::error::Error + Send + Sync>;
 //! # mod orders_client {
 //! #     // Stands in for the client tonic-build generates, with its bounds.
 //! #     pub struct OrdersClient<T>(tonic::client::Grpc<T>);
 //! #     impl<T> OrdersClient<T>
 //! #     where
 //! #         T: tonic::client::GrpcService<tonic::body::Body>,
-//! #         T::Error: Into<super::BoxError>,
+//! #         T::Error: Into<otel_kit_grpc::BoxError>,
 //! #         T::ResponseBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
-//! #         <T::ResponseBody as http_body::Body>::Error: Into<super::BoxError> + Send,
+//! #         <T::ResponseBody as http_body::Body>::Error: Into<otel_kit_grpc::BoxError> + Send,
 //! #     {
 //! #         pub fn new(inner: T) -> Self {
 //! #             Self(tonic::client::Grpc::new(inner))
@@ -25,7 +24,7 @@
 //! #     }
 //! # }
 //! # use orders_client::OrdersClient;
-//! # async fn run<S>(orders_server: S) -> Result<(), BoxError>
+//! # async fn run<S>(orders_server: S) -> Result<(), otel_kit_grpc::BoxError>
 //! # where
 //! #     S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
 //! #         + tonic::server::NamedService + Clone + Send + Sync + 'static,
