@@ -10,6 +10,9 @@
 
 mod diagnostics;
 mod environment;
+#[cfg(feature = "config-file")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config-file")))]
+pub mod file;
 mod otlp;
 pub(crate) mod parse;
 mod semconv;
@@ -229,6 +232,19 @@ pub struct PrometheusSettings {
     pub port: u16,
 }
 
+/// How finished spans or log records reach their exporters.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProcessorKind {
+    /// In batches, on a schedule (the default; the only kind the
+    /// environment can choose).
+    #[default]
+    Batch,
+    /// One at a time, as each ends (a configuration file's `simple`
+    /// processor; for tests and debugging, it slows the code that ends them).
+    Simple,
+}
+
 /// How much the SDK itself reports (`OTEL_LOG_LEVEL`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LogLevel {
@@ -287,6 +303,20 @@ pub struct Config {
     pub semconv: SemconvStability,
     /// `OTEL_LOG_LEVEL`.
     pub log_level: LogLevel,
+    /// A sampler given as a structure (a configuration file's
+    /// `tracer_provider.sampler`); when set it replaces `sampler` and
+    /// `sampler_arg`.
+    pub sampler_spec: Option<crate::sampling::SamplerSpec>,
+    /// Typed resource attributes above `OTEL_RESOURCE_ATTRIBUTES` and
+    /// `OTEL_SERVICE_NAME` (a configuration file's `resource.attributes`).
+    pub resource: Vec<opentelemetry::KeyValue>,
+    /// The resource detectors a configuration file chose (`None`: the
+    /// builder's choice).
+    pub resource_detection: Option<crate::resource::ResourceDetection>,
+    /// Batch or simple span processors (simple only from a configuration file).
+    pub span_processor: ProcessorKind,
+    /// Batch or simple log processors (simple only from a configuration file).
+    pub log_processor: ProcessorKind,
 }
 
 impl Config {
@@ -294,18 +324,6 @@ impl Config {
     pub fn from_env(env: &Environment) -> (Config, Diagnostics) {
         let mut d = Diagnostics::default();
         let diag = &mut d;
-
-        if let Some(file) = env
-            .get("OTEL_CONFIG_FILE")
-            .or_else(|| env.get("OTEL_EXPERIMENTAL_CONFIG_FILE"))
-        {
-            diag.push(
-                "OTEL_CONFIG_FILE",
-                file,
-                "declarative configuration files are not supported",
-                "the OTEL_* variables are used instead",
-            );
-        }
 
         let sdk_disabled = parse::boolean(env, diag, "OTEL_SDK_DISABLED").unwrap_or(false);
         let propagators = parse::enum_list(env, diag, "OTEL_PROPAGATORS", PropagatorKind::parse)
@@ -499,6 +517,11 @@ impl Config {
             prometheus,
             semconv: SemconvStability::from_env(env, diag),
             log_level,
+            sampler_spec: None,
+            resource: Vec::new(),
+            resource_detection: None,
+            span_processor: ProcessorKind::Batch,
+            log_processor: ProcessorKind::Batch,
         };
         (config, d)
     }

@@ -50,6 +50,11 @@ pub enum SetupError {
     InvalidConfiguration(Diagnostics),
     /// The export runtime (a dedicated thread) could not start.
     Runtime(std::io::Error),
+    /// The declarative configuration file cannot be used (unreadable, not
+    /// YAML, an invalid `${...}` reference, an unknown `file_format`).
+    #[cfg(feature = "config-file")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "config-file")))]
+    ConfigFile(crate::config::file::FileError),
 }
 
 impl fmt::Display for SetupError {
@@ -63,6 +68,8 @@ impl fmt::Display for SetupError {
                 )
             }
             SetupError::Runtime(e) => write!(f, "cannot start the export runtime: {e}"),
+            #[cfg(feature = "config-file")]
+            SetupError::ConfigFile(e) => write!(f, "{e}"),
         }
     }
 }
@@ -72,6 +79,8 @@ impl std::error::Error for SetupError {
         match self {
             SetupError::Runtime(e) => Some(e),
             SetupError::InvalidConfiguration(_) => None,
+            #[cfg(feature = "config-file")]
+            SetupError::ConfigFile(e) => Some(e),
         }
     }
 }
