@@ -309,3 +309,27 @@ fn bad_values_in_a_file_name_the_path_in_the_report() {
          not an http:// or https:// URL; value ignored"
     );
 }
+
+/// The example a user copies parses without a single diagnostic, with and
+/// without its variables set.
+#[test]
+fn the_example_file_is_clean() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/otel-config.yaml");
+    for env in [
+        Environment::default(),
+        Environment::from_pairs([
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+            ("SAMPLE_RATIO", "0.25"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "team=shop"),
+        ]),
+    ] {
+        let file = otel_kit_core::config::file::FileSettings::load(path, &env).unwrap();
+        let (config, diagnostics) = file.config();
+        assert!(diagnostics.is_empty(), "{diagnostics}");
+        assert_eq!(
+            config.traces_exporter.as_deref(),
+            Some(&[otel_kit_core::config::ExporterKind::Otlp][..])
+        );
+        assert!(config.sampler_spec.is_some());
+    }
+}
