@@ -1,7 +1,8 @@
 //! The declarative configuration file end to end: `OTEL_CONFIG_FILE` ->
 //! providers -> spans, metrics and logs at a real OTLP collector (rotel)
 //! over the network, one transport per signal, with the endpoints given by
-//! `${VAR}` substitution and the environment's own OTLP variables ignored.
+//! `${VAR}` substitution, a metric view, and the environment's own OTLP
+//! variables ignored.
 
 use otel_kit_core::Telemetry;
 use otel_kit_core::config::Environment;
@@ -49,6 +50,13 @@ meter_provider:
           otlp_grpc:
             endpoint: ${GRPC}
             temporality_preference: delta
+  views:
+    - selector:
+        instrument_name: orders
+      stream:
+        name: shop.orders
+        attribute_keys:
+          included: [state]
 logger_provider:
   processors:
     - batch:
@@ -97,7 +105,13 @@ fn every_signal_arrives_as_the_file_says() {
     assert_eq!(spans[0].name, "GET /orders");
 
     let counter = telemetry.meter("config-file").u64_counter("orders").build();
-    counter.add(2, &[KeyValue::new("state", "paid")]);
+    counter.add(
+        2,
+        &[
+            KeyValue::new("state", "paid"),
+            KeyValue::new("customer", "alice"),
+        ],
+    );
     let logger = telemetry.logger_provider().logger("config-file");
     let mut record = logger.create_log_record();
     record.set_body(AnyValue::from("order paid"));
@@ -118,13 +132,20 @@ fn every_signal_arrives_as_the_file_says() {
         span.resource
     );
     let metrics = collector.wait_for_metrics(1, WAIT);
+    // The view renamed the stream and kept only the listed attribute.
     let orders = metrics
         .iter()
-        .find(|m| m.name == "orders")
-        .unwrap_or_else(|| panic!("no orders in {metrics:#?}"));
+        .find(|m| m.name == "shop.orders")
+        .unwrap_or_else(|| panic!("no shop.orders in {metrics:#?}"));
     assert_eq!(orders.value(), Some(2.0));
+    assert_eq!(orders.attr_str("state"), Some("paid"));
+    assert_eq!(orders.attr_str("customer"), None);
+    assert!(!metrics.iter().any(|m| m.name == "orders"), "{metrics:#?}");
     assert_eq!(orders.resource_str("service.name"), Some("config-file-e2e"));
     let logs = collector.wait_for_logs(1, WAIT);
     assert_eq!(logs[0].body_str(), Some("order paid"));
-    assert_eq!(logs[0].resource_str("service.name"), Some("config-file-e2e"));
+    assert_eq!(
+        logs[0].resource_str("service.name"),
+        Some("config-file-e2e")
+    );
 }

@@ -17,6 +17,7 @@ mod otlp;
 pub(crate) mod parse;
 mod semconv;
 mod variables;
+mod view;
 
 pub use diagnostics::{Diagnostic, Diagnostics};
 pub use environment::Environment;
@@ -25,6 +26,7 @@ pub(crate) use otlp::{RedactedHeaders, redact_userinfo};
 pub(crate) use semconv::set_semconv_stability;
 pub use semconv::{ExceptionSignal, SemconvStability, StabilityMode, semconv_stability};
 pub use variables::{KNOWN_VARIABLES, is_known_variable};
+pub use view::MetricView;
 
 use std::fmt;
 use std::time::Duration;
@@ -317,6 +319,8 @@ pub struct Config {
     pub span_processor: ProcessorKind,
     /// Batch or simple log processors (simple only from a configuration file).
     pub log_processor: ProcessorKind,
+    /// Metric views, in order (a configuration file's `meter_provider.views`).
+    pub metric_views: Vec<MetricView>,
 }
 
 impl Config {
@@ -522,6 +526,7 @@ impl Config {
             resource_detection: None,
             span_processor: ProcessorKind::Batch,
             log_processor: ProcessorKind::Batch,
+            metric_views: Vec::new(),
         };
         (config, d)
     }

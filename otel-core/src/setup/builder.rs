@@ -645,11 +645,14 @@ impl TelemetryBuilder {
             // histogram becomes a base-2 exponential one (160 buckets, scale
             // 20: the specification's defaults; advisory explicit buckets do
             // not apply to that aggregation).
+            // Histograms a configured view selects get that view's stream.
+            let views = config.metric_views.clone();
             meter_builder =
-                meter_builder.with_view(|i: &opentelemetry_sdk::metrics::Instrument| {
-                    (i.kind() == opentelemetry_sdk::metrics::InstrumentKind::Histogram)
-                        .then(|| {
-                            opentelemetry_sdk::metrics::Stream::builder()
+                meter_builder.with_view(move |i: &opentelemetry_sdk::metrics::Instrument| {
+                    (i.kind() == opentelemetry_sdk::metrics::InstrumentKind::Histogram
+                        && !views.iter().any(|v| v.matches(i)))
+                    .then(|| {
+                        opentelemetry_sdk::metrics::Stream::builder()
                             .with_aggregation(
                                 opentelemetry_sdk::metrics::Aggregation::Base2ExponentialHistogram {
                                     max_size: 160,
@@ -659,9 +662,16 @@ impl TelemetryBuilder {
                             )
                             .build()
                             .ok()
-                        })
-                        .flatten()
+                    })
+                    .flatten()
                 });
+        }
+        for view in config.metric_views.clone() {
+            meter_builder = meter_builder.with_view(
+                move |i: &opentelemetry_sdk::metrics::Instrument| {
+                    if view.matches(i) { view.stream() } else { None }
+                },
+            );
         }
         let mut logger_builder = SdkLoggerProvider::builder().with_resource(resource.clone());
         #[cfg(feature = "prometheus")]

@@ -1,6 +1,7 @@
 //! `meter_provider`: `periodic` readers with an OTLP or console exporter
 //! (interval and timeout as `OTEL_METRIC_EXPORT_*`), a `pull` reader with
-//! the Prometheus exporter (host and port), and `exemplar_filter`. Views,
+//! the Prometheus exporter (host and port), views, and `exemplar_filter`
+//! (only `trace_based`, the SDK's behaviour, is honoured). The readers'
 //! cardinality limits, producers and the meter configurator are reported as
 //! unsupported. Without `meter_provider` no metric is exported.
 
@@ -64,8 +65,8 @@ pub(crate) fn meter_provider(t: &mut Translation<'_>, node: Option<&Node>) {
             .join(",")
     };
     t.set("OTEL_METRICS_EXPORTER", list, &p);
-    if let Some(node) = views.filter(|n| **n != Node::Null) {
-        t.unsupported(&join(path, "views"), node, " yet (views)");
+    if let Some(node) = views {
+        super::views::views(t, node, &join(path, "views"));
     }
     let p = join(path, "exemplar_filter");
     if let Some(v) = exemplar_filter.and_then(|n| t.string(n, &p)) {

@@ -34,9 +34,13 @@
 //! `rules: {rules: [...]}`; span limits), `meter_provider` (`periodic`
 //! readers with OTLP or console exporters, temporality and default
 //! histogram aggregation; a `pull` reader with `prometheus/development`
-//! host and port), `logger_provider` (as traces), and
-//! `instrumentation/development.general.stability_opt_in_list`. Not yet:
-//! views, cardinality limits, exemplar filters other than `trace_based`.
+//! host and port; views with stream name, description, aggregation,
+//! cardinality limit and kept attribute keys), `logger_provider` (as
+//! traces), and `instrumentation/development.general.stability_opt_in_list`.
+//! Not supported: the readers' `cardinality_limits` (use a view's
+//! `aggregation_cardinality_limit`), exemplar filters other than
+//! `trace_based` (opentelemetry_sdk 0.33 has no exemplar setting), excluded
+//! attribute keys, a second OTLP exporter for one signal.
 //!
 //! ```
 //! use otel_kit_core::config::Environment;
@@ -85,6 +89,7 @@ mod sampler;
 mod substitute;
 mod tracer_provider;
 mod translate;
+mod views;
 
 pub use diagnostics::FileError;
 
@@ -108,6 +113,7 @@ pub struct FileSettings {
     detection: ResourceDetection,
     span_processor: ProcessorKind,
     log_processor: ProcessorKind,
+    views: Vec<super::MetricView>,
     paths: Vec<String>,
 }
 
@@ -183,6 +189,7 @@ impl FileSettings {
             detection: t.detection,
             span_processor: t.span_processor,
             log_processor: t.log_processor,
+            views: t.views,
             paths,
         })
     }
@@ -226,6 +233,7 @@ impl FileSettings {
         config.resource_detection = Some(self.detection);
         config.span_processor = self.span_processor;
         config.log_processor = self.log_processor;
+        config.metric_views = self.views.clone();
     }
 
     /// Names the file's fields instead of the variables they stand for.

@@ -325,7 +325,6 @@ logger_provider:
         paths(&d),
         [
             "propagator.composite[3].ottrace",
-            "meter_provider.views",
             "meter_provider.exemplar_filter",
         ],
         "{d}"
@@ -384,6 +383,8 @@ logger_provider:
     assert_eq!(c.metrics.export_interval, Duration::from_millis(5000));
     assert_eq!(c.metrics.temporality, TemporalityPreference::Delta);
     assert!(c.metrics.exponential_histograms);
+    assert_eq!(c.metric_views.len(), 1);
+    assert_eq!(c.metric_views[0].name.as_deref(), Some("y"));
     assert_eq!(c.prometheus.host, "0.0.0.0");
     assert_eq!(c.prometheus.port, 9999);
     assert_eq!(
@@ -438,4 +439,81 @@ fn substituted_values_are_typed_after_substitution() {
     assert!(d.is_empty(), "{d}");
     assert!(c.sdk_disabled);
     assert_eq!(c.span_batch.schedule_delay, Duration::from_millis(750));
+}
+
+#[test]
+fn views_select_and_shape_streams() {
+    use opentelemetry_sdk::metrics::{Aggregation, InstrumentKind};
+    let (c, d) = parse(
+        r#"
+file_format: "1.1"
+meter_provider:
+  readers:
+    - periodic:
+        exporter: {console: }
+  views:
+    - selector:
+        instrument_name: http.server.request.duration
+        instrument_type: histogram
+        meter_name: otel-kit-http
+      stream:
+        name: http.duration
+        aggregation:
+          explicit_bucket_histogram:
+            boundaries: [0.1, 1, 10]
+            record_min_max: false
+        attribute_keys:
+          included: [http.route]
+    - selector: {instrument_name: "rpc.*"}
+      stream:
+        aggregation: {base2_exponential_bucket_histogram: {max_scale: 10}}
+        aggregation_cardinality_limit: 100
+    - selector: {instrument_name: "db.*"}
+      stream: {aggregation: {drop: }}
+    - selector: {instrument_name: "a.*"}
+      stream: {name: renamed}
+    - selector: {instrument_type: dial}
+      stream: {}
+    - selector: {instrument_name: x}
+      stream:
+        attribute_keys: {excluded: [secret]}
+        aggregation: {explicit_bucket_histogram: {boundaries: [2, 1]}}
+    - selector: {instrument_name: y}
+"#,
+    );
+    assert_eq!(
+        paths(&d),
+        [
+            "meter_provider.views[3].stream.name",
+            "meter_provider.views[4].selector.instrument_type",
+            "meter_provider.views[5].stream.attribute_keys.excluded",
+            "meter_provider.views[5].stream.aggregation.explicit_bucket_histogram.boundaries",
+            "meter_provider.views[6]",
+        ],
+        "{d}"
+    );
+    let v = &c.metric_views;
+    assert_eq!(v.len(), 3, "{v:#?}");
+    assert_eq!(v[0].instrument_kind, Some(InstrumentKind::Histogram));
+    assert_eq!(v[0].meter_name.as_deref(), Some("otel-kit-http"));
+    assert_eq!(
+        v[0].aggregation,
+        Some(Aggregation::ExplicitBucketHistogram {
+            boundaries: vec![0.1, 1.0, 10.0],
+            record_min_max: false
+        })
+    );
+    assert_eq!(v[0].attribute_keys, Some(vec!["http.route".to_owned()]));
+    assert!(v[0].stream().is_some());
+    assert_eq!(
+        v[1].aggregation,
+        Some(Aggregation::Base2ExponentialHistogram {
+            max_size: 160,
+            max_scale: 10,
+            record_min_max: true
+        })
+    );
+    assert_eq!(v[1].cardinality_limit, Some(100));
+    assert!(v[1].name_matches("rpc.client.duration"));
+    assert_eq!(v[2].aggregation, Some(Aggregation::Drop));
 }

@@ -8,7 +8,7 @@
 
 use super::diagnostics::join;
 use super::node::Node;
-use crate::config::{Diagnostics, Environment, ProcessorKind};
+use crate::config::{Diagnostics, Environment, MetricView, ProcessorKind};
 use crate::resource::ResourceDetection;
 use crate::sampling::SamplerSpec;
 use opentelemetry::KeyValue;
@@ -34,6 +34,8 @@ pub(crate) struct Translation<'e> {
     pub(crate) span_processor: ProcessorKind,
     /// Batch or simple log processors.
     pub(crate) log_processor: ProcessorKind,
+    /// `meter_provider.views`.
+    pub(crate) views: Vec<MetricView>,
 }
 
 impl<'e> Translation<'e> {
@@ -48,6 +50,7 @@ impl<'e> Translation<'e> {
             used: Vec::new(),
             span_processor: ProcessorKind::Batch,
             log_processor: ProcessorKind::Batch,
+            views: Vec::new(),
         }
     }
 
