@@ -333,3 +333,33 @@ fn the_example_file_is_clean() {
         assert!(config.sampler_spec.is_some());
     }
 }
+
+/// The `mesh` propagator extension forwards the headers it lists (and the
+/// builder's) besides `x-request-id`; `enabled: false` turns forwarding off.
+#[test]
+fn the_mesh_extension_forwards_headers() {
+    let fields = |yaml: &str| {
+        let path = write("mesh.yaml", yaml);
+        let t = Telemetry::builder()
+            .environment(Environment::default())
+            .config_file(&path)
+            .forward_headers(["x-from-code"])
+            .install_global(false)
+            .strict(true)
+            .install()
+            .unwrap();
+        let fields: Vec<String> = t.propagator().fields().map(str::to_owned).collect();
+        fields
+    };
+    let on = fields(
+        "file_format: \"1.1\"\npropagator:\n  composite:\n    - tracecontext:\n    - mesh:\n        headers: [x-tenant]\n",
+    );
+    for name in ["traceparent", "x-request-id", "x-tenant", "x-from-code"] {
+        assert!(on.iter().any(|f| f == name), "{name} in {on:?}");
+    }
+    let off = fields(
+        "file_format: \"1.1\"\npropagator:\n  composite:\n    - tracecontext:\n    - mesh:\n        enabled: false\n",
+    );
+    assert!(!off.iter().any(|f| f == "x-request-id"), "{off:?}");
+    assert!(off.iter().any(|f| f == "traceparent"), "{off:?}");
+}

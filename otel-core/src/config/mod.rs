@@ -321,6 +321,26 @@ pub struct Config {
     pub log_processor: ProcessorKind,
     /// Metric views, in order (a configuration file's `meter_provider.views`).
     pub metric_views: Vec<MetricView>,
+    /// Mesh header forwarding (a configuration file's `mesh` propagator).
+    pub mesh: MeshSettings,
+}
+
+/// Forwarding of mesh headers (`x-request-id` and friends) from incoming to
+/// outgoing requests, as a configuration file's `propagator.composite`
+/// entry `mesh` sets it; the builder's
+/// [`mesh_forwarding`](crate::TelemetryBuilder::mesh_forwarding),
+/// [`forward_headers`](crate::TelemetryBuilder::forward_headers) and
+/// [`force_trace_header`](crate::TelemetryBuilder::force_trace_header)
+/// apply where it says nothing.
+#[non_exhaustive]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MeshSettings {
+    /// Forwarding on or off (`None`: the builder's choice, on by default).
+    pub enabled: Option<bool>,
+    /// Headers forwarded besides `x-request-id` (added to the builder's).
+    pub headers: Vec<String>,
+    /// A header that forces the trace to be kept (replaces the builder's).
+    pub force_trace_header: Option<String>,
 }
 
 impl Config {
@@ -527,6 +547,7 @@ impl Config {
             span_processor: ProcessorKind::Batch,
             log_processor: ProcessorKind::Batch,
             metric_views: Vec::new(),
+            mesh: MeshSettings::default(),
         };
         (config, d)
     }

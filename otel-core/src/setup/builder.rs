@@ -601,12 +601,20 @@ impl TelemetryBuilder {
             Some(s) => (s, "set by code".to_string()),
             None => super::compose::sampler(&config, self.force_keep, &mut diag),
         };
+        // Mesh forwarding: the builder's, completed by a configuration file's
+        // `mesh` propagator.
+        let mesh = &config.mesh;
+        let mut forward_headers = self.forward_headers.clone();
+        forward_headers.extend(mesh.headers.iter().cloned());
         let propagator: std::sync::Arc<dyn TextMapPropagator + Send + Sync> =
             std::sync::Arc::new(super::compose::propagator(
                 &config.propagators,
-                self.mesh_forwarding
-                    .then_some(self.forward_headers.as_slice()),
-                self.force_trace_header.as_deref(),
+                mesh.enabled
+                    .unwrap_or(self.mesh_forwarding)
+                    .then_some(forward_headers.as_slice()),
+                mesh.force_trace_header
+                    .as_deref()
+                    .or(self.force_trace_header.as_deref()),
                 &mut diag,
             ));
 

@@ -25,8 +25,8 @@
 //! Supported: `disabled`, `log_level`, `attribute_limits`, `resource`
 //! (`attributes`, `attributes_list`, detectors `service`, `host`,
 //! `process`, `container`, and `kubernetes` as an extension), `propagator`
-//! (`tracecontext`, `baggage`, `b3`, `b3multi`, and `jaeger` as an
-//! extension), `tracer_provider` (`batch` and `simple` processors;
+//! (`tracecontext`, `baggage`, `b3`, `b3multi`; `jaeger` and `mesh`
+//! header forwarding as extensions), `tracer_provider` (`batch` and `simple` processors;
 //! `otlp_http`, `otlp_grpc`, `console` exporters with endpoint, headers,
 //! compression, timeout, encoding and TLS files; samplers `always_on`,
 //! `always_off`, `trace_id_ratio_based`, `parent_based` with its five
@@ -114,6 +114,7 @@ pub struct FileSettings {
     span_processor: ProcessorKind,
     log_processor: ProcessorKind,
     views: Vec<super::MetricView>,
+    mesh: super::MeshSettings,
     paths: Vec<String>,
 }
 
@@ -190,6 +191,7 @@ impl FileSettings {
             span_processor: t.span_processor,
             log_processor: t.log_processor,
             views: t.views,
+            mesh: t.mesh,
             paths,
         })
     }
@@ -234,6 +236,7 @@ impl FileSettings {
         config.span_processor = self.span_processor;
         config.log_processor = self.log_processor;
         config.metric_views = self.views.clone();
+        config.mesh = self.mesh.clone();
     }
 
     /// Names the file's fields instead of the variables they stand for.

@@ -1,9 +1,11 @@
 //! `propagator`: `composite` (a list of single-entry mappings) and
 //! `composite_list` (the `OTEL_PROPAGATORS` format), merged in that order
-//! without duplicates. `tracecontext`, `baggage`, `b3`, `b3multi`, and
-//! `jaeger` (an extension: the Jaeger propagator is not in the schema).
+//! without duplicates. `tracecontext`, `baggage`, `b3`, `b3multi`, and two
+//! extensions: `jaeger` (not in the schema) and `mesh`, this crate's
+//! forwarding of mesh headers (`x-request-id` always; `headers: [...]` more;
+//! `force_trace_header: name`; `enabled: false` turns forwarding off).
 //! Without a `propagator` section no propagator is installed, as the schema
-//! says.
+//! says (mesh forwarding stays as the builder sets it).
 
 use super::diagnostics::join;
 use super::node::Node;
@@ -26,6 +28,10 @@ pub(crate) fn propagator(t: &mut Translation<'_>, node: Option<&Node>) {
             let Some((name, body)) = single(t, item, &q, "propagator") else {
                 continue;
             };
+            if name == "mesh" {
+                mesh(t, body, &join(&q, name));
+                continue;
+            }
             if let Node::Map(extra) = body {
                 for (key, node) in extra {
                     t.unknown(&join(&join(&q, name), key), node);
@@ -39,7 +45,7 @@ pub(crate) fn propagator(t: &mut Translation<'_>, node: Option<&Node>) {
                 t.unsupported(
                     &join(&q, name),
                     body,
-                    " (propagators: tracecontext, baggage, b3, b3multi, jaeger)",
+                    " (propagators: tracecontext, baggage, b3, b3multi, jaeger, mesh)",
                 );
             }
         }
@@ -73,4 +79,27 @@ pub(crate) fn propagator(t: &mut Translation<'_>, node: Option<&Node>) {
         names.join(",")
     };
     t.set("OTEL_PROPAGATORS", value, path);
+}
+
+/// The `mesh` extension.
+fn mesh(t: &mut Translation<'_>, body: &Node, path: &str) {
+    t.mesh.enabled = Some(true);
+    t.used.push(path.to_owned());
+    let Some(entries) = t.map(body, path) else {
+        return;
+    };
+    let [enabled, headers, force] =
+        t.fields(entries, path, ["enabled", "headers", "force_trace_header"]);
+    if let Some(on) = enabled.and_then(|n| t.boolean(n, &join(path, "enabled"))) {
+        t.mesh.enabled = Some(on);
+    }
+    let p = join(path, "headers");
+    if let Some(items) = headers.and_then(|n| t.seq(n, &p)) {
+        for (i, item) in items.iter().enumerate() {
+            if let Some(name) = t.string(item, &format!("{p}[{i}]")) {
+                t.mesh.headers.push(name);
+            }
+        }
+    }
+    t.mesh.force_trace_header = force.and_then(|n| t.string(n, &join(path, "force_trace_header")));
 }

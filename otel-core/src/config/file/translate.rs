@@ -8,7 +8,7 @@
 
 use super::diagnostics::join;
 use super::node::Node;
-use crate::config::{Diagnostics, Environment, MetricView, ProcessorKind};
+use crate::config::{Diagnostics, Environment, MeshSettings, MetricView, ProcessorKind};
 use crate::resource::ResourceDetection;
 use crate::sampling::SamplerSpec;
 use opentelemetry::KeyValue;
@@ -36,6 +36,8 @@ pub(crate) struct Translation<'e> {
     pub(crate) log_processor: ProcessorKind,
     /// `meter_provider.views`.
     pub(crate) views: Vec<MetricView>,
+    /// The `mesh` propagator.
+    pub(crate) mesh: MeshSettings,
 }
 
 impl<'e> Translation<'e> {
@@ -51,6 +53,7 @@ impl<'e> Translation<'e> {
             span_processor: ProcessorKind::Batch,
             log_processor: ProcessorKind::Batch,
             views: Vec::new(),
+            mesh: MeshSettings::default(),
         }
     }
 
