@@ -168,6 +168,19 @@ impl FileSettings {
             }
         }
         let mut t = translate::Translation::new(env);
+        let minor = format.as_deref().and_then(|v| {
+            let rest = v.strip_prefix("1.")?;
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse::<u32>().ok()
+        });
+        if minor.is_some_and(|m| m > 1) {
+            t.diag.push(
+                "file_format",
+                format.clone().unwrap_or_default(),
+                "newer than 1.1, the newest format this crate knows",
+                "read as 1.1: newer fields are reported as unknown",
+            );
+        }
         general::document(&mut t, entries);
 
         let mut environment = env.without_otel();

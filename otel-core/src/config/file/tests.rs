@@ -175,6 +175,9 @@ fn invalid_references_and_formats_stop_everything() {
         }
     }
     assert!(FileSettings::parse("file_format: 1.0\n", "f", &Environment::default()).is_ok());
+    let newer =
+        FileSettings::parse("file_format: \"1.2\"\n", "f", &Environment::default()).unwrap();
+    assert_eq!(paths(newer.diagnostics()), ["file_format"]);
     let err = FileSettings::load("/nonexistent/otel.yaml", &Environment::default()).unwrap_err();
     assert!(matches!(err, FileError::Read { .. }), "{err}");
 }
