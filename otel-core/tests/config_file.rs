@@ -363,3 +363,56 @@ fn the_mesh_extension_forwards_headers() {
     assert!(!off.iter().any(|f| f == "x-request-id"), "{off:?}");
     assert!(off.iter().any(|f| f == "traceparent"), "{off:?}");
 }
+
+/// A `pull` reader with the Prometheus exporter serves the file's view of
+/// the metrics on the file's host and port.
+#[cfg(feature = "prometheus")]
+#[test]
+fn a_pull_reader_serves_prometheus() {
+    use std::io::{Read, Write};
+    let path = write(
+        "prometheus.yaml",
+        r#"
+file_format: "1.1"
+meter_provider:
+  readers:
+    - pull:
+        exporter:
+          prometheus/development:
+            host: 127.0.0.1
+            port: 0
+  views:
+    - selector: {instrument_name: "pulled.*"}
+      stream:
+        attribute_keys:
+          included: [kind]
+"#,
+    );
+    let t = Telemetry::builder()
+        .environment(Environment::default())
+        .config_file(&path)
+        .install_global(false)
+        .strict(true)
+        .install()
+        .unwrap();
+    assert_eq!(t.report().metric_exporters(), ["prometheus"]);
+    t.meter("prom").u64_counter("pulled.things").build().add(
+        7,
+        &[
+            otel_kit_core::opentelemetry::KeyValue::new("kind", "test"),
+            otel_kit_core::opentelemetry::KeyValue::new("dropped", "yes"),
+        ],
+    );
+    let addr = t.prometheus_addr().expect("endpoint");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(body.contains("pulled_things_total{kind=\"test\""), "{body}");
+    assert!(!body.contains("dropped=\"yes\""), "{body}");
+}
