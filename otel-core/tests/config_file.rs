@@ -416,3 +416,70 @@ meter_provider:
     assert!(body.contains("pulled_things_total{kind=\"test\""), "{body}");
     assert!(!body.contains("dropped=\"yes\""), "{body}");
 }
+
+/// A reader's `cardinality_limits` bound every stream of their instrument
+/// kind, views included, unless the view sets its own limit.
+#[test]
+fn reader_cardinality_limits_bound_the_streams() {
+    use otel_kit_core::opentelemetry::KeyValue;
+    use otel_kit_core::opentelemetry_sdk::metrics::InMemoryMetricExporter;
+    use otel_kit_core::opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    let path = write(
+        "cardinality.yaml",
+        r#"
+file_format: "1.1"
+meter_provider:
+  readers:
+    - periodic:
+        exporter: {console: }
+        cardinality_limits:
+          default: 4
+          counter: 3
+  views:
+    - selector: {instrument_name: "viewed.*"}
+      stream: {description: selected}
+    - selector: {instrument_name: own}
+      stream: {aggregation_cardinality_limit: 5}
+"#,
+    );
+    let exporter = InMemoryMetricExporter::default();
+    let t = Telemetry::builder()
+        .environment(Environment::default())
+        .config_file(&path)
+        .with_metric_exporter(exporter.clone())
+        .install_global(false)
+        .strict(true)
+        .install()
+        .unwrap();
+    let meter = t.meter("limits");
+    let counters = ["limited", "viewed.count", "own"].map(|n| meter.u64_counter(n).build());
+    let gauge = meter.i64_up_down_counter("updown").build();
+    for i in 0..10 {
+        let attrs = [KeyValue::new("i", i)];
+        for c in &counters {
+            c.add(1, &attrs);
+        }
+        gauge.add(1, &attrs);
+    }
+    t.meter_provider().force_flush().unwrap();
+    let metrics = exporter.get_finished_metrics().unwrap();
+    let points = |name: &str| {
+        let m = metrics
+            .iter()
+            .flat_map(|rm| rm.scope_metrics())
+            .flat_map(|sm| sm.metrics())
+            .find(|m| m.name() == name)
+            .unwrap_or_else(|| panic!("{name} not exported"));
+        match m.data() {
+            AggregatedMetrics::U64(MetricData::Sum(s)) => s.data_points().count(),
+            AggregatedMetrics::I64(MetricData::Sum(s)) => s.data_points().count(),
+            other => panic!("{name}: {other:?}"),
+        }
+    };
+    // opentelemetry_sdk 0.33 keeps `limit` attribute sets plus one overflow
+    // point (`otel.metric.overflow`); without a limit all 10 would be kept.
+    assert_eq!(points("limited"), 3 + 1);
+    assert_eq!(points("viewed.count"), 3 + 1);
+    assert_eq!(points("own"), 5 + 1);
+    assert_eq!(points("updown"), 4 + 1);
+}

@@ -26,7 +26,7 @@ pub(crate) use otlp::{RedactedHeaders, redact_userinfo};
 pub(crate) use semconv::set_semconv_stability;
 pub use semconv::{ExceptionSignal, SemconvStability, StabilityMode, semconv_stability};
 pub use variables::{KNOWN_VARIABLES, is_known_variable};
-pub use view::MetricView;
+pub use view::{CardinalityLimits, MetricView};
 
 use std::fmt;
 use std::time::Duration;
@@ -321,6 +321,9 @@ pub struct Config {
     pub log_processor: ProcessorKind,
     /// Metric views, in order (a configuration file's `meter_provider.views`).
     pub metric_views: Vec<MetricView>,
+    /// Cardinality limits by instrument kind (a configuration file's reader
+    /// `cardinality_limits`).
+    pub cardinality_limits: CardinalityLimits,
     /// Mesh header forwarding (a configuration file's `mesh` propagator).
     pub mesh: MeshSettings,
 }
@@ -547,6 +550,7 @@ impl Config {
             span_processor: ProcessorKind::Batch,
             log_processor: ProcessorKind::Batch,
             metric_views: Vec::new(),
+            cardinality_limits: CardinalityLimits::default(),
             mesh: MeshSettings::default(),
         };
         (config, d)

@@ -92,6 +92,68 @@ impl MetricView {
     }
 }
 
+/// Most attribute sets (data points) per metric stream, by instrument kind
+/// (a configuration file's reader `cardinality_limits`); `None` keeps the
+/// SDK's 2000. A view's own `aggregation_cardinality_limit` wins.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CardinalityLimits {
+    /// Every kind without its own limit.
+    pub default: Option<usize>,
+    /// Counters.
+    pub counter: Option<usize>,
+    /// Gauges.
+    pub gauge: Option<usize>,
+    /// Histograms.
+    pub histogram: Option<usize>,
+    /// Observable counters.
+    pub observable_counter: Option<usize>,
+    /// Observable gauges.
+    pub observable_gauge: Option<usize>,
+    /// Observable up-down counters.
+    pub observable_up_down_counter: Option<usize>,
+    /// Up-down counters.
+    pub up_down_counter: Option<usize>,
+}
+
+impl CardinalityLimits {
+    /// The limit of `kind`: its own, else `default`.
+    pub fn for_kind(&self, kind: InstrumentKind) -> Option<usize> {
+        let own = match kind {
+            InstrumentKind::Counter => self.counter,
+            InstrumentKind::Gauge => self.gauge,
+            InstrumentKind::Histogram => self.histogram,
+            InstrumentKind::ObservableCounter => self.observable_counter,
+            InstrumentKind::ObservableGauge => self.observable_gauge,
+            InstrumentKind::ObservableUpDownCounter => self.observable_up_down_counter,
+            InstrumentKind::UpDownCounter => self.up_down_counter,
+        };
+        own.or(self.default)
+    }
+
+    /// Whether no limit is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// The limit named by a configuration file's key (`default`,
+    /// `counter`, ...); `None` for an unknown key.
+    #[cfg(feature = "config-file")]
+    pub(crate) fn slot(&mut self, key: &str) -> Option<&mut Option<usize>> {
+        Some(match key {
+            "default" => &mut self.default,
+            "counter" => &mut self.counter,
+            "gauge" => &mut self.gauge,
+            "histogram" => &mut self.histogram,
+            "observable_counter" => &mut self.observable_counter,
+            "observable_gauge" => &mut self.observable_gauge,
+            "observable_up_down_counter" => &mut self.observable_up_down_counter,
+            "up_down_counter" => &mut self.up_down_counter,
+            _ => return None,
+        })
+    }
+}
+
 /// `pattern` with `*` (any run) and `?` (one character) against `text`,
 /// ignoring ASCII case.
 fn wildcard(pattern: &str, text: &str) -> bool {

@@ -648,38 +648,58 @@ impl TelemetryBuilder {
                 max_attributes_per_link: config.limits.link_attribute_count,
             });
         let mut meter_builder = SdkMeterProvider::builder().with_resource(resource.clone());
-        if config.metrics.exponential_histograms {
-            // OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: every
+        let limits = config.cardinality_limits;
+        if config.metrics.exponential_histograms || !limits.is_empty() {
+            // Instruments no configured view selects: with
+            // OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION every
             // histogram becomes a base-2 exponential one (160 buckets, scale
             // 20: the specification's defaults; advisory explicit buckets do
-            // not apply to that aggregation).
-            // Histograms a configured view selects get that view's stream.
+            // not apply to that aggregation), and a configuration file's
+            // reader cardinality limits apply by instrument kind.
             let views = config.metric_views.clone();
+            let exponential = config.metrics.exponential_histograms;
             meter_builder =
                 meter_builder.with_view(move |i: &opentelemetry_sdk::metrics::Instrument| {
-                    (i.kind() == opentelemetry_sdk::metrics::InstrumentKind::Histogram
-                        && !views.iter().any(|v| v.matches(i)))
-                    .then(|| {
-                        opentelemetry_sdk::metrics::Stream::builder()
-                            .with_aggregation(
-                                opentelemetry_sdk::metrics::Aggregation::Base2ExponentialHistogram {
-                                    max_size: 160,
-                                    max_scale: 20,
-                                    record_min_max: true,
-                                },
-                            )
-                            .build()
-                            .ok()
-                    })
-                    .flatten()
+                    if views.iter().any(|v| v.matches(i)) {
+                        return None;
+                    }
+                    let histogram = exponential
+                        && i.kind() == opentelemetry_sdk::metrics::InstrumentKind::Histogram;
+                    let limit = limits.for_kind(i.kind());
+                    if !histogram && limit.is_none() {
+                        return None;
+                    }
+                    let mut stream = opentelemetry_sdk::metrics::Stream::builder();
+                    if histogram {
+                        stream = stream.with_aggregation(
+                            opentelemetry_sdk::metrics::Aggregation::Base2ExponentialHistogram {
+                                max_size: 160,
+                                max_scale: 20,
+                                record_min_max: true,
+                            },
+                        );
+                    }
+                    if let Some(limit) = limit {
+                        stream = stream.with_cardinality_limit(limit);
+                    }
+                    stream.build().ok()
                 });
         }
         for view in config.metric_views.clone() {
-            meter_builder = meter_builder.with_view(
-                move |i: &opentelemetry_sdk::metrics::Instrument| {
-                    if view.matches(i) { view.stream() } else { None }
-                },
-            );
+            meter_builder =
+                meter_builder.with_view(move |i: &opentelemetry_sdk::metrics::Instrument| {
+                    if !view.matches(i) {
+                        return None;
+                    }
+                    match (view.cardinality_limit, limits.for_kind(i.kind())) {
+                        (None, Some(limit)) => {
+                            let mut v = view.clone();
+                            v.cardinality_limit = Some(limit);
+                            v.stream()
+                        }
+                        _ => view.stream(),
+                    }
+                });
         }
         let mut logger_builder = SdkLoggerProvider::builder().with_resource(resource.clone());
         #[cfg(feature = "prometheus")]

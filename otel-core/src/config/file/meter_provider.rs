@@ -2,14 +2,15 @@
 //! (interval and timeout as `OTEL_METRIC_EXPORT_*`), a `pull` reader with
 //! the Prometheus exporter (host and port), views, and `exemplar_filter`
 //! (only `trace_based`, the SDK's behaviour, is honoured). The readers'
-//! cardinality limits, producers and the meter configurator are reported as
-//! unsupported. Without `meter_provider` no metric is exported.
+//! cardinality limits apply to the whole provider (one set: a reader with
+//! other limits is reported). Producers and the meter configurator are
+//! reported as unsupported. Without `meter_provider` no metric is exported.
 
 use super::diagnostics::join;
 use super::exporter::exporter;
 use super::node::Node;
 use super::translate::{Translation, single};
-use crate::config::{ExporterKind, Signal};
+use crate::config::{CardinalityLimits, ExporterKind, Signal};
 
 pub(crate) fn meter_provider(t: &mut Translation<'_>, node: Option<&Node>) {
     let path = "meter_provider";
@@ -115,9 +116,11 @@ fn periodic(t: &mut Translation<'_>, body: &Node, path: &str) -> Option<Exporter
             None => t.set(var, v, &p),
         }
     }
+    if let Some(node) = limits {
+        cardinality_limits(t, node, &join(path, "cardinality_limits"));
+    }
     for (key, node) in [
         ("producers", producers),
-        ("cardinality_limits", limits),
         ("max_export_batch_size/development", batch),
     ] {
         if let Some(node) = node.filter(|n| **n != Node::Null) {
@@ -134,10 +137,11 @@ fn pull(t: &mut Translation<'_>, body: &Node, path: &str) -> Option<ExporterKind
         path,
         ["exporter", "producers", "cardinality_limits"],
     );
-    for (key, node) in [("producers", producers), ("cardinality_limits", limits)] {
-        if let Some(node) = node.filter(|n| **n != Node::Null) {
-            t.unsupported(&join(path, key), node, "");
-        }
+    if let Some(node) = producers.filter(|n| **n != Node::Null) {
+        t.unsupported(&join(path, "producers"), node, "");
+    }
+    if let Some(node) = limits {
+        cardinality_limits(t, node, &join(path, "cardinality_limits"));
     }
     let exp_path = join(path, "exporter");
     let Some(exp) = exp.filter(|n| **n != Node::Null) else {
@@ -181,4 +185,45 @@ fn pull(t: &mut Translation<'_>, body: &Node, path: &str) -> Option<ExporterKind
         }
     }
     Some(ExporterKind::Prometheus)
+}
+
+/// A reader's `cardinality_limits`.
+fn cardinality_limits(t: &mut Translation<'_>, node: &Node, path: &str) {
+    let Some(entries) = t.map(node, path) else {
+        return;
+    };
+    let mut limits = CardinalityLimits::default();
+    for (key, node) in entries {
+        let p = join(path, key);
+        if limits.slot(key).is_none() {
+            t.unknown(&p, node);
+            continue;
+        }
+        let Some(v) = t.integer(node, &p) else {
+            continue;
+        };
+        match usize::try_from(v) {
+            Ok(v) if v > 0 => {
+                if let Some(slot) = limits.slot(key) {
+                    *slot = Some(v);
+                }
+            }
+            _ => t.invalid(&p, node, "must be at least 1", "ignored"),
+        }
+    }
+    if limits.is_empty() {
+        return;
+    }
+    match &t.cardinality_limits {
+        Some((have, _)) if *have != limits => t.unsupported(
+            path,
+            node,
+            " (one set of cardinality limits for every reader; the first reader's apply)",
+        ),
+        Some(_) => {}
+        None => {
+            t.cardinality_limits = Some((limits, path.to_owned()));
+            t.used.push(path.to_owned());
+        }
+    }
 }

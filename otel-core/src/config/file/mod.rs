@@ -37,8 +37,9 @@
 //! host and port; views with stream name, description, aggregation,
 //! cardinality limit and kept attribute keys), `logger_provider` (as
 //! traces), and `instrumentation/development.general.stability_opt_in_list`.
-//! Not supported: the readers' `cardinality_limits` (use a view's
-//! `aggregation_cardinality_limit`), exemplar filters other than
+//! The readers' `cardinality_limits` apply to every reader (the SDK sets
+//! them per provider): readers that differ are reported. Not supported:
+//! exemplar filters other than
 //! `trace_based` (opentelemetry_sdk 0.33 has no exemplar setting), excluded
 //! attribute keys, a second OTLP exporter for one signal.
 //!
@@ -115,6 +116,7 @@ pub struct FileSettings {
     log_processor: ProcessorKind,
     views: Vec<super::MetricView>,
     mesh: super::MeshSettings,
+    cardinality_limits: super::CardinalityLimits,
     paths: Vec<String>,
 }
 
@@ -205,6 +207,7 @@ impl FileSettings {
             log_processor: t.log_processor,
             views: t.views,
             mesh: t.mesh,
+            cardinality_limits: t.cardinality_limits.map(|(l, _)| l).unwrap_or_default(),
             paths,
         })
     }
@@ -250,6 +253,7 @@ impl FileSettings {
         config.log_processor = self.log_processor;
         config.metric_views = self.views.clone();
         config.mesh = self.mesh.clone();
+        config.cardinality_limits = self.cardinality_limits;
     }
 
     /// Names the file's fields instead of the variables they stand for.

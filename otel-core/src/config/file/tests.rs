@@ -520,3 +520,41 @@ meter_provider:
     assert!(v[1].name_matches("rpc.client.duration"));
     assert_eq!(v[2].aggregation, Some(Aggregation::Drop));
 }
+
+#[test]
+fn reader_cardinality_limits_are_one_set() {
+    let (c, d) = parse(
+        r#"
+file_format: "1.1"
+meter_provider:
+  readers:
+    - periodic:
+        exporter: {console: }
+        cardinality_limits: {default: 100, histogram: 10, gauges: 3}
+    - periodic:
+        exporter: {otlp_http: }
+        cardinality_limits: {default: 50}
+    - pull:
+        exporter: {prometheus/development: }
+        cardinality_limits: {counter: 0}
+"#,
+    );
+    assert_eq!(
+        paths(&d),
+        [
+            "meter_provider.readers[0].periodic.cardinality_limits.gauges",
+            "meter_provider.readers[1].periodic.cardinality_limits",
+            "meter_provider.readers[2].pull.cardinality_limits.counter",
+        ],
+        "{d}"
+    );
+    let l = c.cardinality_limits;
+    assert_eq!(
+        l.for_kind(opentelemetry_sdk::metrics::InstrumentKind::Histogram),
+        Some(10)
+    );
+    assert_eq!(
+        l.for_kind(opentelemetry_sdk::metrics::InstrumentKind::Counter),
+        Some(100)
+    );
+}

@@ -8,7 +8,9 @@
 
 use super::diagnostics::join;
 use super::node::Node;
-use crate::config::{Diagnostics, Environment, MeshSettings, MetricView, ProcessorKind};
+use crate::config::{
+    CardinalityLimits, Diagnostics, Environment, MeshSettings, MetricView, ProcessorKind,
+};
 use crate::resource::ResourceDetection;
 use crate::sampling::SamplerSpec;
 use opentelemetry::KeyValue;
@@ -38,6 +40,8 @@ pub(crate) struct Translation<'e> {
     pub(crate) views: Vec<MetricView>,
     /// The `mesh` propagator.
     pub(crate) mesh: MeshSettings,
+    /// The readers' `cardinality_limits`, and the path that set them.
+    pub(crate) cardinality_limits: Option<(CardinalityLimits, String)>,
 }
 
 impl<'e> Translation<'e> {
@@ -54,6 +58,7 @@ impl<'e> Translation<'e> {
             log_processor: ProcessorKind::Batch,
             views: Vec::new(),
             mesh: MeshSettings::default(),
+            cardinality_limits: None,
         }
     }
 
