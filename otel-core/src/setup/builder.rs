@@ -42,6 +42,12 @@ use std::time::Duration;
 /// | `span_export_delay` | `OTEL_BSP_SCHEDULE_DELAY` | `force_var` |
 /// | `disabled` | `OTEL_SDK_DISABLED` | `force_var` |
 /// | `var(NAME, value)` | `NAME` | `force_var(NAME, value)` |
+/// | `config_file` | `OTEL_CONFIG_FILE` | – |
+///
+/// With a configuration file (feature `config-file`), the file takes the
+/// environment's place in this table: the setters are defaults below what
+/// it sets, `force_*` setters win over it, and the other `OTEL_*` variables
+/// are ignored (`otel_kit_core::config::file`).
 ///
 /// Setters without a variable (`forward_headers`, `force_trace_header`,
 /// `with_span_processor`, `install_global`, `strict`, ...) simply apply.
@@ -147,7 +153,7 @@ impl TelemetryBuilder {
     }
 
     /// The default declarative configuration file (YAML, file format 1.x;
-    /// see [`crate::config::file`]), used unless `OTEL_CONFIG_FILE` names
+    /// see `otel_kit_core::config::file`), used unless `OTEL_CONFIG_FILE` names
     /// another. When a file is used the other `OTEL_*` variables are ignored
     /// (except through `${VAR}` substitution in the file), and the setters
     /// above give defaults for what the file leaves unset. Without the

@@ -1,4 +1,5 @@
-//! Setup: one call installs tracing, metrics and logs from the environment.
+//! Setup: one call installs tracing, metrics and logs from the environment
+//! or from a declarative configuration file (`OTEL_CONFIG_FILE`).
 //!
 //! [`init`] reads everything from the standard `OTEL_*` variables;
 //! [`Telemetry::builder`] does the same with code-level overrides (builder
