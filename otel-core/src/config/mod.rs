@@ -645,7 +645,28 @@ impl fmt::Display for Config {
             f,
             "semconv: http={:?} rpc={:?} messaging={:?} exceptions={:?}",
             self.semconv.http, self.semconv.rpc, self.semconv.messaging, self.semconv.exceptions
-        )
+        )?;
+        // What only a configuration file sets, when it does.
+        if self.span_processor != ProcessorKind::Batch || self.log_processor != ProcessorKind::Batch
+        {
+            write!(
+                f,
+                "\nprocessors: spans={:?} logs={:?}",
+                self.span_processor, self.log_processor
+            )?;
+        }
+        for view in &self.metric_views {
+            write!(
+                f,
+                "\nmetric view: {} -> {}",
+                view.instrument_name.as_deref().unwrap_or("*"),
+                view.name.as_deref().unwrap_or("(same name)")
+            )?;
+        }
+        if !self.cardinality_limits.is_empty() {
+            write!(f, "\ncardinality limits: {:?}", self.cardinality_limits)?;
+        }
+        Ok(())
     }
 }
 

@@ -388,6 +388,12 @@ logger_provider:
     assert!(c.metrics.exponential_histograms);
     assert_eq!(c.metric_views.len(), 1);
     assert_eq!(c.metric_views[0].name.as_deref(), Some("y"));
+    let shown = c.to_string();
+    assert!(shown.contains("metric view: x -> y"), "{shown}");
+    assert!(
+        shown.contains("processors: spans=Simple logs=Batch"),
+        "{shown}"
+    );
     assert_eq!(c.prometheus.host, "0.0.0.0");
     assert_eq!(c.prometheus.port, 9999);
     assert_eq!(
