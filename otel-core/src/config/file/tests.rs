@@ -367,7 +367,7 @@ logger_provider:
     );
     // The environment's sampler is ignored: the file's wins.
     assert_eq!(c.sampler, None);
-    let spec = c.sampler_spec.unwrap();
+    let spec = c.sampler_spec.clone().unwrap();
     assert_eq!(spec.root, RootSampler::RateLimiting(50.0));
     assert!(matches!(
         spec.branches.remote_parent_not_sampled,
