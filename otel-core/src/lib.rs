@@ -40,7 +40,9 @@
 //!   a panic; [`TelemetryBuilder::strict`] makes them errors. The returned
 //!   [`Telemetry`] flushes everything when dropped or shut down.
 //! - [`config`]: the parsed environment, including the semantic-convention
-//!   opt-ins the layer crates read ([`config::semconv_stability`]).
+//!   opt-ins the layer crates read ([`config::semconv_stability`]), and the
+//!   declarative configuration file (`OTEL_CONFIG_FILE`, `config::file`,
+//!   feature `config-file`).
 //! - [`propagation`]: allocation-free W3C trace context, baggage, B3, Jaeger,
 //!   mesh header forwarding, carriers over `http::HeaderMap` and string maps,
 //!   and context helpers.
@@ -71,6 +73,7 @@
 //! | `otlp-http` | via `otlp` | OTLP over HTTP, protobuf and JSON (opentelemetry-otlp, reqwest) |
 //! | `tls` | yes | TLS and mTLS (rustls, aws-lc) for whichever OTLP transports are enabled; no transport by itself |
 //! | `prometheus` | no | a scrape endpoint for `OTEL_METRICS_EXPORTER=prometheus` |
+//! | `config-file` | yes | the declarative configuration file, YAML (`config::file`, serde_norway) |
 //! | `tracing` | no | `tracing` interop (`tracing_bridge`) |
 //! | `testing` | no | in-memory capture with assertions (`testing`) |
 //!

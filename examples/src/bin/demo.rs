@@ -7,13 +7,16 @@
 //! cargo run -p otel-examples --bin demo                      # everything in-process, Kafka mock cluster
 //! DEMO_BROKER=nats cargo run -p otel-examples --bin demo     # or rabbitmq
 //! OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 cargo run -p otel-examples --bin demo
+//! OTEL_CONFIG_FILE=examples/otel-config.yaml cargo run -p otel-examples --bin demo
 //! ```
 //!
 //! In-process (no argument) it places three orders (one paid, one whose
 //! payment fails once and is retried, one declined so the saga compensates),
 //! waits until each order's trace is complete, prints each trace as a tree
 //! and exits. With `OTEL_EXPORTER_OTLP_ENDPOINT` (or any `OTEL_*` exporter
-//! setting) every service also exports over OTLP.
+//! setting) every service also exports over OTLP. With `OTEL_CONFIG_FILE`
+//! every service is set up from that declarative configuration file instead
+//! (`examples/otel-config.yaml` is one to copy), through the same setup.
 //!
 //! With a service name (`demo gateway|orders|consumer|inventory|payment`)
 //! one service runs alone until Ctrl-C, printing its spans on the console
@@ -30,6 +33,7 @@
 //! | `AMQP_URL` | `amqp://guest:guest@127.0.0.1:5672/%2f` | orders, consumer |
 //! | `DEMO_NAMESPACE` | `shop` | prefix of topics, subjects and queues |
 //! | `OTEL_*` | | every service (`OTEL_SERVICE_NAME` overrides the `shop-*` name) |
+//! | `OTEL_CONFIG_FILE` | | every service: a declarative configuration file replaces the other `OTEL_*` |
 //!
 //! Then `curl -XPOST localhost:8080/orders -d '{"customer":"alice","item":"book","quantity":1,"amount_cents":1200,"card":"ok"}'`.
 

@@ -63,6 +63,33 @@ impl Diagnostics {
         self.0.iter()
     }
 
+    /// Appends every diagnostic of `other`.
+    pub(crate) fn extend(&mut self, other: Diagnostics) {
+        self.0.extend(other.0);
+    }
+
+    /// Renames variables (`(old, new)` pairs) where a diagnostic names them,
+    /// in its variable and in its texts (a configuration file's fields stand
+    /// for variables).
+    #[cfg_attr(not(feature = "config-file"), allow(dead_code))]
+    pub(crate) fn rename(&mut self, renames: &[(String, String)]) {
+        for d in &mut self.0 {
+            for (old, new) in renames {
+                if d.variable == *old {
+                    d.variable = new.clone();
+                    if d.action == "variable ignored" {
+                        d.action = "value ignored".to_owned();
+                    }
+                }
+                for text in [&mut d.problem, &mut d.action] {
+                    if text.contains(old.as_str()) {
+                        *text = replace_word(text, old, new);
+                    }
+                }
+            }
+        }
+    }
+
     /// Whether any diagnostic names `variable`.
     pub fn mentions(&self, variable: &str) -> bool {
         self.0.iter().any(|d| d.variable == variable)
@@ -87,4 +114,25 @@ impl fmt::Display for Diagnostics {
         }
         Ok(())
     }
+}
+
+/// `text` with every whole-word `old` (not part of a longer variable name)
+/// replaced by `new`.
+fn replace_word(text: &str, old: &str, new: &str) -> String {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(old) {
+        let before = rest[..i].chars().next_back();
+        let after = rest[i + old.len()..].chars().next();
+        out.push_str(&rest[..i]);
+        if before.is_some_and(is_name) || after.is_some_and(is_name) {
+            out.push_str(old);
+        } else {
+            out.push_str(new);
+        }
+        rest = &rest[i + old.len()..];
+    }
+    out.push_str(rest);
+    out
 }

@@ -88,6 +88,26 @@ impl Environment {
             .filter(|v| !v.is_empty())
     }
 
+    /// The value of `name` exactly as set (not trimmed; empty when set
+    /// empty), for configuration-file substitution.
+    #[cfg(feature = "config-file")]
+    pub(crate) fn raw(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
+    }
+
+    /// This environment without its `OTEL_*` variables (a configuration
+    /// file replaces them).
+    #[cfg(feature = "config-file")]
+    pub(crate) fn without_otel(&self) -> Self {
+        Self::with_vars(
+            self.vars
+                .iter()
+                .filter(|(k, _)| !k.starts_with("OTEL_"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )
+    }
+
     /// The names of the set (non-empty) variables that start with `OTEL_`,
     /// sorted.
     pub fn otel_names(&self) -> Vec<&str> {

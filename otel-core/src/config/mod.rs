@@ -10,10 +10,14 @@
 
 mod diagnostics;
 mod environment;
+#[cfg(feature = "config-file")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config-file")))]
+pub mod file;
 mod otlp;
 pub(crate) mod parse;
 mod semconv;
 mod variables;
+mod view;
 
 pub use diagnostics::{Diagnostic, Diagnostics};
 pub use environment::Environment;
@@ -22,6 +26,7 @@ pub(crate) use otlp::{RedactedHeaders, redact_userinfo};
 pub(crate) use semconv::set_semconv_stability;
 pub use semconv::{ExceptionSignal, SemconvStability, StabilityMode, semconv_stability};
 pub use variables::{KNOWN_VARIABLES, is_known_variable};
+pub use view::{CardinalityLimits, MetricView};
 
 use std::fmt;
 use std::time::Duration;
@@ -229,6 +234,19 @@ pub struct PrometheusSettings {
     pub port: u16,
 }
 
+/// How finished spans or log records reach their exporters.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProcessorKind {
+    /// In batches, on a schedule (the default; the only kind the
+    /// environment can choose).
+    #[default]
+    Batch,
+    /// One at a time, as each ends (a configuration file's `simple`
+    /// processor; for tests and debugging, it slows the code that ends them).
+    Simple,
+}
+
 /// How much the SDK itself reports (`OTEL_LOG_LEVEL`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LogLevel {
@@ -287,6 +305,45 @@ pub struct Config {
     pub semconv: SemconvStability,
     /// `OTEL_LOG_LEVEL`.
     pub log_level: LogLevel,
+    /// A sampler given as a structure (a configuration file's
+    /// `tracer_provider.sampler`); when set it replaces `sampler` and
+    /// `sampler_arg`.
+    pub sampler_spec: Option<crate::sampling::SamplerSpec>,
+    /// Typed resource attributes above `OTEL_RESOURCE_ATTRIBUTES` and
+    /// `OTEL_SERVICE_NAME` (a configuration file's `resource.attributes`).
+    pub resource: Vec<opentelemetry::KeyValue>,
+    /// The resource detectors a configuration file chose (`None`: the
+    /// builder's choice).
+    pub resource_detection: Option<crate::resource::ResourceDetection>,
+    /// Batch or simple span processors (simple only from a configuration file).
+    pub span_processor: ProcessorKind,
+    /// Batch or simple log processors (simple only from a configuration file).
+    pub log_processor: ProcessorKind,
+    /// Metric views, in order (a configuration file's `meter_provider.views`).
+    pub metric_views: Vec<MetricView>,
+    /// Cardinality limits by instrument kind (a configuration file's reader
+    /// `cardinality_limits`).
+    pub cardinality_limits: CardinalityLimits,
+    /// Mesh header forwarding (a configuration file's `mesh` propagator).
+    pub mesh: MeshSettings,
+}
+
+/// Forwarding of mesh headers (`x-request-id` and friends) from incoming to
+/// outgoing requests, as a configuration file's `propagator.composite`
+/// entry `mesh` sets it; the builder's
+/// [`mesh_forwarding`](crate::TelemetryBuilder::mesh_forwarding),
+/// [`forward_headers`](crate::TelemetryBuilder::forward_headers) and
+/// [`force_trace_header`](crate::TelemetryBuilder::force_trace_header)
+/// apply where it says nothing.
+#[non_exhaustive]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MeshSettings {
+    /// Forwarding on or off (`None`: the builder's choice, on by default).
+    pub enabled: Option<bool>,
+    /// Headers forwarded besides `x-request-id` (added to the builder's).
+    pub headers: Vec<String>,
+    /// A header that forces the trace to be kept (replaces the builder's).
+    pub force_trace_header: Option<String>,
 }
 
 impl Config {
@@ -294,18 +351,6 @@ impl Config {
     pub fn from_env(env: &Environment) -> (Config, Diagnostics) {
         let mut d = Diagnostics::default();
         let diag = &mut d;
-
-        if let Some(file) = env
-            .get("OTEL_CONFIG_FILE")
-            .or_else(|| env.get("OTEL_EXPERIMENTAL_CONFIG_FILE"))
-        {
-            diag.push(
-                "OTEL_CONFIG_FILE",
-                file,
-                "declarative configuration files are not supported",
-                "the OTEL_* variables are used instead",
-            );
-        }
 
         let sdk_disabled = parse::boolean(env, diag, "OTEL_SDK_DISABLED").unwrap_or(false);
         let propagators = parse::enum_list(env, diag, "OTEL_PROPAGATORS", PropagatorKind::parse)
@@ -499,6 +544,14 @@ impl Config {
             prometheus,
             semconv: SemconvStability::from_env(env, diag),
             log_level,
+            sampler_spec: None,
+            resource: Vec::new(),
+            resource_detection: None,
+            span_processor: ProcessorKind::Batch,
+            log_processor: ProcessorKind::Batch,
+            metric_views: Vec::new(),
+            cardinality_limits: CardinalityLimits::default(),
+            mesh: MeshSettings::default(),
         };
         (config, d)
     }
@@ -592,7 +645,28 @@ impl fmt::Display for Config {
             f,
             "semconv: http={:?} rpc={:?} messaging={:?} exceptions={:?}",
             self.semconv.http, self.semconv.rpc, self.semconv.messaging, self.semconv.exceptions
-        )
+        )?;
+        // What only a configuration file sets, when it does.
+        if self.span_processor != ProcessorKind::Batch || self.log_processor != ProcessorKind::Batch
+        {
+            write!(
+                f,
+                "\nprocessors: spans={:?} logs={:?}",
+                self.span_processor, self.log_processor
+            )?;
+        }
+        for view in &self.metric_views {
+            write!(
+                f,
+                "\nmetric view: {} -> {}",
+                view.instrument_name.as_deref().unwrap_or("*"),
+                view.name.as_deref().unwrap_or("(same name)")
+            )?;
+        }
+        if !self.cardinality_limits.is_empty() {
+            write!(f, "\ncardinality limits: {:?}", self.cardinality_limits)?;
+        }
+        Ok(())
     }
 }
 

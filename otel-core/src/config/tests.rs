@@ -362,7 +362,6 @@ fn every_variable_valid_and_invalid() {
             |c| c.semconv.http == StabilityMode::Duplicate,
             false,
         ),
-        ("OTEL_CONFIG_FILE", "/etc/otel.yaml", |_| true, true),
     ];
     for (var, value, check, warns) in cases {
         let (c, d) = read(&[(var, value)]);

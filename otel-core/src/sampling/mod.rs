@@ -43,7 +43,9 @@ pub use force_keep::{ForceKeep, ForceKeepSampler, is_force_keep, with_force_keep
 pub use pattern::Pattern;
 pub use rate_limit::RateLimitingSampler;
 pub use rule::{Rule, RuleAction, RuleSampler, RuleSamplerBuilder, SpanMatcher};
-pub use spec::{DEFAULT_RATE_LIMIT, RootSampler, SamplerSpec, SamplerSpecError};
+#[cfg(feature = "config-file")]
+pub(crate) use spec::parse_rules;
+pub use spec::{DEFAULT_RATE_LIMIT, ParentBranches, RootSampler, SamplerSpec, SamplerSpecError};
 
 use opentelemetry::Context;
 use opentelemetry::trace::{TraceContextExt, TraceId, TraceState};

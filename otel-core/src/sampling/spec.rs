@@ -127,6 +127,82 @@ pub struct SamplerSpec {
     /// Whether the built sampler keeps every span whose parent context carries
     /// the [`ForceKeep`](super::ForceKeep) marker (default `true`).
     pub force_keep: bool,
+    /// With `parent_based`: the samplers for spans with a parent, where they
+    /// differ from the specification's defaults (the configuration file's
+    /// `parent_based` branches; the environment cannot set them).
+    pub branches: ParentBranches,
+}
+
+/// The samplers a parent-based sampler uses for spans that have a parent;
+/// `None` keeps the default (follow the parent: keep under a sampled parent,
+/// drop under an unsampled one).
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct ParentBranches {
+    /// A remote parent that was sampled (default `always_on`).
+    pub remote_parent_sampled: Option<RootSampler>,
+    /// A remote parent that was not sampled (default `always_off`).
+    pub remote_parent_not_sampled: Option<RootSampler>,
+    /// A local parent that was sampled (default `always_on`).
+    pub local_parent_sampled: Option<RootSampler>,
+    /// A local parent that was not sampled (default `always_off`).
+    pub local_parent_not_sampled: Option<RootSampler>,
+}
+
+impl ParentBranches {
+    /// The branches by name, in the configuration file's order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, Option<&RootSampler>)> {
+        [
+            ("remote_parent_sampled", self.remote_parent_sampled.as_ref()),
+            (
+                "remote_parent_not_sampled",
+                self.remote_parent_not_sampled.as_ref(),
+            ),
+            ("local_parent_sampled", self.local_parent_sampled.as_ref()),
+            (
+                "local_parent_not_sampled",
+                self.local_parent_not_sampled.as_ref(),
+            ),
+        ]
+        .into_iter()
+    }
+
+    /// Whether a branch differs from the default: `always_on` under a
+    /// sampled parent, `always_off` under an unsampled one.
+    pub fn is_default(&self) -> bool {
+        self.iter().all(|(name, s)| match s {
+            None => true,
+            Some(RootSampler::AlwaysOn) => name.ends_with("_parent_sampled"),
+            Some(RootSampler::AlwaysOff) => name.ends_with("_not_sampled"),
+            Some(_) => false,
+        })
+    }
+}
+
+impl RootSampler {
+    /// Builds this sampler on its own (no parent logic, no force-keep).
+    pub fn build(&self) -> Box<dyn ShouldSample> {
+        match self {
+            RootSampler::AlwaysOn => Box::new(Sampler::AlwaysOn),
+            RootSampler::AlwaysOff => Box::new(Sampler::AlwaysOff),
+            RootSampler::TraceIdRatio(ratio) => Box::new(Sampler::TraceIdRatioBased(*ratio)),
+            RootSampler::RateLimiting(per_second) => {
+                Box::new(RateLimitingSampler::new(*per_second))
+            }
+            RootSampler::Rules(rules) => {
+                Box::new(RuleSampler::builder().rules(rules.iter().cloned()).build())
+            }
+        }
+    }
+
+    /// The name and argument, e.g. `traceidratio(0.25)`.
+    fn text(&self) -> String {
+        let spec = SamplerSpec::new(self.clone(), false);
+        match spec.arg() {
+            Some(arg) => format!("{}({arg})", spec.name()),
+            None => spec.name().to_owned(),
+        }
+    }
 }
 
 impl Default for SamplerSpec {
@@ -143,6 +219,7 @@ impl SamplerSpec {
             root,
             parent_based,
             force_keep: true,
+            branches: ParentBranches::default(),
         }
     }
 
@@ -266,19 +343,23 @@ impl SamplerSpec {
     /// [`ParentBasedSampler`] when `parent_based`, inside a [`ForceKeepSampler`]
     /// when `force_keep`. Each call creates fresh rate limiters.
     pub fn build(&self) -> Box<dyn ShouldSample> {
-        let root: Box<dyn ShouldSample> = match &self.root {
-            RootSampler::AlwaysOn => Box::new(Sampler::AlwaysOn),
-            RootSampler::AlwaysOff => Box::new(Sampler::AlwaysOff),
-            RootSampler::TraceIdRatio(ratio) => Box::new(Sampler::TraceIdRatioBased(*ratio)),
-            RootSampler::RateLimiting(per_second) => {
-                Box::new(RateLimitingSampler::new(*per_second))
-            }
-            RootSampler::Rules(rules) => {
-                Box::new(RuleSampler::builder().rules(rules.iter().cloned()).build())
-            }
-        };
+        let root = self.root.build();
         let sampler = if self.parent_based {
-            Box::new(ParentBasedSampler::new(root))
+            let mut parent = ParentBasedSampler::new(root);
+            let b = &self.branches;
+            if let Some(s) = &b.remote_parent_sampled {
+                parent = parent.with_remote_parent_sampled(s.build());
+            }
+            if let Some(s) = &b.remote_parent_not_sampled {
+                parent = parent.with_remote_parent_not_sampled(s.build());
+            }
+            if let Some(s) = &b.local_parent_sampled {
+                parent = parent.with_local_parent_sampled(s.build());
+            }
+            if let Some(s) = &b.local_parent_not_sampled {
+                parent = parent.with_local_parent_not_sampled(s.build());
+            }
+            Box::new(parent)
         } else {
             root
         };
@@ -297,6 +378,13 @@ impl fmt::Display for SamplerSpec {
         f.write_str(self.name())?;
         if let Some(arg) = self.arg() {
             write!(f, "({arg})")?;
+        }
+        if self.parent_based && !self.branches.is_default() {
+            for (name, sampler) in self.branches.iter() {
+                if let Some(s) = sampler {
+                    write!(f, " {name}={}", s.text())?;
+                }
+            }
         }
         if self.force_keep {
             f.write_str(" + force-keep")?;
@@ -466,7 +554,7 @@ fn pattern(tokens: &[Tok]) -> Pattern {
     Pattern::from_parts(split(trim(tokens), '*').map(text))
 }
 
-fn parse_rules(arg: &str) -> Result<Vec<Rule>, String> {
+pub(crate) fn parse_rules(arg: &str) -> Result<Vec<Rule>, String> {
     let tokens = tokenize(arg)?;
     let mut rules = Vec::new();
     for rule in split(&tokens, ';').map(trim).filter(|r| !r.is_empty()) {

@@ -42,6 +42,12 @@ use std::time::Duration;
 /// | `span_export_delay` | `OTEL_BSP_SCHEDULE_DELAY` | `force_var` |
 /// | `disabled` | `OTEL_SDK_DISABLED` | `force_var` |
 /// | `var(NAME, value)` | `NAME` | `force_var(NAME, value)` |
+/// | `config_file` | `OTEL_CONFIG_FILE` | – |
+///
+/// With a configuration file (feature `config-file`), the file takes the
+/// environment's place in this table: the setters are defaults below what
+/// it sets, `force_*` setters win over it, and the other `OTEL_*` variables
+/// are ignored (`otel_kit_core::config::file`).
 ///
 /// Setters without a variable (`forward_headers`, `force_trace_header`,
 /// `with_span_processor`, `install_global`, `strict`, ...) simply apply.
@@ -84,6 +90,7 @@ pub struct TelemetryBuilder {
     console_fallback: bool,
     detection: crate::resource::ResourceDetection,
     shutdown_timeout: Option<Duration>,
+    config_file: Option<std::path::PathBuf>,
     #[cfg(feature = "tracing")]
     tracing: Option<crate::tracing_bridge::TracingOptions>,
 }
@@ -109,6 +116,7 @@ impl Default for TelemetryBuilder {
             console_fallback: false,
             detection: crate::resource::ResourceDetection::new(),
             shutdown_timeout: None,
+            config_file: None,
             #[cfg(feature = "tracing")]
             tracing: None,
         }
@@ -141,6 +149,26 @@ impl TelemetryBuilder {
     /// sets none of them (an endpoint and its per-signal forms, ...).
     fn set_group(mut self, group: Vec<(&'static str, Option<String>)>) -> Self {
         self.defaults.push(group);
+        self
+    }
+
+    /// The default declarative configuration file (YAML, file format 1.x;
+    /// see `otel_kit_core::config::file`), used unless `OTEL_CONFIG_FILE` names
+    /// another. When a file is used the other `OTEL_*` variables are ignored
+    /// (except through `${VAR}` substitution in the file), and the setters
+    /// above give defaults for what the file leaves unset. Without the
+    /// `config-file` feature the file is reported and the environment used.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), otel_kit_core::SetupError> {
+    /// let telemetry = otel_kit_core::Telemetry::builder()
+    ///     .service_name("checkout")
+    ///     .config_file("/etc/otel/config.yaml")
+    ///     .install()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn config_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.config_file = Some(path.into());
         self
     }
 
@@ -426,14 +454,65 @@ impl TelemetryBuilder {
     /// Reads the configuration, builds and installs everything.
     pub fn install(self) -> Result<Telemetry, SetupError> {
         let deployment = self.env.clone().unwrap_or_else(Environment::from_process);
-        let mut env = deployment.clone();
-        let mut sources: std::collections::BTreeMap<String, ValueSource> = deployment
-            .otel_names()
-            .into_iter()
-            .map(|n| (n.to_owned(), ValueSource::Environment))
-            .collect();
+        let file_name = deployment
+            .get("OTEL_CONFIG_FILE")
+            .or_else(|| deployment.get("OTEL_EXPERIMENTAL_CONFIG_FILE"))
+            .map(std::path::PathBuf::from)
+            .or_else(|| self.config_file.clone());
+        #[allow(unused_mut, reason = "only without the config-file feature")]
+        let mut early = Diagnostics::default();
+        #[cfg(feature = "config-file")]
+        let file = match &file_name {
+            Some(path) => Some(
+                config::file::FileSettings::load(path, &deployment)
+                    .map_err(SetupError::ConfigFile)?,
+            ),
+            None => None,
+        };
+        #[cfg(not(feature = "config-file"))]
+        if let Some(path) = &file_name {
+            early.push(
+                "OTEL_CONFIG_FILE",
+                path.display().to_string(),
+                "otel-kit-core was built without its `config-file` feature",
+                "the OTEL_* variables are used instead",
+            );
+        }
+        // What the deployment says: the file's settings, or the environment.
+        #[cfg(feature = "config-file")]
+        let base = match &file {
+            Some(f) => f.environment().clone(),
+            None => deployment.clone(),
+        };
+        #[cfg(not(feature = "config-file"))]
+        let base = deployment.clone();
+        let mut env = base.clone();
+        let mut sources: std::collections::BTreeMap<String, ValueSource> =
+            std::collections::BTreeMap::new();
+        #[cfg(feature = "config-file")]
+        if let Some(f) = &file {
+            sources.extend(f.paths().iter().map(|p| (p.clone(), ValueSource::File)));
+        }
+        // Without the feature a file is only reported (above).
+        let file_used = cfg!(feature = "config-file") && file_name.is_some();
+        let ignored_variables: Vec<String> = if file_used {
+            deployment
+                .otel_names()
+                .into_iter()
+                .filter(|n| !n.ends_with("CONFIG_FILE"))
+                .map(str::to_owned)
+                .collect()
+        } else {
+            sources.extend(
+                deployment
+                    .otel_names()
+                    .into_iter()
+                    .map(|n| (n.to_owned(), ValueSource::Environment)),
+            );
+            Vec::new()
+        };
         for group in &self.defaults {
-            if group.iter().any(|(var, _)| deployment.get(var).is_some()) {
+            if group.iter().any(|(var, _)| base.get(var).is_some()) {
                 continue;
             }
             for (var, value) in group {
@@ -450,7 +529,18 @@ impl TelemetryBuilder {
                 None => sources.remove(*var),
             };
         }
-        let (config, mut diag) = Config::from_env(&env);
+        #[allow(unused_mut, reason = "completed by a configuration file")]
+        let (mut config, diag) = Config::from_env(&env);
+        let mut diag = {
+            let mut all = early;
+            #[cfg(feature = "config-file")]
+            if let Some(f) = &file {
+                f.complete(&mut config);
+                all.extend(f.diagnostics().clone());
+            }
+            all.extend(diag);
+            all
+        };
 
         // Exporter defaults: OTLP per the specification, or the console when
         // asked to and nothing is configured.
@@ -474,6 +564,8 @@ impl TelemetryBuilder {
         ] {
             let source = if self.forced_resource.iter().any(|kv| kv.key.as_str() == key) {
                 Some(ValueSource::Forced)
+            } else if config.resource.iter().any(|kv| kv.key.as_str() == key) {
+                Some(ValueSource::File)
             } else if (key == crate::semconv::resource::SERVICE_NAME
                 && env.get("OTEL_SERVICE_NAME").is_some())
                 || env
@@ -496,7 +588,11 @@ impl TelemetryBuilder {
             }
         }
         let code_sampler = match self.sampler {
-            Some(s) if self.sampler_forced || env.get("OTEL_TRACES_SAMPLER").is_none() => {
+            Some(s)
+                if self.sampler_forced
+                    || (env.get("OTEL_TRACES_SAMPLER").is_none()
+                        && config.sampler_spec.is_none()) =>
+            {
                 let source = if self.sampler_forced {
                     ValueSource::Forced
                 } else {
@@ -511,14 +607,28 @@ impl TelemetryBuilder {
             Some(s) => (s, "set by code".to_string()),
             None => super::compose::sampler(&config, self.force_keep, &mut diag),
         };
+        // Mesh forwarding: the builder's, completed by a configuration file's
+        // `mesh` propagator.
+        let mesh = &config.mesh;
+        let mut forward_headers = self.forward_headers.clone();
+        forward_headers.extend(mesh.headers.iter().cloned());
         let propagator: std::sync::Arc<dyn TextMapPropagator + Send + Sync> =
             std::sync::Arc::new(super::compose::propagator(
                 &config.propagators,
-                self.mesh_forwarding
-                    .then_some(self.forward_headers.as_slice()),
-                self.force_trace_header.as_deref(),
+                mesh.enabled
+                    .unwrap_or(self.mesh_forwarding)
+                    .then_some(forward_headers.as_slice()),
+                mesh.force_trace_header
+                    .as_deref()
+                    .or(self.force_trace_header.as_deref()),
                 &mut diag,
             ));
+
+        // Diagnostics of the file's values name its fields.
+        #[cfg(feature = "config-file")]
+        if let Some(f) = &file {
+            f.rename(&mut diag);
+        }
 
         // Strict mode fails before anything global changes.
         if self.strict && !diag.is_empty() {
@@ -544,27 +654,57 @@ impl TelemetryBuilder {
                 max_attributes_per_link: config.limits.link_attribute_count,
             });
         let mut meter_builder = SdkMeterProvider::builder().with_resource(resource.clone());
-        if config.metrics.exponential_histograms {
-            // OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: every
+        let limits = config.cardinality_limits;
+        if config.metrics.exponential_histograms || !limits.is_empty() {
+            // Instruments no configured view selects: with
+            // OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION every
             // histogram becomes a base-2 exponential one (160 buckets, scale
             // 20: the specification's defaults; advisory explicit buckets do
-            // not apply to that aggregation).
+            // not apply to that aggregation), and a configuration file's
+            // reader cardinality limits apply by instrument kind.
+            let views = config.metric_views.clone();
+            let exponential = config.metrics.exponential_histograms;
             meter_builder =
-                meter_builder.with_view(|i: &opentelemetry_sdk::metrics::Instrument| {
-                    (i.kind() == opentelemetry_sdk::metrics::InstrumentKind::Histogram)
-                        .then(|| {
-                            opentelemetry_sdk::metrics::Stream::builder()
-                            .with_aggregation(
-                                opentelemetry_sdk::metrics::Aggregation::Base2ExponentialHistogram {
-                                    max_size: 160,
-                                    max_scale: 20,
-                                    record_min_max: true,
-                                },
-                            )
-                            .build()
-                            .ok()
-                        })
-                        .flatten()
+                meter_builder.with_view(move |i: &opentelemetry_sdk::metrics::Instrument| {
+                    if views.iter().any(|v| v.matches(i)) {
+                        return None;
+                    }
+                    let histogram = exponential
+                        && i.kind() == opentelemetry_sdk::metrics::InstrumentKind::Histogram;
+                    let limit = limits.for_kind(i.kind());
+                    if !histogram && limit.is_none() {
+                        return None;
+                    }
+                    let mut stream = opentelemetry_sdk::metrics::Stream::builder();
+                    if histogram {
+                        stream = stream.with_aggregation(
+                            opentelemetry_sdk::metrics::Aggregation::Base2ExponentialHistogram {
+                                max_size: 160,
+                                max_scale: 20,
+                                record_min_max: true,
+                            },
+                        );
+                    }
+                    if let Some(limit) = limit {
+                        stream = stream.with_cardinality_limit(limit);
+                    }
+                    stream.build().ok()
+                });
+        }
+        for view in config.metric_views.clone() {
+            meter_builder =
+                meter_builder.with_view(move |i: &opentelemetry_sdk::metrics::Instrument| {
+                    if !view.matches(i) {
+                        return None;
+                    }
+                    match (view.cardinality_limit, limits.for_kind(i.kind())) {
+                        (None, Some(limit)) => {
+                            let mut v = view.clone();
+                            v.cardinality_limit = Some(limit);
+                            v.stream()
+                        }
+                        _ => view.stream(),
+                    }
                 });
         }
         let mut logger_builder = SdkLoggerProvider::builder().with_resource(resource.clone());
@@ -734,6 +874,8 @@ impl TelemetryBuilder {
             logs: installed.2,
             sampler: sampler_text,
             sources,
+            config_file: file_name.filter(|_| file_used),
+            ignored_variables,
         };
         Ok(Telemetry {
             propagator,
@@ -759,7 +901,7 @@ impl TelemetryBuilder {
         super::compose::resource(
             config,
             env,
-            self.detection,
+            config.resource_detection.unwrap_or(self.detection),
             self.default_resource.clone(),
             self.forced_resource.clone(),
             diag,
@@ -828,47 +970,119 @@ fn span_pipeline(kind: ExporterKind, config: &Config) -> Arc<SpanPipeline> {
     SpanPipeline::new(kind.as_str(), config.span_batch.max_queue_size, report)
 }
 
+/// The span processor of one exporter: a batch processor, or a simple one
+/// when the configuration file asks for it, behind the queue limit.
 fn batch_spans<E: opentelemetry_sdk::trace::SpanExporter + 'static>(
     exporter: E,
     config: &Config,
     rt: &RuntimeHandle,
     pipeline: Arc<SpanPipeline>,
-) -> QueueLimit<BatchSpanProcessor> {
+) -> QueueLimit<BoxedProcessor> {
     use opentelemetry_sdk::trace::BatchConfigBuilder;
     let b = &config.span_batch;
     let exporter = CountedExporter {
         inner: OnExportRuntime::new(exporter, rt.clone(), b.export_timeout),
         pipeline: pipeline.clone(),
     };
-    let inner = BatchSpanProcessor::builder(exporter)
-        .with_batch_config(
-            BatchConfigBuilder::default()
-                .with_max_queue_size(b.max_queue_size)
-                .with_max_export_batch_size(b.max_export_batch_size)
-                .with_scheduled_delay(b.schedule_delay)
+    let inner: Box<dyn SpanProcessor> = match config.span_processor {
+        config::ProcessorKind::Simple => {
+            Box::new(opentelemetry_sdk::trace::SimpleSpanProcessor::new(exporter))
+        }
+        config::ProcessorKind::Batch => Box::new(
+            BatchSpanProcessor::builder(exporter)
+                .with_batch_config(
+                    BatchConfigBuilder::default()
+                        .with_max_queue_size(b.max_queue_size)
+                        .with_max_export_batch_size(b.max_export_batch_size)
+                        .with_scheduled_delay(b.schedule_delay)
+                        .build(),
+                )
                 .build(),
-        )
-        .build();
-    QueueLimit { inner, pipeline }
+        ),
+    };
+    QueueLimit {
+        inner: BoxedProcessor(inner),
+        pipeline,
+    }
 }
 
+/// The log processor of one exporter: batch, or simple when the
+/// configuration file asks for it.
 fn batch_logs<E: opentelemetry_sdk::logs::LogExporter + 'static>(
     exporter: E,
     config: &Config,
     rt: &RuntimeHandle,
-) -> opentelemetry_sdk::logs::BatchLogProcessor {
-    use opentelemetry_sdk::logs::{BatchConfigBuilder, BatchLogProcessor};
+) -> LogProcessorKind<OnExportRuntime<E>> {
+    use opentelemetry_sdk::logs::{BatchConfigBuilder, BatchLogProcessor, SimpleLogProcessor};
     let b = &config.log_batch;
     let exporter = OnExportRuntime::new(exporter, rt.clone(), b.export_timeout);
-    BatchLogProcessor::builder(exporter)
-        .with_batch_config(
-            BatchConfigBuilder::default()
-                .with_max_queue_size(b.max_queue_size)
-                .with_max_export_batch_size(b.max_export_batch_size)
-                .with_scheduled_delay(b.schedule_delay)
+    match config.log_processor {
+        config::ProcessorKind::Simple => {
+            LogProcessorKind::Simple(SimpleLogProcessor::new(exporter))
+        }
+        config::ProcessorKind::Batch => LogProcessorKind::Batch(
+            BatchLogProcessor::builder(exporter)
+                .with_batch_config(
+                    BatchConfigBuilder::default()
+                        .with_max_queue_size(b.max_queue_size)
+                        .with_max_export_batch_size(b.max_export_batch_size)
+                        .with_scheduled_delay(b.schedule_delay)
+                        .build(),
+                )
                 .build(),
-        )
-        .build()
+        ),
+    }
+}
+
+/// A batch or a simple log processor.
+#[derive(Debug)]
+enum LogProcessorKind<E: opentelemetry_sdk::logs::LogExporter> {
+    Batch(opentelemetry_sdk::logs::BatchLogProcessor),
+    Simple(opentelemetry_sdk::logs::SimpleLogProcessor<E>),
+}
+
+impl<E: opentelemetry_sdk::logs::LogExporter> opentelemetry_sdk::logs::LogProcessor
+    for LogProcessorKind<E>
+{
+    fn emit(
+        &self,
+        record: &mut opentelemetry_sdk::logs::SdkLogRecord,
+        scope: &opentelemetry::InstrumentationScope,
+    ) {
+        match self {
+            Self::Batch(p) => p.emit(record, scope),
+            Self::Simple(p) => p.emit(record, scope),
+        }
+    }
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        match self {
+            Self::Batch(p) => p.force_flush(),
+            Self::Simple(p) => p.force_flush(),
+        }
+    }
+    fn shutdown_with_timeout(&self, timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        match self {
+            Self::Batch(p) => p.shutdown_with_timeout(timeout),
+            Self::Simple(p) => p.shutdown_with_timeout(timeout),
+        }
+    }
+    fn event_enabled(
+        &self,
+        level: opentelemetry::logs::Severity,
+        target: &str,
+        name: Option<&str>,
+    ) -> bool {
+        match self {
+            Self::Batch(p) => p.event_enabled(level, target, name),
+            Self::Simple(p) => p.event_enabled(level, target, name),
+        }
+    }
+    fn set_resource(&mut self, resource: &Resource) {
+        match self {
+            Self::Batch(p) => p.set_resource(resource),
+            Self::Simple(p) => p.set_resource(resource),
+        }
+    }
 }
 
 fn periodic<E: opentelemetry_sdk::metrics::exporter::PushMetricExporter>(
@@ -888,7 +1102,7 @@ fn span_processor(
     rt: &RuntimeHandle,
     diag: &mut Diagnostics,
     pipelines: &mut Vec<Arc<SpanPipeline>>,
-) -> Option<QueueLimit<BatchSpanProcessor>> {
+) -> Option<QueueLimit<BoxedProcessor>> {
     let pipeline = span_pipeline(kind, config);
     let processor = match kind {
         ExporterKind::Console => Some(batch_spans(

@@ -27,7 +27,11 @@ pub(crate) fn sampler(
     } else {
         None
     };
-    let spec = SamplerSpec::from_env_values(name, arg).unwrap_or_else(|e| {
+    let spec = match &config.sampler_spec {
+        Some(spec) => Ok(spec.clone()),
+        None => SamplerSpec::from_env_values(name, arg),
+    };
+    let spec = spec.unwrap_or_else(|e| {
         let fallback = e.fallback();
         diag.push(
             e.variable(),
@@ -99,7 +103,8 @@ pub(crate) fn propagator(
     TextMapCompositePropagator::new(list)
 }
 
-/// The resource: detected < `OTEL_RESOURCE_ATTRIBUTES` < `OTEL_SERVICE_NAME` < code.
+/// The resource: detected < code defaults < `OTEL_RESOURCE_ATTRIBUTES` <
+/// `OTEL_SERVICE_NAME` < a file's typed attributes < forced by code.
 pub(crate) fn resource(
     config: &Config,
     env: &Environment,
@@ -108,7 +113,6 @@ pub(crate) fn resource(
     forced: Vec<KeyValue>,
     diag: &mut Diagnostics,
 ) -> Resource {
-    let _ = config;
     let mut c = ResourceComposer::new();
     c.detected(detection.detect(env, &FileSystemRoot::host()));
     // Code's defaults rank above detection and below the deployment.
@@ -116,6 +120,8 @@ pub(crate) fn resource(
     for d in c.env(env) {
         diag.push(d.variable, d.value.clone(), d.error.to_string(), d.action());
     }
+    // A configuration file's typed attributes rank above its attributes_list.
+    c.with_attributes(config.resource.iter().cloned());
     c.with_attributes(forced);
     c.build()
 }

@@ -19,6 +19,8 @@ pub struct SetupReport {
     pub(crate) logs: Vec<&'static str>,
     pub(crate) sampler: String,
     pub(crate) sources: std::collections::BTreeMap<String, ValueSource>,
+    pub(crate) config_file: Option<std::path::PathBuf>,
+    pub(crate) ignored_variables: Vec<String>,
 }
 
 /// Where an effective setting came from (see [`SetupReport::sources`]).
@@ -32,15 +34,18 @@ pub enum ValueSource {
     Environment,
     /// A `force_*` builder setter, which wins over the environment.
     Forced,
+    /// The declarative configuration file (keyed by the field's YAML path).
+    File,
 }
 
 impl ValueSource {
-    /// `code`, `environment` or `forced`.
+    /// `code`, `environment`, `forced by code` or `file`.
     pub fn as_str(self) -> &'static str {
         match self {
             ValueSource::Code => "code",
             ValueSource::Environment => "environment",
             ValueSource::Forced => "forced by code",
+            ValueSource::File => "file",
         }
     }
 }
@@ -79,6 +84,19 @@ impl SetupReport {
     /// ```
     pub fn sources(&self) -> &std::collections::BTreeMap<String, ValueSource> {
         &self.sources
+    }
+
+    /// The declarative configuration file used, if any (`OTEL_CONFIG_FILE`
+    /// or [`TelemetryBuilder::config_file`](super::TelemetryBuilder::config_file)).
+    pub fn config_file(&self) -> Option<&std::path::Path> {
+        self.config_file.as_deref()
+    }
+
+    /// The `OTEL_*` variables of the environment that were not read because
+    /// a configuration file replaced them (they still count through `${VAR}`
+    /// substitution in the file). Empty without a file.
+    pub fn ignored_variables(&self) -> &[String] {
+        &self.ignored_variables
     }
 
     /// The configuration in effect (environment plus builder overrides).
@@ -137,6 +155,16 @@ impl fmt::Display for SetupReport {
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         writeln!(f, "sources: {}", sources.join(", "))?;
+        if let Some(path) = &self.config_file {
+            writeln!(f, "config file: {}", path.display())?;
+            if !self.ignored_variables.is_empty() {
+                writeln!(
+                    f,
+                    "ignored (the file replaces them, ${{VAR}} substitution aside): {}",
+                    self.ignored_variables.join(", ")
+                )?;
+            }
+        }
         if self.diagnostics.is_empty() {
             write!(f, "diagnostics: none")
         } else {

@@ -1,4 +1,5 @@
-//! Setup: one call installs tracing, metrics and logs from the environment.
+//! Setup: one call installs tracing, metrics and logs from the environment
+//! or from a declarative configuration file (`OTEL_CONFIG_FILE`).
 //!
 //! [`init`] reads everything from the standard `OTEL_*` variables;
 //! [`Telemetry::builder`] does the same with code-level overrides (builder
@@ -50,6 +51,11 @@ pub enum SetupError {
     InvalidConfiguration(Diagnostics),
     /// The export runtime (a dedicated thread) could not start.
     Runtime(std::io::Error),
+    /// The declarative configuration file cannot be used (unreadable, not
+    /// YAML, an invalid `${...}` reference, an unknown `file_format`).
+    #[cfg(feature = "config-file")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "config-file")))]
+    ConfigFile(crate::config::file::FileError),
 }
 
 impl fmt::Display for SetupError {
@@ -63,6 +69,8 @@ impl fmt::Display for SetupError {
                 )
             }
             SetupError::Runtime(e) => write!(f, "cannot start the export runtime: {e}"),
+            #[cfg(feature = "config-file")]
+            SetupError::ConfigFile(e) => write!(f, "{e}"),
         }
     }
 }
@@ -72,6 +80,8 @@ impl std::error::Error for SetupError {
         match self {
             SetupError::Runtime(e) => Some(e),
             SetupError::InvalidConfiguration(_) => None,
+            #[cfg(feature = "config-file")]
+            SetupError::ConfigFile(e) => Some(e),
         }
     }
 }
