@@ -471,7 +471,8 @@ fn force_trace_header_is_opt_in() {
         !otel_kit_core::sampling::is_force_keep(&cx),
         "any client could force traces"
     );
-    let fwd = otel_kit_core::propagation::ForwardedHeaders::from_context(&cx).expect("mesh headers");
+    let fwd =
+        otel_kit_core::propagation::ForwardedHeaders::from_context(&cx).expect("mesh headers");
     assert_eq!(fwd.request_id(), Some("req-1"));
 
     let opted = quiet(&[])
