@@ -162,3 +162,6 @@ impl RuntimeMetrics {
         }
     }
 }
+
+#[cfg(all(test, feature = "testing"))]
+mod tests;
