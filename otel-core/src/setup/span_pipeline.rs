@@ -393,6 +393,55 @@ mod tests {
         assert_eq!((drops, failures, totals), (1, 1, 1), "{lines:#?}");
     }
 
+    /// A sampler that records without sampling.
+    #[derive(Clone, Debug)]
+    struct RecordOnly;
+
+    impl opentelemetry_sdk::trace::ShouldSample for RecordOnly {
+        fn should_sample(
+            &self,
+            _: Option<&Context>,
+            _: opentelemetry::TraceId,
+            _: &str,
+            _: &opentelemetry::trace::SpanKind,
+            _: &[opentelemetry::KeyValue],
+            _: &[opentelemetry::trace::Link],
+        ) -> opentelemetry_sdk::trace::SamplingResult {
+            opentelemetry_sdk::trace::SamplingResult {
+                decision: opentelemetry_sdk::trace::SamplingDecision::RecordOnly,
+                attributes: Vec::new(),
+                trace_state: Default::default(),
+            }
+        }
+    }
+
+    #[test]
+    fn recorded_but_unsampled_spans_are_not_exported_and_take_no_place() {
+        let pipeline = SpanPipeline::new("test", 4, None);
+        let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+        let bsp = BatchSpanProcessor::builder(CountedExporter {
+            inner: exporter.clone(),
+            pipeline: pipeline.clone(),
+        })
+        .build();
+        let provider = SdkTracerProvider::builder()
+            .with_sampler(RecordOnly)
+            .with_span_processor(QueueLimit {
+                inner: bsp,
+                pipeline: pipeline.clone(),
+            })
+            .build();
+        let tracer = provider.tracer("t");
+        for _ in 0..10 {
+            tracer.in_span("recorded", |_| {});
+        }
+        provider.force_flush().unwrap();
+        assert_eq!(pipeline.queued(), 0);
+        assert_eq!(pipeline.stats().spans_dropped, 0);
+        assert!(exporter.get_finished_spans().unwrap().is_empty());
+        let _ = provider.shutdown();
+    }
+
     #[test]
     fn a_transport_cause_completes_the_error() {
         let pipeline = SpanPipeline::new("otlp", 4, None);
