@@ -271,3 +271,47 @@ fn the_off_switch_and_its_precedence() {
     );
     assert_eq!(diagnostics, 1);
 }
+
+/// The guard's shutdown collects metrics last: the final exports of the
+/// span pipeline (a flush on SIGTERM) are in the final metrics.
+#[test]
+fn shutdown_reports_the_final_exports() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let exporter = SnapshotExporter::default();
+    let mut telemetry = Telemetry::builder()
+        .environment(Environment::from_pairs([
+            ("OTEL_TRACES_EXPORTER", "otlp"),
+            ("OTEL_METRICS_EXPORTER", "none"),
+            ("OTEL_LOGS_EXPORTER", "none"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "200"),
+            // Nothing is exported before shutdown.
+            ("OTEL_BSP_SCHEDULE_DELAY", "600000"),
+            ("OTEL_LOG_LEVEL", "none"),
+        ]))
+        .with_metric_exporter(exporter.clone())
+        .shutdown_timeout(std::time::Duration::from_secs(20))
+        .install_global(false)
+        .install()
+        .expect("setup");
+    let tracer = telemetry.tracer("test");
+    for i in 0..10 {
+        tracer.in_span(format!("s{i}"), |_| {});
+    }
+    let _ = telemetry.shutdown_blocking();
+    let m = exporter.take();
+    let exported = m.sum_u64("otel.sdk.exporter.span.exported");
+    let failed: u64 = exported
+        .matching(&[])
+        .filter(|p| p.attr("error.type").is_some())
+        .map(|p| p.value)
+        .sum();
+    assert_eq!(failed, 10, "{exported:?}");
+    m.sum_i64("otel.sdk.exporter.span.inflight")
+        .assert_value(&[], 0);
+}
