@@ -847,6 +847,7 @@ async fn setup_metrics_are_listed() {
         "otel.sdk.exporter.span.exported",
         "otel.sdk.exporter.operation.duration",
         "otel.sdk.exporter.log.inflight",
+        "otel.sdk.processor.log.processed",
         "otel.sdk.exporter.metric_data_point.exported",
         "tokio.worker.count",
         "tokio.worker.busy_time",

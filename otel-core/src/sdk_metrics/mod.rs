@@ -11,18 +11,28 @@
 //! | `otel.sdk.span.started` | a sampler wrapper: one relaxed atomic increment per span start ([`span_starts`]) |
 //! | `otel.sdk.span.live` (`RECORD_AND_SAMPLE`) | spans started sampled minus those the first span pipeline has seen end |
 //! | `otel.sdk.processor.span.processed`, `.queue.size`, `.queue.capacity` | the span pipeline's existing queue accounting (no per-span work added) |
+//! | `otel.sdk.processor.log.processed`, `.queue.size`, `.queue.capacity` | the same accounting for the batch log processor ([`log_queue`]) |
 //! | `otel.sdk.exporter.{span,log,metric_data_point}.{exported,inflight}`, `otel.sdk.exporter.operation.duration` | counted once per export call ([`export_counters`]) |
 //!
 //! Every count is read by an observable instrument's callback at collection
 //! time; nothing on the span path touches the metrics SDK.
+//!
+//! The SDK's own `otel.sdk.log.created` (its feature
+//! `experimental_metrics_bound_instruments`) goes through the global meter
+//! provider of the moment a logger is created; its processor counters are
+//! bound before this setup installs the global provider. Not reported:
+//! `otel.sdk.metric_reader.collection.duration` (no hook in the periodic
+//! reader).
 
 mod error_type;
 mod export_counters;
+mod log_queue;
 mod span_starts;
 #[cfg(all(test, feature = "testing"))]
 mod tests;
 
 pub(crate) use export_counters::{ExportCounters, Observed};
+pub(crate) use log_queue::{LogQueue, LogQueueLimit, Released};
 use span_starts::{CountingSampler, PARENT_ORIGINS, SAMPLING_RESULTS, SpanStarts};
 
 use crate::config::{Diagnostics, Environment, ExporterKind, Protocol, Signal};
@@ -109,6 +119,7 @@ pub(crate) struct SdkMetrics {
     /// `None` when the metrics are off.
     starts: Option<Arc<SpanStarts>>,
     processors: Vec<(Vec<KeyValue>, Arc<SpanPipeline>)>,
+    log_processors: Vec<(Vec<KeyValue>, Arc<LogQueue>)>,
     exporters: Vec<Exporter>,
     /// Instances per `otel.component.type`, for `otel.component.name`.
     instances: Vec<(Cow<'static, str>, usize)>,
@@ -182,6 +193,17 @@ impl SdkMetrics {
         });
     }
 
+    /// The queue of a batch log processor holding `capacity` records,
+    /// reported when the metrics are on.
+    pub(crate) fn log_queue(&mut self, capacity: usize) -> Arc<LogQueue> {
+        let queue = LogQueue::new(capacity);
+        if self.starts.is_some() {
+            let attributes = self.component(Cow::Borrowed("batching_log_processor"));
+            self.log_processors.push((attributes, queue.clone()));
+        }
+        queue
+    }
+
     /// `exporter` of `signal`, counted and reported as `component_type`.
     pub(crate) fn observe<E>(
         &mut self,
@@ -215,6 +237,7 @@ impl SdkMetrics {
         ));
         register_spans(&meter, starts, self.processors.first().map(|p| p.1.clone()));
         register_processors(&meter, self.processors);
+        register_log_processors(&meter, self.log_processors);
         register_exporters(&meter, self.exporters);
     }
 }
@@ -318,6 +341,69 @@ fn register_processors(meter: &Meter, processors: Vec<(Vec<KeyValue>, Arc<SpanPi
             for (attributes, pipeline) in processors.iter() {
                 o.observe(
                     i64::try_from(pipeline.capacity()).unwrap_or(i64::MAX),
+                    attributes,
+                );
+            }
+        })
+        .build();
+}
+
+fn register_log_processors(meter: &Meter, processors: Vec<(Vec<KeyValue>, Arc<LogQueue>)>) {
+    if processors.is_empty() {
+        return;
+    }
+    let processors = Arc::new(processors);
+    let list = processors.clone();
+    meter
+        .u64_observable_counter("otel.sdk.processor.log.processed")
+        .with_unit("{log_record}")
+        .with_description(
+            "The number of log records for which the processing has finished, either \
+             successful or failed.",
+        )
+        .with_callback(move |o| {
+            for (attributes, queue) in list.iter() {
+                o.observe(queue.released(), attributes);
+                let dropped = queue.dropped();
+                if dropped > 0 {
+                    let mut attributes = attributes.clone();
+                    attributes.push(KeyValue::new(
+                        crate::semconv::attribute::ERROR_TYPE,
+                        "queue_full",
+                    ));
+                    o.observe(dropped, &attributes);
+                }
+            }
+        })
+        .build();
+    let list = processors.clone();
+    meter
+        .i64_observable_up_down_counter("otel.sdk.processor.log.queue.size")
+        .with_unit("{log_record}")
+        .with_description(
+            "The number of log records in the queue of a given instance of an SDK log \
+             processor.",
+        )
+        .with_callback(move |o| {
+            for (attributes, queue) in list.iter() {
+                o.observe(
+                    i64::try_from(queue.queued()).unwrap_or(i64::MAX),
+                    attributes,
+                );
+            }
+        })
+        .build();
+    meter
+        .i64_observable_up_down_counter("otel.sdk.processor.log.queue.capacity")
+        .with_unit("{log_record}")
+        .with_description(
+            "The maximum number of log records the queue of a given instance of an SDK Log \
+             Record processor can hold.",
+        )
+        .with_callback(move |o| {
+            for (attributes, queue) in processors.iter() {
+                o.observe(
+                    i64::try_from(queue.capacity()).unwrap_or(i64::MAX),
                     attributes,
                 );
             }

@@ -315,3 +315,63 @@ fn shutdown_reports_the_final_exports() {
     m.sum_i64("otel.sdk.exporter.span.inflight")
         .assert_value(&[], 0);
 }
+
+/// Log records, collector down: each is dropped at the full queue or handed
+/// to the exporter and lost in a failed export, and counted as such.
+#[test]
+fn log_records_are_counted_exactly_when_the_collector_is_down() {
+    use opentelemetry::logs::{LogRecord as _, Logger as _, LoggerProvider as _};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let (telemetry, exporter) = install(&[
+        ("OTEL_LOGS_EXPORTER", "otlp"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "300"),
+        ("OTEL_BLRP_MAX_QUEUE_SIZE", "16"),
+        ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "4"),
+        ("OTEL_BLRP_SCHEDULE_DELAY", "10"),
+        ("OTEL_LOG_LEVEL", "none"),
+    ]);
+    const EMITTED: u64 = 300;
+    let logger = telemetry.logger_provider().logger("test");
+    for i in 0..EMITTED {
+        let mut record = logger.create_log_record();
+        record.set_body(format!("record {i}").into());
+        logger.emit(record);
+    }
+    telemetry
+        .logger_provider()
+        .shutdown()
+        .expect("logs shut down");
+    let m = collect(&telemetry, &exporter);
+
+    let component = [kv("otel.component.type", "batching_log_processor")];
+    let processed = m.sum_u64("otel.sdk.processor.log.processed");
+    let handed: u64 = processed
+        .matching(&component)
+        .filter(|p| p.attr("error.type").is_none())
+        .map(|p| p.value)
+        .sum();
+    let dropped = processed.value_with(&[kv("error.type", "queue_full")]);
+    assert!(handed > 0 && dropped > 0, "{processed:?}");
+    assert_eq!(handed + dropped, EMITTED, "{processed:?}");
+    let exporter_type = [kv("otel.component.type", "otlp_http_log_exporter")];
+    let exported = m.sum_u64("otel.sdk.exporter.log.exported");
+    let (ok, failed) = exported
+        .matching(&exporter_type)
+        .fold((0, 0), |(ok, failed), p| match p.attr("error.type") {
+            None => (ok + p.value, failed),
+            Some(_) => (ok, failed + p.value),
+        });
+    assert_eq!((ok, failed), (0, handed), "{exported:?}");
+    m.sum_i64("otel.sdk.exporter.log.inflight")
+        .assert_value(&exporter_type, 0);
+    m.sum_i64("otel.sdk.processor.log.queue.size")
+        .assert_value(&component, 0);
+    m.sum_i64("otel.sdk.processor.log.queue.capacity")
+        .assert_value(&component, 16);
+}

@@ -385,12 +385,8 @@ impl TelemetryBuilder {
     ) -> Self {
         self.metric_exporters
             .push(Box::new(move |b, config, rt, sdk_metrics| {
-                let exporter = sdk_metrics.observe(
-                    Signal::Metrics,
-                    std::borrow::Cow::Borrowed(std::any::type_name_of_val(&exporter)),
-                    exporter,
-                );
-                b.with_reader(periodic(exporter, config, rt))
+                let component = std::borrow::Cow::Borrowed(std::any::type_name_of_val(&exporter));
+                b.with_reader(periodic(exporter, config, rt, sdk_metrics, component))
             }));
         self
     }
@@ -651,12 +647,14 @@ impl TelemetryBuilder {
                 match kind {
                     ExporterKind::Console => {
                         let exporter = crate::export::ConsoleMetricExporter::new();
-                        let exporter = sdk_metrics.observe(
-                            Signal::Metrics,
-                            exporter_type(Signal::Metrics, *kind, &config),
+                        let component = exporter_type(Signal::Metrics, *kind, &config);
+                        meter_builder = meter_builder.with_reader(periodic(
                             exporter,
-                        );
-                        meter_builder = meter_builder.with_reader(periodic(exporter, &config, &rt));
+                            &config,
+                            &rt,
+                            &mut sdk_metrics,
+                            component,
+                        ));
                         installed.1.push(kind.as_str());
                     }
                     #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
@@ -668,13 +666,14 @@ impl TelemetryBuilder {
                             &mut diag,
                         ) {
                             Ok(exporter) => {
-                                let exporter = sdk_metrics.observe(
-                                    Signal::Metrics,
-                                    exporter_type(Signal::Metrics, *kind, &config),
+                                let component = exporter_type(Signal::Metrics, *kind, &config);
+                                meter_builder = meter_builder.with_reader(periodic(
                                     exporter,
-                                );
-                                meter_builder =
-                                    meter_builder.with_reader(periodic(exporter, &config, &rt));
+                                    &config,
+                                    &rt,
+                                    &mut sdk_metrics,
+                                    component,
+                                ));
                                 installed.1.push(kind.as_str());
                             }
                             Err(e) => exporter_failed(&mut diag, Signal::Metrics, &config, e),
@@ -707,26 +706,29 @@ impl TelemetryBuilder {
             for kind in &logs {
                 match kind {
                     ExporterKind::Console => {
-                        let exporter = sdk_metrics.observe(
-                            Signal::Logs,
-                            exporter_type(Signal::Logs, *kind, &config),
-                            crate::export::ConsoleLogExporter::new(),
-                        );
-                        logger_builder =
-                            logger_builder.with_log_processor(batch_logs(exporter, &config, &rt));
+                        let exporter = crate::export::ConsoleLogExporter::new();
+                        let component = exporter_type(Signal::Logs, *kind, &config);
+                        logger_builder = logger_builder.with_log_processor(batch_logs(
+                            exporter,
+                            &config,
+                            &rt,
+                            &mut sdk_metrics,
+                            component,
+                        ));
                         installed.2.push(kind.as_str());
                     }
                     #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
                     ExporterKind::Otlp => {
                         match super::otlp::log_exporter(&config.otlp_logs, &rt, &mut diag) {
                             Ok(exporter) => {
-                                let exporter = sdk_metrics.observe(
-                                    Signal::Logs,
-                                    exporter_type(Signal::Logs, *kind, &config),
+                                let component = exporter_type(Signal::Logs, *kind, &config);
+                                logger_builder = logger_builder.with_log_processor(batch_logs(
                                     exporter,
-                                );
-                                logger_builder = logger_builder
-                                    .with_log_processor(batch_logs(exporter, &config, &rt));
+                                    &config,
+                                    &rt,
+                                    &mut sdk_metrics,
+                                    component,
+                                ));
                                 installed.2.push(kind.as_str());
                             }
                             Err(e) => exporter_failed(&mut diag, Signal::Logs, &config, e),
@@ -941,11 +943,19 @@ fn batch_logs<E: opentelemetry_sdk::logs::LogExporter + 'static>(
     exporter: E,
     config: &Config,
     rt: &RuntimeHandle,
-) -> opentelemetry_sdk::logs::BatchLogProcessor {
+    sdk_metrics: &mut crate::sdk_metrics::SdkMetrics,
+    component: std::borrow::Cow<'static, str>,
+) -> crate::sdk_metrics::LogQueueLimit<opentelemetry_sdk::logs::BatchLogProcessor> {
     use opentelemetry_sdk::logs::{BatchConfigBuilder, BatchLogProcessor};
     let b = &config.log_batch;
     let exporter = OnExportRuntime::new(exporter, rt.clone(), b.export_timeout);
-    BatchLogProcessor::builder(exporter)
+    let exporter = sdk_metrics.observe(Signal::Logs, component, exporter);
+    let queue = sdk_metrics.log_queue(b.max_queue_size);
+    let exporter = crate::sdk_metrics::Released {
+        inner: exporter,
+        queue: queue.clone(),
+    };
+    let inner = BatchLogProcessor::builder(exporter)
         .with_batch_config(
             BatchConfigBuilder::default()
                 .with_max_queue_size(b.max_queue_size)
@@ -953,15 +963,19 @@ fn batch_logs<E: opentelemetry_sdk::logs::LogExporter + 'static>(
                 .with_scheduled_delay(b.schedule_delay)
                 .build(),
         )
-        .build()
+        .build();
+    crate::sdk_metrics::LogQueueLimit { inner, queue }
 }
 
 fn periodic<E: opentelemetry_sdk::metrics::exporter::PushMetricExporter>(
     exporter: E,
     config: &Config,
     rt: &RuntimeHandle,
-) -> opentelemetry_sdk::metrics::PeriodicReader<OnExportRuntime<E>> {
+    sdk_metrics: &mut crate::sdk_metrics::SdkMetrics,
+    component: std::borrow::Cow<'static, str>,
+) -> opentelemetry_sdk::metrics::PeriodicReader<crate::sdk_metrics::Observed<OnExportRuntime<E>>> {
     let exporter = OnExportRuntime::new(exporter, rt.clone(), config.metrics.export_timeout);
+    let exporter = sdk_metrics.observe(Signal::Metrics, component, exporter);
     opentelemetry_sdk::metrics::PeriodicReader::builder(exporter)
         .with_interval(config.metrics.export_interval)
         .build()
