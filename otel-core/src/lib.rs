@@ -124,7 +124,9 @@ pub mod export;
 pub mod instrument;
 pub mod propagation;
 pub mod resource;
+pub mod runtime_metrics;
 pub mod sampling;
+mod sdk_metrics;
 mod setup;
 mod shutdown_signal;
 #[cfg(feature = "testing")]

@@ -740,3 +740,126 @@ async fn captured_names_are_listed() {
     );
     assert!(clashes.is_empty(), "{}", clashes.join("\n"));
 }
+
+// ------------------------------------------------------------------ setup metrics
+
+/// Attribute keys of every data point of `data`.
+fn point_keys<T>(
+    data: &otel_kit_core::opentelemetry_sdk::metrics::data::MetricData<T>,
+) -> Vec<String> {
+    use otel_kit_core::opentelemetry_sdk::metrics::data::MetricData;
+    let keys = |attrs: &mut dyn Iterator<Item = &KeyValue>| {
+        attrs
+            .map(|kv| kv.key.as_str().to_owned())
+            .collect::<Vec<_>>()
+    };
+    match data {
+        MetricData::Gauge(g) => g
+            .data_points()
+            .flat_map(|p| keys(&mut p.attributes()))
+            .collect(),
+        MetricData::Sum(s) => s
+            .data_points()
+            .flat_map(|p| keys(&mut p.attributes()))
+            .collect(),
+        MetricData::Histogram(h) => h
+            .data_points()
+            .flat_map(|p| keys(&mut p.attributes()))
+            .collect(),
+        MetricData::ExponentialHistogram(e) => e
+            .data_points()
+            .flat_map(|p| keys(&mut p.attributes()))
+            .collect(),
+    }
+}
+
+/// The setup's own metrics (SDK metrics of a span, log and metric pipeline
+/// whose collector is down, process and Tokio runtime metrics) are listed
+/// with their units and attributes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_metrics_are_listed() {
+    use otel_kit_core::opentelemetry_sdk::metrics::InMemoryMetricExporter;
+    use otel_kit_core::opentelemetry_sdk::metrics::data::AggregatedMetrics;
+    use otel_kit_core::runtime_metrics::RuntimeMetric;
+
+    // Nothing listens there: exports fail, and are counted.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let exporter = InMemoryMetricExporter::default();
+    let telemetry = otel_kit_core::Telemetry::builder()
+        .environment(otel_kit_core::config::Environment::from_pairs([
+            ("OTEL_TRACES_EXPORTER", "otlp"),
+            ("OTEL_LOGS_EXPORTER", "otlp"),
+            ("OTEL_METRICS_EXPORTER", "none"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "100"),
+            ("OTEL_LOG_LEVEL", "none"),
+        ]))
+        .runtime_metrics(&[RuntimeMetric::Process, RuntimeMetric::Tokio])
+        .with_metric_exporter(exporter.clone())
+        .install_global(false)
+        .install()
+        .expect("setup");
+    let tracer = telemetry.tracer(TEST_SCOPE);
+    tracer.in_span("work", |_| {});
+    let _ = telemetry.tracer_provider().force_flush();
+    // Twice: the second collection counts the first's data points.
+    telemetry.meter_provider().force_flush().unwrap();
+    telemetry.meter_provider().force_flush().unwrap();
+    let finished = exporter.get_finished_metrics().unwrap();
+    let last = finished.last().expect("a collection");
+
+    let doc = conventions_md();
+    let listed = listed(&doc);
+    let mut seen = BTreeSet::new();
+    let mut missing = Vec::new();
+    for scope in last.scope_metrics() {
+        for metric in scope.metrics() {
+            seen.insert(metric.name().to_owned());
+            match listed_unit(&doc, metric.name()) {
+                None => missing.push(format!("metric `{}`", metric.name())),
+                Some(u) if u != metric.unit() => missing.push(format!(
+                    "metric `{}`: unit `{}`, document `{u}`",
+                    metric.name(),
+                    metric.unit()
+                )),
+                Some(_) => {}
+            }
+            let keys = match metric.data() {
+                AggregatedMetrics::F64(d) => point_keys(d),
+                AggregatedMetrics::U64(d) => point_keys(d),
+                AggregatedMetrics::I64(d) => point_keys(d),
+            };
+            for key in keys {
+                if !listed.contains(&key) {
+                    missing.push(format!("attribute `{key}` (metric `{}`)", metric.name()));
+                }
+            }
+        }
+    }
+    for name in [
+        "otel.sdk.span.started",
+        "otel.sdk.processor.span.processed",
+        "otel.sdk.exporter.span.exported",
+        "otel.sdk.exporter.operation.duration",
+        "otel.sdk.exporter.log.inflight",
+        "otel.sdk.processor.log.processed",
+        "otel.sdk.exporter.metric_data_point.exported",
+        "tokio.worker.count",
+        "tokio.worker.busy_time",
+    ] {
+        assert!(seen.contains(name), "no `{name}` collected: {seen:?}");
+    }
+    #[cfg(target_os = "linux")]
+    assert!(seen.contains("process.cpu.time"), "{seen:?}");
+    assert!(
+        missing.is_empty(),
+        "collected but not listed in docs/conventions.md:\n{}",
+        missing.join("\n")
+    );
+    drop(telemetry);
+}

@@ -1,6 +1,7 @@
 //! Quickstart: set up tracing, metrics and logs from the `OTEL_*`
 //! environment, record a small nested trace and two metrics, and exit after
-//! flushing.
+//! flushing. Process and Tokio runtime metrics are on, next to the SDK's
+//! own `otel.sdk.*` metrics.
 //!
 //! With no exporter variable and no OTLP endpoint set it prints the trace as
 //! a tree on stdout:
@@ -20,6 +21,7 @@ use otel_kit_core::opentelemetry::metrics::{Counter, Histogram};
 use otel_kit_core::opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
 use otel_kit_core::opentelemetry::{Context, KeyValue, global};
 use otel_kit_core::propagation::{baggage_get, baggage_set};
+use otel_kit_core::runtime_metrics::RuntimeMetric;
 use std::time::Duration;
 
 #[tokio::main]
@@ -28,6 +30,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .service_name("quickstart")
         .service_version(env!("CARGO_PKG_VERSION"))
         .console_when_unconfigured(true)
+        // CPU, memory, threads, descriptors, and this Tokio runtime's workers
+        // and tasks (OTEL_KIT_RUNTIME_METRICS=none turns them off again).
+        .runtime_metrics(&[RuntimeMetric::Process, RuntimeMetric::Tokio])
         .install()?;
 
     let tracer = global::tracer("quickstart");

@@ -39,6 +39,7 @@ use otel_kit_core::config::{PropagatorKind, Protocol};
 use otel_kit_core::opentelemetry::Context;
 use otel_kit_core::opentelemetry::propagation::text_map_propagator::FieldIter;
 use otel_kit_core::opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use otel_kit_core::runtime_metrics::RuntimeMetric;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
@@ -173,18 +174,26 @@ impl TelemetryOptions {
         propagators: Option<&[PropagatorKind]>,
         forward_headers: &[String],
     ) -> Result<Telemetry, otel_kit_core::SetupError> {
-        self.install_named(
-            Telemetry::builder().force_service_name(service_name),
-            propagators,
-            forward_headers,
-        )
+        let mut builder = Telemetry::builder().force_service_name(service_name);
+        // One process: its process and Tokio metrics once, under the gateway.
+        if service_name == service::GATEWAY {
+            builder = builder.runtime_metrics(&[RuntimeMetric::Process, RuntimeMetric::Tokio]);
+        }
+        self.install_named(builder, propagators, forward_headers)
     }
 
     /// The providers of a service running as its own process: `service_name`
     /// is a default that `OTEL_SERVICE_NAME` (or a `service.name` in
     /// `OTEL_RESOURCE_ATTRIBUTES`) replaces, as a deployment expects.
-    pub fn install_process(&self, service_name: &str) -> Result<Telemetry, otel_kit_core::SetupError> {
-        self.install_named(Telemetry::builder().service_name(service_name), None, &[])
+    pub fn install_process(
+        &self,
+        service_name: &str,
+    ) -> Result<Telemetry, otel_kit_core::SetupError> {
+        // A deployed service reports its process and Tokio runtime metrics.
+        let builder = Telemetry::builder()
+            .service_name(service_name)
+            .runtime_metrics(&[RuntimeMetric::Process, RuntimeMetric::Tokio]);
+        self.install_named(builder, None, &[])
     }
 
     fn install_named(

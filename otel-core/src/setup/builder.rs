@@ -91,6 +91,8 @@ pub struct TelemetryBuilder {
     detection: crate::resource::ResourceDetection,
     shutdown_timeout: Option<Duration>,
     config_file: Option<std::path::PathBuf>,
+    /// The runtime whose `tokio.*` metrics are reported (default: the current one).
+    tokio_runtime: Option<tokio::runtime::Handle>,
     #[cfg(feature = "tracing")]
     tracing: Option<crate::tracing_bridge::TracingOptions>,
 }
@@ -117,6 +119,7 @@ impl Default for TelemetryBuilder {
             detection: crate::resource::ResourceDetection::new(),
             shutdown_timeout: None,
             config_file: None,
+            tokio_runtime: None,
             #[cfg(feature = "tracing")]
             tracing: None,
         }
@@ -408,9 +411,11 @@ impl TelemetryBuilder {
         mut self,
         exporter: impl opentelemetry_sdk::metrics::exporter::PushMetricExporter,
     ) -> Self {
-        self.metric_exporters.push(Box::new(move |b, config, rt| {
-            b.with_reader(periodic(exporter, config, rt))
-        }));
+        self.metric_exporters
+            .push(Box::new(move |b, config, rt, sdk_metrics| {
+                let component = std::borrow::Cow::Borrowed(std::any::type_name_of_val(&exporter));
+                b.with_reader(periodic(exporter, config, rt, sdk_metrics, component))
+            }));
         self
     }
 
@@ -439,6 +444,33 @@ impl TelemetryBuilder {
     /// longest OTLP timeout of the installed exporters plus one second).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = Some(timeout);
+        self
+    }
+
+    /// Whether the SDK reports its own metrics (`otel.sdk.span.started`,
+    /// `otel.sdk.processor.span.processed` with `error.type=queue_full` for
+    /// dropped spans, `otel.sdk.exporter.span.exported` with the failures'
+    /// `error.type`, queue size, in-flight items, export durations; see
+    /// `docs/conventions.md`) through this setup's meter provider: on by
+    /// default whenever a metric exporter is installed. `OTEL_KIT_SDK_METRICS`
+    /// (`true`/`false`) overrides it.
+    pub fn sdk_metrics(self, on: bool) -> Self {
+        self.set(crate::sdk_metrics::VARIABLE, Some(on.to_string()))
+    }
+
+    /// Runtime metrics to report (default none): `process.*` from
+    /// `/proc/self` (Linux) and `tokio.*` from the Tokio runtime (see
+    /// [`crate::runtime_metrics`]). `OTEL_KIT_RUNTIME_METRICS`
+    /// (`process,tokio`, `none`) overrides it.
+    pub fn runtime_metrics(self, kinds: &[crate::runtime_metrics::RuntimeMetric]) -> Self {
+        let v = join(kinds, |k| k.as_str());
+        self.set(crate::runtime_metrics::VARIABLE, Some(v))
+    }
+
+    /// The Tokio runtime whose `tokio.*` metrics are reported when runtime
+    /// metrics include `tokio` (default: the runtime `install` runs in).
+    pub fn tokio_runtime(mut self, handle: tokio::runtime::Handle) -> Self {
+        self.tokio_runtime = Some(handle);
         self
     }
 
@@ -557,6 +589,18 @@ impl TelemetryBuilder {
         let metrics = fallback(&config.metrics_exporter, Signal::Metrics, &config);
         let logs = fallback(&config.logs_exporter, Signal::Logs, &config);
 
+        // Telemetry about the telemetry, and runtime metrics (their own modules).
+        let mut sdk_metrics = crate::sdk_metrics::SdkMetrics::new(
+            crate::sdk_metrics::enabled(&env, &mut diag)
+                && !config.sdk_disabled
+                && (!metrics.is_empty() || !self.metric_exporters.is_empty()),
+        );
+        let runtime_metrics = crate::runtime_metrics::RuntimeMetrics::resolve(
+            &crate::runtime_metrics::from_env(&env, &mut diag),
+            self.tokio_runtime.clone(),
+            &mut diag,
+        );
+
         let resource = self.build_resource(&config, &env, &mut diag);
         for key in [
             crate::semconv::resource::SERVICE_NAME,
@@ -645,7 +689,7 @@ impl TelemetryBuilder {
             // The SDK's random ids, remembered so that the traces this
             // process starts go out with the Level 2 random-trace-id flag.
             .with_id_generator(crate::propagation::RandomTraceIdGenerator::new())
-            .with_sampler(sampler)
+            .with_sampler(sdk_metrics.sampler(sampler))
             .with_span_limits(SpanLimits {
                 max_attributes_per_span: config.limits.span_attribute_count,
                 max_events_per_span: config.limits.span_event_count,
@@ -713,8 +757,14 @@ impl TelemetryBuilder {
 
         if !config.sdk_disabled {
             for kind in &traces {
-                if let Some(p) = span_processor(*kind, &config, &rt, &mut diag, &mut span_pipelines)
-                {
+                if let Some(p) = span_processor(
+                    *kind,
+                    &config,
+                    &rt,
+                    &mut diag,
+                    &mut span_pipelines,
+                    &mut sdk_metrics,
+                ) {
                     tracer_builder = match config.limits.span_attribute_value_length {
                         Some(max) => {
                             tracer_builder.with_span_processor(ValueLengthLimit { inner: p, max })
@@ -737,7 +787,14 @@ impl TelemetryBuilder {
                 match kind {
                     ExporterKind::Console => {
                         let exporter = crate::export::ConsoleMetricExporter::new();
-                        meter_builder = meter_builder.with_reader(periodic(exporter, &config, &rt));
+                        let component = exporter_type(Signal::Metrics, *kind, &config);
+                        meter_builder = meter_builder.with_reader(periodic(
+                            exporter,
+                            &config,
+                            &rt,
+                            &mut sdk_metrics,
+                            component,
+                        ));
                         installed.1.push(kind.as_str());
                     }
                     #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
@@ -749,8 +806,14 @@ impl TelemetryBuilder {
                             &mut diag,
                         ) {
                             Ok(exporter) => {
-                                meter_builder =
-                                    meter_builder.with_reader(periodic(exporter, &config, &rt));
+                                let component = exporter_type(Signal::Metrics, *kind, &config);
+                                meter_builder = meter_builder.with_reader(periodic(
+                                    exporter,
+                                    &config,
+                                    &rt,
+                                    &mut sdk_metrics,
+                                    component,
+                                ));
                                 installed.1.push(kind.as_str());
                             }
                             Err(e) => exporter_failed(&mut diag, Signal::Metrics, &config, e),
@@ -778,15 +841,19 @@ impl TelemetryBuilder {
                 }
             }
             for add in self.metric_exporters {
-                meter_builder = add(meter_builder, &config, &rt);
+                meter_builder = add(meter_builder, &config, &rt, &mut sdk_metrics);
             }
             for kind in &logs {
                 match kind {
                     ExporterKind::Console => {
+                        let exporter = crate::export::ConsoleLogExporter::new();
+                        let component = exporter_type(Signal::Logs, *kind, &config);
                         logger_builder = logger_builder.with_log_processor(batch_logs(
-                            crate::export::ConsoleLogExporter::new(),
+                            exporter,
                             &config,
                             &rt,
+                            &mut sdk_metrics,
+                            component,
                         ));
                         installed.2.push(kind.as_str());
                     }
@@ -794,8 +861,14 @@ impl TelemetryBuilder {
                     ExporterKind::Otlp => {
                         match super::otlp::log_exporter(&config.otlp_logs, &rt, &mut diag) {
                             Ok(exporter) => {
-                                logger_builder = logger_builder
-                                    .with_log_processor(batch_logs(exporter, &config, &rt));
+                                let component = exporter_type(Signal::Logs, *kind, &config);
+                                logger_builder = logger_builder.with_log_processor(batch_logs(
+                                    exporter,
+                                    &config,
+                                    &rt,
+                                    &mut sdk_metrics,
+                                    component,
+                                ));
                                 installed.2.push(kind.as_str());
                             }
                             Err(e) => exporter_failed(&mut diag, Signal::Logs, &config, e),
@@ -813,6 +886,10 @@ impl TelemetryBuilder {
 
         let tracer_provider = tracer_builder.build();
         let meter_provider = meter_builder.build();
+        sdk_metrics.register(&meter_provider);
+        if !config.sdk_disabled {
+            runtime_metrics.register(&meter_provider);
+        }
         let logger_provider = logger_builder.build();
         #[cfg(feature = "tracing")]
         if let Some(options) = self.tracing
@@ -914,7 +991,17 @@ type MetricExporterHook = dyn FnOnce(
     opentelemetry_sdk::metrics::MeterProviderBuilder,
     &Config,
     &RuntimeHandle,
+    &mut crate::sdk_metrics::SdkMetrics,
 ) -> opentelemetry_sdk::metrics::MeterProviderBuilder;
+
+/// `otel.component.type` of a `kind` exporter of `signal` in this setup.
+fn exporter_type(
+    signal: Signal,
+    kind: ExporterKind,
+    config: &Config,
+) -> std::borrow::Cow<'static, str> {
+    crate::sdk_metrics::exporter_type(signal, kind, config.otlp(signal).protocol)
+}
 
 /// The setup's propagator, shared between the global registry and
 /// [`Telemetry::propagator`].
@@ -1012,11 +1099,21 @@ fn batch_logs<E: opentelemetry_sdk::logs::LogExporter + 'static>(
     exporter: E,
     config: &Config,
     rt: &RuntimeHandle,
-) -> LogProcessorKind<OnExportRuntime<E>> {
+    sdk_metrics: &mut crate::sdk_metrics::SdkMetrics,
+    component: std::borrow::Cow<'static, str>,
+) -> crate::sdk_metrics::LogQueueLimit<
+    LogProcessorKind<crate::sdk_metrics::Released<crate::sdk_metrics::Observed<OnExportRuntime<E>>>>,
+> {
     use opentelemetry_sdk::logs::{BatchConfigBuilder, BatchLogProcessor, SimpleLogProcessor};
     let b = &config.log_batch;
     let exporter = OnExportRuntime::new(exporter, rt.clone(), b.export_timeout);
-    match config.log_processor {
+    let exporter = sdk_metrics.observe(Signal::Logs, component, exporter);
+    let queue = sdk_metrics.log_queue(b.max_queue_size);
+    let exporter = crate::sdk_metrics::Released {
+        inner: exporter,
+        queue: queue.clone(),
+    };
+    let inner = match config.log_processor {
         config::ProcessorKind::Simple => {
             LogProcessorKind::Simple(SimpleLogProcessor::new(exporter))
         }
@@ -1031,7 +1128,8 @@ fn batch_logs<E: opentelemetry_sdk::logs::LogExporter + 'static>(
                 )
                 .build(),
         ),
-    }
+    };
+    crate::sdk_metrics::LogQueueLimit { inner, queue }
 }
 
 /// A batch or a simple log processor.
@@ -1089,8 +1187,11 @@ fn periodic<E: opentelemetry_sdk::metrics::exporter::PushMetricExporter>(
     exporter: E,
     config: &Config,
     rt: &RuntimeHandle,
-) -> opentelemetry_sdk::metrics::PeriodicReader<OnExportRuntime<E>> {
+    sdk_metrics: &mut crate::sdk_metrics::SdkMetrics,
+    component: std::borrow::Cow<'static, str>,
+) -> opentelemetry_sdk::metrics::PeriodicReader<crate::sdk_metrics::Observed<OnExportRuntime<E>>> {
     let exporter = OnExportRuntime::new(exporter, rt.clone(), config.metrics.export_timeout);
+    let exporter = sdk_metrics.observe(Signal::Metrics, component, exporter);
     opentelemetry_sdk::metrics::PeriodicReader::builder(exporter)
         .with_interval(config.metrics.export_interval)
         .build()
@@ -1102,6 +1203,7 @@ fn span_processor(
     rt: &RuntimeHandle,
     diag: &mut Diagnostics,
     pipelines: &mut Vec<Arc<SpanPipeline>>,
+    sdk_metrics: &mut crate::sdk_metrics::SdkMetrics,
 ) -> Option<QueueLimit<BoxedProcessor>> {
     let pipeline = span_pipeline(kind, config);
     let processor = match kind {
@@ -1128,6 +1230,7 @@ fn span_processor(
         }
     };
     if processor.is_some() {
+        sdk_metrics.span_pipeline(&pipeline, exporter_type(Signal::Traces, kind, config));
         pipelines.push(pipeline);
     }
     processor

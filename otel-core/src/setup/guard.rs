@@ -322,11 +322,40 @@ impl Telemetry {
         // the span pipelines' counts tell.
         let failed_before = self.export_stats().spans_failed;
         // The three providers shut down in parallel, so the whole shutdown is
-        // bounded by one timeout, not three.
+        // bounded by one timeout, not three. The meter provider's final
+        // collection waits (for at most half the timeout) for traces and logs
+        // to finish, so that the SDK metrics count their final exports.
+        let started = std::time::Instant::now();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let (tracer_provider, meter_provider, logger_provider) = (
+            &self.tracer_provider,
+            &self.meter_provider,
+            &self.logger_provider,
+        );
         let (traces, metrics, logs) = std::thread::scope(|s| {
-            let t = s.spawn(|| self.tracer_provider.shutdown_with_timeout(timeout));
-            let m = s.spawn(|| self.meter_provider.shutdown_with_timeout(timeout));
-            let l = s.spawn(|| self.logger_provider.shutdown_with_timeout(timeout));
+            let t_done = done_tx.clone();
+            let t = s.spawn(move || {
+                let r = tracer_provider.shutdown_with_timeout(timeout);
+                let _ = t_done.send(());
+                r
+            });
+            let l_done = done_tx;
+            let l = s.spawn(move || {
+                let r = logger_provider.shutdown_with_timeout(timeout);
+                let _ = l_done.send(());
+                r
+            });
+            let m = s.spawn(move || {
+                let wait_until = started + timeout / 2;
+                for _ in 0..2 {
+                    let left = wait_until.saturating_duration_since(std::time::Instant::now());
+                    if done_rx.recv_timeout(left).is_err() {
+                        break;
+                    }
+                }
+                let left = timeout.saturating_sub(started.elapsed());
+                meter_provider.shutdown_with_timeout(left.max(timeout / 2))
+            });
             (t.join(), m.join(), l.join())
         });
         let mut failures = Vec::new();

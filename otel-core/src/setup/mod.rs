@@ -20,6 +20,7 @@ mod span_pipeline;
 pub use builder::TelemetryBuilder;
 pub use guard::{SetupReport, ShutdownError, Telemetry, ValueSource};
 pub use span_pipeline::ExportStats;
+pub(crate) use span_pipeline::SpanPipeline;
 
 use crate::config::Diagnostics;
 use std::fmt;

@@ -16,6 +16,7 @@
 //!   readable at any time with [`Telemetry::export_stats`](super::Telemetry::export_stats).
 //!   Never a line per span or per export.
 
+use crate::sdk_metrics::ExportCounters;
 use opentelemetry::Context;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -37,8 +38,12 @@ pub(crate) struct SpanPipeline {
     exporter: &'static str,
     max_queue_size: usize,
     queued: AtomicUsize,
+    /// Spans handed to the exporter (the released queue places).
+    released: AtomicU64,
     dropped: AtomicU64,
     failed: AtomicU64,
+    /// Per-export counts for the SDK metrics (`crate::sdk_metrics`).
+    pub(crate) exports: Arc<ExportCounters>,
     drop_reported: AtomicBool,
     failure_reported: AtomicBool,
     first_error: Mutex<Option<String>>,
@@ -70,8 +75,10 @@ impl SpanPipeline {
             exporter,
             max_queue_size,
             queued: AtomicUsize::new(0),
+            released: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            exports: Arc::default(),
             drop_reported: AtomicBool::new(false),
             failure_reported: AtomicBool::new(false),
             first_error: Mutex::new(None),
@@ -105,6 +112,7 @@ impl SpanPipeline {
     }
 
     fn release(&self, n: usize) {
+        self.released.fetch_add(n as u64, Ordering::Relaxed);
         // Saturating: spans ended after shutdown never reach the exporter.
         let _ = self
             .queued
@@ -170,6 +178,27 @@ impl SpanPipeline {
         }
     }
 
+    /// Spans handed to the exporter so far.
+    pub(crate) fn released(&self) -> u64 {
+        self.released.load(Ordering::Relaxed)
+    }
+
+    /// Spans waiting for the exporter.
+    pub(crate) fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`.
+    pub(crate) fn capacity(&self) -> usize {
+        self.max_queue_size
+    }
+
+    /// Sampled spans that ended through this pipeline: handed to the
+    /// exporter, waiting for it, or dropped.
+    pub(crate) fn ended(&self) -> u64 {
+        self.released() + self.queued() as u64 + self.dropped.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn stats(&self) -> ExportStats {
         ExportStats {
             spans_dropped: self.dropped.load(Ordering::Relaxed),
@@ -221,6 +250,11 @@ impl<P: SpanProcessor> SpanProcessor for QueueLimit<P> {
     }
 
     fn on_end(&self, span: SpanData) {
+        // A recording but unsampled span (a `RecordOnly` decision) is never
+        // exported: the batch processor ignores it, so it takes no place.
+        if !span.span_context.is_sampled() {
+            return;
+        }
         if self.pipeline.admit() {
             self.inner.on_end(span)
         }
@@ -252,7 +286,9 @@ impl<E: SpanExporter> SpanExporter for CountedExporter<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let n = batch.len();
         self.pipeline.release(n);
+        let export = self.pipeline.exports.begin(n);
         let result = self.inner.export(batch).await;
+        export.finish(&result);
         match &result {
             Ok(()) => self.pipeline.export_succeeded(),
             Err(e) => self.pipeline.export_failed(n, &e.to_string()),
@@ -355,6 +391,55 @@ mod tests {
         let failures = lines.iter().filter(|l| l.contains("export failed")).count();
         let totals = lines.iter().filter(|l| l.contains("spans dropped")).count();
         assert_eq!((drops, failures, totals), (1, 1, 1), "{lines:#?}");
+    }
+
+    /// A sampler that records without sampling.
+    #[derive(Clone, Debug)]
+    struct RecordOnly;
+
+    impl opentelemetry_sdk::trace::ShouldSample for RecordOnly {
+        fn should_sample(
+            &self,
+            _: Option<&Context>,
+            _: opentelemetry::TraceId,
+            _: &str,
+            _: &opentelemetry::trace::SpanKind,
+            _: &[opentelemetry::KeyValue],
+            _: &[opentelemetry::trace::Link],
+        ) -> opentelemetry_sdk::trace::SamplingResult {
+            opentelemetry_sdk::trace::SamplingResult {
+                decision: opentelemetry_sdk::trace::SamplingDecision::RecordOnly,
+                attributes: Vec::new(),
+                trace_state: Default::default(),
+            }
+        }
+    }
+
+    #[test]
+    fn recorded_but_unsampled_spans_are_not_exported_and_take_no_place() {
+        let pipeline = SpanPipeline::new("test", 4, None);
+        let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+        let bsp = BatchSpanProcessor::builder(CountedExporter {
+            inner: exporter.clone(),
+            pipeline: pipeline.clone(),
+        })
+        .build();
+        let provider = SdkTracerProvider::builder()
+            .with_sampler(RecordOnly)
+            .with_span_processor(QueueLimit {
+                inner: bsp,
+                pipeline: pipeline.clone(),
+            })
+            .build();
+        let tracer = provider.tracer("t");
+        for _ in 0..10 {
+            tracer.in_span("recorded", |_| {});
+        }
+        provider.force_flush().unwrap();
+        assert_eq!(pipeline.queued(), 0);
+        assert_eq!(pipeline.stats().spans_dropped, 0);
+        assert!(exporter.get_finished_spans().unwrap().is_empty());
+        let _ = provider.shutdown();
     }
 
     #[test]

@@ -54,6 +54,8 @@ mod value;
 
 pub use capture::{Capture, CaptureBuilder};
 pub use logs::CapturedLog;
+#[cfg(test)]
+pub(crate) use metrics::SnapshotExporter;
 pub use metrics::{
     DataPoint, HistogramPoint, MetricKind, MetricView, MetricsSnapshot, NumberPoint, Points,
 };
