@@ -2,8 +2,9 @@
 //! or from a declarative configuration file (`OTEL_CONFIG_FILE`).
 //!
 //! [`init`] reads everything from the standard `OTEL_*` variables;
-//! [`Telemetry::builder`] does the same with code-level overrides (builder
-//! values win over the environment). Both return a [`Telemetry`] guard that
+//! [`Telemetry::builder`] does the same with code-level defaults: a builder
+//! value is overridden by its variable (or the configuration file) unless set
+//! with a `force_*` setter. Both return a [`Telemetry`] guard that
 //! flushes and shuts every provider down when dropped.
 
 mod builder;
