@@ -158,12 +158,17 @@
 pub mod breaker;
 mod failure;
 mod instrumentation;
+pub mod log;
 pub mod names;
 pub mod retry;
 pub mod saga;
 pub mod twopc;
 
 pub use instrumentation::SCOPE;
+
+/// A type-erased error: what a 2PC [`Participant`](twopc::Participant)
+/// returns. A [`saga::StepError`] converted into one keeps its class.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The family's one clock (`otel_kit_core::clock`), re-exported: the breaker
 /// and the retry budget take any [`Clock`](clock::Clock).
 pub use otel_kit_core::clock;

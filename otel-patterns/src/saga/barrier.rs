@@ -29,7 +29,7 @@
 //! # }
 //! ```
 
-use super::LogError;
+use crate::log::LogError;
 use crate::names;
 use futures_util::future::BoxFuture;
 use opentelemetry::trace::TraceContextExt;

@@ -13,7 +13,7 @@
 //!
 //! ```
 //! use otel_kit_patterns::twopc::{Coordinator, Participant, TxOutcome};
-//! use otel_kit_patterns::saga::BoxError;
+//! use otel_kit_patterns::BoxError;
 //! use futures_util::future::BoxFuture;
 //! use std::sync::Arc;
 //!
@@ -35,13 +35,15 @@
 //! # }
 //! ```
 
+use crate::BoxError;
 use crate::failure::{self, TX_EXCEPTION, TX_PARTICIPANT_EXCEPTION};
 use crate::instrumentation::{self, Instruments};
+use crate::log::{
+    LogEntry, LogError, LogRecord, MemoryLog, SagaLog, from_traceparent, renewing_claim,
+    to_traceparent,
+};
 use crate::names;
 use crate::retry::Backoff;
-use crate::saga::{
-    BoxError, LogEntry, LogError, LogRecord, MemoryLog, SagaLog, from_traceparent, to_traceparent,
-};
 use futures_util::future::{BoxFuture, join_all};
 use opentelemetry::metrics::{Counter, Histogram};
 use opentelemetry::trace::{FutureExt, Link, SpanBuilder, SpanKind, TraceContextExt};
@@ -404,9 +406,9 @@ impl Coordinator {
                 record_exception(
                     &span,
                     &ErrorRecord {
-                        error_type: Cow::Borrowed(
-                            otel_kit_core::instrument::type_error_type::<LogError>(),
-                        ),
+                        error_type: Cow::Borrowed(otel_kit_core::instrument::type_error_type::<
+                            LogError,
+                        >()),
                         message: Some(Cow::Owned(e.to_string())),
                         exception: true,
                     },
@@ -697,15 +699,7 @@ impl Coordinator {
                     .await?;
                 Ok((outcome, Vec::new()))
             };
-            let r = crate::saga::log::renewing_claim(
-                &*c.log,
-                &record.id,
-                &owner,
-                OPEN,
-                RECOVERY_LEASE,
-                work,
-            )
-            .await;
+            let r = renewing_claim(&*c.log, &record.id, &owner, OPEN, RECOVERY_LEASE, work).await;
             let report = self.finish(root, record.id.clone(), r, started, true);
             let released = c.log.release(&record.id, &owner).await;
             out.push(report?);
