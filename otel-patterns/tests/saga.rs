@@ -691,3 +691,57 @@ fn recovery_outside_a_tokio_runtime_needs_no_timer() {
     assert_eq!(reports.len(), 1, "{reports:?}");
     assert_eq!(*j.lock().unwrap(), vec!["undo a s0".to_owned()]);
 }
+
+/// A Tokio runtime built without the time driver: the claim renewal keeps
+/// its period on a timer thread of its own (Tokio's timer would panic
+/// there), and does renew: a compensation longer than three leases still
+/// holds the claim when it ends.
+#[test]
+fn recovery_on_a_runtime_without_timers_renews_its_claim() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let log = Arc::new(MemoryLog::new());
+        let lease = Duration::from_millis(300);
+        let undo = {
+            let log = log.clone();
+            move |cx: otel_kit_patterns::saga::StepContext<String>| {
+                let log = log.clone();
+                async move {
+                    // More than three leases, waited without Tokio's timer.
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    std::thread::spawn(move || {
+                        std::thread::sleep(Duration::from_millis(1000));
+                        let _ = tx.send(());
+                    });
+                    rx.await.unwrap();
+                    if log
+                        .claim(&cx.saga_id, "another", &["compensating"], lease)
+                        .await
+                        .unwrap()
+                    {
+                        return Err(StepError::new("claim_lapsed", "claim not renewed"));
+                    }
+                    Ok(())
+                }
+            }
+        };
+        let saga = Saga::<String>::builder("order")
+            .step(
+                Step::new("a", |_cx| async { Ok(()) })
+                    .compensate_with(undo)
+                    // One attempt: a retry's backoff would need Tokio's timer.
+                    .compensation_retry(StepRetry::default()),
+            )
+            .step(Step::new("b", |_cx| async { Ok(()) }))
+            .log(log.clone())
+            .recovery_lease(lease)
+            .build();
+        let (rec, entries) = logged_order("s0", "compensating", ["done", "failed"]);
+        log.create(&rec, &entries).await.unwrap();
+        let reports = saga.recover().await.unwrap();
+        assert_eq!(reports.len(), 1, "{reports:?}");
+        assert_eq!(reports[0].outcome.as_str(), "compensated", "{reports:?}");
+    });
+}
