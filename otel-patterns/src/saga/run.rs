@@ -162,35 +162,68 @@ impl<'a, I: Send + Sync + 'static> Run<'a, I> {
 
     /// The steps from `from` on, in order, until one fails: the saga is
     /// then logged `compensating` and the failure returned; else it is
-    /// logged `completed`.
+    /// logged `completed`. Each step's action is logged `started` before
+    /// it runs and `done` or `failed` / `in_doubt` (timed out) after, in
+    /// its own span.
+    ///
+    /// One loop, the awaits in it, the rest in plain functions: a nested
+    /// async function per step would cost its future's moves and drop on
+    /// every step.
     async fn run_forward(
         &self,
         entries: &mut [LogEntry],
         from: usize,
     ) -> Result<Option<Trigger>, LogError> {
-        let log = &*self.saga.log;
+        let s = self.saga;
+        let log = &*s.log;
         for (index, entry) in entries.iter_mut().enumerate().skip(from) {
-            if let Some(failed) = self.run_step(index, entry).await? {
-                write_status(log, self.id, SagaStatus::Compensating.as_str()).await?;
-                return Ok(Some(failed));
+            let step = &s.steps[index];
+            let own_cx = self.start_step(index, entry);
+            let span_cx = own_cx.as_ref().unwrap_or(self.root);
+            if let Err(e) = write_entry(log, self.id, entry).await {
+                let record = log_step_failure(&e);
+                end_span(span_cx, self.sampled, None, Some(&record), &s.exceptions);
+                return Err(e);
+            }
+            let attempted = run_attempts(
+                span_cx,
+                &step.action,
+                &step.action_retry,
+                &self.saga_id,
+                &step.name,
+                &self.input,
+            )
+            .await;
+            match attempted {
+                Attempted::Ok(attempts) => {
+                    entry.state = StepState::Done.into();
+                    let w = write_entry(log, self.id, entry).await;
+                    end_span(span_cx, self.sampled, Some(attempts), None, &s.exceptions);
+                    w?;
+                }
+                Attempted::Failed {
+                    attempts,
+                    error_type,
+                    message,
+                } => {
+                    let failed =
+                        self.step_failed(span_cx, index, entry, attempts, error_type, message);
+                    write_entry(log, self.id, entry).await?;
+                    write_status(log, self.id, SagaStatus::Compensating.as_str()).await?;
+                    return Ok(Some(failed));
+                }
             }
         }
         write_status(log, self.id, SagaStatus::Completed.as_str()).await?;
         Ok(None)
     }
 
-    /// Step `index`'s action, logged `started` before it runs and `done`
-    /// or `failed` / `in_doubt` (timed out) after, in its own span. The
-    /// failure, when it failed.
-    async fn run_step(
-        &self,
-        index: usize,
-        entry: &mut LogEntry,
-    ) -> Result<Option<Trigger>, LogError> {
-        let s = self.saga;
-        let step = &s.steps[index];
+    /// Starts step `index`: its span (when the saga is sampled), and its
+    /// entry `started` with the span's reference (to be logged).
+    fn start_step(&self, index: usize, entry: &mut LogEntry) -> Option<Context> {
         let own_cx = if self.sampled {
-            s.step_span(
+            let step = &self.saga.steps[index];
+            self.saga.step_span(
                 self.root,
                 &self.saga_id,
                 index,
@@ -201,64 +234,49 @@ impl<'a, I: Send + Sync + 'static> Run<'a, I> {
         } else {
             None
         };
-        let span_cx = own_cx.as_ref().unwrap_or(self.root);
         entry.state = StepState::Started.into();
-        entry.span = if self.sampled {
-            to_traceparent(span_cx.span().span_context())
-        } else {
-            self.root_parent
+        entry.span = match &own_cx {
+            Some(cx) => to_traceparent(cx.span().span_context()),
+            None => self.root_parent,
         };
-        if let Err(e) = write_entry(&*s.log, self.id, entry).await {
-            let record = log_step_failure(&e);
-            end_span(span_cx, self.sampled, None, Some(&record), &s.exceptions);
-            return Err(e);
+        own_cx
+    }
+
+    /// Step `index`'s action failed after `attempts`: its entry `failed`
+    /// (or `in_doubt` when it timed out, `message` `None`; to be logged),
+    /// its span ended with the failure, which is returned as the trigger
+    /// of the compensation.
+    fn step_failed(
+        &self,
+        span_cx: &Context,
+        index: usize,
+        entry: &mut LogEntry,
+        attempts: u32,
+        error_type: String,
+        message: Option<String>,
+    ) -> Trigger {
+        let s = self.saga;
+        let timed_out = message.is_none();
+        entry.state = if timed_out {
+            StepState::InDoubt
+        } else {
+            StepState::Failed
         }
-        let attempted = run_attempts(
+        .into();
+        entry.error = Some(error_type.clone());
+        let sc = span_cx.span().span_context().clone();
+        let record = step_failure(&error_type, message.as_deref());
+        end_span(
             span_cx,
-            &step.action,
-            &step.action_retry,
-            &self.saga_id,
-            &step.name,
-            &self.input,
-        )
-        .await;
-        match attempted {
-            Attempted::Ok(attempts) => {
-                entry.state = StepState::Done.into();
-                let w = write_entry(&*s.log, self.id, entry).await;
-                end_span(span_cx, self.sampled, Some(attempts), None, &s.exceptions);
-                w?;
-                Ok(None)
-            }
-            Attempted::Failed {
-                attempts,
-                error_type,
-                message,
-            } => {
-                let timed_out = message.is_none();
-                entry.state = if timed_out {
-                    StepState::InDoubt
-                } else {
-                    StepState::Failed
-                }
-                .into();
-                entry.error = Some(error_type.clone());
-                let sc = span_cx.span().span_context().clone();
-                let record = step_failure(&error_type, message.as_deref());
-                end_span(
-                    span_cx,
-                    self.sampled,
-                    Some(attempts),
-                    Some(&record),
-                    &s.exceptions,
-                );
-                write_entry(&*s.log, self.id, entry).await?;
-                Ok(Some(Trigger {
-                    step: step.name.clone(),
-                    error_type,
-                    span: sc.is_valid().then_some(sc),
-                }))
-            }
+            self.sampled,
+            Some(attempts),
+            Some(&record),
+            &s.exceptions,
+        );
+        Trigger {
+            step: s.steps[index].name.clone(),
+            error_type,
+            span: sc.is_valid().then_some(sc),
         }
     }
 }
