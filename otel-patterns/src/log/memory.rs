@@ -7,7 +7,25 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// An in-memory [`SagaLog`]: survives nothing but is the default, and the
-/// reference for the others.
+/// reference for the others. Share one between a saga and a test to look
+/// at what it wrote:
+///
+/// ```
+/// use otel_kit_patterns::log::{MemoryLog, SagaLog};
+/// use otel_kit_patterns::saga::{Saga, Step};
+/// use std::sync::Arc;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let log = Arc::new(MemoryLog::new());
+/// let saga = Saga::<()>::builder("order")
+///     .step(Step::new("reserve", |_| async { Ok(()) }))
+///     .log(log.clone())
+///     .build();
+/// let id = saga.run(()).await.unwrap().id;
+/// let (record, _) = log.get(&id).await.unwrap().unwrap();
+/// assert_eq!(record.status, "completed");
+/// # }
+/// ```
 #[derive(Debug, Default)]
 pub struct MemoryLog {
     data: Mutex<HashMap<String, (LogRecord, Vec<LogEntry>)>>,

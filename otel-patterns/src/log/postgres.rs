@@ -12,6 +12,22 @@ use tokio_postgres::{Client, NoTls};
 /// A [`SagaLog`] (and barrier store) in PostgreSQL tables `records`,
 /// `entries` and `barrier` of one schema, created if missing. Every write is
 /// one statement, committed before the saga acts on it.
+///
+/// ```no_run
+/// use otel_kit_patterns::log::PostgresLog;
+/// use otel_kit_patterns::saga::{Saga, Step};
+/// use std::sync::Arc;
+///
+/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// let log = Arc::new(PostgresLog::connect("postgres://postgres@127.0.0.1:5432/test", "orders").await?);
+/// let saga = Saga::<String>::builder("order")
+///     .step(Step::new("reserve", |_| async { Ok(()) }))
+///     .log(log)
+///     .build();
+/// saga.recover().await?;
+/// saga.run("order-1".to_owned()).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct PostgresLog {
     pub(crate) client: Arc<Client>,

@@ -7,7 +7,42 @@ use std::time::Duration;
 
 /// Where sagas and transactions write every state change before acting on
 /// it, so that a restarted process can finish them. Implementations:
-/// [`MemoryLog`], and `PostgresLog` (feature `postgres`).
+/// [`MemoryLog`](super::MemoryLog), and `PostgresLog` (feature
+/// `postgres`).
+///
+/// Another store implements the five required methods (writes must be
+/// durable when their future completes) and, for several recovering
+/// processes, [`claim`](Self::claim) and [`release`](Self::release):
+///
+/// ```no_run
+/// use futures_util::future::BoxFuture;
+/// use otel_kit_patterns::log::{LogEntry, LogError, LogRecord, LoggedInstance, SagaLog};
+///
+/// struct KvLog { /* a client of a durable key-value store */ }
+///
+/// impl SagaLog for KvLog {
+///     fn create<'a>(&'a self, record: &'a LogRecord, entries: &'a [LogEntry])
+///         -> BoxFuture<'a, Result<(), LogError>> {
+///         Box::pin(async move { todo!("store the record and its entries together") })
+///     }
+///     fn set_status<'a>(&'a self, id: &'a str, status: &'a str)
+///         -> BoxFuture<'a, Result<(), LogError>> {
+///         Box::pin(async move { todo!() })
+///     }
+///     fn set_entry<'a>(&'a self, id: &'a str, entry: &'a LogEntry)
+///         -> BoxFuture<'a, Result<(), LogError>> {
+///         Box::pin(async move { todo!() })
+///     }
+///     fn find<'a>(&'a self, kind: &'a str, name: &'a str, statuses: &'a [&'a str])
+///         -> BoxFuture<'a, Result<Vec<LoggedInstance>, LogError>> {
+///         Box::pin(async move { todo!() })
+///     }
+///     fn get<'a>(&'a self, id: &'a str)
+///         -> BoxFuture<'a, Result<Option<LoggedInstance>, LogError>> {
+///         Box::pin(async move { todo!() })
+///     }
+/// }
+/// ```
 pub trait SagaLog: Send + Sync + 'static {
     /// Stores a new instance and its entries.
     fn create<'a>(
@@ -67,7 +102,7 @@ pub trait SagaLog: Send + Sync + 'static {
     /// several sharing the log) never resume the same instance twice.
     ///
     /// The default grants every claim: a log without it supports a single
-    /// recovering caller. [`MemoryLog`] and `PostgresLog` implement it.
+    /// recovering caller. [`MemoryLog`](super::MemoryLog) and `PostgresLog` implement it.
     fn claim<'a>(
         &'a self,
         id: &'a str,

@@ -1,6 +1,6 @@
 //! Traced, durable sagas: named steps, each an action and a compensation;
 //! on a failure the completed steps are compensated in reverse order. Every
-//! state change is written to a [`SagaLog`](crate::log::SagaLog) before it
+//! state change is written to a [`SagaLog`] before it
 //! is acted on, so [`Saga::recover`] can finish or compensate the sagas of
 //! a crashed process.
 //!
@@ -49,7 +49,7 @@
 //! calls [`Saga::resume_stuck`].
 //!
 //! Recovery claims each instance in the log before resuming it
-//! ([`SagaLog::claim`](crate::log::SagaLog::claim), a lease; `PostgresLog`
+//! ([`SagaLog::claim`], a lease; `PostgresLog`
 //! keeps it in the record's row), so concurrent `recover` calls, in one
 //! process or several, never resume or compensate one instance twice.
 
@@ -93,7 +93,43 @@ use std::time::Duration;
 const KIND: &str = "saga";
 
 /// A saga definition; cheap to clone, run it any number of times, from
-/// [`Saga::builder`]. See the [module](self) for the integration.
+/// [`Saga::builder`]. Where it runs, e.g. in a message handler, each run
+/// is a `saga {name}` span under the current context:
+///
+/// ```no_run
+/// use otel_kit_patterns::saga::{Saga, SagaOutcome, Step, StepContext, StepError};
+///
+/// # async fn reserve(_: &str) -> Result<(), std::io::Error> { Ok(()) }
+/// # async fn release(_: &str) -> Result<(), std::io::Error> { Ok(()) }
+/// # async fn charge(_: &str) -> Result<bool, std::io::Error> { Ok(true) }
+/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// let saga = Saga::<String>::builder("order")
+///     .step(
+///         Step::new("reserve_inventory", |cx: StepContext<String>| async move {
+///             // `?` records the error's type as `error.type`.
+///             reserve(&cx.input).await?;
+///             Ok(())
+///         })
+///         .compensate_with(|cx: StepContext<String>| async move {
+///             release(&cx.input).await?;
+///             Ok(())
+///         }),
+///     )
+///     .step(Step::new("charge_payment", |cx: StepContext<String>| async move {
+///         if !charge(&cx.input).await? {
+///             return Err(StepError::new("card_declined", "the card was declined"));
+///         }
+///         Ok(())
+///     }))
+///     .build();
+/// saga.recover().await?; // at start-up
+/// match saga.run("order-1".to_owned()).await?.outcome {
+///     SagaOutcome::Completed => println!("confirmed"),
+///     SagaOutcome::Compensated { error_type, .. } => println!("cancelled: {error_type}"),
+///     SagaOutcome::Stuck { step, .. } => println!("needs an operator: {step}"),
+/// }
+/// # Ok(()) }
+/// ```
 pub struct Saga<I> {
     inner: Arc<SagaInner<I>>,
 }
