@@ -2,8 +2,9 @@
 //! (`otel_kit_core::instrument`'s `error_type` module), span status and
 //! exceptions through `otel_kit_core::instrument::record_exception`.
 
+use crate::BoxError;
 use crate::names;
-use crate::saga::{BoxError, StepError};
+use crate::saga::StepError;
 use opentelemetry::Context;
 use opentelemetry::trace::TraceContextExt;
 use otel_kit_core::instrument::{ErrorRecord, ExceptionEvent, ExceptionEvents, record_exception};
@@ -29,10 +30,7 @@ pub(crate) const RETRY_ATTEMPT_EXCEPTION: ExceptionEvent =
 /// else `fallback` (what the error's static type said before it was boxed,
 /// [`OTHER`] when it was boxed already).
 pub(crate) fn boxed_error_type(e: &BoxError, fallback: &'static str) -> Cow<'static, str> {
-    match e.downcast_ref::<StepError>() {
-        Some(s) => s.error_type.clone(),
-        None => Cow::Borrowed(fallback),
-    }
+    StepError::class_of(e, fallback)
 }
 
 /// Records `record` on the span of `cx` when it is the pattern's own span

@@ -1,28 +1,28 @@
 //! Traced distributed-transaction and resilience patterns: a durable,
 //! crash-recoverable [`saga`], [`twopc`] (two-phase commit), [`retry`] and a
 //! circuit [`breaker`] — each a plain async API and, where it fits, a tower
-//! layer, each as visible in a trace as an HTTP request.
-//!
-//! Every pattern records through the global tracer, meter and logger
-//! providers (the ones `otel_kit_core::init` installs) with no call needed; its
-//! builder has the family's shared setters to record elsewhere
-//! (`tracer_provider`, `meter_provider`, `logger_provider`, any API
-//! provider, e.g. `otel_kit_core::testing::Capture`'s in tests) and to choose
-//! where exceptions go (`exception_signal`).
+//! layer ([`retry::RetryLayer`], [`breaker::CircuitBreakerLayer`]), each as
+//! visible in a trace as an HTTP request.
 //!
 //! ```
 //! use otel_kit_patterns::breaker::CircuitBreaker;
-//! use otel_kit_patterns::retry::{RetryPolicy, RetryDecision};
-//! use otel_kit_patterns::saga::{Saga, Step, StepError};
+//! use otel_kit_patterns::retry::{RetryDecision, RetryPolicy};
+//! use otel_kit_patterns::saga::{Saga, Step, StepContext, StepError};
 //! use std::time::Duration;
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! // A saga: compensations run newest first when a step fails.
+//! // A saga: when a step fails, the completed ones are compensated,
+//! // newest first. The input is the amount to charge.
 //! let saga = Saga::<u32>::builder("order")
-//!     .step(Step::new("reserve_inventory", |_| async { Ok::<_, StepError>(()) })
-//!         .compensate_with(|_| async { Ok::<_, StepError>(()) }))
-//!     .step(Step::new("charge_payment", |cx| async move {
-//!         if *cx.input > 100 { Err(StepError::new("declined", "over limit")) } else { Ok(()) }
+//!     .step(
+//!         Step::new("reserve_inventory", |_| async { Ok(()) })
+//!             .compensate_with(|_| async { Ok(()) }),
+//!     )
+//!     .step(Step::new("charge_payment", |cx: StepContext<u32>| async move {
+//!         if *cx.input > 100 {
+//!             return Err(StepError::new("declined", "over limit"));
+//!         }
+//!         Ok(())
 //!     }))
 //!     .build();
 //! assert_eq!(saga.run(20).await.unwrap().outcome.as_str(), "completed");
@@ -34,13 +34,24 @@
 //!     .initial_backoff(Duration::from_millis(1))
 //!     .build();
 //! let price = retry
-//!     .run(|_attempt| breaker.call(async { Ok::<u32, std::io::Error>(42) }),
-//!          |r| if r.is_err() { RetryDecision::Retry } else { RetryDecision::Stop })
+//!     .run(
+//!         |_attempt| breaker.call(async { Ok::<u32, std::io::Error>(42) }),
+//!         |r| if r.is_err() { RetryDecision::Retry } else { RetryDecision::Stop },
+//!     )
 //!     .await
 //!     .unwrap();
 //! assert_eq!(price, 42);
 //! # }
 //! ```
+//!
+//! Every pattern records through the global tracer, meter and logger
+//! providers (the ones `otel_kit_core::init` installs) with no call needed; its
+//! builder has the family's shared setters to record elsewhere
+//! (`tracer_provider`, `meter_provider`, `logger_provider`, any API
+//! provider, e.g. `otel_kit_core::testing::Capture`'s in tests) and to choose
+//! where exceptions go (`exception_signal`). Sagas and transactions write
+//! their state to a durable [`log`] (in memory by default, PostgreSQL with
+//! feature `postgres`) so a restarted process can finish them.
 //!
 //! Recording with given providers instead (every pattern builder has the
 //! same setters), here a test capture's:
@@ -123,9 +134,10 @@
 //! A failed span has status Error and `error.type` by the family's one rule
 //! (`otel_kit_core::instrument::record_exception`): the class a
 //! [`saga::StepError`] names; otherwise the error's full Rust type path
-//! (`std::io::error::Error`) when the pattern knows its type (a step's or a
-//! retried operation's error type); `_OTHER` for a type-erased
-//! [`saga::BoxError`] (a participant's error, a step returning `BoxError`).
+//! (`std::io::error::Error`) when the pattern knows its type (an error a
+//! step converted into a `StepError` with `?`, a retried operation's error
+//! type); `_OTHER` for a type-erased [`BoxError`] (a participant's error, a
+//! step's [`StepError::from_boxed`](saga::StepError::from_boxed)).
 //! Errors raised by an action, compensation, participant or retried
 //! operation also record an exception: an `exception` span event, or a log
 //! record (`OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN=logs`, or the builders'
@@ -147,7 +159,7 @@
 //!
 //! # Features
 //!
-//! - `postgres`: [`saga::PostgresLog`] (saga and transaction log with
+//! - `postgres`: [`log::PostgresLog`] (saga and transaction log with
 //!   recovery claims, barrier store) and [`saga::TxBarrier`] (the barrier
 //!   inside the participant's own database transaction) over
 //!   `tokio-postgres`.
@@ -158,12 +170,17 @@
 pub mod breaker;
 mod failure;
 mod instrumentation;
+pub mod log;
 pub mod names;
 pub mod retry;
 pub mod saga;
 pub mod twopc;
 
 pub use instrumentation::SCOPE;
+
+/// A type-erased error: what a 2PC [`Participant`](twopc::Participant)
+/// returns. A [`saga::StepError`] converted into one keeps its class.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The family's one clock (`otel_kit_core::clock`), re-exported: the breaker
 /// and the retry budget take any [`Clock`](clock::Clock).
 pub use otel_kit_core::clock;

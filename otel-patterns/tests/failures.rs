@@ -8,9 +8,10 @@ use otel_kit_core::config::ExceptionSignal;
 use otel_kit_core::opentelemetry::Value;
 use otel_kit_core::opentelemetry::logs::{AnyValue, Severity};
 use otel_kit_core::testing::{Capture, CapturedSpan};
+use otel_kit_patterns::BoxError;
 use otel_kit_patterns::breaker::{CircuitBreaker, Outcome};
 use otel_kit_patterns::retry::RetryPolicy;
-use otel_kit_patterns::saga::{BoxError, Saga, Step, StepError};
+use otel_kit_patterns::saga::{Saga, Step, StepError};
 use otel_kit_patterns::twopc::{Coordinator, Participant, TxOutcome};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,17 +35,13 @@ fn assert_failed(span: &CapturedSpan, error_type: &str, exception: bool) {
     }
 }
 
-async fn run_one_step<F, Fut, E>(c: &Capture, action: F) -> String
+async fn run_one_step<F, Fut>(c: &Capture, action: F) -> String
 where
     F: Fn(otel_kit_patterns::saga::StepContext<()>) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<(), E>> + Send + 'static,
-    E: Into<BoxError> + 'static,
+    Fut: std::future::Future<Output = Result<(), StepError>> + Send + 'static,
 {
     let saga = Saga::<()>::builder("s")
-        .step(
-            Step::new("a", |_| async { Ok::<_, StepError>(()) })
-                .compensate_with(|_| async { Ok::<_, StepError>(()) }),
-        )
+        .step(Step::new("a", |_| async { Ok(()) }).compensate_with(|_| async { Ok(()) }))
         .step(Step::new("b", action))
         .tracer_provider(&c.tracer_provider())
         .meter_provider(&c.meter_provider())
@@ -83,7 +80,8 @@ async fn saga_step_error_type_is_the_step_error_class() {
 async fn saga_step_error_type_of_a_boxed_step_error_is_its_class() {
     let c = Capture::new();
     let et = run_one_step(&c, |_| async {
-        Err::<(), BoxError>(StepError::new("declined", "x").into())
+        let boxed: BoxError = StepError::new("declined", "x").into();
+        Err(StepError::from_boxed(boxed))
     })
     .await;
     assert_eq!(et, "declined");
@@ -94,7 +92,8 @@ async fn saga_step_error_type_of_a_boxed_step_error_is_its_class() {
 async fn saga_step_error_type_of_another_boxed_error_is_other() {
     let c = Capture::new();
     let et = run_one_step(&c, |_| async {
-        Err::<(), BoxError>(std::io::Error::other("disk full").into())
+        let boxed: BoxError = std::io::Error::other("disk full").into();
+        Err(StepError::from_boxed(boxed))
     })
     .await;
     assert_eq!(et, "_OTHER");
@@ -111,7 +110,9 @@ async fn saga_step_error_type_of_another_boxed_error_is_other() {
 async fn saga_step_error_type_of_a_typed_error_is_its_type_path() {
     let c = Capture::new();
     let et = run_one_step(&c, |_| async {
-        Err::<(), _>(std::io::Error::other("disk full"))
+        // `?` converts any error, keeping its type path.
+        Err(std::io::Error::other("disk full"))?;
+        Ok(())
     })
     .await;
     assert_eq!(et, "std::io::error::Error");
@@ -125,7 +126,7 @@ async fn saga_step_timeout_is_not_an_exception() {
         .step(
             Step::new("slow", |_| async {
                 tokio::time::sleep(Duration::from_secs(60)).await;
-                Ok::<_, StepError>(())
+                Ok(())
             })
             .timeout(Duration::from_secs(1)),
         )

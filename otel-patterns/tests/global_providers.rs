@@ -6,7 +6,7 @@ use otel_kit_core::opentelemetry::global;
 use otel_kit_core::testing::Capture;
 use otel_kit_patterns::breaker::{CircuitBreaker, Outcome};
 use otel_kit_patterns::retry::RetryPolicy;
-use otel_kit_patterns::saga::{Saga, Step, StepError};
+use otel_kit_patterns::saga::{Saga, Step};
 use otel_kit_patterns::twopc::Coordinator;
 
 #[tokio::test]
@@ -16,7 +16,7 @@ async fn builders_default_to_the_global_providers() {
     global::set_meter_provider(c.meter_provider());
 
     let saga = Saga::<()>::builder("s")
-        .step(Step::new("a", |_| async { Ok::<_, StepError>(()) }))
+        .step(Step::new("a", |_| async { Ok(()) }))
         .build();
     saga.run(()).await.unwrap();
     let policy = RetryPolicy::builder("op").build();

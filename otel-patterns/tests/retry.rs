@@ -2,7 +2,9 @@ use otel_kit_core::instrument::ResendCount;
 use otel_kit_core::opentelemetry::KeyValue;
 use otel_kit_core::testing::{Capture, assert_parent};
 use otel_kit_patterns::clock::ManualClock;
-use otel_kit_patterns::retry::{Backoff, Jitter, RetryBudget, RetryDecision, RetryLayer, RetryPolicy};
+use otel_kit_patterns::retry::{
+    Backoff, Jitter, RetryBudget, RetryDecision, RetryLayer, RetryPolicy,
+};
 use proptest::prelude::*;
 use rand::SeedableRng;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -1,10 +1,10 @@
 use otel_kit_core::opentelemetry::KeyValue;
 use otel_kit_core::testing::{Capture, assert_linked, assert_parent, assert_root};
-use otel_kit_patterns::saga::barrier::{Barrier, BarrierResult, MemoryBarrierStore};
-use otel_kit_patterns::saga::{
-    InDoubt, LogEntry, LogRecord, MemoryLog, Saga, SagaLog, SagaOutcome, Step, StepError,
-    StepRetry, TraceParent, to_traceparent,
+use otel_kit_patterns::log::{
+    LogEntry, LogRecord, MemoryLog, SagaLog, TraceParent, to_traceparent,
 };
+use otel_kit_patterns::saga::barrier::{Barrier, BarrierResult, MemoryBarrierStore};
+use otel_kit_patterns::saga::{InDoubt, Saga, SagaOutcome, Step, StepError, StepRetry};
 use proptest::prelude::*;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -36,7 +36,7 @@ fn step(name: &str, j: &Journal, fail: bool, comp_failures: u32) -> Step<String>
                 return Err(StepError::new("unavailable", "try again"));
             }
             j.lock().unwrap().push(format!("undo {n}"));
-            Ok::<_, StepError>(())
+            Ok(())
         }
     })
     .compensation_retry(StepRetry {
@@ -198,7 +198,7 @@ async fn step_retries_and_timeout_make_the_step_in_doubt() {
                 async move {
                     j.lock().unwrap().push(format!("do slow #{}", cx.attempt));
                     tokio::time::sleep(Duration::from_secs(60)).await;
-                    Ok::<_, StepError>(())
+                    Ok(())
                 }
             })
             .attempts(2)
@@ -209,7 +209,7 @@ async fn step_retries_and_timeout_make_the_step_in_doubt() {
                     let j = j.clone();
                     async move {
                         j.lock().unwrap().push("undo slow".into());
-                        Ok::<_, StepError>(())
+                        Ok(())
                     }
                 }
             }),
@@ -461,18 +461,16 @@ async fn stuck_saga_resumes_after_the_cause_is_fixed() {
     let saga = Saga::builder("order")
         .step(step("create_order", &j, false, 0))
         .step(
-            Step::new("reserve_inventory", |_| async { Ok::<_, StepError>(()) }).compensate_with(
-                move |_| {
-                    let (j, f) = (jj.clone(), f.clone());
-                    async move {
-                        if !f.load(Ordering::SeqCst) {
-                            return Err(StepError::new("unavailable", "down"));
-                        }
-                        j.lock().unwrap().push("undo reserve_inventory".into());
-                        Ok(())
+            Step::new("reserve_inventory", |_| async { Ok(()) }).compensate_with(move |_| {
+                let (j, f) = (jj.clone(), f.clone());
+                async move {
+                    if !f.load(Ordering::SeqCst) {
+                        return Err(StepError::new("unavailable", "down"));
                     }
-                },
-            ),
+                    j.lock().unwrap().push("undo reserve_inventory".into());
+                    Ok(())
+                }
+            }),
         )
         .step(step("charge_payment", &j, true, 0))
         .tracer_provider(&c.tracer_provider())
@@ -509,8 +507,9 @@ async fn run_in_makes_the_saga_a_child_of_the_given_context() {
     let c = Capture::new();
     let j = Journal::default();
     let saga = order_saga(&c, &j, false);
-    let cx =
-        otel_kit_core::opentelemetry::Context::current_with_span(c.tracer("t").start("POST /orders"));
+    let cx = otel_kit_core::opentelemetry::Context::current_with_span(
+        c.tracer("t").start("POST /orders"),
+    );
     saga.run_in(&cx, "o".to_owned()).await.unwrap();
     cx.span().end();
     assert_parent(&c.span("saga order"), &c.span("POST /orders"));
@@ -550,7 +549,7 @@ async fn concurrent_recoveries_compensate_each_instance_once() {
     let log = Arc::new(MemoryLog::new());
     let slow_step = |name: &'static str| {
         let j = j.clone();
-        Step::new(name, |_cx| async { Ok::<_, StepError>(()) }).compensate_with(
+        Step::new(name, |_cx| async { Ok(()) }).compensate_with(
             move |cx: otel_kit_patterns::saga::StepContext<String>| {
                 let j = j.clone();
                 async move {
@@ -559,7 +558,7 @@ async fn concurrent_recoveries_compensate_each_instance_once() {
                     j.lock()
                         .unwrap()
                         .push(format!("undo {name} {}", cx.saga_id));
-                    Ok::<_, StepError>(())
+                    Ok(())
                 }
             },
         )
@@ -603,13 +602,13 @@ async fn a_recovery_longer_than_the_lease_keeps_its_claim() {
                 // More than three leases long.
                 tokio::time::sleep(Duration::from_millis(1000)).await;
                 j.lock().unwrap().push(format!("undo a {}", cx.saga_id));
-                Ok::<_, StepError>(())
+                Ok(())
             }
         }
     };
     let saga = Saga::<String>::builder("order")
-        .step(Step::new("a", |_cx| async { Ok::<_, StepError>(()) }).compensate_with(undo))
-        .step(Step::new("b", |_cx| async { Ok::<_, StepError>(()) }))
+        .step(Step::new("a", |_cx| async { Ok(()) }).compensate_with(undo))
+        .step(Step::new("b", |_cx| async { Ok(()) }))
         .log(log.clone())
         .recovery_lease(Duration::from_millis(300))
         .build();
@@ -677,13 +676,13 @@ fn recovery_outside_a_tokio_runtime_needs_no_timer() {
             async move {
                 YieldOnce(false).await;
                 j.lock().unwrap().push(format!("undo a {}", cx.saga_id));
-                Ok::<_, StepError>(())
+                Ok(())
             }
         }
     };
     let saga = Saga::<String>::builder("order")
-        .step(Step::new("a", |_cx| async { Ok::<_, StepError>(()) }).compensate_with(undo))
-        .step(Step::new("b", |_cx| async { Ok::<_, StepError>(()) }))
+        .step(Step::new("a", |_cx| async { Ok(()) }).compensate_with(undo))
+        .step(Step::new("b", |_cx| async { Ok(()) }))
         .log(log.clone())
         .build();
     let (rec, entries) = logged_order("s0", "compensating", ["done", "failed"]);
@@ -691,4 +690,58 @@ fn recovery_outside_a_tokio_runtime_needs_no_timer() {
     let reports = block_on(saga.recover()).unwrap();
     assert_eq!(reports.len(), 1, "{reports:?}");
     assert_eq!(*j.lock().unwrap(), vec!["undo a s0".to_owned()]);
+}
+
+/// A Tokio runtime built without the time driver: the claim renewal keeps
+/// its period on a timer thread of its own (Tokio's timer would panic
+/// there), and does renew: a compensation longer than three leases still
+/// holds the claim when it ends.
+#[test]
+fn recovery_on_a_runtime_without_timers_renews_its_claim() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let log = Arc::new(MemoryLog::new());
+        let lease = Duration::from_millis(300);
+        let undo = {
+            let log = log.clone();
+            move |cx: otel_kit_patterns::saga::StepContext<String>| {
+                let log = log.clone();
+                async move {
+                    // More than three leases, waited without Tokio's timer.
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    std::thread::spawn(move || {
+                        std::thread::sleep(Duration::from_millis(1000));
+                        let _ = tx.send(());
+                    });
+                    rx.await.unwrap();
+                    if log
+                        .claim(&cx.saga_id, "another", &["compensating"], lease)
+                        .await
+                        .unwrap()
+                    {
+                        return Err(StepError::new("claim_lapsed", "claim not renewed"));
+                    }
+                    Ok(())
+                }
+            }
+        };
+        let saga = Saga::<String>::builder("order")
+            .step(
+                Step::new("a", |_cx| async { Ok(()) })
+                    .compensate_with(undo)
+                    // One attempt: a retry's backoff would need Tokio's timer.
+                    .compensation_retry(StepRetry::default()),
+            )
+            .step(Step::new("b", |_cx| async { Ok(()) }))
+            .log(log.clone())
+            .recovery_lease(lease)
+            .build();
+        let (rec, entries) = logged_order("s0", "compensating", ["done", "failed"]);
+        log.create(&rec, &entries).await.unwrap();
+        let reports = saga.recover().await.unwrap();
+        assert_eq!(reports.len(), 1, "{reports:?}");
+        assert_eq!(reports[0].outcome.as_str(), "compensated", "{reports:?}");
+    });
 }

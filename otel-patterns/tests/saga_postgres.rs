@@ -4,10 +4,9 @@
 #![cfg(feature = "postgres")]
 
 use otel_kit_core::testing::Capture;
+use otel_kit_patterns::log::{LogEntry, LogRecord, PostgresLog, SagaLog, from_traceparent};
 use otel_kit_patterns::saga::barrier::{Barrier, BarrierResult};
-use otel_kit_patterns::saga::{
-    LogEntry, LogRecord, PostgresLog, Saga, SagaLog, SagaOutcome, Step, StepError, from_traceparent,
-};
+use otel_kit_patterns::saga::{Saga, SagaOutcome, Step, StepError};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,7 +40,7 @@ fn saga(log: Arc<PostgresLog>, c: &Capture, hang_in_reserve: bool) -> Saga<Strin
                     // Simulates a long step: the parent kills us here.
                     tokio::time::sleep(Duration::from_secs(3600)).await;
                 }
-                Ok::<_, StepError>(())
+                Ok(())
             }
         }
     };
@@ -327,7 +326,7 @@ async fn concurrent_recoveries_compensate_each_instance_once() {
 mod twopc_pg {
     use super::*;
     use futures_util::future::BoxFuture;
-    use otel_kit_patterns::saga::BoxError;
+    use otel_kit_patterns::BoxError;
     use otel_kit_patterns::twopc::{Coordinator, Participant, TxOutcome};
     use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -1,10 +1,10 @@
 use futures_util::future::BoxFuture;
 use otel_kit_core::opentelemetry::KeyValue;
 use otel_kit_core::testing::{Capture, assert_parent};
+use otel_kit_patterns::BoxError;
+use otel_kit_patterns::log::{LogEntry, LogRecord, MemoryLog, SagaLog, TraceParent};
 use otel_kit_patterns::retry::{Backoff, Jitter};
-use otel_kit_patterns::saga::{
-    BoxError, LogEntry, LogRecord, MemoryLog, SagaLog, StepError, TraceParent,
-};
+use otel_kit_patterns::saga::StepError;
 use otel_kit_patterns::twopc::{Coordinator, Participant, TxOutcome};
 use proptest::prelude::*;
 use std::sync::atomic::{AtomicU32, Ordering};

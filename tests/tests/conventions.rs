@@ -41,7 +41,8 @@ use otel_kit_messaging::Instrumentation;
 use otel_kit_messaging::nats::{TracedClient, async_nats};
 use otel_kit_patterns::breaker::CircuitBreaker;
 use otel_kit_patterns::retry::{RetryDecision, RetryPolicy};
-use otel_kit_patterns::saga::{BoxError, Saga, Step, StepError};
+use otel_kit_patterns::BoxError;
+use otel_kit_patterns::saga::{Saga, Step, StepError};
 use otel_kit_patterns::twopc::{Coordinator, Participant, TxOutcome};
 use serde_norway::Value as Yaml;
 use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
@@ -549,11 +550,11 @@ async fn patterns(capture: &Capture) {
 
     let saga = Saga::<u32>::builder("order")
         .step(
-            Step::new("reserve_inventory", |_| async { Ok::<_, StepError>(()) })
-                .compensate_with(|_| async { Ok::<_, StepError>(()) }),
+            Step::new("reserve_inventory", |_| async { Ok(()) })
+                .compensate_with(|_| async { Ok(()) }),
         )
         .step(Step::new("charge_payment", |_| async {
-            Err::<(), _>(StepError::new("declined", "over limit"))
+            Err(StepError::new("declined", "over limit"))
         }))
         .tracer_provider(&tracer_provider)
         .meter_provider(&meter_provider)

@@ -27,24 +27,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Step::new("create_order", |cx: StepContext<u32>| async move {
                 println!("  create order for {}", cx.input);
                 work(5).await;
-                Ok::<_, StepError>(())
+                Ok(())
             })
             .compensate_with(|_| async {
                 println!("  cancel order");
                 work(2).await;
-                Ok::<_, StepError>(())
+                Ok(())
             }),
         )
         .step(
             Step::new("reserve_inventory", |_| async {
                 println!("  reserve inventory");
                 work(8).await;
-                Ok::<_, StepError>(())
+                Ok(())
             })
             .compensate_with(|_| async {
                 println!("  release inventory");
                 work(3).await;
-                Ok::<_, StepError>(())
+                Ok(())
             }),
         )
         .step(

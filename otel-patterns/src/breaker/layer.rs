@@ -11,6 +11,34 @@ type Classifier<R, E> = Arc<dyn Fn(&Result<R, E>) -> Outcome + Send + Sync>;
 
 /// Wraps a service in a [`CircuitBreaker`]: rejected requests fail with
 /// [`BreakerError::Open`] without reaching the service.
+///
+/// Around an HTTP client (here a `service_fn` stands in for hyper-util's
+/// client or a tonic channel; an otel-kit-http / otel-kit-grpc client
+/// layer goes inside it, so rejected calls make no client span):
+///
+/// ```
+/// use otel_kit_patterns::breaker::{BreakerError, CircuitBreaker, CircuitBreakerLayer};
+/// use tower::{Service, ServiceBuilder, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let breaker = CircuitBreaker::builder("inventory").build();
+/// let mut client = ServiceBuilder::new()
+///     // Errors and 5xx responses count as failures.
+///     .layer(CircuitBreakerLayer::http(breaker.clone()))
+///     .service_fn(|req: http::Request<String>| async move {
+///         Ok::<_, std::io::Error>(http::Response::new(format!("stock of {}", req.uri())))
+///     });
+/// let request = http::Request::get("/stock/sku-1").body(String::new()).unwrap();
+/// let response = client.ready().await.unwrap().call(request).await.unwrap();
+/// assert_eq!(response.body(), "stock of /stock/sku-1");
+///
+/// // Once open, calls fail at once with `BreakerError::Open`.
+/// breaker.force_open();
+/// let request = http::Request::get("/stock/sku-1").body(String::new()).unwrap();
+/// let r = client.ready().await.unwrap().call(request).await;
+/// assert!(matches!(r, Err(BreakerError::Open(_))));
+/// # }
+/// ```
 pub struct CircuitBreakerLayer<R, E> {
     breaker: CircuitBreaker,
     classify: Classifier<R, E>,
@@ -77,7 +105,9 @@ impl<S, R, E> Layer<S> for CircuitBreakerLayer<R, E> {
     }
 }
 
-/// The service made by [`CircuitBreakerLayer`].
+/// The service made by [`CircuitBreakerLayer`] (see its example): its
+/// error is [`BreakerError`], `Open` for a rejected call, `Inner` for the
+/// wrapped service's own error.
 pub struct CircuitBreakerService<S, R, E> {
     inner: S,
     layer: CircuitBreakerLayer<R, E>,

@@ -189,7 +189,29 @@ pub struct CircuitOpen {
     pub state: State,
 }
 
-/// A named circuit breaker; clones share the same state.
+/// A named circuit breaker; clones share the same state. Wrap a call with
+/// [`call`](Self::call), or a tower client with
+/// [`CircuitBreakerLayer`].
+///
+/// ```no_run
+/// use otel_kit_patterns::breaker::{BreakerError, CircuitBreaker};
+/// use std::time::Duration;
+///
+/// # async fn get_stock(sku: &str) -> Result<u32, std::io::Error> { Ok(1) }
+/// # async fn f() {
+/// let breaker = CircuitBreaker::builder("inventory")
+///     .failure_rate(50.0)
+///     .slow_call_duration(Duration::from_secs(2))
+///     .wait_in_open(Duration::from_secs(30))
+///     .build();
+/// match breaker.call(get_stock("sku-1")).await {
+///     Ok(stock) => println!("{stock} in stock"),
+///     // Rejected without calling: a `circuit_breaker.rejected` span.
+///     Err(BreakerError::Open(open)) => println!("{open}"),
+///     Err(BreakerError::Inner(e)) => println!("inventory failed: {e}"),
+/// }
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct CircuitBreaker {
     inner: Arc<Inner>,
@@ -228,7 +250,25 @@ const OUT_SLOW: usize = 2;
 const OUT_REJECTED: usize = 3;
 const OUTCOME_NAMES: [&str; 4] = ["success", "failure", "slow", "rejected"];
 
-/// Builder of a [`CircuitBreaker`].
+/// Builder of a [`CircuitBreaker`], from [`CircuitBreaker::builder`];
+/// records through the global providers unless given others (the family's
+/// shared setters).
+///
+/// ```
+/// use otel_kit_patterns::breaker::CircuitBreaker;
+/// use std::time::Duration;
+///
+/// // Open when half of the last 20 calls (at least 10) failed; try again
+/// // with 3 trial calls after 10 s.
+/// let breaker = CircuitBreaker::builder("payment")
+///     .count_window(20)
+///     .minimum_calls(10)
+///     .failure_rate(50.0)
+///     .wait_in_open(Duration::from_secs(10))
+///     .permitted_in_half_open(3)
+///     .build();
+/// # let _ = breaker;
+/// ```
 #[derive(Debug)]
 pub struct CircuitBreakerBuilder {
     name: Arc<str>,
@@ -382,7 +422,18 @@ fn register_instruments(inner: &Arc<Inner>, meter: &Meter) {
 
 /// Permission to make one call; report its outcome with
 /// [`Permit::record`]. Dropping it unrecorded gives a half-open trial slot
-/// back and records nothing.
+/// back and records nothing. For calls that are not a future
+/// ([`CircuitBreaker::call`] wraps those):
+///
+/// ```
+/// use otel_kit_patterns::breaker::{CircuitBreaker, Outcome};
+///
+/// let breaker = CircuitBreaker::builder("cache").build();
+/// if let Ok(permit) = breaker.try_acquire() {
+///     let hit = std::env::var("CACHE_WARM").is_ok();
+///     permit.record(if hit { Outcome::Success } else { Outcome::Failure });
+/// }
+/// ```
 #[must_use = "record the call's outcome"]
 pub struct Permit<'a> {
     breaker: &'a Inner,

@@ -16,7 +16,18 @@ pub enum Jitter {
     None,
 }
 
-/// Exponential backoff settings.
+/// Exponential backoff settings, of a [`RetryPolicy`](super::RetryPolicy),
+/// a saga step's [`StepRetry`](crate::saga::StepRetry) or a 2PC
+/// coordinator's phase two.
+///
+/// ```
+/// use otel_kit_patterns::retry::{Backoff, Jitter};
+/// use std::time::Duration;
+///
+/// let b = Backoff { initial: Duration::from_millis(100), jitter: Jitter::None, ..Backoff::default() };
+/// assert_eq!(b.base(1), Duration::from_millis(100));
+/// assert_eq!(b.base(3), Duration::from_millis(400));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Backoff {
     /// Base delay (before the first retry, without jitter). Default 100 ms.

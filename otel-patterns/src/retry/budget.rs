@@ -13,6 +13,18 @@ const UNIT: i64 = 1000;
 /// one; in addition `min_per_second` retries are always allowed, so a
 /// quiet client can still retry. With `ratio = 0.1`, retries add at most
 /// 10 % (plus the floor) to the load, however many calls fail.
+///
+/// Share one budget between every policy of a client:
+///
+/// ```
+/// use otel_kit_patterns::retry::{RetryBudget, RetryPolicy};
+/// use std::sync::Arc;
+///
+/// let budget = Arc::new(RetryBudget::new(0.1, 100, 1));
+/// let get = RetryPolicy::builder("GET /items").budget(budget.clone()).build();
+/// let put = RetryPolicy::builder("PUT /items").budget(budget).build();
+/// # let _ = (get, put);
+/// ```
 pub struct RetryBudget {
     ratio_milli: i64,
     max_milli: i64,

@@ -15,6 +15,45 @@ type Classifier<R, E> = Arc<dyn Fn(&Result<R, E>) -> RetryDecision + Send + Sync
 
 /// Retries `http::Request<B>` (with `B: Clone`) through the inner service
 /// according to a [`RetryPolicy`].
+///
+/// Around an HTTP client (a `service_fn` stands in for hyper-util's client
+/// or a tonic channel here); with an otel-kit-http / otel-kit-grpc client
+/// layer inside it, each attempt is a client span with
+/// `http.request.resend_count`:
+///
+/// ```
+/// use otel_kit_patterns::retry::{RetryLayer, RetryPolicy};
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use tower::{Service, ServiceBuilder, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let policy = RetryPolicy::builder("GET /price")
+///     .max_attempts(3)
+///     .initial_backoff(Duration::from_millis(1))
+///     .build();
+/// let calls = Arc::new(AtomicU32::new(0));
+/// let mut client = ServiceBuilder::new()
+///     // Transport errors, 408, 429, 502, 503, 504 are retried.
+///     .layer(RetryLayer::new(policy))
+///     .service_fn({
+///         let calls = calls.clone();
+///         move |_req: http::Request<String>| {
+///             let n = calls.fetch_add(1, Ordering::Relaxed);
+///             async move {
+///                 let status = if n == 0 { 503 } else { 200 };
+///                 let response = http::Response::builder().status(status).body(String::new());
+///                 Ok::<_, std::io::Error>(response.unwrap())
+///             }
+///         }
+///     });
+/// let request = http::Request::get("/price/sku-1").body(String::new()).unwrap();
+/// let response = client.ready().await.unwrap().call(request).await.unwrap();
+/// assert_eq!(response.status(), 200);
+/// assert_eq!(calls.load(Ordering::Relaxed), 2);
+/// # }
+/// ```
 pub struct RetryLayer<R, E> {
     policy: RetryPolicy,
     classify: Classifier<R, E>,
@@ -94,7 +133,7 @@ impl<S, R, E> Layer<S> for RetryLayer<R, E> {
     }
 }
 
-/// The service made by [`RetryLayer`].
+/// The service made by [`RetryLayer`] (see its example).
 pub struct RetryService<S, R, E> {
     inner: S,
     layer: RetryLayer<R, E>,

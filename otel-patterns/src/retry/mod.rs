@@ -43,7 +43,22 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// What to do after an attempt.
+/// What to do after an attempt: the classifier of
+/// [`RetryPolicy::run`] returns it for each result.
+///
+/// ```
+/// use otel_kit_patterns::retry::RetryDecision;
+/// use std::time::Duration;
+///
+/// fn classify(r: &Result<u16, std::io::Error>) -> RetryDecision {
+///     match r {
+///         Ok(503) => RetryDecision::RetryAfter(Duration::from_secs(1)),
+///         Ok(_) => RetryDecision::Stop,
+///         Err(_) => RetryDecision::Retry,
+///     }
+/// }
+/// assert_eq!(classify(&Ok(200)), RetryDecision::Stop);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RetryDecision {
     /// The result is final (success, or an error not worth retrying).
@@ -84,6 +99,33 @@ impl RetryOutcome {
 }
 
 /// A retry policy: cheap to clone, shareable by every call of a client.
+/// [`run`](Self::run) retries any async call; [`RetryLayer`] retries the
+/// requests of a tower HTTP / gRPC client.
+///
+/// ```no_run
+/// use otel_kit_patterns::retry::{RetryBudget, RetryDecision, RetryPolicy};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// # async fn fetch_price(sku: &str) -> Result<u32, std::io::Error> { Ok(1) }
+/// # async fn f() -> Result<(), std::io::Error> {
+/// let policy = RetryPolicy::builder("fetch-price")
+///     .max_attempts(4)
+///     .max_elapsed(Duration::from_secs(5))
+///     // Retries add at most 10 % to the load, however many calls fail.
+///     .budget(Arc::new(RetryBudget::new(0.1, 100, 1)))
+///     .build();
+/// let price = policy
+///     .run(
+///         |_attempt| fetch_price("sku-1"),
+///         |r| match r {
+///             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => RetryDecision::Retry,
+///             _ => RetryDecision::Stop,
+///         },
+///     )
+///     .await?;
+/// # let _ = price; Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct RetryPolicy {
     inner: Arc<PolicyInner>,
@@ -105,7 +147,25 @@ struct PolicyInner {
     outcome_attrs: [[KeyValue; 2]; 5],
 }
 
-/// Builder of a [`RetryPolicy`].
+/// Builder of a [`RetryPolicy`], from [`RetryPolicy::builder`]; records
+/// through the global providers unless given others (the family's shared
+/// setters).
+///
+/// ```
+/// use otel_kit_patterns::retry::{Backoff, Jitter, RetryPolicy};
+/// use std::time::Duration;
+///
+/// let policy = RetryPolicy::builder("charge")
+///     .max_attempts(5)
+///     .backoff(Backoff {
+///         initial: Duration::from_millis(50),
+///         max: Duration::from_secs(2),
+///         multiplier: 2.0,
+///         jitter: Jitter::Decorrelated,
+///     })
+///     .build();
+/// assert_eq!(policy.max_attempts(), 5);
+/// ```
 #[derive(Debug)]
 pub struct RetryPolicyBuilder {
     operation: String,

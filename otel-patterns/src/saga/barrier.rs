@@ -29,7 +29,7 @@
 //! # }
 //! ```
 
-use super::LogError;
+use crate::log::LogError;
 use crate::names;
 use futures_util::future::BoxFuture;
 use opentelemetry::trace::TraceContextExt;
@@ -60,6 +60,18 @@ impl Op {
 }
 
 /// Storage of barrier rows: (gid, branch, op) → the op that wrote it.
+/// Implemented by [`MemoryBarrierStore`] and `PostgresLog` (feature
+/// `postgres`); a [`Barrier`] takes any:
+///
+/// ```no_run
+/// use otel_kit_patterns::log::PostgresLog;
+/// use otel_kit_patterns::saga::barrier::Barrier;
+///
+/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = PostgresLog::connect("postgres://postgres@127.0.0.1:5432/test", "inventory").await?;
+/// let barrier = Barrier::new(store);
+/// # let _ = barrier; Ok(()) }
+/// ```
 pub trait BarrierStore: Send + Sync + 'static {
     /// Inserts (gid, branch, op) written by `origin` unless present; returns
     /// `None` when inserted, or the origin of the existing row.
@@ -81,7 +93,8 @@ pub trait BarrierStore: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), LogError>>;
 }
 
-/// An in-memory [`BarrierStore`].
+/// An in-memory [`BarrierStore`] (one process; see
+/// [`Barrier`] for its use). `PostgresLog` is the durable one.
 #[derive(Debug, Default)]
 pub struct MemoryBarrierStore {
     rows: Mutex<HashMap<(String, String, Op), Op>>,
@@ -145,7 +158,44 @@ pub enum BarrierError<E> {
     Operation(E),
 }
 
-/// The barrier over a store.
+/// The barrier over a store: a saga participant guards its action and its
+/// compensation with it, keyed by the saga id and the step's name (both in
+/// the [`StepContext`](super::StepContext)).
+///
+/// ```
+/// use otel_kit_patterns::saga::barrier::{Barrier, MemoryBarrierStore};
+/// use otel_kit_patterns::saga::{Saga, Step, StepContext, StepError};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let barrier = Barrier::new(MemoryBarrierStore::default());
+/// let (b1, b2) = (barrier.clone(), barrier);
+/// let saga = Saga::<u32>::builder("order")
+///     .step(
+///         Step::new("reserve", move |cx: StepContext<u32>| {
+///             let b = b1.clone();
+///             async move {
+///                 // Skipped when a retry or a redelivery runs it again.
+///                 b.action(&cx.saga_id, &cx.step, async { Ok::<_, StepError>(()) })
+///                     .await
+///                     .map_err(|e| StepError::new("barrier", e.to_string()))?;
+///                 Ok(())
+///             }
+///         })
+///         .compensate_with(move |cx: StepContext<u32>| {
+///             let b = b2.clone();
+///             async move {
+///                 // A no-op when the action never ran.
+///                 b.compensation(&cx.saga_id, &cx.step, async { Ok::<_, StepError>(()) })
+///                     .await
+///                     .map_err(|e| StepError::new("barrier", e.to_string()))?;
+///                 Ok(())
+///             }
+///         }),
+///     )
+///     .build();
+/// saga.run(1).await.unwrap();
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Barrier {
     store: Arc<dyn BarrierStore>,

@@ -13,7 +13,7 @@
 //!
 //! ```
 //! use otel_kit_patterns::twopc::{Coordinator, Participant, TxOutcome};
-//! use otel_kit_patterns::saga::BoxError;
+//! use otel_kit_patterns::BoxError;
 //! use futures_util::future::BoxFuture;
 //! use std::sync::Arc;
 //!
@@ -35,13 +35,15 @@
 //! # }
 //! ```
 
+use crate::BoxError;
 use crate::failure::{self, TX_EXCEPTION, TX_PARTICIPANT_EXCEPTION};
 use crate::instrumentation::{self, Instruments};
+use crate::log::{
+    LogEntry, LogError, LogRecord, MemoryLog, SagaLog, from_traceparent, renewing_claim,
+    to_traceparent,
+};
 use crate::names;
 use crate::retry::Backoff;
-use crate::saga::{
-    BoxError, LogEntry, LogError, LogRecord, MemoryLog, SagaLog, from_traceparent, to_traceparent,
-};
 use futures_util::future::{BoxFuture, join_all};
 use opentelemetry::metrics::{Counter, Histogram};
 use opentelemetry::trace::{FutureExt, Link, SpanBuilder, SpanKind, TraceContextExt};
@@ -59,6 +61,45 @@ use std::time::Duration;
 /// A resource manager taking part in a transaction. All three calls must be
 /// idempotent (phase two and recovery may repeat them); `rollback` must
 /// accept a transaction it never prepared.
+///
+/// A participant over a service that holds prepared changes by
+/// transaction id (a refusal with a class of its own: a
+/// [`StepError`](crate::saga::StepError) converted into the
+/// [`BoxError`]):
+///
+/// ```no_run
+/// use futures_util::future::BoxFuture;
+/// use otel_kit_patterns::BoxError;
+/// use otel_kit_patterns::saga::StepError;
+/// use otel_kit_patterns::twopc::Participant;
+///
+/// struct Ledger { client: LedgerClient }
+/// # struct LedgerClient;
+/// # impl LedgerClient {
+/// #     async fn hold(&self, _tx: &str) -> Result<bool, std::io::Error> { Ok(true) }
+/// #     async fn release(&self, _tx: &str, _keep: bool) -> Result<(), std::io::Error> { Ok(()) }
+/// # }
+///
+/// impl Participant for Ledger {
+///     fn name(&self) -> &str {
+///         "ledger"
+///     }
+///     fn prepare<'a>(&'a self, tx: &'a str) -> BoxFuture<'a, Result<(), BoxError>> {
+///         Box::pin(async move {
+///             if !self.client.hold(tx).await? {
+///                 return Err(StepError::new("insufficient_funds", "hold refused").into());
+///             }
+///             Ok(())
+///         })
+///     }
+///     fn commit<'a>(&'a self, tx: &'a str) -> BoxFuture<'a, Result<(), BoxError>> {
+///         Box::pin(async move { Ok(self.client.release(tx, true).await?) })
+///     }
+///     fn rollback<'a>(&'a self, tx: &'a str) -> BoxFuture<'a, Result<(), BoxError>> {
+///         Box::pin(async move { Ok(self.client.release(tx, false).await?) })
+///     }
+/// }
+/// ```
 pub trait Participant: Send + Sync + 'static {
     /// Its name (`2pc.participant`), unique within a coordinator.
     fn name(&self) -> &str;
@@ -106,7 +147,30 @@ pub struct TxReport {
     pub recovered: bool,
 }
 
-/// A transaction coordinator.
+/// A transaction coordinator over its participants, from
+/// [`Coordinator::builder`]: [`run`](Self::run) one transaction,
+/// [`recover`](Self::recover) at start-up.
+///
+/// ```no_run
+/// use otel_kit_patterns::log::PostgresLog;
+/// use otel_kit_patterns::twopc::{Coordinator, Participant, TxOutcome};
+/// use std::sync::Arc;
+///
+/// # async fn f(accounts: Arc<dyn Participant>, ledger: Arc<dyn Participant>) -> Result<(), Box<dyn std::error::Error>> {
+/// let log = PostgresLog::connect("postgres://postgres@127.0.0.1:5432/test", "transfers").await?;
+/// let coordinator = Coordinator::builder("transfer")
+///     .participant(accounts)
+///     .participant(ledger)
+///     .log(Arc::new(log))
+///     .build();
+/// // Finish what a crashed coordinator left, then run.
+/// coordinator.recover().await?;
+/// let report = coordinator.run().await?;
+/// if report.outcome == TxOutcome::RolledBack {
+///     println!("refused by {:?}", report.refused);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Coordinator {
     inner: Arc<CoordInner>,
@@ -143,7 +207,22 @@ impl fmt::Debug for Coordinator {
     }
 }
 
-/// Builder of a [`Coordinator`].
+/// Builder of a [`Coordinator`], from [`Coordinator::builder`]; records
+/// through the global providers unless given others (the family's shared
+/// setters).
+///
+/// ```
+/// use otel_kit_patterns::twopc::Coordinator;
+/// use std::time::Duration;
+///
+/// let coordinator = Coordinator::builder("transfer")
+///     .prepare_timeout(Duration::from_secs(2))
+///     // Give up after 10 attempts: the transaction is reported in doubt
+///     // and `recover` finishes it.
+///     .phase_two_attempts(10)
+///     .build();
+/// # let _ = coordinator;
+/// ```
 pub struct CoordinatorBuilder {
     name: String,
     participants: Vec<Arc<dyn Participant>>,
@@ -404,9 +483,9 @@ impl Coordinator {
                 record_exception(
                     &span,
                     &ErrorRecord {
-                        error_type: Cow::Borrowed(
-                            otel_kit_core::instrument::type_error_type::<LogError>(),
-                        ),
+                        error_type: Cow::Borrowed(otel_kit_core::instrument::type_error_type::<
+                            LogError,
+                        >()),
                         message: Some(Cow::Owned(e.to_string())),
                         exception: true,
                     },
@@ -697,15 +776,7 @@ impl Coordinator {
                     .await?;
                 Ok((outcome, Vec::new()))
             };
-            let r = crate::saga::log::renewing_claim(
-                &*c.log,
-                &record.id,
-                &owner,
-                OPEN,
-                RECOVERY_LEASE,
-                work,
-            )
-            .await;
+            let r = renewing_claim(&*c.log, &record.id, &owner, OPEN, RECOVERY_LEASE, work).await;
             let report = self.finish(root, record.id.clone(), r, started, true);
             let released = c.log.release(&record.id, &owner).await;
             out.push(report?);
