@@ -57,6 +57,16 @@
 //! (no layer crate depends on another), and Redis carries no headers to
 //! hold a trace context, so a messaging span would link to nothing.
 #![forbid(unsafe_code)]
+// Without a SQL client the statement analysis is only reachable through
+// `query_summary` / `sanitize_query`.
+#![cfg_attr(
+    not(any(
+        feature = "tokio-postgres",
+        feature = "sqlx-postgres",
+        feature = "sqlx-mysql"
+    )),
+    allow(dead_code)
+)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod commenter;
@@ -74,6 +84,10 @@ mod target;
 #[cfg(feature = "tokio-postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio-postgres")))]
 pub mod postgres;
+
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 
 pub use failure::DbFailure;
 pub use instrumentation::{Instrumentation, InstrumentationBuilder};

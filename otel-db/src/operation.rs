@@ -73,6 +73,18 @@ impl Instrumentation {
         spec: Spec<'_>,
         parent: &Context,
     ) -> Operation<'t> {
+        self.start_with(target, spec, parent, |_| {})
+    }
+
+    /// [`start`](Self::start) with `late` adding the attributes only a
+    /// recording span needs (built only when the span records).
+    pub(crate) fn start_with<'t>(
+        &'t self,
+        target: &'t DbTarget,
+        spec: Spec<'_>,
+        parent: &Context,
+        mut late: impl FnMut(&mut Vec<KeyValue>),
+    ) -> Operation<'t> {
         let name: Cow<'static, str> = match (&spec.summary, &spec.operation_name) {
             (Some(summary), _) => summary.clone(),
             (None, Some(op)) => op.clone(),
@@ -96,10 +108,11 @@ impl Instrumentation {
         builder.span_kind = Some(SpanKind::Client);
         builder.attributes = Some(attrs);
         let query_text = spec.query_text;
-        let cx = self.inner.tracer.start(builder, parent, |late| {
+        let cx = self.inner.tracer.start(builder, parent, |attrs| {
             if let Some(text) = &query_text {
-                late.push(KeyValue::new(sc::DB_QUERY_TEXT, text.to_string()));
+                attrs.push(KeyValue::new(sc::DB_QUERY_TEXT, text.to_string()));
             }
+            late(attrs);
         });
         Operation {
             inst: self,
