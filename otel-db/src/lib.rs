@@ -85,6 +85,13 @@ mod target;
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio-postgres")))]
 pub mod postgres;
 
+#[cfg(any(feature = "sqlx-postgres", feature = "sqlx-mysql"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "sqlx-postgres", feature = "sqlx-mysql")))
+)]
+pub mod sqlx;
+
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
