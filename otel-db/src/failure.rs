@@ -81,6 +81,7 @@ pub(crate) fn io_error_type(error: &std::io::Error) -> Cow<'static, str> {
 }
 
 /// The first `std::io::Error` in `error`'s source chain.
+#[cfg(any(feature = "tokio-postgres", feature = "redis"))]
 pub(crate) fn find_io_error<'a>(
     error: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a std::io::Error> {

@@ -39,12 +39,15 @@ pub struct Instrumentation {
     pub(crate) inner: Arc<Inner>,
 }
 
+/// (target identity, name address, name length) of a bound duration.
+pub(crate) type DurationKey = (usize, usize, usize);
+
 pub(crate) struct Inner {
     pub tracer: SpanStarter,
     pub duration: Histogram<f64>,
     /// Keyed by (target, name address, name length); the value keeps the
     /// target's identity alive.
-    pub duration_bound: BoundCache<(usize, usize, usize), (Arc<()>, BoundHistogram<f64>)>,
+    pub duration_bound: BoundCache<DurationKey, (Arc<()>, BoundHistogram<f64>)>,
     pub exceptions: ExceptionEvents,
     pub query_text: QueryText,
     pub sql_commenter: bool,

@@ -69,6 +69,7 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "tokio-postgres")]
 mod commenter;
 mod failure;
 mod instrumentation;

@@ -395,8 +395,8 @@ impl<'a> Summarizer<'a> {
             i = match word.as_str() {
                 "WITH" if at_start => i + 1,
                 "SELECT"
-                    if !self.prev_word_in(i, &["GRANT", "REVOKE"])
-                        && !(i > 0 && self.is_punct(i - 1, ",")) =>
+                    if !(self.prev_word_in(i, &["GRANT", "REVOKE"])
+                        || (i > 0 && self.is_punct(i - 1, ","))) =>
                 {
                     self.push("SELECT");
                     i + 1

@@ -389,3 +389,27 @@ async fn client_with(capture: &Capture, text: QueryText) -> TracedClient {
         .await
         .unwrap()
 }
+
+#[cfg(feature = "deadpool-postgres")]
+#[tokio::test]
+async fn deadpool_connections_are_traced() {
+    use deadpool_postgres::{Manager, Pool};
+    let capture = Capture::new();
+    let config: tokio_postgres::Config = url().parse().unwrap();
+    let target = postgres::target_of(&config);
+    let pool = Pool::builder(Manager::new(config, tokio_postgres::NoTls))
+        .max_size(2)
+        .build()
+        .unwrap();
+    let pool = postgres::TracedPool::new(pool, target, instrumentation(&capture).build());
+    let mut client = pool.get().await.unwrap();
+    client.query_one("SELECT 1", &[]).await.unwrap();
+    let tx = client.transaction().await.unwrap();
+    tx.query("SELECT 2", &[]).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(capture.spans_named("SELECT").len(), 2);
+    capture
+        .span("BEGIN")
+        .assert_attr("db.system.name", "postgresql");
+    capture.span("COMMIT").assert_attr("server.port", 5432i64);
+}
