@@ -413,3 +413,55 @@ async fn deadpool_connections_are_traced() {
         .assert_attr("db.system.name", "postgresql");
     capture.span("COMMIT").assert_attr("server.port", 5432i64);
 }
+
+#[tokio::test]
+async fn copy_in_and_out_are_one_span_each() {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    let capture = Capture::new();
+    let client = client(&capture).await;
+    let t = table("copy");
+    client
+        .batch_execute(&format!("CREATE TABLE {t} (id int, name text)"))
+        .await
+        .unwrap();
+    let mut sink = client
+        .copy_in::<bytes::Bytes>(&format!("COPY {t} (id, name) FROM STDIN"))
+        .await
+        .unwrap();
+    sink.send(bytes::Bytes::from_static(b"1\tann\n2\tbob\n"))
+        .await
+        .unwrap();
+    assert_eq!(sink.finish().await.unwrap(), 2);
+    let copy_in = capture.span(&format!("COPY {t}"));
+    copy_in.assert_kind(SpanKind::Client).assert_not_error();
+
+    let mut out = Vec::new();
+    let mut stream = client
+        .copy_out(&format!("COPY {t} TO STDOUT"))
+        .await
+        .unwrap();
+    while let Some(chunk) = stream.next().await {
+        out.extend_from_slice(&chunk.unwrap());
+    }
+    drop(stream);
+    assert_eq!(out, b"1\tann\n2\tbob\n");
+    assert_eq!(capture.spans_named(&format!("COPY {t}")).len(), 2);
+
+    // Bad data fails the span with the server's SQLSTATE (22P02, invalid input).
+    let mut sink = client
+        .copy_in::<bytes::Bytes>(&format!("COPY {t} (id, name) FROM STDIN"))
+        .await
+        .unwrap();
+    sink.send(bytes::Bytes::from_static(b"not-a-number\tx\n"))
+        .await
+        .unwrap();
+    sink.finish().await.unwrap_err();
+    capture
+        .find(|s| s.name() == format!("COPY {t}") && s.is_error())
+        .unwrap()
+        .assert_attr("error.type", "22P02");
+    client
+        .batch_execute(&format!("DROP TABLE {t}"))
+        .await
+        .unwrap();
+}

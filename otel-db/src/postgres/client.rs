@@ -10,7 +10,10 @@ use otel_kit_core::opentelemetry::context::FutureExt as _;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Error, GenericClient, Row, SimpleQueryMessage, Transaction};
 
+use bytes::Buf;
+
 use super::connection::PgConnection;
+use super::copy::{TracedCopyInSink, TracedCopyOutStream};
 use super::failure::failure;
 use super::query::{ToQuery, TracedStatement};
 use crate::commenter::comment;
@@ -27,7 +30,8 @@ use crate::target::DbTarget;
 ///
 /// The methods are tokio-postgres' own, with the same arguments: `query`,
 /// `query_one`, `query_opt`, `execute`, `prepare`, `batch_execute`,
-/// `simple_query`, `transaction` (then `commit` / `rollback`). A
+/// `simple_query`, `copy_in`, `copy_out`, `transaction` (then `commit` /
+/// `rollback`). A
 /// [`TracedStatement`] from [`prepare`](Self::prepare) runs as prepared
 /// and its spans are named like its text's. Pipelining works as in
 /// tokio-postgres: poll several calls at once (`futures::join!`), each is
@@ -274,6 +278,51 @@ impl<C: PgConnection> TracedClient<C> {
             .await;
         call.operation.end_with(&result, failure);
         result
+    }
+
+    /// `Client::copy_in`, traced: the span (`COPY users`) lasts until
+    /// [`TracedCopyInSink::finish`] returns.
+    pub async fn copy_in<U>(&self, sql: &str) -> Result<TracedCopyInSink<'_, U>, Error>
+    where
+        U: Buf + Send + 'static,
+    {
+        let analysed = self.analyse(sql);
+        let call = self.begin(sql, &analysed, false);
+        let result = self
+            .client
+            .generic()
+            .client()
+            .copy_in(&*call.text)
+            .with_context(call.operation.context().clone())
+            .await;
+        match result {
+            Ok(sink) => Ok(TracedCopyInSink::new(sink, call.operation)),
+            Err(e) => {
+                call.operation.end(Some(&failure(&e)));
+                Err(e)
+            }
+        }
+    }
+
+    /// `Client::copy_out`, traced: the span (`COPY users`) lasts until the
+    /// stream ends.
+    pub async fn copy_out(&self, sql: &str) -> Result<TracedCopyOutStream<'_>, Error> {
+        let analysed = self.analyse(sql);
+        let call = self.begin(sql, &analysed, false);
+        let result = self
+            .client
+            .generic()
+            .client()
+            .copy_out(&*call.text)
+            .with_context(call.operation.context().clone())
+            .await;
+        match result {
+            Ok(stream) => Ok(TracedCopyOutStream::new(stream, call.operation)),
+            Err(e) => {
+                call.operation.end(Some(&failure(&e)));
+                Err(e)
+            }
+        }
     }
 
     /// Opens a transaction (a span `BEGIN`); its statements, `commit` and

@@ -14,12 +14,13 @@
 //! # }
 //! ```
 //!
-//! Errors: [`failure`] (SQLSTATE first). `COPY` is not traced yet: use
-//! [`TracedClient::inner`] for it.
+//! Errors: [`failure`] (SQLSTATE first). `COPY`: [`TracedClient::copy_in`]
+//! and [`TracedClient::copy_out`], one span for the whole transfer.
 
 mod client;
 mod connect;
 mod connection;
+mod copy;
 mod failure;
 #[cfg(feature = "deadpool-postgres")]
 mod pool;
@@ -28,6 +29,7 @@ mod query;
 pub use client::{TracedClient, TracedTransaction};
 pub use connect::{connect, target_of};
 pub use connection::PgConnection;
+pub use copy::{TracedCopyInSink, TracedCopyOutStream};
 pub use failure::failure;
 #[cfg(feature = "deadpool-postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "deadpool-postgres")))]
