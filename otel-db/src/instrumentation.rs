@@ -7,7 +7,7 @@ use std::sync::Arc;
 use otel_kit_core::instrument::{
     BoundCache, ExceptionEvents, Options, SemconvArea, SpanStarter, duration_histogram, scope,
 };
-use otel_kit_core::opentelemetry::metrics::{BoundHistogram, Histogram};
+use otel_kit_core::opentelemetry::metrics::{BoundHistogram, Histogram, Meter};
 use otel_kit_core::semconv::metric::DB_CLIENT_OPERATION_DURATION;
 
 use crate::lexer::Dialect;
@@ -44,6 +44,16 @@ pub(crate) type DurationKey = (usize, usize, usize);
 
 pub(crate) struct Inner {
     pub tracer: SpanStarter,
+    /// For the pool metrics.
+    #[cfg_attr(
+        not(any(
+            feature = "deadpool-postgres",
+            feature = "sqlx-postgres",
+            feature = "sqlx-mysql"
+        )),
+        allow(dead_code)
+    )]
+    pub meter: Meter,
     pub duration: Histogram<f64>,
     /// Keyed by (target, name address, name length); the value keeps the
     /// target's identity alive.
@@ -155,6 +165,7 @@ impl InstrumentationBuilder {
         Instrumentation {
             inner: Arc::new(Inner {
                 tracer: resolved.tracer,
+                meter: resolved.meter.clone(),
                 duration: duration_histogram(
                     &resolved.meter,
                     DB_CLIENT_OPERATION_DURATION,

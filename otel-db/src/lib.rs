@@ -75,6 +75,12 @@ mod failure;
 mod instrumentation;
 mod lexer;
 mod operation;
+#[cfg(any(
+    feature = "deadpool-postgres",
+    feature = "sqlx-postgres",
+    feature = "sqlx-mysql"
+))]
+mod pool_metrics;
 mod query_text;
 mod sanitize;
 mod statement;

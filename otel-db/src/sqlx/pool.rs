@@ -2,7 +2,7 @@
 //! goes today.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
@@ -12,6 +12,7 @@ use super::database::TracedDatabase;
 use super::executor::Shared;
 use super::transaction::TracedTransaction;
 use crate::instrumentation::Instrumentation;
+use crate::pool_metrics::{PoolSnapshot, default_pool_name, observe_pool};
 use crate::system::DbSystem;
 
 /// A sqlx pool whose queries are CLIENT spans named by their summary
@@ -19,6 +20,14 @@ use crate::system::DbSystem;
 /// `&TracedPool<DB>` is a sqlx `Executor`: pass it wherever `&Pool<DB>`
 /// goes (`query(..).fetch_all(&pool)`, `query!(..)`, `query_as!(..)`).
 /// [`begin`](Self::begin) opens a traced transaction.
+///
+/// The pool's `db.client.connection.count` (`idle`, `used`) and
+/// `db.client.connection.max` (conventions v1.44, development) are read from
+/// sqlx's counters when metrics are collected, under
+/// `db.client.connection.pool.name` = `{server.address}:{server.port}/{db.namespace}`
+/// (sqlx does not expose its waiting requests or wait times). Make one
+/// `TracedPool` per pool (clone it to share): each `new` registers the
+/// gauges once; they stop reporting when every clone is dropped.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), sqlx::Error> {
@@ -39,7 +48,7 @@ use crate::system::DbSystem;
 /// # }
 /// ```
 pub struct TracedPool<DB: Database> {
-    pool: Pool<DB>,
+    pool: Arc<Pool<DB>>,
     shared: Arc<Shared>,
 }
 
@@ -64,6 +73,23 @@ impl<DB: TracedDatabase> TracedPool<DB> {
     /// Wraps `pool`; the target comes from its connect options.
     pub fn new(pool: Pool<DB>, instrumentation: &Instrumentation) -> Self {
         let target = DB::target_of(&pool.connect_options());
+        let pool = Arc::new(pool);
+        let weak: Weak<Pool<DB>> = Arc::downgrade(&pool);
+        observe_pool(
+            &instrumentation.inner.meter,
+            &default_pool_name(&target),
+            move || {
+                let pool = weak.upgrade()?;
+                let size = i64::from(pool.size());
+                let idle = i64::try_from(pool.num_idle()).unwrap_or(i64::MAX);
+                Some(PoolSnapshot {
+                    max: i64::from(pool.options().get_max_connections()),
+                    idle,
+                    used: size.saturating_sub(idle).max(0),
+                    pending: None,
+                })
+            },
+        );
         TracedPool {
             pool,
             shared: Arc::new(Shared {
@@ -117,7 +143,7 @@ impl TracedPool<sqlx::MySql> {
     /// `mariadb` when it is MariaDB.
     pub async fn detect_mariadb(self) -> Result<Self, sqlx::Error> {
         let (version,): (String,) = sqlx::query_as("SELECT VERSION()")
-            .fetch_one(&self.pool)
+            .fetch_one(&*self.pool)
             .await?;
         Ok(if version.contains("MariaDB") {
             self.with_system(DbSystem::MariaDb)
