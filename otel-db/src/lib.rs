@@ -81,6 +81,8 @@ mod operation;
     feature = "sqlx-mysql"
 ))]
 mod pool_metrics;
+#[cfg(feature = "deadpool-postgres")]
+mod pool_waits;
 mod query_text;
 mod sanitize;
 mod statement;

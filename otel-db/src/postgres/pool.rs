@@ -7,7 +7,8 @@ use deadpool_postgres::{Object, Pool, PoolError};
 
 use super::client::TracedClient;
 use crate::instrumentation::Instrumentation;
-use crate::pool_metrics::{PoolSnapshot, PoolWaits, default_pool_name, observe_pool};
+use crate::pool_metrics::{PoolSnapshot, default_pool_name, observe_pool};
+use crate::pool_waits::PoolWaits;
 use crate::target::DbTarget;
 
 /// A deadpool-postgres pool handing out [`TracedClient`]s: every call on a
