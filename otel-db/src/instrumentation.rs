@@ -66,7 +66,7 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    pub fn statements(&self, dialect: Dialect) -> &StatementCache {
+    pub(crate) fn statements(&self, dialect: Dialect) -> &StatementCache {
         match dialect {
             Dialect::Postgres => &self.postgres,
             Dialect::MySql => &self.mysql,

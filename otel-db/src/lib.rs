@@ -57,6 +57,7 @@
 //! (no layer crate depends on another), and Redis carries no headers to
 //! hold a trace context, so a messaging span would link to nothing.
 #![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 // Without a SQL client the statement analysis is only reachable through
 // `query_summary` / `sanitize_query`.
 #![cfg_attr(

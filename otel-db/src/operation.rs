@@ -36,7 +36,11 @@ pub(crate) struct Spec<'a> {
 impl<'a> Spec<'a> {
     /// The spec of one SQL statement: its summary, and its text in the form
     /// the instrumentation's [`QueryText`] asks for.
-    pub fn sql(inst: &Instrumentation, statement: &'a Statement, parameterized: bool) -> Self {
+    pub(crate) fn sql(
+        inst: &Instrumentation,
+        statement: &'a Statement,
+        parameterized: bool,
+    ) -> Self {
         let query_text = match inst.inner.query_text {
             QueryText::Off => None,
             QueryText::Sanitized => Some(Cow::Borrowed(statement.sanitized_text())),
@@ -128,18 +132,22 @@ impl Instrumentation {
 
 impl Operation<'_> {
     /// The context holding the span: run the client call under it.
-    pub fn context(&self) -> &Context {
+    pub(crate) fn context(&self) -> &Context {
         &self.cx
     }
 
     /// Ends the span and records the duration: `failure` when the
     /// operation failed.
-    pub fn end(mut self, failure: Option<&DbFailure>) {
+    pub(crate) fn end(mut self, failure: Option<&DbFailure>) {
         self.finish(failure);
     }
 
     /// [`end`](Self::end) from a result, classifying its error.
-    pub fn end_with<T, E>(self, result: &Result<T, E>, classify: impl FnOnce(&E) -> DbFailure) {
+    pub(crate) fn end_with<T, E>(
+        self,
+        result: &Result<T, E>,
+        classify: impl FnOnce(&E) -> DbFailure,
+    ) {
         match result {
             Ok(_) => self.end(None),
             Err(e) => self.end(Some(&classify(e))),

@@ -22,7 +22,7 @@ pub(crate) struct PoolWaits {
 }
 
 impl PoolWaits {
-    pub fn new(meter: &Meter, name: &str) -> Self {
+    pub(crate) fn new(meter: &Meter, name: &str) -> Self {
         PoolWaits {
             wait_time: duration_histogram(
                 meter,
@@ -39,13 +39,13 @@ impl PoolWaits {
     }
 
     /// A connection was obtained after `waited`.
-    pub fn obtained(&self, waited: Duration) {
+    pub(crate) fn obtained(&self, waited: Duration) {
         self.wait_time
             .record(waited.as_secs_f64(), &self.attributes);
     }
 
     /// Taking a connection timed out.
-    pub fn timed_out(&self) {
+    pub(crate) fn timed_out(&self) {
         self.timeouts.add(1, &self.attributes);
     }
 }

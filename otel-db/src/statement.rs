@@ -46,12 +46,12 @@ impl Statement {
 
     /// The text to record when literals must not be: the sanitized text,
     /// or the text itself when it has no literal.
-    pub fn sanitized_text(&self) -> &str {
+    pub(crate) fn sanitized_text(&self) -> &str {
         self.sanitized.as_deref().unwrap_or(&self.text)
     }
 
     /// The text as given.
-    pub fn text(&self) -> &str {
+    pub(crate) fn text(&self) -> &str {
         &self.text
     }
 }
@@ -64,7 +64,7 @@ pub(crate) struct StatementCache {
 }
 
 impl StatementCache {
-    pub fn new(dialect: Dialect) -> Self {
+    pub(crate) fn new(dialect: Dialect) -> Self {
         StatementCache {
             cache: BoundCache::new(STATEMENT_CACHE_CAPACITY),
             dialect,
@@ -72,7 +72,7 @@ impl StatementCache {
     }
 
     /// The analysis of `sql`, from the cache when it is there.
-    pub fn get(&self, sql: &str) -> Arc<Statement> {
+    pub(crate) fn get(&self, sql: &str) -> Arc<Statement> {
         if sql.len() > MAX_CACHED_STATEMENT_LEN {
             return Arc::new(Statement::analyse(sql, self.dialect));
         }

@@ -1,6 +1,7 @@
 //! `COPY ... FROM STDIN` and `COPY ... TO STDOUT`, traced: the span lasts
 //! until the data is all sent (`finish`) or all read.
 
+use std::fmt;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
@@ -20,6 +21,14 @@ pub struct TracedCopyInSink<'t, U> {
     sink: Pin<Box<CopyInSink<U>>>,
     operation: Option<Operation<'t>>,
     cx: Context,
+}
+
+impl<U> fmt::Debug for TracedCopyInSink<'_, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TracedCopyInSink")
+            .field("ended", &self.operation.is_none())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'t, U: Buf + Send + 'static> TracedCopyInSink<'t, U> {
@@ -102,6 +111,14 @@ pub struct TracedCopyOutStream<'t> {
     stream: Pin<Box<CopyOutStream>>,
     operation: Option<Operation<'t>>,
     cx: Context,
+}
+
+impl fmt::Debug for TracedCopyOutStream<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TracedCopyOutStream")
+            .field("ended", &self.operation.is_none())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'t> TracedCopyOutStream<'t> {

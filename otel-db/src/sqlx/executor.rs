@@ -26,7 +26,7 @@ pub(crate) struct Shared {
 impl Shared {
     /// Starts the span of `sql` under the current context. Text with
     /// placeholders (`$1`, `?`) counts as parameterized.
-    pub fn start(&self, sql: &str, prepare: bool) -> Operation<'_> {
+    pub(crate) fn start(&self, sql: &str, prepare: bool) -> Operation<'_> {
         let dialect = self.target.system().dialect();
         let statement = self.instrumentation.inner.statements(dialect).get(sql);
         let parameterized = Lexer::new(sql, dialect).any(|t| t.kind == Kind::Param);
@@ -41,7 +41,7 @@ impl Shared {
 
     /// `inner`'s stream inside the span of `sql`; the span ends with the
     /// stream, at its first error, or when it is dropped.
-    pub fn stream<'e, T: Send + 'e>(
+    pub(crate) fn stream<'e, T: Send + 'e>(
         &'e self,
         sql: &str,
         inner: impl FnOnce() -> BoxStream<'e, Result<T, sqlx::Error>>,
@@ -60,7 +60,7 @@ impl Shared {
     }
 
     /// `inner`'s future inside the span of `sql`.
-    pub fn future<'e, T: Send + 'e>(
+    pub(crate) fn future<'e, T: Send + 'e>(
         &'e self,
         sql: &str,
         prepare: bool,
