@@ -183,6 +183,16 @@ pub(crate) fn pipeline_text(pipeline: &Pipeline) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_first_argument_names_a_bounded_ascii_command(first in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let name = name_of(&first);
+            prop_assert!(name.len() <= MAX_NAME_LEN);
+            prop_assert!(name.is_ascii());
+        }
+    }
 
     #[test]
     fn names_and_texts() {
