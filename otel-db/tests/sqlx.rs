@@ -246,3 +246,22 @@ async fn a_refused_connection_fails_the_query_span() {
         assert!(!kv.value.as_str().contains("hunter2"), "{kv:?}");
     }
 }
+
+#[tokio::test]
+async fn a_stream_dropped_after_a_row_is_not_a_failure() {
+    use futures_util::StreamExt as _;
+    let capture = Capture::new();
+    let pool = sqlx::PgPool::connect(&pg_url()).await.unwrap();
+    let pool = TracedPool::new(pool, &instrumentation(&capture));
+    {
+        let mut rows = sqlx::query("SELECT generate_series(1, 100)").fetch(&pool);
+        assert!(rows.next().await.unwrap().is_ok());
+    }
+    capture.span("SELECT").assert_not_error();
+    // Dropped before anything came out: cancelled.
+    drop(sqlx::query("SELECT 2").fetch(&pool));
+    capture
+        .find(|s| s.name() == "SELECT" && s.is_error())
+        .unwrap()
+        .assert_attr("error.type", "cancelled");
+}

@@ -40,7 +40,8 @@ impl Shared {
     }
 
     /// `inner`'s stream inside the span of `sql`; the span ends with the
-    /// stream, at its first error, or when it is dropped.
+    /// stream, at its first error, or when it is dropped (as `cancelled`
+    /// when nothing came out yet, else as a success).
     pub(crate) fn stream<'e, T: Send + 'e>(
         &'e self,
         sql: &str,
@@ -56,6 +57,7 @@ impl Shared {
             inner,
             operation: Some(operation),
             cx,
+            yielded: false,
         })
     }
 
@@ -84,6 +86,20 @@ struct OperationStream<'e, T> {
     inner: BoxStream<'e, Result<T, sqlx::Error>>,
     operation: Option<Operation<'e>>,
     cx: Context,
+    /// Whether a row or result came out: a stream dropped after that was
+    /// stopped by its reader, not cancelled.
+    yielded: bool,
+}
+
+impl<T> Drop for OperationStream<'_, T> {
+    fn drop(&mut self) {
+        if self.yielded
+            && let Some(operation) = self.operation.take()
+        {
+            operation.end(None);
+        }
+        // Otherwise the operation's own drop ends it as `cancelled`.
+    }
 }
 
 impl<T> Stream for OperationStream<'_, T> {
@@ -106,7 +122,8 @@ impl<T> Stream for OperationStream<'_, T> {
                     operation.end(None);
                 }
             }
-            _ => {}
+            Poll::Ready(Some(Ok(_))) => this.yielded = true,
+            Poll::Pending => {}
         }
         polled
     }
