@@ -7,7 +7,8 @@
 //! 2. Representative calls through the layers (HTTP server and client, a
 //!    gRPC call, a saga with a compensation, a retry, a breaker transition,
 //!    a two-phase commit, NATS publish / subscribe / request / reply against
-//!    the NATS server at 127.0.0.1:4222), recorded with the in-memory
+//!    the NATS server at 127.0.0.1:4222, PostgreSQL queries and Redis
+//!    commands against the servers at 5432 and 6379), recorded with the in-memory
 //!    capture: every span name (as a pattern), attribute key, metric (name
 //!    and unit) and event name captured is listed in the document.
 //!
@@ -68,6 +69,10 @@ const NAME_ATTRIBUTES: &[&str] = &[
     "tx.name",
     "tx.participant.name",
 ];
+
+/// Attributes whose value may be a whole span name (database spans:
+/// `SELECT users`, `BATCH GET`, `postgresql`).
+const WHOLE_NAME_ATTRIBUTES: &[&str] = &["db.query.summary", "db.operation.name", "db.system.name"];
 
 /// Attributes whose value may end a dotted span-name token (`tx.prepare` is
 /// `tx.{tx.phase}`).
@@ -323,6 +328,12 @@ fn span_name_pattern(span: &CapturedSpan) -> String {
         (Some(a), Some(p)) => Some(format!("{a}:{p}")),
         _ => None,
     };
+    if let Some(key) = WHOLE_NAME_ATTRIBUTES
+        .iter()
+        .find(|k| value(k).as_deref() == Some(span.name()))
+    {
+        return format!("{{{key}}}");
+    }
     span.name()
         .split(' ')
         .map(|token| {
@@ -662,6 +673,57 @@ async fn nats_calls(capture: &Capture) {
     traced.client().flush().await.unwrap();
 }
 
+/// A PostgreSQL query, a failing one, a prepare and a transaction through
+/// otel-kit-db's tokio-postgres client; a Redis command, pipeline and
+/// failing command through its redis connection.
+async fn db_calls(capture: &Capture) {
+    let instrumentation = otel_kit_db::Instrumentation::builder()
+        .tracer_provider(&capture.tracer_provider())
+        .meter_provider(&capture.meter_provider())
+        .build();
+    let url = std::env::var("OTEL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let config: tokio_postgres::Config = url.parse().unwrap();
+    let mut client =
+        otel_kit_db::postgres::connect(&config, tokio_postgres::NoTls, &instrumentation)
+            .await
+            .expect("PostgreSQL on 127.0.0.1:5432");
+    let statement = client.prepare("SELECT $1::int").await.unwrap();
+    client.query_one(&statement, &[&1i32]).await.unwrap();
+    client.query("SELEC 1", &[]).await.unwrap_err();
+    let tx = client.transaction().await.unwrap();
+    tx.query("SELECT 1", &[]).await.unwrap();
+    tx.rollback().await.unwrap();
+
+    let url = std::env::var("OTEL_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let redis_client = redis::Client::open(url).unwrap();
+    let mut conn =
+        otel_kit_db::redis::TracedConnection::multiplexed(&redis_client, &instrumentation)
+            .await
+            .expect("Redis on 127.0.0.1:6379");
+    let key = format!("otel-conventions:{}", std::process::id());
+    let _: () = redis::pipe()
+        .set(&key, "x")
+        .ignore()
+        .get(&key)
+        .ignore()
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _ = redis::cmd("LPUSH")
+        .arg(&key)
+        .arg(1)
+        .query_async::<i64>(&mut conn)
+        .await
+        .unwrap_err();
+    let _: () = redis::cmd("DEL")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+}
+
 /// Every name captured from the calls is listed in the document.
 #[tokio::test]
 async fn captured_names_are_listed() {
@@ -670,6 +732,7 @@ async fn captured_names_are_listed() {
     grpc_call(&capture).await;
     patterns(&capture).await;
     nats_calls(&capture).await;
+    db_calls(&capture).await;
     // The NATS process spans of the deliveries end on drop; give the
     // responder's span time to end.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -690,6 +753,9 @@ async fn captured_names_are_listed() {
         "tx.{tx.phase} {tx.participant.name}",
         "{messaging.operation.name} {messaging.destination.name}",
         "{messaging.operation.name} {server.address}:{server.port}",
+        "{db.query.summary}",
+        "{db.operation.name}",
+        "{db.system.name}",
     ] {
         assert!(
             captured.spans.contains_key(pattern),
