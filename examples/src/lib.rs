@@ -30,3 +30,7 @@ struct MessagingReadme;
 #[cfg(doctest)]
 #[doc = include_str!("../../otel-patterns/README.md")]
 struct PatternsReadme;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../otel-db/README.md")]
+struct DbReadme;
