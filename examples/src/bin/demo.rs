@@ -35,10 +35,10 @@
 
 use std::time::Duration;
 
-use otel_kit_core::opentelemetry::trace::TraceId;
 use otel_examples::shop::broker::BrokerConfig;
 use otel_examples::shop::spans::SpanStore;
 use otel_examples::shop::{BoxError, OrderRequest, Shop, ShopConfig, place_order, trace_tree};
+use otel_kit_core::opentelemetry::trace::TraceId;
 
 /// How long the demo waits for all traces to complete.
 const TRACE_WAIT: Duration = Duration::from_secs(30);

@@ -183,7 +183,10 @@ impl TelemetryOptions {
     /// The providers of a service running as its own process: `service_name`
     /// is a default that `OTEL_SERVICE_NAME` (or a `service.name` in
     /// `OTEL_RESOURCE_ATTRIBUTES`) replaces, as a deployment expects.
-    pub fn install_process(&self, service_name: &str) -> Result<Telemetry, otel_kit_core::SetupError> {
+    pub fn install_process(
+        &self,
+        service_name: &str,
+    ) -> Result<Telemetry, otel_kit_core::SetupError> {
         self.install_named(Telemetry::builder().service_name(service_name), None, &[])
     }
 

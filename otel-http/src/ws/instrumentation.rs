@@ -38,6 +38,8 @@ pub struct WsInstrumentation {
 /// What a [`WsInstrumentation`] keeps.
 pub(crate) struct WsConfig {
     pub(crate) tracer: SpanStarter,
+    /// Injects into the client's handshake request.
+    #[cfg_attr(not(feature = "tungstenite"), allow(dead_code))]
     pub(crate) propagation: Propagation,
     pub(crate) server_metrics: Option<WsMetrics>,
     pub(crate) client_metrics: Option<WsMetrics>,
