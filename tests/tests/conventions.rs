@@ -496,6 +496,71 @@ async fn http_call(capture: &Capture) {
     capture.wait_for_spans(2).await;
 }
 
+/// A WebSocket (server and traced client: upgrade, a message each way, a
+/// close) and a server-sent-events stream cut by a stream policy.
+async fn ws_and_stream_calls(capture: &Capture) {
+    use axum::extract::ws::Message;
+    use otel_kit_http::client::UrlTemplate;
+    use otel_kit_http::server::StreamPolicy;
+    use otel_kit_http::ws::{TracedWebSocketUpgrade, WsInstrumentation};
+    use tokio_tungstenite::tungstenite::Message as TMessage;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let ws = WsInstrumentation::builder()
+        .tracer_provider(&capture.tracer_provider())
+        .meter_provider(&capture.meter_provider())
+        .propagator(TraceContextPropagator::new())
+        .build();
+    let echo = get(|upgrade: TracedWebSocketUpgrade| async move {
+        upgrade.on_upgrade(|mut socket| async move {
+            while let Some(Ok(msg)) = socket.recv().await {
+                if let Ok(text) = msg.into_message().into_text() {
+                    let _ = socket.send(Message::Text(text)).await;
+                }
+            }
+        })
+    });
+    let sse = get(|| async {
+        let events = futures_util::stream::iter(0..5).map(|i| {
+            Ok::<_, Infallible>(axum::response::sse::Event::default().data(i.to_string()))
+        });
+        axum::response::sse::Sse::new(events)
+    });
+    let app = Router::new()
+        .route("/ws", echo)
+        .route("/sse", sse)
+        .layer(axum::Extension(ws.clone()))
+        .layer(
+            ServerLayer::builder()
+                .tracer_provider(&capture.tracer_provider())
+                .meter_provider(&capture.meter_provider())
+                .propagator(TraceContextPropagator::new())
+                .stream_policy(StreamPolicy::new().max_frames(2))
+                .build(),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+    request.extensions_mut().insert(UrlTemplate("/ws".into()));
+    let (mut socket, _) = ws.connect_async(request).await.expect("WebSocket handshake");
+    socket.send(TMessage::text("hi")).await.unwrap();
+    let reply = socket.recv().await.unwrap().unwrap();
+    assert_eq!(reply.to_text().unwrap(), "hi");
+    drop(reply);
+    socket.send(TMessage::Close(None)).await.unwrap();
+    while socket.recv().await.is_some() {}
+
+    let mut response = reqwest::get(format!("http://{addr}/sse")).await.unwrap();
+    while response.chunk().await.unwrap().is_some() {}
+    capture.wait_for_span("stream /sse").await;
+    let wait = std::time::Instant::now();
+    while capture.spans_named("close /ws").len() < 2 && wait.elapsed() < DELIVERY_WAIT {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// A gRPC call through the client and server layers around an in-process
 /// handler (as otel-kit-grpc's crate example).
 async fn grpc_call(capture: &Capture) {
@@ -666,6 +731,7 @@ async fn nats_calls(capture: &Capture) {
 async fn captured_names_are_listed() {
     let capture = Capture::new();
     http_call(&capture).await;
+    ws_and_stream_calls(&capture).await;
     grpc_call(&capture).await;
     patterns(&capture).await;
     nats_calls(&capture).await;
@@ -681,6 +747,10 @@ async fn captured_names_are_listed() {
     for pattern in [
         "{http.request.method} {http.route}",
         "{http.request.method}",
+        "receive {http.route}",
+        "send {url.template}",
+        "close {http.route}",
+        "stream {http.route}",
         "{rpc.method}",
         "saga {saga.name}",
         "saga.compensate {saga.step.name}",
