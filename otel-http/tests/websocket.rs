@@ -60,12 +60,8 @@ async fn echo(
                     let _ = socket.send(Message::Close(Some(frame))).await;
                 }
                 Some("DROP-ME") => return,
-                Some(r) => {
-                    if socket.send(Message::text(r)).await.is_err() {
-                        return;
-                    }
-                }
-                None => {}
+                Some(r) if socket.send(Message::text(r)).await.is_err() => return,
+                _ => {}
             }
         }
     })
