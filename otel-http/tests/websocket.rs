@@ -42,10 +42,15 @@ async fn echo(
     ws.on_upgrade(move |mut socket| async move {
         while let Some(Ok(msg)) = socket.recv().await {
             let tracer = capture.tracer("test");
+            if msg.to_text().ok() == Some("via-handle") {
+                // `handle`: the handler gets the message by value.
+                msg.handle(async |_m| drop(tracer.start("handled"))).await;
+                continue;
+            }
             let reply = msg
-                .handle(async |m| {
+                .in_span(async {
                     let _child = tracer.start("downstream");
-                    match m {
+                    match &*msg {
                         Message::Text(t) => Some(t.to_uppercase()),
                         _ => None,
                     }
@@ -60,7 +65,8 @@ async fn echo(
                     let _ = socket.send(Message::Close(Some(frame))).await;
                 }
                 Some("DROP-ME") => return,
-                Some(r) if socket.send(Message::text(r)).await.is_err() => return,
+                // Sent inside the received message's span: its child.
+                Some(r) if msg.in_span(socket.send(Message::text(r))).await.is_err() => return,
                 _ => {}
             }
         }
@@ -107,6 +113,7 @@ async fn upgrade_messages_and_close_make_a_linked_span_tree() {
         let reply = client.next().await.unwrap().unwrap();
         assert_eq!(reply.into_text().unwrap().as_str(), text.to_uppercase());
     }
+    client.send(TMessage::text("via-handle")).await.unwrap();
     client
         .send(TMessage::Close(Some(CloseFrame {
             code: CloseCode::Normal,
@@ -127,7 +134,10 @@ async fn upgrade_messages_and_close_make_a_linked_span_tree() {
 
     let received = by_kind(&spans, "receive /ws", SpanKind::Consumer);
     let sent = by_kind(&spans, "send /ws", SpanKind::Producer);
-    assert_eq!((received.len(), sent.len()), (3, 3), "{}", capture.tree());
+    assert_eq!((received.len(), sent.len()), (4, 3), "{}", capture.tree());
+    let handled = capture.span("handled");
+    assert_parent(&handled, &received[3]);
+    let received = &received[..3];
     // (the handler also ran for the close frame, which has no span)
     let downstream = capture.spans_named("downstream");
     for (i, r) in received.iter().enumerate() {
@@ -144,6 +154,11 @@ async fn upgrade_messages_and_close_make_a_linked_span_tree() {
     for s in &sent {
         assert_linked(s, &upgrade);
         s.assert_attr("websocket.message.size", 1);
+        assert!(
+            received.iter().any(|r| r.span_id() == s.parent_span_id()),
+            "a reply is a child of the message it answers:\n{}",
+            capture.tree()
+        );
     }
 
     let close = capture.span("close /ws");
@@ -152,7 +167,7 @@ async fn upgrade_messages_and_close_make_a_linked_span_tree() {
         .assert_attr("websocket.close.code", 1000)
         .assert_attr("websocket.close.reason", "bye")
         .assert_attr("websocket.close.initiator", "client")
-        .assert_attr("websocket.connection.received_messages", 3)
+        .assert_attr("websocket.connection.received_messages", 4)
         .assert_attr("websocket.connection.sent_messages", 3)
         .assert_attr("websocket.connection.untraced_messages", 0)
         .assert_not_error();
@@ -166,7 +181,7 @@ async fn upgrade_messages_and_close_make_a_linked_span_tree() {
             KeyValue::new("websocket.message.direction", "receive"),
             KeyValue::new("websocket.message.type", "text"),
         ],
-        3,
+        4,
     );
     metrics
         .sum_u64("websocket.server.message.bytes")

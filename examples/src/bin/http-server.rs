@@ -20,7 +20,8 @@
 //! span `GET /ws`, ended at `101`; each received text message is a
 //! `receive /ws` span in which the handler calls `${DOWNSTREAM_URL}/users/{n}`
 //! (n = the message's number) with the traced client, so the call is its
-//! child, then echoes the text upper-cased (a `send /ws` span); the close is
+//! child, then echoes the text upper-cased (a `send /ws` span, its child
+//! too); the close is
 //! a `close /ws` span. `/sse` streams 10 server-sent events 100 ms apart;
 //! the layer's stream policy ends the request span at 500 ms (marked
 //! `stream.truncated`) and a `stream /sse` span records the rest.
@@ -109,16 +110,22 @@ async fn ws(ws: TracedWebSocketUpgrade, State(state): State<AppState>) -> Respon
                 continue;
             };
             n += 1;
+            // Both run inside the message's `receive /ws` span: the
+            // downstream call and the `send /ws` span are its children.
             let reply = msg
-                .handle(async |m| {
+                .in_span(async {
                     let url = format!("{}/users/{n}", state.downstream.trim_end_matches('/'));
                     if let Err(e) = state.client.get(url).send().await {
                         eprintln!("downstream call failed: {e}");
                     }
-                    m.to_text().map(str::to_uppercase).unwrap_or_default()
+                    msg.to_text().map(str::to_uppercase).unwrap_or_default()
                 })
                 .await;
-            if socket.send(Message::text(reply)).await.is_err() {
+            if msg
+                .in_span(socket.send(Message::text(reply)))
+                .await
+                .is_err()
+            {
                 break;
             }
         }

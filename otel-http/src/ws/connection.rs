@@ -172,25 +172,29 @@ impl Connection {
                 self.sent
             }
         };
+        let parent = match direction {
+            Direction::Receive => self.base_parent(),
+            Direction::Send => {
+                let current = Context::current();
+                if !current.has_active_span() {
+                    self.base_parent()
+                } else if current.span().span_context().is_sampled() {
+                    current
+                } else {
+                    // Sent while handling an untraced message: no span, and
+                    // no token spent on one.
+                    self.untraced += 1;
+                    return untraced(self);
+                }
+            }
+        };
         if !self.config.message_spans || !self.sampler.admit(self.config.clock.now()) {
             self.untraced += 1;
             return untraced(self);
         }
-        let (name, span_kind, parent) = match direction {
-            Direction::Receive => (
-                self.receive_name.clone(),
-                SpanKind::Consumer,
-                self.base_parent(),
-            ),
-            Direction::Send => {
-                let current = Context::current();
-                let parent = if current.has_active_span() {
-                    current
-                } else {
-                    self.base_parent()
-                };
-                (self.send_name.clone(), SpanKind::Producer, parent)
-            }
+        let (name, span_kind) = match direction {
+            Direction::Receive => (self.receive_name.clone(), SpanKind::Consumer),
+            Direction::Send => (self.send_name.clone(), SpanKind::Producer),
         };
         let mut attrs = Vec::with_capacity(4);
         attrs.push(KeyValue::new(names::MESSAGE_TYPE, kind.as_str()));

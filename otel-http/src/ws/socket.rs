@@ -22,8 +22,9 @@ use super::message_span::TracedMessage;
 /// - [`recv`](Self::recv) returns each message as a [`TracedMessage`] with
 ///   its `receive` span (CONSUMER), linked to the upgrade span;
 /// - [`send`](Self::send) makes a `send` span (PRODUCER) around the write,
-///   a child of the current span (inside [`TracedMessage::handle`]: the
-///   received message's span), else a root linked to the upgrade span;
+///   a child of the current span (sent with
+///   `msg.in_span(socket.send(reply))`: the received message's span), else
+///   a root linked to the upgrade span;
 /// - the close (a close frame either way, the transport ending, an error,
 ///   or this value dropped without a close) is recorded once as a `close`
 ///   span with the code, reason, initiator and message totals; an abnormal
