@@ -1,7 +1,6 @@
 //! [`TracedWebSocket`]: a WebSocket whose received and sent messages are
 //! spans and whose close is recorded.
 
-use std::borrow::Cow;
 use std::fmt;
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
@@ -109,9 +108,8 @@ where
         if kind == MessageKind::Close {
             let side = self.connection.side();
             let (code, reason) = message.close_frame().unwrap_or((1005, ""));
-            let reason: Cow<'_, str> = Cow::Owned(reason.to_owned());
             self.connection
-                .close(CloseEvent::with_code(code, &reason, Some(side)));
+                .close(CloseEvent::with_code(code, reason, Some(side)));
         }
         let span = self
             .connection
