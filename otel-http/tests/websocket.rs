@@ -390,3 +390,49 @@ async fn rate_limit_and_sampling_bound_message_spans() {
         .assert_attr("websocket.connection.untraced_messages", 2);
     assert!(capture.spans_named("receive /ws").is_empty());
 }
+
+#[tokio::test]
+async fn a_split_socket_records_into_one_connection() {
+    let capture = Capture::new();
+    let ws = ws_builder(&capture).build();
+    let addr = serve(&capture, ws.clone()).await;
+    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+    request.extensions_mut().insert(UrlTemplate("/ws".into()));
+    let (socket, _) = ws.connect_async(request).await.unwrap();
+    let (mut sender, mut receiver) = socket.split();
+    let writer = tokio::spawn(async move {
+        for text in ["a", "b", "c"] {
+            sender.send(TMessage::text(text)).await.unwrap();
+        }
+        sender
+    });
+    let mut replies = Vec::new();
+    for _ in 0..3 {
+        let reply = receiver.recv().await.unwrap().unwrap();
+        replies.push(reply.to_text().unwrap().to_owned());
+    }
+    assert_eq!(replies, ["A", "B", "C"]);
+    let mut sender = writer.await.unwrap();
+    sender.send(TMessage::Close(None)).await.unwrap();
+    while receiver.recv().await.is_some() {}
+    drop((sender, receiver));
+
+    let spans = capture.wait_for_spans(12).await;
+    let client = |name: &str| {
+        spans
+            .iter()
+            .filter(|s| s.name() == name && s.attr_str("url.template").is_some())
+            .count()
+    };
+    assert_eq!((client("send /ws"), client("receive /ws")), (3, 3));
+    let closes: Vec<_> = spans
+        .iter()
+        .filter(|s| s.name() == "close /ws" && s.attr_str("url.template").is_some())
+        .collect();
+    assert_eq!(closes.len(), 1, "{}", capture.tree());
+    closes[0]
+        .assert_attr("websocket.close.initiator", "client")
+        .assert_attr("websocket.connection.sent_messages", 3)
+        .assert_attr("websocket.connection.received_messages", 3)
+        .assert_not_error();
+}

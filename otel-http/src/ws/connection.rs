@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use otel_kit_core::instrument::{ErrorRecord, record_error};
+use otel_kit_core::instrument::{ErrorRecord, record_error, type_error_type};
 use otel_kit_core::opentelemetry::trace::{
     Link, SpanBuilder, SpanContext, SpanKind, TraceContextExt, TraceFlags,
 };
@@ -14,15 +14,15 @@ use otel_kit_core::opentelemetry::{Context, KeyValue};
 
 use super::close::{ABNORMAL, CloseEvent, bounded_reason};
 use super::instrumentation::WsConfig;
-use super::message::MessageKind;
-use super::message_span::MessageSpan;
+use super::message::{MessageKind, WsMessage};
+use super::message_span::{MessageSpan, TracedMessage};
 use super::names;
 use super::sampling::MessageSampler;
 use super::side::Side;
 
 /// The direction of a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Direction {
+enum Direction {
     Receive,
     Send,
 }
@@ -143,12 +143,7 @@ impl Connection {
     /// sampler admits it. A received message's span is a new root (or a
     /// child of the upgrade span); a sent one is a child of the current
     /// span when there is one (the received message being handled).
-    pub(crate) fn message(
-        &mut self,
-        direction: Direction,
-        kind: MessageKind,
-        size: usize,
-    ) -> MessageSpan {
+    fn message(&mut self, direction: Direction, kind: MessageKind, size: usize) -> MessageSpan {
         if let Some(m) = self.config.metrics(self.side) {
             m.message(self.route.as_ref(), direction.as_str(), kind.as_str(), size);
         }
@@ -216,16 +211,6 @@ impl Connection {
             self.untraced += 1;
         }
         MessageSpan { cx, recording }
-    }
-
-    /// Whether the close is recorded already.
-    pub(crate) fn is_closed(&self) -> bool {
-        self.closed
-    }
-
-    /// The side of this connection.
-    pub(crate) fn side(&self) -> Side {
-        self.side
     }
 
     /// Records the close (once): the `close` span with the code, reason,
@@ -297,6 +282,61 @@ impl Connection {
             event.exception = true;
         }
         self.close(event);
+    }
+}
+
+impl Connection {
+    /// What the stream yielded: a message gets its span (a close frame
+    /// records the close, by the peer unless this side closed first); an
+    /// error or the end of the stream is an abnormal close.
+    pub(crate) fn on_received<M: WsMessage, E>(
+        &mut self,
+        item: Option<Result<M, E>>,
+    ) -> Option<Result<TracedMessage<M>, E>> {
+        let peer = self.side.peer();
+        match item {
+            Some(Ok(message)) => {
+                let kind = message.kind();
+                if kind == MessageKind::Close {
+                    let (code, reason) = message.close_frame().unwrap_or((1005, ""));
+                    self.close(CloseEvent::with_code(code, reason, Some(peer)));
+                }
+                let span = self.message(Direction::Receive, kind, message.payload_len());
+                Some(Ok(TracedMessage::new(message, span)))
+            }
+            Some(Err(e)) => {
+                self.close_abnormal(peer, Some(type_error_type::<E>()));
+                Some(Err(e))
+            }
+            None => {
+                self.close_abnormal(peer, None);
+                None
+            }
+        }
+    }
+
+    /// Before `message` is written: a close message records the close (by
+    /// this side); the `send` span starts.
+    pub(crate) fn before_send<M: WsMessage>(&mut self, message: &M) -> MessageSpan {
+        let kind = message.kind();
+        if kind == MessageKind::Close {
+            let (code, reason) = message.close_frame().unwrap_or((1005, ""));
+            self.close(CloseEvent::with_code(code, reason, Some(self.side)));
+        }
+        self.message(Direction::Send, kind, message.payload_len())
+    }
+
+    /// After the write: a failure marks the span failed and, the connection
+    /// being unusable, records an abnormal close; the span ends.
+    pub(crate) fn after_send<E>(&mut self, span: MessageSpan, failed: bool) {
+        if failed {
+            let error_type = type_error_type::<E>();
+            span.fail(error_type);
+            if !self.closed {
+                self.close_abnormal(self.side, Some(error_type));
+            }
+        }
+        drop(span);
     }
 }
 

@@ -84,6 +84,6 @@ pub use instrumentation::{
 };
 pub use message::{MessageKind, WsMessage};
 pub use message_span::TracedMessage;
-pub use socket::TracedWebSocket;
+pub use socket::{TracedReceiver, TracedSender, TracedWebSocket};
 #[cfg(feature = "ws")]
 pub use upgrade::{TracedWebSocketUpgrade, WebSocket};

@@ -3,12 +3,13 @@
 
 use std::fmt;
 
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use otel_kit_core::instrument::type_error_type;
+use std::sync::{Arc, Mutex};
 
-use super::close::CloseEvent;
-use super::connection::{Connection, Direction};
-use super::message::{MessageKind, WsMessage};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+
+use super::connection::Connection;
+use super::message::WsMessage;
 use super::message_span::TracedMessage;
 
 /// A traced WebSocket: axum's `WebSocket` on the server
@@ -71,32 +72,8 @@ where
     /// (initiated by the peer, unless this side closed first); the stream
     /// ending without one, or an error, as an abnormal close.
     pub async fn recv(&mut self) -> Option<Result<TracedMessage<M>, E>> {
-        match self.inner.next().await {
-            Some(Ok(message)) => {
-                let kind = message.kind();
-                if kind == MessageKind::Close {
-                    let peer = self.connection.side().peer();
-                    let (code, reason) = message.close_frame().unwrap_or((1005, ""));
-                    self.connection
-                        .close(CloseEvent::with_code(code, reason, Some(peer)));
-                }
-                let span = self
-                    .connection
-                    .message(Direction::Receive, kind, message.payload_len());
-                Some(Ok(TracedMessage::new(message, span)))
-            }
-            Some(Err(e)) => {
-                let peer = self.connection.side().peer();
-                self.connection
-                    .close_abnormal(peer, Some(type_error_type::<E>()));
-                Some(Err(e))
-            }
-            None => {
-                let peer = self.connection.side().peer();
-                self.connection.close_abnormal(peer, None);
-                None
-            }
-        }
+        let item = self.inner.next().await;
+        self.connection.on_received(item)
     }
 
     /// Sends `message` (and flushes) inside a `send` span. A close message
@@ -104,27 +81,27 @@ where
     /// the span failed and, the connection being unusable, records an
     /// abnormal close.
     pub async fn send(&mut self, message: M) -> Result<(), E> {
-        let kind = message.kind();
-        if kind == MessageKind::Close {
-            let side = self.connection.side();
-            let (code, reason) = message.close_frame().unwrap_or((1005, ""));
-            self.connection
-                .close(CloseEvent::with_code(code, reason, Some(side)));
-        }
-        let span = self
-            .connection
-            .message(Direction::Send, kind, message.payload_len());
+        let span = self.connection.before_send(&message);
         let result = self.inner.send(message).await;
-        if result.is_err() {
-            let error_type = type_error_type::<E>();
-            span.fail(error_type);
-            if !self.connection.is_closed() {
-                let side = self.connection.side();
-                self.connection.close_abnormal(side, Some(error_type));
-            }
-        }
-        drop(span);
+        self.connection.after_send::<E>(span, result.is_err());
         result
+    }
+
+    /// Splits the socket into a sender and a receiver that can be used from
+    /// different tasks (as `futures::StreamExt::split` does for the
+    /// untraced socket); both record into the same connection, whose close
+    /// is recorded once (at the latest when both halves are dropped).
+    pub fn split(self) -> (TracedSender<S, M>, TracedReceiver<S>) {
+        let TracedWebSocket { inner, connection } = self;
+        let (sink, stream) = inner.split();
+        let connection = Arc::new(Mutex::new(connection));
+        (
+            TracedSender {
+                sink,
+                connection: Arc::clone(&connection),
+            },
+            TracedReceiver { stream, connection },
+        )
     }
 
     /// Unwraps the socket; the connection's close is recorded now, as an
@@ -134,4 +111,65 @@ where
         drop(connection);
         inner
     }
+}
+
+/// The sending half of a [`TracedWebSocket::split`]: [`send`](Self::send)
+/// as on the whole socket.
+pub struct TracedSender<S, M> {
+    sink: SplitSink<S, M>,
+    connection: Arc<Mutex<Connection>>,
+}
+
+impl<S, M> fmt::Debug for TracedSender<S, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TracedSender").finish_non_exhaustive()
+    }
+}
+
+impl<S, M, E> TracedSender<S, M>
+where
+    S: Stream<Item = Result<M, E>> + Sink<M, Error = E> + Unpin,
+    M: WsMessage,
+{
+    /// Sends `message` inside a `send` span (see [`TracedWebSocket::send`]).
+    pub async fn send(&mut self, message: M) -> Result<(), E> {
+        let span = lock(&self.connection).before_send(&message);
+        let result = self.sink.send(message).await;
+        lock(&self.connection).after_send::<E>(span, result.is_err());
+        result
+    }
+}
+
+/// The receiving half of a [`TracedWebSocket::split`]:
+/// [`recv`](Self::recv) as on the whole socket.
+pub struct TracedReceiver<S> {
+    stream: SplitStream<S>,
+    connection: Arc<Mutex<Connection>>,
+}
+
+impl<S> fmt::Debug for TracedReceiver<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TracedReceiver").finish_non_exhaustive()
+    }
+}
+
+impl<S, M, E> TracedReceiver<S>
+where
+    S: Stream<Item = Result<M, E>> + Sink<M, Error = E> + Unpin,
+    M: WsMessage,
+{
+    /// Receives the next message with its span (see
+    /// [`TracedWebSocket::recv`]).
+    pub async fn recv(&mut self) -> Option<Result<TracedMessage<M>, E>> {
+        let item = self.stream.next().await;
+        lock(&self.connection).on_received(item)
+    }
+}
+
+/// The connection's state; a panic elsewhere while it was held leaves it
+/// usable (it holds counters only).
+fn lock(connection: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
+    connection
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
