@@ -436,3 +436,50 @@ async fn a_split_socket_records_into_one_connection() {
         .assert_attr("websocket.connection.received_messages", 3)
         .assert_not_error();
 }
+
+#[tokio::test]
+async fn a_traceparent_in_the_message_continues_the_senders_trace() {
+    let capture = Capture::new();
+    let addr = serve(
+        &capture,
+        ws_builder(&capture).trace_context_in_messages(true).build(),
+    )
+    .await;
+    let (mut client, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+        .await
+        .unwrap();
+
+    let tracer = capture.tracer("test");
+    let cx = otel_kit_core::opentelemetry::Context::current_with_span(tracer.start("sender"));
+    let tp = otel_kit_http::ws::envelope_traceparent(&cx).unwrap();
+    client
+        .send(TMessage::text(format!(
+            r#"{{"traceparent": "{tp}", "n": 1}}"#
+        )))
+        .await
+        .unwrap();
+    client.next().await.unwrap().unwrap();
+    // Without an envelope (or a broken one): a new root, as usual.
+    client
+        .send(TMessage::text(r#"{"traceparent": "00-bad"}"#))
+        .await
+        .unwrap();
+    client.next().await.unwrap().unwrap();
+    client.send(TMessage::Close(None)).await.unwrap();
+    while client.next().await.is_some() {}
+    cx.span().end();
+
+    capture.wait_for_span("close /ws").await;
+    let sender = capture.span("sender");
+    let upgrade = capture.span("GET /ws");
+    let received = capture.spans_named("receive /ws");
+    assert_eq!(received.len(), 2);
+    let (with, without) = match received[0].attr_i64("websocket.message.sequence") {
+        Some(1) => (&received[0], &received[1]),
+        _ => (&received[1], &received[0]),
+    };
+    assert_parent(with, &sender);
+    assert_linked(with, &upgrade);
+    assert_root(without);
+    assert_linked(without, &upgrade);
+}

@@ -13,6 +13,7 @@ use otel_kit_core::opentelemetry::trace::{
 use otel_kit_core::opentelemetry::{Context, KeyValue};
 
 use super::close::{ABNORMAL, CloseEvent, bounded_reason};
+use super::envelope;
 use super::instrumentation::WsConfig;
 use super::message::{MessageKind, WsMessage};
 use super::message_span::{MessageSpan, TracedMessage};
@@ -143,7 +144,13 @@ impl Connection {
     /// sampler admits it. A received message's span is a new root (or a
     /// child of the upgrade span); a sent one is a child of the current
     /// span when there is one (the received message being handled).
-    fn message(&mut self, direction: Direction, kind: MessageKind, size: usize) -> MessageSpan {
+    fn message(
+        &mut self,
+        direction: Direction,
+        kind: MessageKind,
+        size: usize,
+        text: Option<&str>,
+    ) -> MessageSpan {
         if let Some(m) = self.config.metrics(self.side) {
             m.message(self.route.as_ref(), direction.as_str(), kind.as_str(), size);
         }
@@ -168,7 +175,14 @@ impl Connection {
             }
         };
         let parent = match direction {
-            Direction::Receive => self.base_parent(),
+            Direction::Receive => match text
+                .filter(|_| self.config.envelope)
+                .and_then(envelope::extract)
+            {
+                // The sender's context, from the message's envelope.
+                Some(sender) => Context::new().with_remote_span_context(sender),
+                None => self.base_parent(),
+            },
             Direction::Send => {
                 let current = Context::current();
                 if !current.has_active_span() {
@@ -301,7 +315,12 @@ impl Connection {
                     let (code, reason) = message.close_frame().unwrap_or((1005, ""));
                     self.close(CloseEvent::with_code(code, reason, Some(peer)));
                 }
-                let span = self.message(Direction::Receive, kind, message.payload_len());
+                let span = self.message(
+                    Direction::Receive,
+                    kind,
+                    message.payload_len(),
+                    message.text(),
+                );
                 Some(Ok(TracedMessage::new(message, span)))
             }
             Some(Err(e)) => {
@@ -323,7 +342,7 @@ impl Connection {
             let (code, reason) = message.close_frame().unwrap_or((1005, ""));
             self.close(CloseEvent::with_code(code, reason, Some(self.side)));
         }
-        self.message(Direction::Send, kind, message.payload_len())
+        self.message(Direction::Send, kind, message.payload_len(), None)
     }
 
     /// After the write: a failure marks the span failed and, the connection

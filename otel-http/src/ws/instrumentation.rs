@@ -47,6 +47,7 @@ pub(crate) struct WsConfig {
     pub(crate) sampling: f64,
     pub(crate) per_second: Option<u32>,
     pub(crate) in_upgrade_trace: bool,
+    pub(crate) envelope: bool,
     pub(crate) clock: Arc<dyn Clock>,
 }
 
@@ -94,6 +95,7 @@ pub struct WsInstrumentationBuilder {
     sampling: f64,
     per_second: Option<u32>,
     in_upgrade_trace: bool,
+    envelope: bool,
     clock: Arc<dyn Clock>,
 }
 
@@ -106,6 +108,7 @@ impl Default for WsInstrumentationBuilder {
             sampling: 1.0,
             per_second: Some(DEFAULT_MESSAGE_SPANS_PER_SECOND),
             in_upgrade_trace: false,
+            envelope: false,
             clock: Arc::new(MonotonicClock::new()),
         }
     }
@@ -170,6 +173,16 @@ impl WsInstrumentationBuilder {
         self
     }
 
+    /// A received text message whose JSON carries a `"traceparent"` member
+    /// (the [envelope](super::ENVELOPE_FIELD), within its first
+    /// [`ENVELOPE_SCAN_BYTES`](super::ENVELOPE_SCAN_BYTES)) gets a `receive`
+    /// span that is a child of that context, continuing the sender's trace
+    /// (still linked to the upgrade span). Default: off.
+    pub fn trace_context_in_messages(mut self, on: bool) -> Self {
+        self.envelope = on;
+        self
+    }
+
     /// The clock of the rate limit (default: the monotonic clock).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
@@ -202,6 +215,7 @@ impl WsInstrumentationBuilder {
                 sampling: self.sampling,
                 per_second: self.per_second,
                 in_upgrade_trace: self.in_upgrade_trace,
+                envelope: self.envelope,
                 clock: self.clock,
             }),
         }

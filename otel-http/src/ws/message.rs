@@ -46,6 +46,8 @@ pub trait WsMessage: Send + 'static {
     /// The code and reason of a close frame (`None`: not a close message,
     /// or a close without a code).
     fn close_frame(&self) -> Option<(u16, &str)>;
+    /// The text of a text message.
+    fn text(&self) -> Option<&str>;
 }
 
 #[cfg(feature = "ws")]
@@ -74,6 +76,13 @@ impl WsMessage for axum::extract::ws::Message {
     fn close_frame(&self) -> Option<(u16, &str)> {
         match self {
             axum::extract::ws::Message::Close(Some(f)) => Some((f.code, f.reason.as_str())),
+            _ => None,
+        }
+    }
+
+    fn text(&self) -> Option<&str> {
+        match self {
+            axum::extract::ws::Message::Text(t) => Some(t.as_str()),
             _ => None,
         }
     }
@@ -109,6 +118,13 @@ impl WsMessage for tokio_tungstenite::tungstenite::Message {
             tokio_tungstenite::tungstenite::Message::Close(Some(f)) => {
                 Some((u16::from(f.code), f.reason.as_str()))
             }
+            _ => None,
+        }
+    }
+
+    fn text(&self) -> Option<&str> {
+        match self {
+            tokio_tungstenite::tungstenite::Message::Text(t) => Some(t.as_str()),
             _ => None,
         }
     }

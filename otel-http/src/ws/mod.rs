@@ -20,6 +20,10 @@
 //!   application code (`3000`-`4999`), the transport ending without a close
 //!   frame (`1006`), an error, or the socket dropped unclosed is an error
 //!   (`error.type` = the code, or the error's type).
+//! - Optionally, a text message carrying a W3C `traceparent` in a JSON
+//!   `"traceparent"` member ([`ENVELOPE_FIELD`]) continues the sender's
+//!   trace: its `receive` span is that context's child
+//!   ([`trace_context_in_messages`](WsInstrumentationBuilder::trace_context_in_messages)).
 //! - Message spans are sampled per connection
 //!   ([`message_sampling`](WsInstrumentationBuilder::message_sampling)) and
 //!   rate-limited per connection
@@ -66,6 +70,7 @@
 mod client;
 mod close;
 mod connection;
+mod envelope;
 mod instrumentation;
 mod message;
 mod message_span;
@@ -79,6 +84,7 @@ mod upgrade;
 
 #[cfg(feature = "tungstenite")]
 pub use client::{ClientWebSocket, connect_async};
+pub use envelope::{ENVELOPE_FIELD, ENVELOPE_SCAN_BYTES, envelope_traceparent};
 pub use instrumentation::{
     DEFAULT_MESSAGE_SPANS_PER_SECOND, WsInstrumentation, WsInstrumentationBuilder,
 };
