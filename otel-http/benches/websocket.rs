@@ -11,6 +11,16 @@
 //! ```text
 //! cargo bench -p otel-kit-http --features ws --bench websocket -- --warm-up-time 1 --measurement-time 3
 //! ```
+//!
+//! Profile mode, for instruction counts that repeat on a busy machine: with
+//! `OTEL_WS_PROFILE=<variant>:<round trips>` (variant `bare`, `sampled`,
+//! `unsampled`, `rate_limited`) the binary makes that many round trips of
+//! one variant and exits. Per-round-trip instructions =
+//! (Ir at 2N − Ir at N) / N:
+//!
+//! ```text
+//! OTEL_WS_PROFILE=sampled:2000 valgrind --tool=callgrind target/release/deps/websocket-*
+//! ```
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -147,7 +157,40 @@ fn bench(c: &mut Criterion) {
 
 criterion_group!(benches, bench);
 
+/// `OTEL_WS_PROFILE=<variant>:<n>`: `n` round trips of one variant.
+fn profile(spec: &str) {
+    let (name, n) = spec.split_once(':').expect("OTEL_WS_PROFILE=<variant>:<n>");
+    let n: u64 = n.parse().expect("a number of round trips");
+    let variant = match name {
+        "bare" => Variant::Bare,
+        "sampled" => Variant::Sampled,
+        "unsampled" => Variant::Unsampled,
+        "rate_limited" => Variant::RateLimited,
+        other => panic!("unknown variant {other}"),
+    };
+    let rt = Runtime::new().unwrap();
+    rt.block_on(async {
+        let (addr, providers) = serve(variant).await;
+        let (mut client, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+            .await
+            .unwrap();
+        for _ in 0..n {
+            client.send(TMessage::text("hello")).await.unwrap();
+            std::hint::black_box(client.next().await.unwrap().unwrap());
+        }
+        let _ = client.close(None).await;
+        if let Some((tp, mp)) = providers {
+            let _ = tp.shutdown();
+            let _ = mp.shutdown();
+        }
+    });
+}
+
 fn main() {
+    if let Ok(spec) = std::env::var("OTEL_WS_PROFILE") {
+        profile(&spec);
+        return;
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
 }
