@@ -544,7 +544,10 @@ async fn ws_and_stream_calls(capture: &Capture) {
 
     let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
     request.extensions_mut().insert(UrlTemplate("/ws".into()));
-    let (mut socket, _) = ws.connect_async(request).await.expect("WebSocket handshake");
+    let (mut socket, _) = ws
+        .connect_async(request)
+        .await
+        .expect("WebSocket handshake");
     socket.send(TMessage::text("hi")).await.unwrap();
     let reply = socket.recv().await.unwrap().unwrap();
     assert_eq!(reply.to_text().unwrap(), "hi");

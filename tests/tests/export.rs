@@ -82,8 +82,10 @@ async fn exports_over(protocol: &str) {
     let service = format!("e2e-{}", protocol.replace('/', "-"));
     let telemetry = setup(&collector, protocol, &service);
     let (trace_id, root_id) = record_trace(&telemetry);
-    let meter =
-        otel_kit_core::opentelemetry::metrics::MeterProvider::meter(telemetry.meter_provider(), "e2e");
+    let meter = otel_kit_core::opentelemetry::metrics::MeterProvider::meter(
+        telemetry.meter_provider(),
+        "e2e",
+    );
     let counter = meter
         .u64_counter("e2e.requests")
         .with_unit("{request}")

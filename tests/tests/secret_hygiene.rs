@@ -567,7 +567,10 @@ async fn no_credential_in_amqp_headers_reaches_the_collector() {
         )
         .await
         .expect("declare");
-    let traced = TracedChannel::new(channel, otel_kit_messaging::Instrumentation::builder().build());
+    let traced = TracedChannel::new(
+        channel,
+        otel_kit_messaging::Instrumentation::builder().build(),
+    );
     let mut consumer = traced
         .basic_consume(
             queue.as_str().into(),

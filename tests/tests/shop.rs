@@ -8,16 +8,16 @@
 
 use std::time::Duration;
 
-use otel_kit_core::config::{PropagatorKind, Protocol};
-use otel_kit_core::opentelemetry::trace::{SpanId, SpanKind, TraceId};
-use otel_kit_core::opentelemetry::{Array, Value};
-use otel_kit_core::testing::{CapturedSpan, assert_linked, assert_parent};
 use otel_examples::shop::broker::{BrokerConfig, BrokerKind};
 use otel_examples::shop::spans::{ServiceSpan, SpanStore};
 use otel_examples::shop::{
     CUSTOMER_BAGGAGE, ORDER_ID_ATTRIBUTE, OrderAccepted, OrderRequest, Shop, ShopConfig, service,
     trace_tree,
 };
+use otel_kit_core::config::{PropagatorKind, Protocol};
+use otel_kit_core::opentelemetry::trace::{SpanId, SpanKind, TraceId};
+use otel_kit_core::opentelemetry::{Array, Value};
+use otel_kit_core::testing::{CapturedSpan, assert_linked, assert_parent};
 use otel_tests::collector::{Collector, ReceivedSpan};
 
 const WAIT: Duration = Duration::from_secs(30);
