@@ -593,6 +593,46 @@ async fn grpc_call(capture: &Capture) {
     assert_eq!(response.headers()["grpc-status"], "5");
 }
 
+/// A streamed gRPC response under `max_span_duration` (zero: cut at the
+/// first message) with message events on: the call span is truncated and a
+/// `stream {rpc.method}` span records the rest.
+async fn grpc_stream_call(capture: &Capture) {
+    use http_body::Frame;
+    use http_body_util::StreamBody;
+
+    let server = GrpcServerLayer::builder()
+        .tracer_provider(&capture.tracer_provider())
+        .meter_provider(&capture.meter_provider())
+        .propagator(TraceContextPropagator::new())
+        .max_span_duration(Duration::ZERO)
+        .message_events(4)
+        .build();
+    let handler = service_fn(|_req: http::Request<tonic::body::Body>| async {
+        let mut message = vec![0u8, 0, 0, 0, 2];
+        message.extend_from_slice(b"hi");
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+        let frames = futures_util::stream::iter([
+            Ok::<_, Infallible>(Frame::data(Bytes::from(message))),
+            Ok(Frame::trailers(trailers)),
+        ]);
+        let response = http::Response::builder()
+            .header("content-type", "application/grpc")
+            .body(tonic::body::Body::new(StreamBody::new(frames)))
+            .unwrap();
+        Ok::<_, Infallible>(response)
+    });
+    let request = http::Request::post("/shop.Orders/WatchOrders")
+        .body(tonic::body::Body::empty())
+        .unwrap();
+    let response = server
+        .layer(handler)
+        .oneshot(request)
+        .await
+        .expect("gRPC stream");
+    response.into_body().collect().await.unwrap();
+}
+
 struct Db(&'static str);
 
 impl Participant for Db {
@@ -736,6 +776,7 @@ async fn captured_names_are_listed() {
     http_call(&capture).await;
     ws_and_stream_calls(&capture).await;
     grpc_call(&capture).await;
+    grpc_stream_call(&capture).await;
     patterns(&capture).await;
     nats_calls(&capture).await;
     // The NATS process spans of the deliveries end on drop; give the
@@ -755,6 +796,7 @@ async fn captured_names_are_listed() {
         "close {http.route}",
         "stream {http.route}",
         "{rpc.method}",
+        "stream {rpc.method}",
         "saga {saga.name}",
         "saga.compensate {saga.step.name}",
         "retry.attempt",
@@ -769,7 +811,11 @@ async fn captured_names_are_listed() {
             captured.spans
         );
     }
-    for event in ["retry.backoff", "circuit_breaker.state_change"] {
+    for event in [
+        "retry.backoff",
+        "circuit_breaker.state_change",
+        "rpc.message",
+    ] {
         assert!(captured.events.contains_key(event), "no event `{event}`");
     }
 
