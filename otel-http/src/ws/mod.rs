@@ -13,6 +13,8 @@
 //!   is linked to the upgrade span (a new trace per message; or children
 //!   of the upgrade span with
 //!   [`messages_in_upgrade_trace`](WsInstrumentationBuilder::messages_in_upgrade_trace)).
+//! - [`TracedWebSocket::split`] gives a [`TracedSender`] and a
+//!   [`TracedReceiver`] for separate tasks, recording into one connection.
 //! - The close is a `close {http.route}` span (INTERNAL, linked likewise):
 //!   `websocket.close.code`, `websocket.close.reason`,
 //!   `websocket.close.initiator` (`client`/`server`) and the connection's
