@@ -9,7 +9,7 @@ use otel_kit_core::opentelemetry::Context;
 use pin_project_lite::pin_project;
 use tonic::{Code, Status};
 
-use crate::call::{Call, MessageCounter, MessageKind, Raised, message_event};
+use crate::call::{Call, EventBudget, MessageCounter, MessageKind, Raised, message_event};
 use crate::status::{code_from_headers, message_from_headers};
 
 pin_project! {
@@ -107,24 +107,26 @@ where
 }
 
 pin_project! {
-    /// A request body counting its messages as `rpc.message` events (dup
-    /// mode only).
+    /// A request body recording its messages as `rpc.message` events, within
+    /// the call's budget.
     pub(crate) struct CountingBody<B> {
         #[pin]
         inner: B,
         cx: Context,
         kind: MessageKind,
         counter: MessageCounter,
+        budget: EventBudget,
     }
 }
 
 impl<B> CountingBody<B> {
-    pub(crate) fn new(inner: B, cx: Context, kind: MessageKind) -> Self {
+    pub(crate) fn new(inner: B, cx: Context, kind: MessageKind, budget: EventBudget) -> Self {
         CountingBody {
             inner,
             cx,
             kind,
             counter: MessageCounter::default(),
+            budget,
         }
     }
 }
@@ -146,9 +148,12 @@ where
         if let Some(Ok(frame)) = &result
             && let Some(data) = frame.data_ref()
         {
-            let (span_cx, kind) = (&*this.cx, *this.kind);
-            this.counter
-                .feed(data, |id, c, len| message_event(span_cx, kind, id, c, len));
+            let (span_cx, kind, budget) = (&*this.cx, *this.kind, &*this.budget);
+            this.counter.feed(data, |id, c, len| {
+                if budget.take() {
+                    message_event(span_cx, kind, id, c, len);
+                }
+            });
         }
         Poll::Ready(result.map(|r| r.map_err(|e| Status::from_error(e.into()))))
     }

@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::SystemTime;
 
 use http::HeaderMap;
@@ -36,7 +37,39 @@ pub(crate) struct Call {
     server: Option<ServerAddress>,
     sent: MessageCounter,
     received: MessageCounter,
+    /// What is left of the call's message-event cap.
+    budget: EventBudget,
+    /// When the span was ended early (`max_span_duration`).
+    truncated_at: Option<SystemTime>,
     done: bool,
+}
+
+/// The message events a call may still record: shared by the call and its
+/// request body (`None`: events are off).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct EventBudget(Option<Arc<AtomicU32>>);
+
+impl EventBudget {
+    fn new(shared: &Shared) -> Self {
+        match shared.message_event_cap {
+            Some(cap) => EventBudget(Some(Arc::new(AtomicU32::new(cap)))),
+            None if shared.dup => EventBudget(Some(Arc::new(AtomicU32::new(u32::MAX)))),
+            None => EventBudget(None),
+        }
+    }
+
+    /// Whether events are recorded at all.
+    pub(crate) fn is_on(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Takes one event from the budget.
+    pub(crate) fn take(&self) -> bool {
+        self.0.as_ref().is_some_and(|left| {
+            left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok()
+        })
+    }
 }
 
 /// Step 1: whether the call to `path` is traced (the builder's filter).
@@ -266,6 +299,8 @@ impl Call {
             server,
             sent: MessageCounter::default(),
             received: MessageCounter::default(),
+            budget: EventBudget::new(shared),
+            truncated_at: None,
             done: false,
         })
     }
@@ -275,8 +310,10 @@ impl Call {
         self.cx.clone().attach()
     }
 
-    pub(crate) fn dup(&self) -> bool {
-        self.shared.dup
+    /// The call's message-event budget (off unless opted in or in dup
+    /// mode), for its request body.
+    pub(crate) fn event_budget(&self) -> &EventBudget {
+        &self.budget
     }
 
     /// Records response metadata present in `headers` (initial headers or trailers).
@@ -291,16 +328,32 @@ impl Call {
     }
 
     /// Data of the response body: SENT messages on a server, RECEIVED on a
-    /// client (events only in dup mode).
+    /// client (events when on, within the budget); ends the span at
+    /// `max_span_duration`.
     pub(crate) fn on_response_data(&mut self, data: &[u8]) {
-        if self.shared.dup {
+        if self.budget.is_on() {
             let (counter, kind) = match self.shared.side {
                 Side::Server => (&mut self.sent, MessageKind::Sent),
                 Side::Client => (&mut self.received, MessageKind::Received),
             };
+            let (cx, budget) = (&self.cx, &self.budget);
             counter.feed(data, |id, compressed, len| {
-                message_event(&self.cx, kind, id, compressed, len)
+                if budget.take() {
+                    message_event(cx, kind, id, compressed, len);
+                }
             });
+        }
+        if let Some(max) = self.shared.max_span_duration
+            && self.truncated_at.is_none()
+            && !self.done
+        {
+            let now = SystemTime::now();
+            if now.duration_since(self.start).unwrap_or_default() >= max {
+                self.truncated_at = Some(now);
+                let span = self.cx.span();
+                span.set_attribute(KeyValue::new(names::STREAM_TRUNCATED, true));
+                span.end_with_timestamp(now);
+            }
         }
     }
 
@@ -348,7 +401,22 @@ impl Call {
             .unwrap_or_default()
             .as_secs_f64();
         let name = code_name(code);
-        let span = self.cx.span();
+        // A span ended early: the rest of the call is a summary span.
+        let summary = self.truncated_at.map(|start| {
+            let builder = SpanBuilder::from_name(format!("stream {}", self.method.span_name()))
+                .with_start_time(start)
+                .with_kind(SpanKind::Internal)
+                .with_attributes([
+                    KeyValue::new(names::RPC_SYSTEM_NAME, names::GRPC),
+                    KeyValue::new(
+                        names::RPC_METHOD,
+                        StringValue::from(self.method.full.clone()),
+                    ),
+                ]);
+            self.shared.tracer.start(builder, &self.cx, |_| {})
+        });
+        let cx = summary.as_ref().unwrap_or(&self.cx);
+        let span = cx.span();
         if span.is_recording() {
             span.set_attribute(KeyValue::new(names::RPC_RESPONSE_STATUS_CODE, name));
             if self.shared.dup {

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 use otel_kit_core::instrument::{
     BoundCache, ExceptionEvent, ExceptionEvents, Filter, HeaderCapture, Options, Propagation,
@@ -60,6 +61,10 @@ pub(crate) struct Shared {
     pub target: Option<ServerAddress>,
     /// Client: the destinations context may be sent to (`None`: any).
     pub propagate_to: Option<HostAllowList>,
+    /// Opt-in `rpc.message` events, at most this many per call.
+    pub message_event_cap: Option<u32>,
+    /// A streaming call's span ends at this age (the stream goes on).
+    pub max_span_duration: Option<Duration>,
 }
 
 impl fmt::Debug for Shared {
@@ -139,6 +144,8 @@ pub struct LayerBuilder<S> {
     public_endpoint: bool,
     target: Option<ServerAddress>,
     propagate_to: Option<HostAllowList>,
+    message_event_cap: Option<u32>,
+    max_span_duration: Option<Duration>,
     _side: PhantomData<fn() -> S>,
 }
 
@@ -163,6 +170,8 @@ impl<S> Default for LayerBuilder<S> {
             public_endpoint: false,
             target: None,
             propagate_to: None,
+            message_event_cap: None,
+            max_span_duration: None,
             _side: PhantomData,
         }
     }
@@ -199,6 +208,30 @@ impl<Kind> LayerBuilder<Kind> {
                 })
                 .collect(),
         );
+        self
+    }
+
+    /// Opt-in per-message events: an `rpc.message` span event
+    /// (`rpc.message.type` `SENT`/`RECEIVED`, `rpc.message.id`,
+    /// `rpc.message.compressed_size` or `rpc.message.uncompressed_size`) for
+    /// each message of a call, both directions, at most `max_per_call` per
+    /// call (the rest are not recorded). v1.44 of the RPC conventions has no
+    /// message events; this is the deprecated `rpc.message` event, kept as
+    /// the project's (`docs/conventions.md`). Default: off (on, uncapped,
+    /// with `semconv_dup`).
+    pub fn message_events(mut self, max_per_call: u32) -> Self {
+        self.message_event_cap = Some(max_per_call);
+        self
+    }
+
+    /// A call's span ends at `max` (checked as response messages flow:
+    /// server-streaming and bidirectional calls), marked
+    /// `stream.truncated`, while the call goes on; when it ends, a
+    /// `stream {rpc.method}` span (INTERNAL, child of the call's span, from
+    /// the cut to the end) records its status. The duration metric still
+    /// measures the whole call. Default: none.
+    pub fn max_span_duration(mut self, max: Duration) -> Self {
+        self.max_span_duration = Some(max);
         self
     }
 
@@ -244,6 +277,8 @@ impl<Kind> LayerBuilder<Kind> {
             public_endpoint: self.public_endpoint,
             target: self.target,
             propagate_to: self.propagate_to,
+            message_event_cap: self.message_event_cap,
+            max_span_duration: self.max_span_duration,
         })
     }
 }

@@ -25,6 +25,8 @@ pub(crate) const RPC_SYSTEM: &str = a::RPC_SYSTEM;
 pub(crate) const RPC_SERVICE: &str = a::RPC_SERVICE;
 pub(crate) const RPC_GRPC_STATUS_CODE: &str = a::RPC_GRPC_STATUS_CODE;
 pub(crate) const RPC_MESSAGE_EVENT: &str = "rpc.message";
+/// The project's `stream.truncated` (`semconv/model/registry/stream.yaml`).
+pub(crate) const STREAM_TRUNCATED: &str = "stream.truncated";
 pub(crate) const RPC_MESSAGE_TYPE: &str = a::RPC_MESSAGE_TYPE;
 pub(crate) const RPC_MESSAGE_ID: &str = a::RPC_MESSAGE_ID;
 pub(crate) const RPC_MESSAGE_COMPRESSED_SIZE: &str = a::RPC_MESSAGE_COMPRESSED_SIZE;

@@ -76,6 +76,10 @@
 //!   `http.client.request.duration` (opt-in `http.client.active_requests`),
 //!   redacted `url.full`, `network.peer.*` from reqwest and (feature
 //!   `hyper-util`) hyper-util's legacy client.
+//! - `ws` (features `ws`, `tungstenite`): WebSocket servers (axum's `ws`
+//!   extractor) and clients (tokio-tungstenite): the upgrade span ends at
+//!   `101`, each message is a short span linked to it, the close is
+//!   recorded, message spans are sampled and rate-limited per connection.
 //! - [`filter`]: ready request filters (health checks, paths, methods,
 //!   headers) on `otel_kit_core`'s combinators.
 //!
@@ -157,6 +161,9 @@ pub mod filter;
 mod redact;
 mod scope;
 pub mod server;
+#[cfg(any(feature = "ws", feature = "tungstenite"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "ws", feature = "tungstenite"))))]
+pub mod ws;
 
 pub use attributes::{KNOWN_METHODS_ENV, KnownMethods};
 pub use redact::{DEFAULT_SENSITIVE_QUERY_KEYS, REDACTED, Redactor};

@@ -508,6 +508,74 @@ async fn http_call(capture: &Capture) {
     capture.wait_for_spans(2).await;
 }
 
+/// A WebSocket (server and traced client: upgrade, a message each way, a
+/// close) and a server-sent-events stream cut by a stream policy.
+async fn ws_and_stream_calls(capture: &Capture) {
+    use axum::extract::ws::Message;
+    use otel_kit_http::client::UrlTemplate;
+    use otel_kit_http::server::StreamPolicy;
+    use otel_kit_http::ws::{TracedWebSocketUpgrade, WsInstrumentation};
+    use tokio_tungstenite::tungstenite::Message as TMessage;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let ws = WsInstrumentation::builder()
+        .tracer_provider(&capture.tracer_provider())
+        .meter_provider(&capture.meter_provider())
+        .propagator(TraceContextPropagator::new())
+        .build();
+    let echo = get(|upgrade: TracedWebSocketUpgrade| async move {
+        upgrade.on_upgrade(|mut socket| async move {
+            while let Some(Ok(msg)) = socket.recv().await {
+                if let Ok(text) = msg.into_message().into_text() {
+                    let _ = socket.send(Message::Text(text)).await;
+                }
+            }
+        })
+    });
+    let sse = get(|| async {
+        let events = futures_util::stream::iter(0..5).map(|i| {
+            Ok::<_, Infallible>(axum::response::sse::Event::default().data(i.to_string()))
+        });
+        axum::response::sse::Sse::new(events)
+    });
+    let app = Router::new()
+        .route("/ws", echo)
+        .route("/sse", sse)
+        .layer(axum::Extension(ws.clone()))
+        .layer(
+            ServerLayer::builder()
+                .tracer_provider(&capture.tracer_provider())
+                .meter_provider(&capture.meter_provider())
+                .propagator(TraceContextPropagator::new())
+                .stream_policy(StreamPolicy::new().max_frames(2))
+                .build(),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+    request.extensions_mut().insert(UrlTemplate("/ws".into()));
+    let (mut socket, _) = ws
+        .connect_async(request)
+        .await
+        .expect("WebSocket handshake");
+    socket.send(TMessage::text("hi")).await.unwrap();
+    let reply = socket.recv().await.unwrap().unwrap();
+    assert_eq!(reply.to_text().unwrap(), "hi");
+    drop(reply);
+    socket.send(TMessage::Close(None)).await.unwrap();
+    while socket.recv().await.is_some() {}
+
+    let mut response = reqwest::get(format!("http://{addr}/sse")).await.unwrap();
+    while response.chunk().await.unwrap().is_some() {}
+    capture.wait_for_span("stream /sse").await;
+    let wait = std::time::Instant::now();
+    while capture.spans_named("close /ws").len() < 2 && wait.elapsed() < DELIVERY_WAIT {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// A gRPC call through the client and server layers around an in-process
 /// handler (as otel-kit-grpc's crate example).
 async fn grpc_call(capture: &Capture) {
@@ -535,6 +603,46 @@ async fn grpc_call(capture: &Capture) {
         .unwrap();
     let response = stack.oneshot(request).await.expect("gRPC call");
     assert_eq!(response.headers()["grpc-status"], "5");
+}
+
+/// A streamed gRPC response under `max_span_duration` (zero: cut at the
+/// first message) with message events on: the call span is truncated and a
+/// `stream {rpc.method}` span records the rest.
+async fn grpc_stream_call(capture: &Capture) {
+    use http_body::Frame;
+    use http_body_util::StreamBody;
+
+    let server = GrpcServerLayer::builder()
+        .tracer_provider(&capture.tracer_provider())
+        .meter_provider(&capture.meter_provider())
+        .propagator(TraceContextPropagator::new())
+        .max_span_duration(Duration::ZERO)
+        .message_events(4)
+        .build();
+    let handler = service_fn(|_req: http::Request<tonic::body::Body>| async {
+        let mut message = vec![0u8, 0, 0, 0, 2];
+        message.extend_from_slice(b"hi");
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+        let frames = futures_util::stream::iter([
+            Ok::<_, Infallible>(Frame::data(Bytes::from(message))),
+            Ok(Frame::trailers(trailers)),
+        ]);
+        let response = http::Response::builder()
+            .header("content-type", "application/grpc")
+            .body(tonic::body::Body::new(StreamBody::new(frames)))
+            .unwrap();
+        Ok::<_, Infallible>(response)
+    });
+    let request = http::Request::post("/shop.Orders/WatchOrders")
+        .body(tonic::body::Body::empty())
+        .unwrap();
+    let response = server
+        .layer(handler)
+        .oneshot(request)
+        .await
+        .expect("gRPC stream");
+    response.into_body().collect().await.unwrap();
 }
 
 struct Db(&'static str);
@@ -729,7 +837,9 @@ async fn db_calls(capture: &Capture) {
 async fn captured_names_are_listed() {
     let capture = Capture::new();
     http_call(&capture).await;
+    ws_and_stream_calls(&capture).await;
     grpc_call(&capture).await;
+    grpc_stream_call(&capture).await;
     patterns(&capture).await;
     nats_calls(&capture).await;
     db_calls(&capture).await;
@@ -745,7 +855,12 @@ async fn captured_names_are_listed() {
     for pattern in [
         "{http.request.method} {http.route}",
         "{http.request.method}",
+        "receive {http.route}",
+        "send {url.template}",
+        "close {http.route}",
+        "stream {http.route}",
         "{rpc.method}",
+        "stream {rpc.method}",
         "saga {saga.name}",
         "saga.compensate {saga.step.name}",
         "retry.attempt",
@@ -763,7 +878,11 @@ async fn captured_names_are_listed() {
             captured.spans
         );
     }
-    for event in ["retry.backoff", "circuit_breaker.state_change"] {
+    for event in [
+        "retry.backoff",
+        "circuit_breaker.state_change",
+        "rpc.message",
+    ] {
         assert!(captured.events.contains_key(event), "no event `{event}`");
     }
 

@@ -62,17 +62,18 @@ where
     }
 }
 
-/// The request body for the channel: in dup mode it counts the sent
-/// messages as `rpc.message` events.
+/// The request body for the channel: with message events on (opted in, or
+/// dup mode) it records the sent messages as `rpc.message` events, within
+/// the call's budget.
 fn count_sent<B>(call: Option<&Call>, req: Request<B>) -> Request<tonic::body::Body>
 where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<crate::BoxError>,
 {
     match call {
-        Some(call) if call.dup() => {
-            let cx = call.cx.clone();
-            req.map(|b| tonic::body::Body::new(CountingBody::new(b, cx, MessageKind::Sent)))
+        Some(call) if call.event_budget().is_on() => {
+            let (cx, budget) = (call.cx.clone(), call.event_budget().clone());
+            req.map(|b| tonic::body::Body::new(CountingBody::new(b, cx, MessageKind::Sent, budget)))
         }
         _ => req.map(tonic::body::Body::new),
     }

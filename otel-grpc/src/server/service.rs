@@ -68,16 +68,17 @@ where
     }
 }
 
-/// The request body for the inner service: in dup mode it counts the
-/// received messages as `rpc.message` events.
+/// The request body for the inner service: with message events on (opted
+/// in, or dup mode) it records the received messages as `rpc.message`
+/// events, within the call's budget.
 fn count_received<B>(call: &Call, req: Request<B>) -> Request<tonic::body::Body>
 where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<crate::BoxError>,
 {
-    if call.dup() {
-        let cx = call.cx.clone();
-        req.map(|b| tonic::body::Body::new(CountingBody::new(b, cx, MessageKind::Received)))
+    if call.event_budget().is_on() {
+        let (cx, budget) = (call.cx.clone(), call.event_budget().clone());
+        req.map(|b| tonic::body::Body::new(CountingBody::new(b, cx, MessageKind::Received, budget)))
     } else {
         req.map(tonic::body::Body::new)
     }

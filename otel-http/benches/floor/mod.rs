@@ -22,7 +22,9 @@ use bytes::Bytes;
 use http::Request;
 use http_body_util::BodyExt;
 use otel_kit_core::opentelemetry::KeyValue;
-use otel_kit_core::opentelemetry::metrics::{BoundHistogram, BoundUpDownCounter, MeterProvider as _};
+use otel_kit_core::opentelemetry::metrics::{
+    BoundHistogram, BoundUpDownCounter, MeterProvider as _,
+};
 use otel_kit_core::opentelemetry::propagation::TextMapPropagator as _;
 use otel_kit_core::opentelemetry::trace::{
     FutureExt as _, Span as _, SpanBuilder, SpanKind, TraceContextExt as _, Tracer as _,

@@ -1,7 +1,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use otel_kit_core::instrument::{Options, SemconvArea, duration_histogram, old_duration_histogram_ms};
+use otel_kit_core::instrument::{
+    Options, SemconvArea, duration_histogram, old_duration_histogram_ms,
+};
 use otel_kit_core::propagation::HostAllowList;
 use otel_kit_core::semconv::metric as scm;
 

@@ -60,6 +60,7 @@ impl<B: Body> Body for ResponseBody<B> {
                     && let Some(data) = frame.data_ref()
                 {
                     f.response_bytes += data.remaining() as u64;
+                    f.on_frame();
                 }
                 let ended = this
                     .inner

@@ -7,6 +7,7 @@ use otel_kit_core::opentelemetry::KeyValue;
 use super::config::{DecideFn, LabelFn, ServerConfig, SpanNameFn};
 use super::layer::ServerLayer;
 use super::metrics::ServerMetrics;
+use super::stream_policy::StreamPolicy;
 use crate::attributes::KnownMethods;
 use crate::redact::Redactor;
 
@@ -45,6 +46,7 @@ pub struct ServerLayerBuilder {
     catch_panic: bool,
     sampling_attributes: bool,
     metric_server_address: bool,
+    stream_policy: Option<StreamPolicy>,
 }
 
 impl Default for ServerLayerBuilder {
@@ -65,6 +67,7 @@ impl Default for ServerLayerBuilder {
             catch_panic: true,
             sampling_attributes: false,
             metric_server_address: false,
+            stream_policy: None,
         }
     }
 }
@@ -200,6 +203,15 @@ impl ServerLayerBuilder {
         self
     }
 
+    /// Ends the span of a long streamed response (server-sent events) at a
+    /// maximum duration or frame count while the stream goes on, and
+    /// records the rest in a summary span (see [`StreamPolicy`]). Default:
+    /// none, the span lasts as long as the response body.
+    pub fn stream_policy(mut self, policy: StreamPolicy) -> Self {
+        self.stream_policy = Some(policy);
+        self
+    }
+
     /// Builds the layer. Providers not given are the global ones, read now.
     pub fn build(self) -> ServerLayer {
         let shared = self.options.resolve(
@@ -234,6 +246,7 @@ impl ServerLayerBuilder {
             sampling_attributes: self.sampling_attributes,
             metric_server_address: self.metric_server_address,
             exceptions: shared.exceptions,
+            stream_policy: self.stream_policy,
         })
     }
 }

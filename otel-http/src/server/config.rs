@@ -6,6 +6,7 @@ use otel_kit_core::instrument::{ExceptionEvents, Filter, HeaderCapture, Propagat
 use otel_kit_core::opentelemetry::KeyValue;
 
 use super::metrics::ServerMetrics;
+use super::stream_policy::StreamPolicy;
 use crate::attributes::KnownMethods;
 use crate::redact::Redactor;
 
@@ -32,6 +33,7 @@ pub(crate) struct ServerConfig {
     pub sampling_attributes: bool,
     pub metric_server_address: bool,
     pub exceptions: ExceptionEvents,
+    pub stream_policy: Option<StreamPolicy>,
 }
 
 impl ServerConfig {

@@ -14,6 +14,7 @@ use otel_kit_core::semconv::attribute as sc;
 use super::config::ServerConfig;
 use super::metrics::{Outcome, RequestMetrics};
 use super::request::Incoming;
+use super::stream_policy::StreamProgress;
 use crate::attributes::old;
 
 /// The per-request state from the start to the end of the response body.
@@ -26,6 +27,8 @@ pub(crate) struct Finisher {
     pub(super) status: Option<u16>,
     pub(super) error_type: Option<Cow<'static, str>>,
     pub(crate) response_bytes: u64,
+    /// The stream policy's progress (a policy is set).
+    pub(super) stream: Option<StreamProgress>,
 }
 
 impl Finisher {
@@ -41,7 +44,11 @@ impl Finisher {
             .metrics
             .as_ref()
             .map(|m| RequestMetrics::start(config, m, parts, incoming));
+        let stream = config.stream_policy.map(|policy| {
+            StreamProgress::new(policy, incoming.route.as_ref().map(|r| r.value.clone()))
+        });
         Finisher {
+            stream,
             config: Arc::clone(config),
             recording,
             cx,
@@ -75,6 +82,19 @@ impl Finisher {
             // sees it): skip the lock of the shared span.
             return;
         }
+        if self
+            .stream
+            .as_ref()
+            .is_some_and(StreamProgress::is_truncated)
+        {
+            self.finish_truncated_stream();
+            return;
+        }
+        self.end_request_span();
+    }
+
+    /// Sets the response size attributes and ends the request span.
+    pub(super) fn end_request_span(&self) {
         let span = self.cx.span();
         if self
             .config

@@ -3,7 +3,9 @@
 use std::borrow::Cow;
 
 use http::request::Parts;
-use otel_kit_core::opentelemetry::trace::{Link, SpanBuilder, SpanContext, SpanKind, TraceContextExt};
+use otel_kit_core::opentelemetry::trace::{
+    Link, SpanBuilder, SpanContext, SpanKind, TraceContextExt,
+};
 use otel_kit_core::opentelemetry::{Context, KeyValue};
 use otel_kit_core::semconv::attribute as sc;
 

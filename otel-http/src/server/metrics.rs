@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http::request::Parts;
-use otel_kit_core::instrument::{BoundCache, StaticKey, duration_histogram, old_duration_histogram_ms};
+use otel_kit_core::instrument::{
+    BoundCache, StaticKey, duration_histogram, old_duration_histogram_ms,
+};
 use otel_kit_core::opentelemetry::metrics::{
     BoundHistogram, BoundUpDownCounter, Histogram, Meter, UpDownCounter,
 };

@@ -24,7 +24,8 @@
 //!    status code, captured response headers, `error.type` and status;
 //! 6. `finish` (`finish.rs`): the span ends and `http.server.request.duration`
 //!    is recorded (`metrics.rs`) when the response body (`body.rs`) has been
-//!    fully sent, failed, or was dropped.
+//!    fully sent, failed, or was dropped; with a [`StreamPolicy`], a long
+//!    stream ends the span earlier (`stream_policy.rs`).
 //!
 //! `error.type` values this layer emits, per the family's rule: the status
 //! code (`"500"`) for a 5xx response, `panic` for a caught panic, the inner
@@ -53,6 +54,7 @@ mod request_attributes;
 mod route_cache;
 mod service;
 mod span_name;
+mod stream_policy;
 
 use std::borrow::Cow;
 
@@ -61,6 +63,7 @@ pub use builder::ServerLayerBuilder;
 pub use future::ResponseFuture;
 pub use layer::ServerLayer;
 pub use service::ServerService;
+pub use stream_policy::StreamPolicy;
 
 /// The route template of a request (`/users/{id}`), as a request extension,
 /// for routers other than axum: set it before the server layer runs.

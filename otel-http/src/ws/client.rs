@@ -1,0 +1,144 @@
+//! The client side: a traced tokio-tungstenite handshake whose CLIENT span
+//! ends when the `101` arrives, and the traced stream it returns.
+
+use std::borrow::Cow;
+
+use otel_kit_core::instrument::{ErrorRecord, record_error, type_error_type};
+use otel_kit_core::opentelemetry::trace::{SpanBuilder, SpanKind, TraceContextExt};
+use otel_kit_core::opentelemetry::{Context, KeyValue};
+use otel_kit_core::propagation::HeaderInjector;
+use otel_kit_core::semconv::attribute as sc;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Response;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite};
+
+use super::connection::Connection;
+use super::instrumentation::WsInstrumentation;
+use super::side::Side;
+use super::socket::TracedWebSocket;
+use crate::Redactor;
+use crate::client::UrlTemplate;
+use crate::error_type::status_error_type;
+
+/// The traced client socket: tokio-tungstenite's stream in a
+/// [`TracedWebSocket`].
+pub type ClientWebSocket = TracedWebSocket<WebSocketStream<MaybeTlsStream<TcpStream>>>;
+
+impl WsInstrumentation {
+    /// `tokio_tungstenite::connect_async`, traced: the handshake is a
+    /// CLIENT span (`GET`, or `GET {url.template}` when the request carries
+    /// a [`UrlTemplate`] extension), child of the current context, whose
+    /// context is injected into the handshake request; it ends when the
+    /// `101` response arrives (not an error) or the handshake fails. The
+    /// returned socket's messages are `receive` / `send` spans linked to it
+    /// (`receive {url.template}` with a template).
+    ///
+    /// ```no_run
+    /// use otel_kit_http::client::UrlTemplate;
+    /// use otel_kit_http::ws::WsInstrumentation;
+    /// use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let ws = WsInstrumentation::global();
+    /// let mut request = "ws://127.0.0.1:8080/ws".into_client_request()?;
+    /// request.extensions_mut().insert(UrlTemplate("/ws".into()));
+    /// let (mut socket, _response) = ws.connect_async(request).await?;
+    /// socket.send(Message::text("hello")).await?;
+    /// if let Some(Ok(reply)) = socket.recv().await {
+    ///     println!("{}", reply.to_text()?);
+    /// }
+    /// socket.send(Message::Close(None)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect_async<R>(
+        &self,
+        request: R,
+    ) -> Result<(ClientWebSocket, Response), tungstenite::Error>
+    where
+        R: IntoClientRequest + Unpin,
+    {
+        let mut request = request.into_client_request()?;
+        let template = request
+            .extensions()
+            .get::<UrlTemplate>()
+            .map(|t| t.0.clone());
+        let config = &self.config;
+        let mut builder = SpanBuilder::from_name(match &template {
+            Some(t) => Cow::Owned(format!("GET {t}")),
+            None => Cow::Borrowed("GET"),
+        });
+        builder.span_kind = Some(SpanKind::Client);
+        builder.attributes = Some(vec![KeyValue::new(sc::HTTP_REQUEST_METHOD, "GET")]);
+        let uri = request.uri().clone();
+        let cx = config.tracer.start(builder, &Context::current(), |late| {
+            late.push(KeyValue::new(
+                sc::URL_FULL,
+                Redactor::default().redact_url(&uri.to_string()),
+            ));
+            if let Some(host) = uri.host() {
+                late.push(KeyValue::new(sc::SERVER_ADDRESS, host.to_owned()));
+            }
+            let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+                Some("wss") | Some("https") => 443,
+                _ => 80,
+            });
+            late.push(KeyValue::new(sc::SERVER_PORT, i64::from(port)));
+            if let Some(t) = &template {
+                late.push(KeyValue::new(sc::URL_TEMPLATE, t.to_string()));
+            }
+        });
+        config
+            .propagation
+            .inject(&cx, &mut HeaderInjector(request.headers_mut()));
+        let span = cx.span();
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((stream, response)) => {
+                span.set_attribute(KeyValue::new(
+                    sc::HTTP_RESPONSE_STATUS_CODE,
+                    i64::from(response.status().as_u16()),
+                ));
+                span.end();
+                let route = template.map(|t| KeyValue::new(sc::URL_TEMPLATE, t));
+                let connection = Connection::open(
+                    self.config.clone(),
+                    Side::Client,
+                    span.span_context().clone(),
+                    route,
+                );
+                Ok((TracedWebSocket::new(stream, connection), response))
+            }
+            Err(e) => {
+                let error_type = match &e {
+                    tungstenite::Error::Http(response) => {
+                        let code = response.status().as_u16();
+                        span.set_attribute(KeyValue::new(
+                            sc::HTTP_RESPONSE_STATUS_CODE,
+                            i64::from(code),
+                        ));
+                        status_error_type(code)
+                    }
+                    _ => Cow::Borrowed(type_error_type::<tungstenite::Error>()),
+                };
+                record_error(
+                    &span,
+                    &ErrorRecord {
+                        error_type,
+                        message: Some(Cow::Owned(e.to_string())),
+                        exception: !matches!(e, tungstenite::Error::Http(_)),
+                    },
+                );
+                span.end();
+                Err(e)
+            }
+        }
+    }
+}
+
+/// [`WsInstrumentation::connect_async`] with [`WsInstrumentation::global`].
+pub async fn connect_async<R>(request: R) -> Result<(ClientWebSocket, Response), tungstenite::Error>
+where
+    R: IntoClientRequest + Unpin,
+{
+    WsInstrumentation::global().connect_async(request).await
+}
