@@ -122,7 +122,22 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod common;
+mod carrier;
+#[cfg(any(feature = "kafka", feature = "nats", feature = "rabbitmq"))]
+mod delivered;
+#[cfg(any(feature = "kafka", feature = "nats", feature = "rabbitmq"))]
+mod destination_cache;
+mod instrumentation;
+#[cfg(any(feature = "kafka", feature = "nats", feature = "rabbitmq"))]
+mod operation;
+#[cfg(any(feature = "kafka", feature = "nats", feature = "rabbitmq"))]
+mod operation_span;
+mod operation_type;
+#[cfg(any(feature = "kafka", feature = "nats", feature = "rabbitmq"))]
+mod settle;
+#[cfg(any(feature = "kafka", feature = "nats", feature = "rabbitmq"))]
+mod span_start;
+
 #[cfg(feature = "kafka")]
 pub mod kafka;
 #[cfg(feature = "nats")]
@@ -130,7 +145,10 @@ pub mod nats;
 #[cfg(feature = "rabbitmq")]
 pub mod rabbitmq;
 
-pub use common::{
-    Delivered, Instrumentation, InstrumentationBuilder, MAX_HEADER_VALUE_LEN, OperationSpan,
-    OperationType, ProcessMode,
-};
+pub use carrier::MAX_HEADER_VALUE_LEN;
+#[cfg(any(feature = "kafka", feature = "nats", feature = "rabbitmq"))]
+pub use delivered::Delivered;
+pub use instrumentation::{Instrumentation, InstrumentationBuilder, ProcessMode};
+#[cfg(any(feature = "kafka", feature = "nats", feature = "rabbitmq"))]
+pub use operation_span::OperationSpan;
+pub use operation_type::OperationType;

@@ -5,7 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use otel_kit_core::opentelemetry::propagation::{Extractor, Injector};
 use rdkafka::message::{Header, Headers, OwnedHeaders};
 
-use crate::common::MAX_HEADER_VALUE_LEN;
+use crate::MAX_HEADER_VALUE_LEN;
 
 /// Reads propagation fields from Kafka record headers
 /// ([`BorrowedHeaders`](rdkafka::message::BorrowedHeaders) of a consumed

@@ -34,7 +34,7 @@ pub struct StatsRecorder {
 
 impl Default for StatsRecorder {
     fn default() -> Self {
-        Self::new(&global::meter_provider().meter_with_scope(crate::common::scope()))
+        Self::new(&global::meter_provider().meter_with_scope(crate::instrumentation::scope()))
     }
 }
 
@@ -77,7 +77,7 @@ impl StatsRecorder {
 
     /// Gauges on a meter of `provider`.
     pub fn with_provider<P: MeterProvider>(provider: &P) -> Self {
-        Self::new(&provider.meter_with_scope(crate::common::scope()))
+        Self::new(&provider.meter_with_scope(crate::instrumentation::scope()))
     }
 
     /// Records one statistics report.

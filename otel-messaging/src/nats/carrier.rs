@@ -5,7 +5,7 @@ use std::str::FromStr;
 use async_nats::{HeaderMap, HeaderName, HeaderValue};
 use otel_kit_core::opentelemetry::propagation::{Extractor, Injector};
 
-use crate::common::MAX_HEADER_VALUE_LEN;
+use crate::MAX_HEADER_VALUE_LEN;
 
 /// Writes propagation fields into NATS headers, replacing any previous value
 /// of the same field. A field name or value NATS cannot carry (control

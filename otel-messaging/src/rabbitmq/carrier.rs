@@ -4,7 +4,7 @@
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use otel_kit_core::opentelemetry::propagation::{Extractor, Injector};
 
-use crate::common::MAX_HEADER_VALUE_LEN;
+use crate::MAX_HEADER_VALUE_LEN;
 
 /// Writes propagation fields as long-string entries of an AMQP header
 /// table, replacing previous values. Names longer than 255 bytes are
