@@ -336,6 +336,21 @@ impl Delivered<OwnedMessage> {
 
 /// Stream adaptor returned by [`TracedConsumer::stream`] and
 /// [`TracedConsumer::wrap_stream`]: each message with its process span.
+///
+/// ```no_run
+/// use futures_util::StreamExt;
+/// use otel_kit_messaging::kafka::TracedConsumer;
+///
+/// # async fn run(consumer: TracedConsumer) -> Result<(), otel_kit_messaging::kafka::rdkafka::error::KafkaError> {
+/// let mut messages = consumer.stream();
+/// while let Some(message) = messages.next().await {
+///     let message = message?;
+///     message.in_span(async { /* spans started here are children */ }).await;
+///     message.end();
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct TracedMessageStream<S> {
     inner: S,

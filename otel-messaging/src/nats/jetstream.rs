@@ -412,6 +412,22 @@ impl TracedJetStream {
 }
 
 /// Stream adaptor returned by [`TracedJetStream::messages`].
+///
+/// ```no_run
+/// use futures_util::StreamExt;
+/// use otel_kit_messaging::nats::TracedJetStream;
+/// use otel_kit_messaging::nats::async_nats::{self, jetstream};
+///
+/// # async fn run(js: TracedJetStream) -> Result<(), async_nats::Error> {
+/// let consumer: jetstream::consumer::PullConsumer =
+///     js.context().get_stream("ORDERS").await?.get_consumer("billing").await?;
+/// let mut messages = js.messages(consumer.messages().await?);
+/// while let Some(message) = messages.next().await {
+///     message?.process(async |message| message.ack().await).await?;
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct JetStreamMessages<S> {
     inner: S,

@@ -452,7 +452,24 @@ impl OutgoingMessage for OutgoingNats {
     }
 }
 
-/// A subscription whose messages come with their process span.
+/// A subscription whose messages come with their process span, from
+/// [`TracedClient::subscribe`] or [`TracedClient::queue_subscribe`] (the
+/// queue group is recorded as `messaging.consumer.group.name`).
+///
+/// ```no_run
+/// use futures_util::StreamExt;
+/// use otel_kit_messaging::nats::{TracedClient, async_nats};
+///
+/// # async fn run(client: TracedClient) -> Result<(), async_nats::Error> {
+/// let mut workers = client.queue_subscribe("jobs.>", "workers".to_owned()).await?;
+/// while let Some(job) = workers.next().await {
+///     // `process jobs.>` (the wildcard subject is the destination template).
+///     job.process(async |job| run_job(&job.payload).await).await?;
+/// }
+/// # Ok(())
+/// # }
+/// # async fn run_job(_: &[u8]) -> Result<(), std::io::Error> { Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct TracedSubscriber {
     inner: Subscriber,
