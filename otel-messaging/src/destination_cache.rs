@@ -8,7 +8,7 @@ use std::borrow::{Borrow, Cow};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, OnceLock};
 
-use otel_kit_core::instrument::{BoundCache, intern_span_name};
+use otel_kit_core::instrument::{BoundCache, StaticKey, intern_span_name};
 use otel_kit_core::opentelemetry::KeyValue;
 use otel_kit_core::opentelemetry::metrics::{BoundCounter, BoundHistogram};
 
@@ -76,12 +76,10 @@ impl DestinationCache {
                 bound: Default::default(),
             })
         };
+        // The key is viewed once; the lookup hashes and compares that view.
+        let key = DestinationKey::of(op);
         self.entries
-            .get_or_bind_by(
-                op as &dyn KeyView,
-                || OwnedKey::new(op.view()),
-                || make(true),
-            )
+            .get_or_bind_by(&key as &dyn KeyView, || OwnedKey::new(key), || make(true))
             .unwrap_or_else(|| make(false))
     }
 
@@ -94,8 +92,11 @@ impl DestinationCache {
 /// What an operation's span name and shared attributes depend on, borrowed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct DestinationKey<'a> {
-    system: &'static str,
-    name: &'static str,
+    /// System and operation name are `'static` strings: hashed and
+    /// compared by address (an equal name at another address is only a
+    /// second entry with the same values).
+    system: StaticKey,
+    name: StaticKey,
     op_type: OperationType,
     target: Target<'a>,
     partition: Option<&'a str>,
@@ -110,29 +111,36 @@ enum Target<'a> {
     None,
 }
 
-/// A value that can be seen as a [`DestinationKey`]: the stored key and an
-/// [`Operation`] alike, so the cache is searched with the operation itself
-/// (through `dyn KeyView`, which the stored key borrows as).
+/// A value that can be seen as a [`DestinationKey`]: the stored key and a
+/// borrowed one alike, so the cache is searched with a key borrowed from
+/// the operation (through `dyn KeyView`, which the stored key borrows as).
 trait KeyView {
     fn view(&self) -> DestinationKey<'_>;
 }
 
-impl KeyView for Operation {
-    fn view(&self) -> DestinationKey<'_> {
-        let target = match (&self.template, self.named_destination()) {
+impl<'a> DestinationKey<'a> {
+    /// The key of `op`.
+    fn of(op: &'a Operation) -> Self {
+        let target = match (&op.template, op.named_destination()) {
             (Some(t), _) => Target::Template(t),
             (None, Some(d)) => Target::Destination(d),
             (None, None) => Target::None,
         };
         DestinationKey {
-            system: self.system,
-            name: self.name,
-            op_type: self.op_type,
+            system: StaticKey(op.system),
+            name: StaticKey(op.name),
+            op_type: op.op_type,
             target,
-            partition: self.partition.as_deref(),
-            consumer_group: self.consumer_group.as_deref(),
-            server: self.server.as_deref().map(|(h, p)| (h.as_str(), *p)),
+            partition: op.partition.as_deref(),
+            consumer_group: op.consumer_group.as_deref(),
+            server: op.server.as_deref().map(|(h, p)| (h.as_str(), *p)),
         }
+    }
+}
+
+impl KeyView for DestinationKey<'_> {
+    fn view(&self) -> DestinationKey<'_> {
+        *self
     }
 }
 
@@ -176,8 +184,8 @@ impl OwnedKey {
             Target::None => OwnedTarget::None,
         };
         Self {
-            system: key.system,
-            name: key.name,
+            system: key.system.0,
+            name: key.name.0,
             op_type: key.op_type,
             target,
             partition: key.partition.map(Into::into),
@@ -195,8 +203,8 @@ impl KeyView for OwnedKey {
             OwnedTarget::None => Target::None,
         };
         DestinationKey {
-            system: self.system,
-            name: self.name,
+            system: StaticKey(self.system),
+            name: StaticKey(self.name),
             op_type: self.op_type,
             target,
             partition: self.partition.as_deref(),
@@ -282,16 +290,18 @@ mod tests {
             ("_INBOX.1", true),
         ] {
             let op = op(dest, temporary);
-            let owned = OwnedKey::new(op.view());
+            let key = DestinationKey::of(&op);
+            let owned = OwnedKey::new(key);
             assert_eq!(
                 hasher.hash_one(&owned),
-                hasher.hash_one(&op as &dyn KeyView)
+                hasher.hash_one(&key as &dyn KeyView)
             );
-            assert!(&owned as &dyn KeyView == &op as &dyn KeyView);
+            assert!(&owned as &dyn KeyView == &key as &dyn KeyView);
         }
+        let (a, b) = (op("orders.10", false), op("orders.108", false));
         assert_ne!(
-            hasher.hash_one(&op("orders.10", false) as &dyn KeyView),
-            hasher.hash_one(&op("orders.108", false) as &dyn KeyView)
+            hasher.hash_one(&DestinationKey::of(&a) as &dyn KeyView),
+            hasher.hash_one(&DestinationKey::of(&b) as &dyn KeyView)
         );
     }
 
