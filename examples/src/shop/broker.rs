@@ -27,7 +27,9 @@ use otel_kit_messaging::kafka::rdkafka::message::Message as _;
 use otel_kit_messaging::kafka::rdkafka::mocking::MockCluster;
 use otel_kit_messaging::kafka::rdkafka::producer::FutureRecord;
 use otel_kit_messaging::kafka::rdkafka::{Offset, TopicPartitionList};
-use otel_kit_messaging::kafka::{KafkaHeaderExtractor, TracedConsumer as KafkaConsumer, TracedProducer};
+use otel_kit_messaging::kafka::{
+    KafkaHeaderExtractor, TracedConsumer as KafkaConsumer, TracedProducer,
+};
 use otel_kit_messaging::nats::{NatsHeaderExtractor, TracedClient, TracedSubscriber, async_nats};
 use otel_kit_messaging::rabbitmq::lapin::message::Delivery;
 use otel_kit_messaging::rabbitmq::lapin::options::{

@@ -130,6 +130,11 @@ impl TracedChannel {
         self
     }
 
+    /// The instrumentation in use.
+    pub fn instrumentation(&self) -> &Instrumentation {
+        &self.inst
+    }
+
     /// The wrapped channel (untraced calls, declarations, qos…).
     pub fn channel(&self) -> &Channel {
         &self.channel
