@@ -7,7 +7,7 @@
 //! sampled `traceparent` (as from a traced producer) and are published
 //! untimed by a raw client; the timed part is taking `BATCH` messages off
 //! the subscription / consumer, and for `traced` starting and ending the
-//! process span of each (`TracedSubscriber`, `KafkaTracing::process`).
+//! process span of each (`TracedSubscriber`, `TracedConsumer::recv`).
 //!
 //! NATS publish groups: `nats_publish` times BATCH publishes followed by a
 //! server round trip (a request the server itself answers with "no
@@ -51,7 +51,7 @@ use otel_kit_messaging::kafka::rdkafka::message::{Headers, OwnedHeaders};
 use otel_kit_messaging::kafka::rdkafka::mocking::MockCluster;
 use otel_kit_messaging::kafka::rdkafka::producer::{FutureProducer, FutureRecord};
 use otel_kit_messaging::kafka::{
-    KafkaHeaderExtractor, KafkaHeaderInjector, KafkaTracing, TracedProducer,
+    KafkaHeaderExtractor, KafkaHeaderInjector, TracedConsumer, TracedProducer,
 };
 use otel_kit_messaging::nats::{NatsHeaderExtractor, NatsHeaderInjector, TracedClient, async_nats};
 use otel_kit_messaging::rabbitmq::lapin::types::FieldTable;
@@ -154,7 +154,10 @@ fn carriers(c: &mut Criterion) {
         b.iter(|| {
             let ex = KafkaHeaderExtractor(&kafka_headers);
             black_box(ex.get("traceparent"));
-            black_box(otel_kit_core::propagation::extract_with(&Context::new(), &ex))
+            black_box(otel_kit_core::propagation::extract_with(
+                &Context::new(),
+                &ex,
+            ))
         })
     });
     group.finish();
@@ -330,7 +333,7 @@ fn kafka_send(c: &mut Criterion) {
         .create()
         .unwrap();
     let (inst, _tp, _mp) = instrumentation();
-    let traced = TracedProducer::new(producer.clone(), KafkaTracing::new(inst));
+    let traced = TracedProducer::new(producer.clone(), inst);
     let payload = vec![7u8; 256];
 
     let mut group = c.benchmark_group("kafka_send");
@@ -459,7 +462,6 @@ fn kafka_consume(c: &mut Criterion) {
         .create()
         .unwrap();
     let (inst, tp, mp) = instrumentation();
-    let tracing = KafkaTracing::new(inst).with_consumer_group("bench");
     let payload = vec![7u8; 256];
     let headers = OwnedHeaders::new().insert(otel_kit_messaging::kafka::rdkafka::message::Header {
         key: "traceparent",
@@ -501,12 +503,14 @@ fn kafka_consume(c: &mut Criterion) {
     let raw_topic = format!("bench-consume-raw-{}", std::process::id());
     let traced_topic = format!("bench-consume-traced-{}", std::process::id());
     let raw_consumer = consumer_for(&raw_topic);
-    let traced_consumer = consumer_for(&traced_topic);
+    // The group is read from the consumer's configuration ("bench").
+    let traced_consumer = TracedConsumer::new(consumer_for(&traced_topic), inst)
+        .with_config(ClientConfig::new().set("group.id", "bench"));
     // Untimed: one message each, so the group join and partition assignment
     // happen before the measurement.
     for (topic, consumer) in [
         (&raw_topic, &raw_consumer),
-        (&traced_topic, &traced_consumer),
+        (&traced_topic, traced_consumer.consumer()),
     ] {
         produce(topic, 1);
         rt.block_on(async { black_box(consumer.recv().await.unwrap()) });
@@ -533,7 +537,7 @@ fn kafka_consume(c: &mut Criterion) {
             rt.block_on(async {
                 for _ in 0..iters * BATCH as u64 {
                     let message = traced_consumer.recv().await.unwrap();
-                    black_box(tracing.process(message).end());
+                    black_box(message.end());
                 }
             });
             start.elapsed()

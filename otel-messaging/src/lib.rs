@@ -2,6 +2,55 @@
 //! `kafka`), NATS and JetStream (async-nats, feature `nats`) and RabbitMQ
 //! (lapin, feature `rabbitmq`).
 //!
+//! Every client is wrapped the same way, `Traced*::new(client,
+//! instrumentation)`: the producer side sends in PRODUCER spans and writes
+//! the trace context into the message headers; the consumer side yields
+//! each message as a [`Delivered`] with its `process` span, and
+//! [`Delivered::process`] runs the handler inside that span (settle calls
+//! such as `ack` or `commit` made there are its children):
+//!
+//! ```no_run
+//! use bytes::Bytes;
+//! use futures_util::StreamExt;
+//! use otel_kit_messaging::{Instrumentation, ProcessMode};
+//! use otel_kit_messaging::nats::{TracedClient, async_nats};
+//!
+//! # async fn run() -> Result<(), async_nats::Error> {
+//! // Global providers and propagator (`otel_kit_core::init`), or your own.
+//! let instrumentation = Instrumentation::builder()
+//!     .process_mode(ProcessMode::Parent) // one connected trace per message
+//!     .build();
+//! let client = TracedClient::new(async_nats::connect("127.0.0.1:4222").await?, instrumentation);
+//!
+//! let mut orders = client.subscribe("orders.created").await?;
+//! client.publish("orders.created", Bytes::from_static(b"{\"id\":1}")).await?;
+//! while let Some(order) = orders.next().await {
+//!     order
+//!         .process(async |order| {
+//!             // Inside `process orders.created`: spans started here are its children.
+//!             handle(&order.payload).await
+//!         })
+//!         .await?;
+//! }
+//! # Ok(())
+//! # }
+//! # async fn handle(_: &[u8]) -> Result<(), std::io::Error> { Ok(()) }
+//! ```
+//!
+//! The same shape for each client (each behind its feature):
+//!
+//! | client | wrap | consume |
+//! | --- | --- | --- |
+//! | Kafka producer | `kafka::TracedProducer::new(future_producer, instrumentation)` or `::from_config(&config, instrumentation)` | – |
+//! | Kafka consumer | `kafka::TracedConsumer::new(stream_consumer, instrumentation)` or `::from_config(&config, instrumentation)` (reads `group.id`) | `stream()`, `recv()`, `poll()` (`BaseConsumer`) |
+//! | NATS | `nats::TracedClient::new(client, instrumentation)` | `subscribe`, `queue_subscribe` |
+//! | JetStream | `nats::TracedJetStream::new(jetstream::new(client), instrumentation)` | `messages(stream)`, `fetch(batch)` |
+//! | RabbitMQ | `rabbitmq::TracedChannel::new(channel, instrumentation)` | `basic_consume`, `basic_get` |
+//!
+//! Options common to every broker have the same names: the
+//! [`InstrumentationBuilder`] options, and `with_server(host, port)` on
+//! each wrapper for `server.address` / `server.port`.
+//!
 //! Every system follows the semantic conventions v1.44 operation model:
 //!
 //! - producers make a `send {destination}` PRODUCER span and write its
@@ -32,11 +81,11 @@
 //! - pull receives (Kafka `poll`, JetStream `fetch`, RabbitMQ `basic_get`)
 //!   are CLIENT `receive` spans linking the received messages' creation
 //!   contexts (with `messaging.batch.message_count` for a fetched batch);
-//! - batch processing (`kafka::KafkaTracing::process_batch`,
+//! - batch processing (`kafka::TracedConsumer::process_batch`,
 //!   `nats::TracedJetStream::process_batch`) is one `process` span with
 //!   `messaging.batch.message_count` and a link to every message's creation
 //!   context; the batch's messages are settled in settle spans under it
-//!   (`kafka::KafkaTracing::commit`, `nats::TracedJetStream::ack` / `nak` /
+//!   (`kafka::TracedConsumer::commit`, `nats::TracedJetStream::ack` / `nak` /
 //!   `term`). Batches carry no baggage into the process context (their
 //!   messages may disagree).
 //!
@@ -54,7 +103,8 @@
 //! [`InstrumentationBuilder::allow_sensitive_headers`] names them too.
 //!
 //! `messaging.kafka.cluster.id` is recorded when configured
-//! (`kafka::KafkaTracing::with_cluster_id` / `with_cluster_id_from`).
+//! (`kafka::TracedProducer::with_cluster_id` / `with_cluster_id_from_cluster`,
+//! the same on `kafka::TracedConsumer`).
 //! `messaging.destination.subscription.name` is not recorded by any system:
 //! the conventions map Kafka's consumer group and NATS queue groups to
 //! `messaging.consumer.group.name`, RabbitMQ's queue to the destination
@@ -69,13 +119,13 @@
 //! | --- | --- | --- | --- |
 //! | NATS (`nats`) | `nats::TracedClient::publish` / `publish_batch` / `request` / `respond`, `nats::TracedJetStream::publish` / `publish_batch` (end at the server's acks) | `nats::TracedSubscriber` (plain and queue group), `nats::TracedJetStream::messages`, `nats::TracedJetStream::fetch` (pull: receive + process) / `process_batch` | JetStream `ack` / `nak` / `term` |
 //! | RabbitMQ (`rabbitmq`) | `rabbitmq::TracedChannel::basic_publish` (ends at the publisher confirm) | `rabbitmq::TracedConsumer`, `rabbitmq::TracedChannel::basic_get` (receive + process) | `ack` / `nack` / `reject` |
-//! | Kafka (`kafka`) | `kafka::TracedProducer::send` / `send_batch` (end at the delivery reports) | `kafka::KafkaTracing::process` / `stream` / `poll` (receive + process) / `process_batch` | `commit` |
+//! | Kafka (`kafka`) | `kafka::TracedProducer::send` / `send_batch` (end at the delivery reports) | `kafka::TracedConsumer::stream` / `recv` / `poll` (receive + process) / `process` / `process_batch` | `commit` |
 //!
 //! Consumers get a [`Delivered`] message: it dereferences to the client's
-//! message type, [`Delivered::context`] is the process span's context (run
-//! the handler under it with `FutureExt::with_context` so nested spans are
-//! its children), and the process span ends when the value is dropped or
-//! with [`Delivered::end`] / [`Delivered::end_with_error`].
+//! message type; [`Delivered::process`] runs the handler inside the process
+//! span and ends it with the handler's outcome, [`Delivered::in_span`] runs
+//! any future inside it; otherwise the process span ends when the value is
+//! dropped or with [`Delivered::end`] / [`Delivered::end_with_error`].
 //!
 //! `error.type` follows the family's rule (`otel_kit_core::instrument`, a
 //! class the error names first, `_OTHER` for type-erased errors): NATS
@@ -94,7 +144,7 @@
 //! duplicate wins), and the message is still delivered. Payload bytes are
 //! never copied or altered; only trace headers are added.
 //!
-//! # Example
+//! The instrumentation's own options:
 //!
 //! ```
 //! use otel_kit_messaging::{Instrumentation, ProcessMode};
@@ -106,23 +156,34 @@
 //! let instrumentation = Instrumentation::builder()
 //!     .tracer_provider(&tracer_provider)
 //!     .meter_provider(&meter_provider)
-//!     .process_mode(ProcessMode::Parent) // one connected trace per message
+//!     .process_mode(ProcessMode::Parent)
 //!     // Recorded as `messaging.header.x-tenant`; `authorization` is refused
 //!     // unless `.allow_sensitive_headers(["authorization"])` says otherwise.
 //!     .capture_request_headers(["x-tenant", "authorization"])
 //!     .build();
 //! assert_eq!(instrumentation.process_mode(), ProcessMode::Parent);
 //! assert!(instrumentation.propagates());
-//! // Then, per system (each behind its feature):
-//! //   otel_kit_messaging::nats::TracedClient::new(async_nats_client, instrumentation.clone())
-//! //   otel_kit_messaging::rabbitmq::TracedChannel::new(lapin_channel, instrumentation.clone())
-//! //   otel_kit_messaging::kafka::TracedProducer::new(future_producer, instrumentation.clone())
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod common;
+mod carrier;
+#[cfg(any(feature = "kafka", feature = "nats", feature = "rabbitmq"))]
+mod delivered;
+#[cfg(any(feature = "kafka", feature = "nats", feature = "rabbitmq"))]
+mod destination_cache;
+mod instrumentation;
+#[cfg(any(feature = "kafka", feature = "nats", feature = "rabbitmq"))]
+mod operation;
+#[cfg(any(feature = "kafka", feature = "nats", feature = "rabbitmq"))]
+mod operation_span;
+mod operation_type;
+#[cfg(any(feature = "kafka", feature = "nats", feature = "rabbitmq"))]
+mod settle;
+#[cfg(any(feature = "kafka", feature = "nats", feature = "rabbitmq"))]
+mod span_start;
+
 #[cfg(feature = "kafka")]
 pub mod kafka;
 #[cfg(feature = "nats")]
@@ -130,7 +191,10 @@ pub mod nats;
 #[cfg(feature = "rabbitmq")]
 pub mod rabbitmq;
 
-pub use common::{
-    Delivered, Instrumentation, InstrumentationBuilder, MAX_HEADER_VALUE_LEN, OperationSpan,
-    OperationType, ProcessMode,
-};
+pub use carrier::MAX_HEADER_VALUE_LEN;
+#[cfg(any(feature = "kafka", feature = "nats", feature = "rabbitmq"))]
+pub use delivered::Delivered;
+pub use instrumentation::{Instrumentation, InstrumentationBuilder, ProcessMode};
+#[cfg(any(feature = "kafka", feature = "nats", feature = "rabbitmq"))]
+pub use operation_span::OperationSpan;
+pub use operation_type::OperationType;

@@ -43,7 +43,7 @@ fn cases() -> ProptestConfig {
 
 #[cfg(feature = "kafka")]
 mod kafka {
-    use otel_kit_messaging::kafka::KafkaTracing;
+    use otel_kit_messaging::kafka::TracedConsumer;
     use otel_kit_messaging::kafka::rdkafka::Timestamp;
     use otel_kit_messaging::kafka::rdkafka::message::{
         Header, Headers, Message, OwnedHeaders, OwnedMessage,
@@ -73,7 +73,8 @@ mod kafka {
         ) {
             common::propagator();
             let capture = otel_kit_core::testing::Capture::new();
-            let tracing = KafkaTracing::new(common::instrumentation(&capture));
+            // Starting a process span needs no consumer, only the message.
+            let tracing = TracedConsumer::new((), common::instrumentation(&capture));
             let mut owned = OwnedHeaders::new();
             for (name, value) in &headers {
                 owned = owned.insert(Header { key: name.as_str(), value: value.as_deref() });
@@ -159,7 +160,9 @@ mod rabbitmq {
     use otel_kit_messaging::rabbitmq::lapin::options::{
         BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, QueueDeclareOptions,
     };
-    use otel_kit_messaging::rabbitmq::lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+    use otel_kit_messaging::rabbitmq::lapin::types::{
+        AMQPValue, FieldTable, LongString, ShortString,
+    };
     use otel_kit_messaging::rabbitmq::lapin::{BasicProperties, Connection, ConnectionProperties};
     use otel_kit_messaging::rabbitmq::{TracedChannel, TracedConsumer};
 

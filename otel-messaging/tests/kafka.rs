@@ -15,11 +15,11 @@ use otel_kit_core::opentelemetry::trace::{SpanKind, Tracer};
 use otel_kit_core::opentelemetry::{Context, KeyValue};
 use otel_kit_core::propagation::{B3Propagator, BaggagePropagator};
 use otel_kit_core::testing::{Capture, assert_linked, assert_parent, assert_root};
-use otel_kit_messaging::ProcessMode;
 use otel_kit_messaging::kafka::{
-    KafkaHeaderExtractor, KafkaHeaderInjector, KafkaTracing, StatsContext, StatsRecorder,
+    KafkaHeaderExtractor, KafkaHeaderInjector, StatsContext, StatsRecorder, TracedConsumer,
     TracedProducer,
 };
+use otel_kit_messaging::{Instrumentation, ProcessMode};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
@@ -72,8 +72,29 @@ impl Kafka {
     }
 }
 
-fn tracing(capture: &Capture) -> KafkaTracing {
-    KafkaTracing::new(instrumentation(capture))
+impl Kafka {
+    /// A traced producer created from the cluster's configuration.
+    fn traced_producer(&self, inst: &Instrumentation) -> TracedProducer {
+        TracedProducer::new(self.producer(), inst.clone())
+    }
+
+    /// A traced `BaseConsumer` of `group`, assigned to `topic`, created
+    /// from its configuration (so `group.id` is the recorded group).
+    fn traced_consumer(
+        &self,
+        inst: &Instrumentation,
+        group: &str,
+        topic: &str,
+    ) -> TracedConsumer<BaseConsumer> {
+        let consumer =
+            TracedConsumer::from_config(&self.consumer_config(group), inst.clone()).unwrap();
+        Kafka::assign(consumer.consumer(), topic);
+        consumer
+    }
+}
+
+fn tracing(capture: &Capture) -> Instrumentation {
+    instrumentation(capture)
 }
 
 async fn raw_send(
@@ -94,10 +115,12 @@ async fn send_stream_process_and_commit_link_mode() {
     let capture = capture();
     let kafka = Kafka::new();
     let topic = kafka.topic("orders", 1);
-    let tracing = tracing(&capture)
-        .with_consumer_group("g1")
-        .with_client_id("svc-1");
-    let producer = TracedProducer::new(kafka.producer(), tracing.clone());
+    let tracing = tracing(&capture);
+    let mut producer_config = kafka.config();
+    producer_config.set("client.id", "svc-1");
+    // `client.id` (and the bootstrap broker) read from the configuration.
+    let producer: TracedProducer =
+        TracedProducer::from_config(&producer_config, tracing.clone()).unwrap();
 
     let payload: &[u8] = b"\x00\xffpayload";
     let headers = OwnedHeaders::new().insert(Header {
@@ -116,9 +139,12 @@ async fn send_stream_process_and_commit_link_mode() {
     let delivery = delivery.unwrap();
     assert_eq!((delivery.partition, delivery.offset), (0, 0));
 
-    let consumer: StreamConsumer = kafka.consumer_config("g1").create().unwrap();
-    Kafka::assign(&consumer, &topic);
-    let mut stream = tracing.stream(consumer.stream());
+    // `group.id` read from the configuration: no second group option.
+    let consumer: TracedConsumer =
+        TracedConsumer::from_config(&kafka.consumer_config("g1"), tracing).unwrap();
+    assert_eq!(consumer.consumer_group(), Some("g1"));
+    Kafka::assign(consumer.consumer(), &topic);
+    let mut stream = consumer.stream();
     let delivered = tokio::time::timeout(DELIVERY_WAIT, stream.next())
         .await
         .expect("message in time")
@@ -131,8 +157,11 @@ async fn send_stream_process_and_commit_link_mode() {
         keys.contains(&"x-user") && keys.contains(&"traceparent"),
         "{keys:?}"
     );
-    delivered.commit(&consumer, CommitMode::Sync).unwrap();
+    delivered
+        .commit(consumer.consumer(), CommitMode::Sync)
+        .unwrap();
     drop(delivered);
+    drop(stream);
 
     let send = capture.span(&format!("send {topic}"));
     send.assert_kind(SpanKind::Producer)
@@ -197,8 +226,8 @@ async fn parent_mode_tombstone_and_nested_span() {
     let capture = capture();
     let kafka = Kafka::new();
     let topic = kafka.topic("parent", 1);
-    let tracing = KafkaTracing::new(builder(&capture).process_mode(ProcessMode::Parent).build());
-    let producer = TracedProducer::new(kafka.producer(), tracing.clone());
+    let tracing = builder(&capture).process_mode(ProcessMode::Parent).build();
+    let producer = kafka.traced_producer(&tracing);
     producer
         .send(
             FutureRecord::<str, [u8]>::to(&topic).key("gone"),
@@ -207,10 +236,9 @@ async fn parent_mode_tombstone_and_nested_span() {
         .await
         .unwrap();
 
-    let consumer: BaseConsumer = kafka.consumer_config("g2").create().unwrap();
-    Kafka::assign(&consumer, &topic);
-    let message = poll_one(&consumer).await;
-    let delivered = tracing.process(message);
+    let consumer = kafka.traced_consumer(&tracing, "g2", &topic);
+    let message = poll_one(consumer.consumer()).await;
+    let delivered = consumer.process(message);
     let tracer = capture.tracer("handler");
     async {
         let _s = tracer.start("handle");
@@ -225,6 +253,81 @@ async fn parent_mode_tombstone_and_nested_span() {
     process.assert_attr("messaging.kafka.message.tombstone", true);
     assert_parent(&process, &send);
     assert_parent(&capture.span("handle"), &process);
+}
+
+#[tokio::test]
+async fn process_runs_the_handler_inside_the_span_and_ends_it_with_the_outcome() {
+    let capture = capture();
+    let kafka = Kafka::new();
+    let topic = kafka.topic("handler", 1);
+    let tracing = tracing(&capture);
+    let producer = kafka.traced_producer(&tracing);
+    for payload in [&b"ok"[..], &b"bad"[..]] {
+        producer
+            .send(
+                FutureRecord::<(), [u8]>::to(&topic).payload(payload),
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap();
+    }
+    let consumer: TracedConsumer =
+        TracedConsumer::from_config(&kafka.consumer_config("gh"), tracing).unwrap();
+    Kafka::assign(consumer.consumer(), &topic);
+    let tracer = capture.tracer("handler");
+    let mut outcomes = Vec::new();
+    for _ in 0..2 {
+        let message = tokio::time::timeout(DELIVERY_WAIT, consumer.recv())
+            .await
+            .expect("message in time")
+            .unwrap();
+        let outcome = message
+            .process(async |m| {
+                // No context named: the process span is current here.
+                let _handle = tracer.start("handle");
+                m.commit(consumer.consumer(), CommitMode::Sync)
+                    .map_err(std::io::Error::other)?;
+                match m.payload() {
+                    Some(b"bad") => Err(std::io::Error::other("rejected")),
+                    _ => Ok(m.offset()),
+                }
+            })
+            .await;
+        outcomes.push(outcome.map_err(|e| e.to_string()));
+    }
+    assert_eq!(outcomes, vec![Ok(0), Err("rejected".to_owned())]);
+
+    let processes = capture.spans_named(&format!("process {topic}"));
+    assert_eq!(processes.len(), 2);
+    let handles = capture.spans_named("handle");
+    let commits = capture.spans_named(&format!("commit {topic}"));
+    for (offset, process) in [0i64, 1].into_iter().zip(&processes) {
+        process.assert_attr("messaging.kafka.offset", offset);
+        assert!(
+            handles
+                .iter()
+                .any(|h| h.parent_span_id() == process.span_id())
+        );
+        assert!(
+            commits
+                .iter()
+                .any(|c| c.parent_span_id() == process.span_id())
+        );
+    }
+    processes[0].assert_not_error();
+    processes[1]
+        .assert_error()
+        .assert_attr("error.type", "std::io::error::Error");
+    capture
+        .collect_metrics()
+        .histogram("messaging.process.duration")
+        .assert_count(
+            &[
+                KeyValue::new("messaging.destination.name", topic.clone()),
+                KeyValue::new("error.type", "std::io::error::Error"),
+            ],
+            1,
+        );
 }
 
 async fn poll_one(consumer: &BaseConsumer) -> rdkafka::message::BorrowedMessage<'_> {
@@ -243,8 +346,8 @@ async fn batch_process_links_every_message_and_commits() {
     let capture = capture();
     let kafka = Kafka::new();
     let topic = kafka.topic("batch", 1);
-    let tracing = tracing(&capture).with_consumer_group("g3");
-    let producer = TracedProducer::new(kafka.producer(), tracing.clone());
+    let tracing = tracing(&capture);
+    let producer = kafka.traced_producer(&tracing);
     for i in 0..3u8 {
         producer
             .send(
@@ -254,20 +357,17 @@ async fn batch_process_links_every_message_and_commits() {
             .await
             .unwrap();
     }
-    let consumer: BaseConsumer = kafka.consumer_config("g3").create().unwrap();
-    Kafka::assign(&consumer, &topic);
+    let consumer = kafka.traced_consumer(&tracing, "g3", &topic);
     let mut batch = Vec::new();
     while batch.len() < 3 {
-        batch.push(poll_one(&consumer).await.detach());
+        batch.push(poll_one(consumer.consumer()).await.detach());
     }
-    let span = tracing.process_batch(&batch);
+    let span = consumer.process_batch(&batch);
     let mut offsets = TopicPartitionList::new();
     offsets
         .add_partition_offset(&topic, 0, Offset::Offset(3))
         .unwrap();
-    tracing
-        .commit(&span, &consumer, &offsets, CommitMode::Sync)
-        .unwrap();
+    consumer.commit(&span, &offsets, CommitMode::Sync).unwrap();
     span.end();
 
     let sends = capture.spans_named(&format!("send {topic}"));
@@ -335,13 +435,12 @@ async fn malformed_null_binary_duplicate_and_missing_headers() {
     for (i, h) in cases.into_iter().enumerate() {
         raw_send(&raw, &topic, format!("m{i}").as_bytes(), h).await;
     }
-    let consumer: BaseConsumer = kafka.consumer_config("g4").create().unwrap();
-    Kafka::assign(&consumer, &topic);
+    let consumer = kafka.traced_consumer(&tracing, "g4", &topic);
     for i in 0..n {
-        let m = poll_one(&consumer).await;
+        let m = poll_one(consumer.consumer()).await;
         let expected = format!("m{i}");
         assert_eq!(m.payload(), Some(expected.as_bytes()));
-        tracing.process(m).end();
+        consumer.process(m).end();
     }
     let processes = capture.spans_named(&format!("process {topic}"));
     assert_eq!(processes.len(), n);
@@ -376,8 +475,8 @@ async fn propagation_toggle_and_existing_trace_headers_replaced() {
     let capture = capture();
     let kafka = Kafka::new();
     let topic = kafka.topic("noprop", 1);
-    let tracing = KafkaTracing::new(builder(&capture).propagate(false).build());
-    let producer = TracedProducer::new(kafka.producer(), tracing.clone());
+    let tracing = builder(&capture).propagate(false).build();
+    let producer = kafka.traced_producer(&tracing);
     producer
         .send(
             FutureRecord::<(), [u8]>::to(&topic).payload(&b"x"[..]),
@@ -385,11 +484,10 @@ async fn propagation_toggle_and_existing_trace_headers_replaced() {
         )
         .await
         .unwrap();
-    let consumer: BaseConsumer = kafka.consumer_config("g5").create().unwrap();
-    Kafka::assign(&consumer, &topic);
-    let m = poll_one(&consumer).await;
+    let consumer = kafka.traced_consumer(&tracing, "g5", &topic);
+    let m = poll_one(consumer.consumer()).await;
     assert!(m.headers().is_none_or(|h| h.count() == 0));
-    tracing.process(m).end();
+    consumer.process(m).end();
     let process = capture.span(&format!("process {topic}"));
     assert!(process.links().is_empty());
     assert_root(&process);
@@ -400,7 +498,7 @@ async fn failed_send_records_error_type() {
     let capture = capture();
     let kafka = Kafka::new();
     let topic = kafka.topic("err", 1);
-    let producer = TracedProducer::new(kafka.producer(), tracing(&capture));
+    let producer = kafka.traced_producer(&tracing(&capture));
     let result = producer
         .send(
             FutureRecord::<(), [u8]>::to(&topic)
@@ -500,8 +598,8 @@ async fn base_consumer_poll_records_receive_then_process() {
     let capture = capture();
     let kafka = Kafka::new();
     let topic = kafka.topic("poll", 1);
-    let tracing = tracing(&capture).with_consumer_group("g7");
-    let producer = TracedProducer::new(kafka.producer(), tracing.clone());
+    let tracing = tracing(&capture);
+    let producer = kafka.traced_producer(&tracing);
     producer
         .send(
             FutureRecord::<(), [u8]>::to(&topic).payload(&b"x"[..]),
@@ -509,17 +607,18 @@ async fn base_consumer_poll_records_receive_then_process() {
         )
         .await
         .unwrap();
-    let consumer: BaseConsumer = kafka.consumer_config("g7").create().unwrap();
-    Kafka::assign(&consumer, &topic);
+    let consumer = kafka.traced_consumer(&tracing, "g7", &topic);
     let deadline = std::time::Instant::now() + DELIVERY_WAIT;
     let delivered = loop {
-        if let Some(r) = tracing.poll(&consumer, Duration::ZERO) {
+        if let Some(r) = consumer.poll(Duration::ZERO) {
             break r.unwrap();
         }
         assert!(std::time::Instant::now() < deadline, "no message in time");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    delivered.commit(&consumer, CommitMode::Sync).unwrap();
+    delivered
+        .commit(consumer.consumer(), CommitMode::Sync)
+        .unwrap();
     delivered.end();
 
     let send = capture.span(&format!("send {topic}"));
@@ -568,16 +667,12 @@ async fn send_batch_makes_create_spans_linked_from_one_client_send_span() {
     let capture = capture();
     let kafka = Kafka::new();
     let topic = kafka.topic("sendbatch", 1);
-    let raw = kafka.producer();
-    let tracing = tracing(&capture)
+    let producer = kafka
+        .traced_producer(&tracing(&capture))
         .with_client_id("batcher")
-        .with_cluster_id_from(
-            rdkafka::producer::Producer::client(&raw),
-            Duration::from_secs(5),
-        );
-    let cluster_id = tracing.cluster_id().expect("mock cluster id").to_owned();
+        .with_cluster_id_from_cluster(Duration::from_secs(5));
+    let cluster_id = producer.cluster_id().expect("mock cluster id").to_owned();
     assert!(!cluster_id.is_empty());
-    let producer = TracedProducer::new(raw, tracing.clone());
 
     // The third record carries a context the user created: kept, linked,
     // no create span for it.
@@ -680,7 +775,7 @@ async fn send_batch_without_create_spans_propagates_the_producer_send_span() {
     let topic_b = kafka.topic("nocreate-b", 1);
     let producer = TracedProducer::new(
         kafka.producer(),
-        KafkaTracing::new(builder(&capture).create_spans(false).build()),
+        builder(&capture).create_spans(false).build(),
     );
     let records = vec![
         FutureRecord::<(), [u8]>::to(&topic_a).payload(&b"a"[..]),
@@ -710,20 +805,20 @@ async fn cluster_id_is_recorded_on_consumer_and_settle_spans() {
     let kafka = Kafka::new();
     let topic = kafka.topic("cluster", 1);
     raw_send(&kafka.producer(), &topic, b"x", None).await;
-    let consumer: BaseConsumer = kafka.consumer_config("gc").create().unwrap();
-    let tracing = tracing(&capture)
-        .with_consumer_group("gc")
-        .with_cluster_id_from(consumer.client(), Duration::from_secs(5));
-    let cluster_id = tracing.cluster_id().expect("mock cluster id").to_owned();
-    Kafka::assign(&consumer, &topic);
+    let consumer = kafka
+        .traced_consumer(&tracing(&capture), "gc", &topic)
+        .with_cluster_id_from_cluster(Duration::from_secs(5));
+    let cluster_id = consumer.cluster_id().expect("mock cluster id").to_owned();
     let deadline = std::time::Instant::now() + DELIVERY_WAIT;
     let delivered = loop {
-        if let Some(m) = tracing.poll(&consumer, Duration::from_millis(100)) {
+        if let Some(m) = consumer.poll(Duration::from_millis(100)) {
             break m.unwrap();
         }
         assert!(std::time::Instant::now() < deadline, "no message in time");
     };
-    delivered.commit(&consumer, CommitMode::Sync).unwrap();
+    delivered
+        .commit(consumer.consumer(), CommitMode::Sync)
+        .unwrap();
     delivered.end();
     for name in ["poll", "process", "commit"] {
         capture
@@ -742,16 +837,14 @@ async fn builder_propagator_carries_context_and_baggage_in_both_modes() {
         let capture = capture();
         let kafka = Kafka::new();
         let topic = kafka.topic("b3", 1);
-        let tracing = KafkaTracing::new(
-            builder(&capture)
-                .process_mode(mode)
-                .propagator(TextMapCompositePropagator::new(vec![
-                    Box::new(B3Propagator::single()),
-                    Box::new(BaggagePropagator::new()),
-                ]))
-                .build(),
-        );
-        let producer = TracedProducer::new(kafka.producer(), tracing.clone());
+        let tracing = builder(&capture)
+            .process_mode(mode)
+            .propagator(TextMapCompositePropagator::new(vec![
+                Box::new(B3Propagator::single()),
+                Box::new(BaggagePropagator::new()),
+            ]))
+            .build();
+        let producer = kafka.traced_producer(&tracing);
         producer
             .send(
                 FutureRecord::<(), [u8]>::to(&topic).payload(&b"x"[..]),
@@ -761,16 +854,15 @@ async fn builder_propagator_carries_context_and_baggage_in_both_modes() {
             .await
             .unwrap();
 
-        let consumer: BaseConsumer = kafka.consumer_config("g-b3").create().unwrap();
-        Kafka::assign(&consumer, &topic);
-        let message = poll_one(&consumer).await;
+        let consumer = kafka.traced_consumer(&tracing, "g-b3", &topic);
+        let message = poll_one(consumer.consumer()).await;
         let keys: Vec<&str> = message.headers().unwrap().iter().map(|h| h.key).collect();
         assert!(
             keys.contains(&"b3") && keys.contains(&"baggage"),
             "{keys:?}"
         );
         assert!(!keys.contains(&"traceparent"), "{keys:?}");
-        let delivered = tracing.process(message);
+        let delivered = consumer.process(message);
         let tenant = delivered
             .context()
             .baggage()

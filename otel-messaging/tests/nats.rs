@@ -266,8 +266,10 @@ fn duplicate_headers_are_all_exposed_and_never_panic() {
     assert_eq!(extractor.get_all("traceparent").unwrap().len(), 2);
     // W3C: a repeated traceparent is invalid, so the message starts a new
     // trace (and is still processed).
-    let cx =
-        otel_kit_core::propagation::extract_with(&otel_kit_core::opentelemetry::Context::new(), &extractor);
+    let cx = otel_kit_core::propagation::extract_with(
+        &otel_kit_core::opentelemetry::Context::new(),
+        &extractor,
+    );
     assert!(!cx.span().span_context().is_valid());
 
     let mut single = HeaderMap::new();
@@ -318,8 +320,10 @@ async fn propagation_toggle_and_header_capture() {
 #[tokio::test]
 async fn jetstream_publish_ack_and_settle_spans() {
     let capture = capture();
-    let client = TracedClient::new(connect().await, instrumentation(&capture));
-    let js = TracedJetStream::new(&client);
+    let js = TracedJetStream::new(
+        async_nats::jetstream::new(connect().await),
+        instrumentation(&capture),
+    );
     let name = unique("JS").replace('-', "_");
     let subject = format!("{name}.events");
     js.context()
@@ -402,6 +406,144 @@ async fn jetstream_publish_ack_and_settle_spans() {
             1,
         );
     }
+    js.context().delete_stream(&name).await.unwrap();
+}
+
+#[tokio::test]
+async fn process_runs_the_responder_inside_the_span_and_ends_it_with_the_outcome() {
+    let capture = capture();
+    let client = TracedClient::new(connect().await, instrumentation(&capture));
+    let subject = unique("t.handler");
+    let mut sub = client.subscribe(subject.clone()).await.unwrap();
+    client.client().flush().await.unwrap();
+    let responder = client.clone();
+    let server = tokio::spawn(async move {
+        let mut outcomes = Vec::new();
+        for _ in 0..2 {
+            let request = next(&mut sub).await;
+            let outcome = request
+                .process(async |request| {
+                    if request.payload.as_ref() == b"bad" {
+                        return Err(std::io::Error::other("refused"));
+                    }
+                    // No context named: the reply's span is a child of
+                    // the process span.
+                    responder
+                        .respond(request, Bytes::from_static(b"pong"))
+                        .await
+                        .map_err(std::io::Error::other)
+                })
+                .await;
+            outcomes.push(outcome.map_err(|e| e.to_string()));
+        }
+        outcomes
+    });
+    let reply = client
+        .request(subject.clone(), Bytes::from_static(b"ping"))
+        .await
+        .unwrap();
+    assert_eq!(reply.payload, Bytes::from_static(b"pong"));
+    client
+        .publish(subject.clone(), Bytes::from_static(b"bad"))
+        .await
+        .unwrap();
+    assert_eq!(
+        server.await.unwrap(),
+        vec![Ok(true), Err("refused".to_owned())]
+    );
+
+    let processes = capture.spans_named(&format!("process {subject}"));
+    assert_eq!(processes.len(), 2);
+    let reply_span = capture
+        .find(|s| s.attr_bool("messaging.destination.temporary") == Some(true))
+        .expect("reply span");
+    assert_parent(&reply_span, &processes[0]);
+    processes[0].assert_not_error();
+    processes[1]
+        .assert_error()
+        .assert_attr("error.type", "std::io::error::Error");
+}
+
+#[tokio::test]
+async fn jetstream_fetch_acks_inside_the_process_span() {
+    let capture = capture();
+    let js = TracedJetStream::new(
+        async_nats::jetstream::new(connect().await),
+        instrumentation(&capture),
+    );
+    let name = unique("JSH").replace('-', "_");
+    let subject = format!("{name}.events");
+    let stream = js
+        .context()
+        .create_stream(stream::Config {
+            name: name.clone(),
+            subjects: vec![subject.clone()],
+            storage: stream::StorageType::Memory,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for body in [&b"a"[..], b"b"] {
+        js.publish(subject.clone(), Bytes::copy_from_slice(body))
+            .await
+            .unwrap();
+    }
+    let consumer = stream
+        .create_consumer(pull::Config {
+            durable_name: Some("handler".to_owned()),
+            ack_wait: Duration::from_secs(30),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let tracer = capture.tracer("handler");
+    let received = js
+        .fetch(
+            consumer
+                .batch()
+                .max_messages(2)
+                .expires(DELIVERY_WAIT)
+                .messages(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(received.len(), 2);
+    for message in received {
+        message
+            .process(async |message| {
+                let _handle = tracer.start("handle");
+                message.ack().await
+            })
+            .await
+            .unwrap();
+    }
+    let processes = capture.spans_named(&format!("process {subject}"));
+    assert_eq!(processes.len(), 2);
+    let acks = capture.spans_named(&format!("ack {subject}"));
+    let handles = capture.spans_named("handle");
+    for process in &processes {
+        process.assert_not_error();
+        assert!(acks.iter().any(|a| a.parent_span_id() == process.span_id()));
+        assert!(
+            handles
+                .iter()
+                .any(|h| h.parent_span_id() == process.span_id())
+        );
+    }
+    // Acked inside the span: nothing is left to redeliver.
+    let info = js
+        .context()
+        .get_stream(&name)
+        .await
+        .unwrap()
+        .get_consumer::<pull::Config>("handler")
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .clone();
+    assert_eq!(info.num_ack_pending, 0);
     js.context().delete_stream(&name).await.unwrap();
 }
 
@@ -526,7 +668,7 @@ async fn publish_batch_makes_create_spans_and_one_client_publish_span() {
 async fn jetstream_batch_publish_fetch_receive_and_settle() {
     let capture = capture();
     let client = TracedClient::new(connect().await, instrumentation(&capture));
-    let js = TracedJetStream::new(&client);
+    let js = client.jetstream();
     let name = unique("JSB").replace('-', "_");
     let subject = format!("{name}.events");
     js.context()
@@ -660,7 +802,7 @@ async fn jetstream_batch_publish_fetch_receive_and_settle() {
 async fn jetstream_process_batch_links_every_message() {
     let capture = capture();
     let client = TracedClient::new(connect().await, instrumentation(&capture));
-    let js = TracedJetStream::new(&client);
+    let js = client.jetstream();
     let name = unique("JSP").replace('-', "_");
     let subject = format!("{name}.events");
     js.context()

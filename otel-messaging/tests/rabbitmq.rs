@@ -69,6 +69,69 @@ async fn next(c: &mut TracedConsumer) -> otel_kit_messaging::Delivered<lapin::me
 }
 
 #[tokio::test]
+async fn process_runs_the_handler_inside_the_span_and_ends_it_with_the_outcome() {
+    let capture = capture();
+    let (_conn, ch) = channel().await;
+    let traced = TracedChannel::new(ch.clone(), instrumentation(&capture));
+    let q = unique("q-handler");
+    queue(&ch, &q).await;
+    let mut consumer = consume(&traced, &q).await;
+    for body in [&b"ok"[..], &b"bad"[..]] {
+        traced
+            .basic_publish(
+                "".into(),
+                q.as_str().into(),
+                BasicPublishOptions::default(),
+                body,
+                BasicProperties::default(),
+            )
+            .await
+            .unwrap();
+    }
+    let tracer = capture.tracer("handler");
+    let mut outcomes = Vec::new();
+    for _ in 0..2 {
+        let delivery = next(&mut consumer).await;
+        let outcome = delivery
+            .process(async |delivery| {
+                // No context named: the process span is current here.
+                let _handle = tracer.start("handle");
+                if &delivery.data[..] == b"bad" {
+                    delivery
+                        .reject(BasicRejectOptions { requeue: false })
+                        .await
+                        .map_err(std::io::Error::other)?;
+                    return Err(std::io::Error::other("rejected"));
+                }
+                delivery
+                    .ack(BasicAckOptions::default())
+                    .await
+                    .map_err(std::io::Error::other)
+            })
+            .await;
+        outcomes.push(outcome.map_err(|e| e.to_string()));
+    }
+    assert_eq!(outcomes, vec![Ok(true), Err("rejected".to_owned())]);
+
+    let processes = capture.spans_named(&format!("process {q}"));
+    assert_eq!(processes.len(), 2);
+    let handles = capture.spans_named("handle");
+    for process in &processes {
+        assert!(
+            handles
+                .iter()
+                .any(|h| h.parent_span_id() == process.span_id())
+        );
+    }
+    assert_parent(&capture.span(&format!("ack {q}")), &processes[0]);
+    assert_parent(&capture.span(&format!("reject {q}")), &processes[1]);
+    processes[0].assert_not_error();
+    processes[1]
+        .assert_error()
+        .assert_attr("error.type", "std::io::error::Error");
+}
+
+#[tokio::test]
 async fn publish_confirm_process_and_ack_default_exchange() {
     let capture = capture();
     let (_conn, ch) = channel().await;

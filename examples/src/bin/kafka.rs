@@ -12,11 +12,12 @@
 //! Kafka protocol on a random 127.0.0.1 port). With a real broker the topic
 //! must exist or be auto-created.
 //!
-//! librdkafka does not say which broker served a call, so the spans and
-//! metrics carry `server.address` / `server.port` only when the tracing is
-//! told the broker: here from the same `bootstrap.servers` the clients use
-//! (`KafkaTracing::with_bootstrap_servers`, its first entry;
-//! `with_server(host, port)` sets it explicitly).
+//! Producer and consumer are made with `from_config`, which reads from the
+//! client configuration what the spans record: the first
+//! `bootstrap.servers` entry as `server.address` / `server.port`
+//! (librdkafka does not say which broker served a call; `with_server(host,
+//! port)` sets it explicitly), `client.id`, and the consumer's `group.id`
+//! as `messaging.consumer.group.name`.
 
 use std::time::Duration;
 
@@ -28,9 +29,9 @@ use otel_kit_messaging::kafka::rdkafka::config::ClientConfig;
 use otel_kit_messaging::kafka::rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use otel_kit_messaging::kafka::rdkafka::message::Message;
 use otel_kit_messaging::kafka::rdkafka::mocking::MockCluster;
-use otel_kit_messaging::kafka::rdkafka::producer::{FutureProducer, FutureRecord};
+use otel_kit_messaging::kafka::rdkafka::producer::FutureRecord;
 use otel_kit_messaging::kafka::rdkafka::{Offset, TopicPartitionList};
-use otel_kit_messaging::kafka::{KafkaTracing, TracedProducer};
+use otel_kit_messaging::kafka::{TracedConsumer, TracedProducer};
 use otel_kit_messaging::{Instrumentation, ProcessMode};
 
 #[tokio::main]
@@ -54,15 +55,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .set("bootstrap.servers", &brokers)
         .set("message.timeout.ms", "10000");
 
-    let tracing = KafkaTracing::new(
-        Instrumentation::builder()
-            .process_mode(ProcessMode::Parent)
-            .build(),
-    )
-    // `server.address` / `server.port` on every span and metric.
-    .with_bootstrap_servers(&brokers)
-    .with_consumer_group("roundtrip");
-    let producer = TracedProducer::new(config.create::<FutureProducer>()?, tracing.clone());
+    let instrumentation = Instrumentation::builder()
+        .process_mode(ProcessMode::Parent)
+        .build();
+    let producer: TracedProducer = TracedProducer::from_config(&config, instrumentation.clone())?;
 
     let tracer = global::tracer("kafka");
     let checkout = Context::current_with_span(tracer.start("checkout"));
@@ -80,22 +76,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     checkout.span().end();
 
-    let consumer: StreamConsumer = config
-        .clone()
-        .set("group.id", "roundtrip")
-        .set("enable.auto.commit", "false")
-        .create()?;
+    let consumer: TracedConsumer<StreamConsumer> = TracedConsumer::from_config(
+        config
+            .clone()
+            .set("group.id", "roundtrip")
+            .set("enable.auto.commit", "false"),
+        instrumentation,
+    )?;
     // Assign every partition from the beginning (no group join delay).
-    let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(5))?;
+    let metadata = consumer
+        .consumer()
+        .fetch_metadata(Some(&topic), Duration::from_secs(5))?;
     let mut assignment = TopicPartitionList::new();
     for t in metadata.topics() {
         for p in t.partitions() {
             assignment.add_partition_offset(t.name(), p.id(), Offset::Beginning)?;
         }
     }
-    consumer.assign(&assignment)?;
+    consumer.consumer().assign(&assignment)?;
 
-    let mut messages = tracing.stream(consumer.stream());
+    let mut messages = consumer.stream();
     for i in 0..3 {
         let message = tokio::time::timeout(Duration::from_secs(10), messages.next())
             .await?
@@ -106,16 +106,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             message.partition(),
             message.offset()
         );
-        if i == 0 {
-            async {
-                let _span = tracer.start("reserve stock");
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            .with_context(message.context().clone())
-            .await;
-        }
-        message.commit(&consumer, CommitMode::Sync)?;
-        message.end();
+        // The handler runs inside the `process` span: the nested span and
+        // the commit's settle span are its children; the span ends with the
+        // handler's outcome.
+        message
+            .process(async |message| {
+                if i == 0 {
+                    let _span = tracer.start("reserve stock");
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                message.commit(consumer.consumer(), CommitMode::Sync)
+            })
+            .await?;
     }
     drop(messages);
 

@@ -42,10 +42,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let responder = client.clone();
     let serve = tokio::spawn(async move {
         if let Some(request) = requests.next().await {
-            let cx = request.context().clone();
-            let _ = responder
-                .respond(&request, Bytes::from_static(b"in stock"))
-                .with_context(cx)
+            // Answered inside the request's `process` span: the reply's
+            // `publish` span is its child.
+            let _ = request
+                .process(async |request| {
+                    responder
+                        .respond(request, Bytes::from_static(b"in stock"))
+                        .await
+                })
                 .await;
         }
     });
@@ -65,26 +69,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?
             .ok_or("subscription closed")?;
         println!("received {:?}", String::from_utf8_lossy(&message.payload));
-        if i == 0 {
-            // Handle this one inside a nested span, and ask the stock
-            // service (request/reply) from within it.
-            let cx = message.context().clone();
-            async {
-                let span = tracer.start("reserve stock");
-                let cx = Context::current_with_span(span);
-                let reply = client
-                    .request(service.clone(), Bytes::from_static(b"order-0"))
-                    .with_context(cx.clone())
-                    .await;
-                if let Ok(reply) = reply {
-                    println!("stock: {:?}", String::from_utf8_lossy(&reply.payload));
+        // The handler runs inside the `process` span. The first order is
+        // handled inside a nested span that asks the stock service
+        // (request/reply) from within it.
+        message
+            .process(async |_| {
+                if i == 0 {
+                    let span = tracer.start("reserve stock");
+                    let cx = Context::current_with_span(span);
+                    let reply = client
+                        .request(service.clone(), Bytes::from_static(b"order-0"))
+                        .with_context(cx.clone())
+                        .await;
+                    if let Ok(reply) = reply {
+                        println!("stock: {:?}", String::from_utf8_lossy(&reply.payload));
+                    }
+                    cx.span().end();
                 }
-                cx.span().end();
-            }
-            .with_context(cx)
-            .await;
-        }
-        message.end();
+                Ok::<_, std::convert::Infallible>(())
+            })
+            .await?;
     }
 
     serve.await?;

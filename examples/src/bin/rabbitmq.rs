@@ -84,16 +84,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?
             .ok_or("consumer closed")??;
         println!("received {:?}", String::from_utf8_lossy(&delivery.data));
-        if i == 0 {
-            async {
-                let _span = tracer.start("reserve stock");
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            .with_context(delivery.context().clone())
-            .await;
-        }
-        delivery.ack(BasicAckOptions::default()).await?;
-        delivery.end();
+        // The handler runs inside the `process` span: the nested span and
+        // the ack's settle span are its children.
+        delivery
+            .process(async |delivery| {
+                if i == 0 {
+                    let _span = tracer.start("reserve stock");
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                delivery.ack(BasicAckOptions::default()).await
+            })
+            .await?;
     }
 
     connection.close(200, "bye".into()).await?;

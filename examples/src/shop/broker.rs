@@ -25,9 +25,11 @@ use otel_kit_messaging::kafka::rdkafka::config::ClientConfig;
 use otel_kit_messaging::kafka::rdkafka::consumer::{Consumer, StreamConsumer};
 use otel_kit_messaging::kafka::rdkafka::message::Message as _;
 use otel_kit_messaging::kafka::rdkafka::mocking::MockCluster;
-use otel_kit_messaging::kafka::rdkafka::producer::{FutureProducer, FutureRecord};
+use otel_kit_messaging::kafka::rdkafka::producer::FutureRecord;
 use otel_kit_messaging::kafka::rdkafka::{Offset, TopicPartitionList};
-use otel_kit_messaging::kafka::{KafkaHeaderExtractor, KafkaTracing, TracedProducer};
+use otel_kit_messaging::kafka::{
+    KafkaHeaderExtractor, TracedConsumer as KafkaConsumer, TracedProducer,
+};
 use otel_kit_messaging::nats::{NatsHeaderExtractor, TracedClient, TracedSubscriber, async_nats};
 use otel_kit_messaging::rabbitmq::lapin::message::Delivery;
 use otel_kit_messaging::rabbitmq::lapin::options::{
@@ -247,10 +249,9 @@ impl Broker {
     pub async fn publisher(&self, telemetry: &Telemetry) -> Result<Publisher, BoxError> {
         let inst = Self::instrumentation(telemetry);
         let inner = match self.config.kind {
-            BrokerKind::Kafka => PublisherInner::Kafka(TracedProducer::new(
-                self.kafka_config().create::<FutureProducer>()?,
-                KafkaTracing::new(inst),
-            )),
+            BrokerKind::Kafka => {
+                PublisherInner::Kafka(TracedProducer::from_config(&self.kafka_config(), inst)?)
+            }
             BrokerKind::Nats => PublisherInner::Nats(TracedClient::new(
                 async_nats::connect(&self.config.nats_url).await?,
                 inst,
@@ -291,26 +292,27 @@ impl Broker {
         let destination = self.config.destination(event);
         let inner = match self.config.kind {
             BrokerKind::Kafka => {
-                let consumer: StreamConsumer = self
-                    .kafka_config()
-                    .set("group.id", group)
-                    .set("enable.auto.commit", "false")
-                    .create()?;
+                // The group (`messaging.consumer.group.name`) is read from
+                // the configuration.
+                let consumer: KafkaConsumer<StreamConsumer> = KafkaConsumer::from_config(
+                    self.kafka_config()
+                        .set("group.id", group)
+                        .set("enable.auto.commit", "false"),
+                    inst,
+                )?;
                 // Every partition from the beginning: no group join delay, and
                 // nothing published before the assignment is missed.
-                let metadata =
-                    consumer.fetch_metadata(Some(&destination), Duration::from_secs(10))?;
+                let metadata = consumer
+                    .consumer()
+                    .fetch_metadata(Some(&destination), Duration::from_secs(10))?;
                 let mut assignment = TopicPartitionList::new();
                 for t in metadata.topics() {
                     for p in t.partitions() {
                         assignment.add_partition_offset(t.name(), p.id(), Offset::Beginning)?;
                     }
                 }
-                consumer.assign(&assignment)?;
-                SubscriptionInner::Kafka(
-                    Box::new(consumer),
-                    KafkaTracing::new(inst).with_consumer_group(group),
-                )
+                consumer.consumer().assign(&assignment)?;
+                SubscriptionInner::Kafka(Box::new(consumer))
             }
             BrokerKind::Nats => {
                 let client =
@@ -435,7 +437,7 @@ pub struct Subscription {
 // One per subscription, never moved on a hot path: boxing buys nothing.
 #[allow(clippy::large_enum_variant)]
 enum SubscriptionInner {
-    Kafka(Box<StreamConsumer>, KafkaTracing),
+    Kafka(Box<KafkaConsumer<StreamConsumer>>),
     Nats {
         subscriber: TracedSubscriber,
         /// Keeps the connection the subscription uses.
@@ -513,12 +515,14 @@ impl Subscription {
     /// The next event, or `None` when the subscription ended.
     pub async fn next(&mut self) -> Option<Event> {
         match &mut self.inner {
-            SubscriptionInner::Kafka(consumer, tracing) => loop {
-                let message = match consumer.recv().await {
+            SubscriptionInner::Kafka(consumer) => loop {
+                // Detached (owned) so the event outlives the borrow of the
+                // consumer; the process span starts on the owned message.
+                let message = match consumer.consumer().recv().await {
                     Ok(m) => m.detach(),
                     Err(_) => continue,
                 };
-                let delivered = tracing.process(message);
+                let delivered = consumer.process(message);
                 let context = match delivered.headers() {
                     Some(h) => with_baggage(delivered.context(), &KafkaHeaderExtractor(h)),
                     None => delivered.context().clone(),

@@ -10,6 +10,7 @@
 //! codes, say), and bounded so an unbounded key space falls back to the
 //! ordinary unbound recording instead of growing without limit.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
@@ -73,6 +74,49 @@ impl<K: Hash + Eq, B: Clone> BoundCache<K, B> {
         }
         let bound = bind();
         map.insert(key, bound.clone());
+        Some(bound)
+    }
+
+    /// [`get_or_bind`](Self::get_or_bind) looked up by a borrowed form of
+    /// the key, so a hit builds no owned key (a key of several strings,
+    /// say, borrowed as `dyn Trait` or `str`); `owned` makes the key stored
+    /// on first use. `None` when the cache is full and `key` is not in it.
+    ///
+    /// ```
+    /// use otel_kit_core::instrument::BoundCache;
+    ///
+    /// let cache: BoundCache<Box<str>, usize> = BoundCache::new(16);
+    /// let destination: &str = "orders";
+    /// let bound = cache.get_or_bind_by(destination, || destination.into(), || destination.len());
+    /// assert_eq!(bound, Some(6));
+    /// ```
+    pub fn get_or_bind_by<Q>(
+        &self,
+        key: &Q,
+        owned: impl FnOnce() -> K,
+        bind: impl FnOnce() -> B,
+    ) -> Option<B>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if let Ok(map) = self.map.read() {
+            if let Some(bound) = map.get(key) {
+                return Some(bound.clone());
+            }
+            if map.len() >= self.capacity {
+                return None;
+            }
+        }
+        let mut map = self.map.write().ok()?;
+        if let Some(bound) = map.get(key) {
+            return Some(bound.clone());
+        }
+        if map.len() >= self.capacity {
+            return None;
+        }
+        let bound = bind();
+        map.insert(owned(), bound.clone());
         Some(bound)
     }
 
@@ -211,6 +255,29 @@ mod tests {
         assert_eq!(cache.get_or_bind(500, || 10), None);
         assert_eq!(cache.with(500, || 10, |b| *b), None);
         assert_eq!(cache.len(), 2);
+    }
+
+    #[test]
+    fn borrowed_lookups_find_owned_keys_and_respect_the_capacity() {
+        let cache: BoundCache<Box<str>, usize> = BoundCache::new(1);
+        let mut made = 0;
+        for _ in 0..3 {
+            let got = cache.get_or_bind_by(
+                "a",
+                || {
+                    made += 1;
+                    "a".into()
+                },
+                || 1,
+            );
+            assert_eq!(got, Some(1));
+        }
+        assert_eq!(made, 1);
+        assert_eq!(cache.get_or_bind_by("b", || "b".into(), || 2), None);
+        assert_eq!(
+            cache.get_or_bind(Box::from("a"), || unreachable!()),
+            Some(1)
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! | error to `error.type` and status | [`error_type`](self#error-type), [`record_error`], [`record_exception`] |
 //! | exceptions as span events or log records | [`ExceptionEvents`] |
 //! | duration histograms and their buckets | [`duration_histogram`], [`DURATION_BUCKETS`] |
+//! | a carrier's values under another parent (link mode) | [`carried_onto`], [`with_base_baggage`] |
 //! | bounded caches, interning, hashing | [`BoundCache`], [`intern_span_name`], [`FastHasher`] |
 //! | `_OTHER` | [`OTHER`] |
 //! | filters | [`Filter`] and its combinators |
@@ -26,6 +27,7 @@
 //! [`OTHER`].
 
 mod bound;
+mod carried;
 mod duration;
 mod error;
 mod error_record;
@@ -43,6 +45,7 @@ mod span_name;
 mod span_start;
 
 pub use bound::{BoundCache, StaticKey};
+pub use carried::{carried_onto, with_base_baggage};
 pub use duration::{DURATION_BUCKETS, duration_histogram, old_duration_histogram_ms};
 pub use error::{record_error, record_exception};
 pub use error_record::ErrorRecord;

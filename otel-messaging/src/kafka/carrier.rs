@@ -5,7 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use otel_kit_core::opentelemetry::propagation::{Extractor, Injector};
 use rdkafka::message::{Header, Headers, OwnedHeaders};
 
-use crate::common::MAX_HEADER_VALUE_LEN;
+use crate::MAX_HEADER_VALUE_LEN;
 
 /// Reads propagation fields from Kafka record headers
 /// ([`BorrowedHeaders`](rdkafka::message::BorrowedHeaders) of a consumed
@@ -16,6 +16,21 @@ use crate::common::MAX_HEADER_VALUE_LEN;
 ///
 /// rdkafka 0.39 panics inside `Headers::try_get` when a header *name* is not
 /// UTF-8; such headers are skipped (the panic is caught), never propagated.
+///
+/// ```
+/// use otel_kit_core::opentelemetry::propagation::TextMapPropagator;
+/// use otel_kit_core::opentelemetry::trace::TraceContextExt;
+/// use otel_kit_core::propagation::TraceContextPropagator;
+/// use otel_kit_messaging::kafka::KafkaHeaderExtractor;
+/// use otel_kit_messaging::kafka::rdkafka::message::{Header, OwnedHeaders};
+///
+/// let headers = OwnedHeaders::new().insert(Header {
+///     key: "traceparent",
+///     value: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+/// });
+/// let cx = TraceContextPropagator::new().extract(&KafkaHeaderExtractor(&headers));
+/// assert!(cx.span().span_context().is_remote());
+/// ```
 #[derive(Debug)]
 pub struct KafkaHeaderExtractor<'a, H: ?Sized>(pub &'a H);
 
@@ -62,6 +77,24 @@ impl<H: Headers + ?Sized> Extractor for KafkaHeaderExtractor<'_, H> {
 /// Collects propagation fields, then writes them into a record's headers
 /// with [`apply`](Self::apply): the existing headers are kept (their bytes
 /// untouched) and any previous value of a propagation field is replaced.
+///
+/// ```
+/// use otel_kit_core::opentelemetry::propagation::TextMapPropagator;
+/// use otel_kit_core::propagation::TraceContextPropagator;
+/// use otel_kit_messaging::kafka::KafkaHeaderInjector;
+/// use otel_kit_messaging::kafka::rdkafka::message::{Header, Headers, OwnedHeaders};
+///
+/// let propagator = TraceContextPropagator::new();
+/// let cx = propagator.extract(&std::collections::HashMap::from([(
+///     "traceparent".to_owned(),
+///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+/// )]));
+/// let mut injector = KafkaHeaderInjector::new();
+/// propagator.inject_context(&cx, &mut injector);
+/// let user = OwnedHeaders::new().insert(Header { key: "x-user", value: Some("kept") });
+/// let headers = injector.apply(Some(user));
+/// assert_eq!(headers.count(), 2);
+/// ```
 #[derive(Debug, Default)]
 pub struct KafkaHeaderInjector {
     fields: Vec<(String, String)>,

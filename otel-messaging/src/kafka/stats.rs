@@ -22,6 +22,15 @@ use rdkafka::statistics::Statistics;
 
 /// Records librdkafka statistics as gauges. Use it from your own
 /// `ClientContext::stats`, or use [`StatsContext`].
+///
+/// ```
+/// use otel_kit_messaging::kafka::StatsRecorder;
+/// use otel_kit_core::opentelemetry::global;
+///
+/// // Gauges on a meter of your choice (the default: the global provider).
+/// let recorder = StatsRecorder::new(&global::meter("kafka-stats"));
+/// # let _ = recorder;
+/// ```
 #[derive(Clone, Debug)]
 pub struct StatsRecorder {
     rtt: Gauge<f64>,
@@ -34,7 +43,7 @@ pub struct StatsRecorder {
 
 impl Default for StatsRecorder {
     fn default() -> Self {
-        Self::new(&global::meter_provider().meter_with_scope(crate::common::scope()))
+        Self::new(&global::meter_provider().meter_with_scope(crate::instrumentation::scope()))
     }
 }
 
@@ -77,7 +86,7 @@ impl StatsRecorder {
 
     /// Gauges on a meter of `provider`.
     pub fn with_provider<P: MeterProvider>(provider: &P) -> Self {
-        Self::new(&provider.meter_with_scope(crate::common::scope()))
+        Self::new(&provider.meter_with_scope(crate::instrumentation::scope()))
     }
 
     /// Records one statistics report.
@@ -132,6 +141,28 @@ impl StatsRecorder {
 /// `create_with_context(StatsContext::new(recorder))`. librdkafka delivers
 /// statistics while the client is polled (a consumer's stream or `poll`
 /// loop, a producer's background polling).
+///
+/// ```no_run
+/// use otel_kit_messaging::Instrumentation;
+/// use otel_kit_messaging::kafka::rdkafka::ClientConfig;
+/// use otel_kit_messaging::kafka::rdkafka::consumer::StreamConsumer;
+/// use otel_kit_messaging::kafka::{StatsContext, StatsRecorder, TracedConsumer};
+///
+/// # fn run() -> Result<(), otel_kit_messaging::kafka::rdkafka::error::KafkaError> {
+/// let mut config = ClientConfig::new();
+/// config
+///     .set("bootstrap.servers", "127.0.0.1:9092")
+///     .set("group.id", "billing")
+///     .set("statistics.interval.ms", "5000"); // kafka.consumer.lag, kafka.broker.rtt...
+/// let consumer: TracedConsumer<StreamConsumer<StatsContext>> = TracedConsumer::from_config_and_context(
+///     &config,
+///     StatsContext::new(StatsRecorder::default()),
+///     Instrumentation::default(),
+/// )?;
+/// # let _ = consumer;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct StatsContext {
     recorder: StatsRecorder,

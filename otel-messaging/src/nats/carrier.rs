@@ -5,11 +5,27 @@ use std::str::FromStr;
 use async_nats::{HeaderMap, HeaderName, HeaderValue};
 use otel_kit_core::opentelemetry::propagation::{Extractor, Injector};
 
-use crate::common::MAX_HEADER_VALUE_LEN;
+use crate::MAX_HEADER_VALUE_LEN;
 
 /// Writes propagation fields into NATS headers, replacing any previous value
 /// of the same field. A field name or value NATS cannot carry (control
 /// characters, `:`, CR/LF) is skipped instead of panicking.
+///
+/// ```
+/// use otel_kit_core::opentelemetry::propagation::TextMapPropagator;
+/// use otel_kit_core::propagation::TraceContextPropagator;
+/// use otel_kit_messaging::nats::NatsHeaderInjector;
+/// use otel_kit_messaging::nats::async_nats::HeaderMap;
+///
+/// let propagator = TraceContextPropagator::new();
+/// let cx = propagator.extract(&std::collections::HashMap::from([(
+///     "traceparent".to_owned(),
+///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+/// )]));
+/// let mut headers = HeaderMap::new();
+/// propagator.inject_context(&cx, &mut NatsHeaderInjector(&mut headers));
+/// assert!(headers.get("traceparent").is_some());
+/// ```
 #[derive(Debug)]
 pub struct NatsHeaderInjector<'a>(pub &'a mut HeaderMap);
 
@@ -50,6 +66,19 @@ impl Injector for NatsHeaderInjector<'_> {
 /// Reads propagation fields from NATS headers. Names match
 /// case-insensitively; of duplicated fields the last value wins; values
 /// longer than [`MAX_HEADER_VALUE_LEN`] are skipped.
+///
+/// ```
+/// use otel_kit_core::opentelemetry::propagation::TextMapPropagator;
+/// use otel_kit_core::opentelemetry::trace::TraceContextExt;
+/// use otel_kit_core::propagation::TraceContextPropagator;
+/// use otel_kit_messaging::nats::NatsHeaderExtractor;
+/// use otel_kit_messaging::nats::async_nats::HeaderMap;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+/// let cx = TraceContextPropagator::new().extract(&NatsHeaderExtractor(&headers));
+/// assert!(cx.span().span_context().is_remote());
+/// ```
 #[derive(Debug)]
 pub struct NatsHeaderExtractor<'a>(pub &'a HeaderMap);
 

@@ -21,7 +21,11 @@ use otel_kit_core::opentelemetry::trace::Link;
 use otel_kit_core::opentelemetry::{Context, KeyValue};
 
 use super::{NatsHeaderExtractor, OutgoingNats, TracedClient};
-use crate::common::{Delivered, Operation, OperationSpan, OperationType, settle, shared_value};
+use crate::delivered::Delivered;
+use crate::instrumentation::Instrumentation;
+use crate::operation::{Operation, OperationType, shared_value};
+use crate::operation_span::OperationSpan;
+use crate::settle::settle;
 
 /// Span attribute: the JetStream stream name (project convention).
 pub(crate) const NATS_STREAM: &str = "messaging.nats.stream.name";
@@ -29,6 +33,36 @@ pub(crate) const NATS_STREAM: &str = "messaging.nats.stream.name";
 pub(crate) const NATS_STREAM_SEQUENCE: &str = "messaging.nats.stream.sequence";
 
 /// A JetStream context whose publishes and consumed messages are traced.
+/// Cheap to clone.
+///
+/// Publish (the span ends at the server's ack), and a pull consumer whose
+/// messages are acked inside their `process` span:
+///
+/// ```no_run
+/// use bytes::Bytes;
+/// use otel_kit_messaging::Instrumentation;
+/// use otel_kit_messaging::nats::TracedJetStream;
+/// use otel_kit_messaging::nats::async_nats::{self, jetstream};
+///
+/// # async fn run() -> Result<(), async_nats::Error> {
+/// let client = async_nats::connect("127.0.0.1:4222").await?;
+/// let js = TracedJetStream::new(jetstream::new(client), Instrumentation::default());
+/// js.publish("orders.created", Bytes::from_static(b"{}")).await?;
+///
+/// let stream = js.context().get_stream("ORDERS").await?;
+/// let consumer: jetstream::consumer::PullConsumer = stream.get_consumer("billing").await?;
+/// // One `receive` span for the fetch, then a `process` span per message.
+/// for message in js.fetch(consumer.fetch().max_messages(10).messages()).await? {
+///     message
+///         .process(async |message| {
+///             // ... handle message.payload ...
+///             message.ack().await // `ack orders.created`, under the process span
+///         })
+///         .await?;
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct TracedJetStream {
     context: jetstream::Context,
@@ -36,17 +70,28 @@ pub struct TracedJetStream {
 }
 
 impl TracedJetStream {
-    /// A JetStream context over the traced client's connection.
-    pub fn new(client: &TracedClient) -> Self {
-        Self::from_context(jetstream::new(client.client().clone()), client)
+    /// Wraps `context` (from `jetstream::new(client)` or a
+    /// `jetstream::ContextBuilder`); `server.address` / `server.port`
+    /// come from the connection's server INFO.
+    pub fn new(context: jetstream::Context, instrumentation: Instrumentation) -> Self {
+        let client = TracedClient::new(context.client(), instrumentation);
+        Self::from_traced(context, client)
     }
 
-    /// Wraps a JetStream context built elsewhere (domain, prefix, timeouts).
-    pub fn from_context(context: jetstream::Context, client: &TracedClient) -> Self {
-        Self {
-            context,
-            client: client.clone(),
-        }
+    pub(super) fn from_traced(context: jetstream::Context, client: TracedClient) -> Self {
+        Self { context, client }
+    }
+
+    /// Records `server.address` / `server.port` (the broker) on every span
+    /// and metric instead of the server's INFO.
+    pub fn with_server(mut self, host: impl Into<String>, port: u16) -> Self {
+        self.client = self.client.with_server(host, port);
+        self
+    }
+
+    /// The instrumentation in use.
+    pub fn instrumentation(&self) -> &Instrumentation {
+        self.client.instrumentation()
     }
 
     /// The wrapped context (stream and consumer management, untraced calls).
@@ -245,7 +290,7 @@ impl TracedJetStream {
     /// as a link attribute), the shared consumer and stream, counted in
     /// `messaging.client.consumed.messages`. It stays under the current
     /// context (batches always link). Run the handling under
-    /// [`OperationSpan::context`](crate::OperationSpan::context), settle the
+    /// [`OperationSpan::in_span`](crate::OperationSpan::in_span), settle the
     /// messages with [`ack`](Self::ack) / [`nak`](Self::nak) /
     /// [`term`](Self::term) (settle spans, children of the batch span),
     /// then end it.
@@ -367,6 +412,22 @@ impl TracedJetStream {
 }
 
 /// Stream adaptor returned by [`TracedJetStream::messages`].
+///
+/// ```no_run
+/// use futures_util::StreamExt;
+/// use otel_kit_messaging::nats::TracedJetStream;
+/// use otel_kit_messaging::nats::async_nats::{self, jetstream};
+///
+/// # async fn run(js: TracedJetStream) -> Result<(), async_nats::Error> {
+/// let consumer: jetstream::consumer::PullConsumer =
+///     js.context().get_stream("ORDERS").await?.get_consumer("billing").await?;
+/// let mut messages = js.messages(consumer.messages().await?);
+/// while let Some(message) = messages.next().await {
+///     message?.process(async |message| message.ack().await).await?;
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct JetStreamMessages<S> {
     inner: S,

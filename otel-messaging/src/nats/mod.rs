@@ -35,6 +35,7 @@ use async_nats::{Client, HeaderMap, Message, SubscribeError, Subscriber, ToSubje
 use bytes::Bytes;
 use futures_util::Stream;
 use otel_kit_core::opentelemetry::context::FutureExt;
+use otel_kit_core::opentelemetry::propagation::Extractor;
 use otel_kit_core::opentelemetry::trace::{SpanContext, SpanKind};
 use otel_kit_core::opentelemetry::{Context, KeyValue};
 
@@ -43,10 +44,11 @@ pub use jetstream::{JetStreamMessages, TracedJetStream};
 
 use otel_kit_core::instrument::{HeaderCapture, variant_error_type};
 
-use crate::common::{
-    Delivered, Instrumentation, Operation, OperationSpan, OperationType, OutgoingMessage,
-    shared_value,
-};
+use crate::delivered::Delivered;
+use crate::instrumentation::Instrumentation;
+use crate::operation::{Operation, OperationType, shared_value};
+use crate::operation_span::OperationSpan;
+use crate::span_start::OutgoingMessage;
 
 pub(crate) const SYSTEM: &str = "nats";
 
@@ -60,6 +62,43 @@ fn is_wildcard(subject: &str) -> bool {
 
 /// A NATS client whose publishes, requests and subscriptions are traced.
 /// Cheap to clone.
+///
+/// Publish, and request/reply: the responder handles each request inside
+/// its `process` span, so its reply's `publish` span is a child of it.
+///
+/// ```no_run
+/// use bytes::Bytes;
+/// use futures_util::StreamExt;
+/// use otel_kit_messaging::Instrumentation;
+/// use otel_kit_messaging::nats::{TracedClient, async_nats};
+///
+/// # async fn run() -> Result<(), async_nats::Error> {
+/// let client = TracedClient::new(
+///     async_nats::connect("127.0.0.1:4222").await?,
+///     Instrumentation::default(),
+/// );
+/// // Producer: a `publish orders.created` PRODUCER span, context in the headers.
+/// client.publish("orders.created", Bytes::from_static(b"{}")).await?;
+///
+/// // Responder: each request handled inside its `process prices.quote` span.
+/// let mut requests = client.subscribe("prices.quote").await?;
+/// let responder = client.clone();
+/// tokio::spawn(async move {
+///     while let Some(request) = requests.next().await {
+///         let _ = request
+///             .process(async |request| {
+///                 responder.respond(request, Bytes::from_static(b"42")).await
+///             })
+///             .await;
+///     }
+/// });
+///
+/// // Requester: a `request prices.quote` CLIENT span until the reply arrives.
+/// let reply = client.request("prices.quote", Bytes::from_static(b"sku-1")).await?;
+/// # let _ = reply;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct TracedClient {
     client: Client,
@@ -79,6 +118,24 @@ impl TracedClient {
             inst: instrumentation,
             server,
         }
+    }
+
+    /// Records `server.address` / `server.port` (the broker) on every span
+    /// and metric instead of the server's INFO.
+    pub fn with_server(mut self, host: impl Into<String>, port: u16) -> Self {
+        self.server = Some(std::sync::Arc::new((host.into(), port)));
+        self
+    }
+
+    /// A [`TracedJetStream`] over this client's connection, with the same
+    /// instrumentation and server (`jetstream::new(client)`; for a domain,
+    /// prefix or timeouts, build the context yourself and use
+    /// [`TracedJetStream::new`]).
+    pub fn jetstream(&self) -> TracedJetStream {
+        TracedJetStream::from_traced(
+            async_nats::jetstream::new(self.client.clone()),
+            self.clone(),
+        )
     }
 
     /// The wrapped client (untraced calls).
@@ -110,7 +167,7 @@ impl TracedClient {
         payload: &Bytes,
         headers: &mut HeaderMap,
         kind: Option<SpanKind>,
-    ) -> crate::common::OperationSpan {
+    ) -> OperationSpan {
         let mut op = self.op(name, OperationType::Send, subject);
         op.kind = kind;
         op.body_size = Some(payload.len());
@@ -345,17 +402,15 @@ impl TracedClient {
         op.template = template.map(str::to_owned);
         op.consumer_group = group.map(str::to_owned);
         op.counts_consumed = true;
-        op.span_attrs.push(otel_kit_core::opentelemetry::KeyValue::new(
-            otel_kit_core::semconv::attribute::MESSAGING_MESSAGE_BODY_SIZE,
-            message.payload.len() as i64,
-        ));
+        op.span_attrs
+            .push(otel_kit_core::opentelemetry::KeyValue::new(
+                otel_kit_core::semconv::attribute::MESSAGING_MESSAGE_BODY_SIZE,
+                message.payload.len() as i64,
+            ));
         let extractor = message.headers.as_ref().map(NatsHeaderExtractor);
-        let span = self.inst.start_process(
-            &op,
-            extractor
-                .as_ref()
-                .map(|e| e as &dyn otel_kit_core::opentelemetry::propagation::Extractor),
-        );
+        let span = self
+            .inst
+            .start_process(&op, extractor.as_ref().map(|e| e as &dyn Extractor));
         Delivered::new(message, span, op)
     }
 }
@@ -397,7 +452,24 @@ impl OutgoingMessage for OutgoingNats {
     }
 }
 
-/// A subscription whose messages come with their process span.
+/// A subscription whose messages come with their process span, from
+/// [`TracedClient::subscribe`] or [`TracedClient::queue_subscribe`] (the
+/// queue group is recorded as `messaging.consumer.group.name`).
+///
+/// ```no_run
+/// use futures_util::StreamExt;
+/// use otel_kit_messaging::nats::{TracedClient, async_nats};
+///
+/// # async fn run(client: TracedClient) -> Result<(), async_nats::Error> {
+/// let mut workers = client.queue_subscribe("jobs.>", "workers".to_owned()).await?;
+/// while let Some(job) = workers.next().await {
+///     // `process jobs.>` (the wildcard subject is the destination template).
+///     job.process(async |job| run_job(&job.payload).await).await?;
+/// }
+/// # Ok(())
+/// # }
+/// # async fn run_job(_: &[u8]) -> Result<(), std::io::Error> { Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct TracedSubscriber {
     inner: Subscriber,

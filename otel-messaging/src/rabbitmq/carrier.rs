@@ -4,11 +4,27 @@
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use otel_kit_core::opentelemetry::propagation::{Extractor, Injector};
 
-use crate::common::MAX_HEADER_VALUE_LEN;
+use crate::MAX_HEADER_VALUE_LEN;
 
 /// Writes propagation fields as long-string entries of an AMQP header
 /// table, replacing previous values. Names longer than 255 bytes are
 /// skipped.
+///
+/// ```
+/// use otel_kit_core::opentelemetry::propagation::TextMapPropagator;
+/// use otel_kit_core::propagation::TraceContextPropagator;
+/// use otel_kit_messaging::rabbitmq::AmqpHeaderInjector;
+/// use otel_kit_messaging::rabbitmq::lapin::types::FieldTable;
+///
+/// let propagator = TraceContextPropagator::new();
+/// let cx = propagator.extract(&std::collections::HashMap::from([(
+///     "traceparent".to_owned(),
+///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+/// )]));
+/// let mut headers = FieldTable::default();
+/// propagator.inject_context(&cx, &mut AmqpHeaderInjector(&mut headers));
+/// assert!(headers.contains_key("traceparent"));
+/// ```
 #[derive(Debug)]
 pub struct AmqpHeaderInjector<'a>(pub &'a mut FieldTable);
 
@@ -25,6 +41,22 @@ impl Injector for AmqpHeaderInjector<'_> {
 /// case-insensitively; only UTF-8 string values (long or short strings) of
 /// at most [`MAX_HEADER_VALUE_LEN`] bytes are read, anything else (binary,
 /// numbers, tables, void) is skipped.
+///
+/// ```
+/// use otel_kit_core::opentelemetry::propagation::TextMapPropagator;
+/// use otel_kit_core::opentelemetry::trace::TraceContextExt;
+/// use otel_kit_core::propagation::TraceContextPropagator;
+/// use otel_kit_messaging::rabbitmq::AmqpHeaderExtractor;
+/// use otel_kit_messaging::rabbitmq::lapin::types::{AMQPValue, FieldTable};
+///
+/// let mut headers = FieldTable::default();
+/// headers.insert(
+///     "traceparent".into(),
+///     AMQPValue::LongString("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
+/// );
+/// let cx = TraceContextPropagator::new().extract(&AmqpHeaderExtractor(&headers));
+/// assert!(cx.span().span_context().is_remote());
+/// ```
 #[derive(Debug)]
 pub struct AmqpHeaderExtractor<'a>(pub &'a FieldTable);
 

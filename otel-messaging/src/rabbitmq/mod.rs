@@ -35,7 +35,10 @@ use otel_kit_core::semconv::attribute as attr;
 
 pub use carrier::{AmqpHeaderExtractor, AmqpHeaderInjector};
 
-use crate::common::{Delivered, Instrumentation, Operation, OperationType};
+use crate::delivered::Delivered;
+use crate::instrumentation::Instrumentation;
+use crate::operation::{Operation, OperationType};
+use crate::operation_span::OperationSpan;
 
 const SYSTEM: &str = "rabbitmq";
 
@@ -74,6 +77,35 @@ pub fn error_type(e: &lapin::Error) -> String {
 }
 
 /// A lapin channel whose publishes and consumers are traced. Cheap to clone.
+///
+/// A publish with publisher confirms: the `publish orders:created` span
+/// ends when the broker confirms (a nack marks it failed).
+///
+/// ```no_run
+/// use otel_kit_messaging::Instrumentation;
+/// use otel_kit_messaging::rabbitmq::TracedChannel;
+/// use otel_kit_messaging::rabbitmq::lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+/// use otel_kit_messaging::rabbitmq::lapin::{BasicProperties, Connection, ConnectionProperties};
+///
+/// # async fn run() -> Result<(), otel_kit_messaging::rabbitmq::lapin::Error> {
+/// let connection =
+///     Connection::connect("amqp://guest:guest@127.0.0.1:5672/%2f", ConnectionProperties::default()).await?;
+/// let channel = connection.create_channel().await?;
+/// channel.confirm_select(ConfirmSelectOptions::default()).await?;
+/// let channel = TracedChannel::new(channel, Instrumentation::default()).with_server("127.0.0.1", 5672);
+/// let confirmation = channel
+///     .basic_publish(
+///         "orders".into(),
+///         "created".into(),
+///         BasicPublishOptions::default(),
+///         b"{\"total\":42}",
+///         BasicProperties::default(),
+///     )
+///     .await?;
+/// assert!(confirmation.is_ack());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct TracedChannel {
     channel: Channel,
@@ -96,6 +128,11 @@ impl TracedChannel {
     pub fn with_server(mut self, host: impl Into<String>, port: u16) -> Self {
         self.server = Some(std::sync::Arc::new((host.into(), port)));
         self
+    }
+
+    /// The instrumentation in use.
+    pub fn instrumentation(&self) -> &Instrumentation {
+        &self.inst
     }
 
     /// The wrapped channel (untraced calls, declarations, qos…).
@@ -260,7 +297,7 @@ impl TracedChannel {
         delivery: &Delivery,
         queue: &str,
         counts_consumed: bool,
-    ) -> (Operation, crate::common::OperationSpan) {
+    ) -> (Operation, OperationSpan) {
         let mut op = self.operation(delivery, queue);
         op.counts_consumed = counts_consumed;
         op.span_attrs.push(KeyValue::new(
@@ -297,7 +334,31 @@ fn message_attrs(properties: &BasicProperties, out: &mut Vec<KeyValue>) {
     }
 }
 
-/// A consumer whose deliveries come with their process span.
+/// A consumer whose deliveries come with their process span, from
+/// [`TracedChannel::basic_consume`].
+///
+/// ```no_run
+/// use futures_util::StreamExt;
+/// use otel_kit_messaging::rabbitmq::TracedChannel;
+/// use otel_kit_messaging::rabbitmq::lapin::options::{BasicAckOptions, BasicConsumeOptions};
+/// use otel_kit_messaging::rabbitmq::lapin::types::FieldTable;
+///
+/// # async fn run(channel: TracedChannel) -> Result<(), otel_kit_messaging::rabbitmq::lapin::Error> {
+/// let mut deliveries = channel
+///     .basic_consume("billing".into(), "billing-1".into(), BasicConsumeOptions::default(), FieldTable::default())
+///     .await?;
+/// while let Some(delivery) = deliveries.next().await {
+///     delivery?
+///         .process(async |delivery| {
+///             // Runs inside `process orders:created:billing`.
+///             // ... handle delivery.data ...
+///             delivery.ack(BasicAckOptions::default()).await // a settle span under it
+///         })
+///         .await?;
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct TracedConsumer {
     inner: Consumer,

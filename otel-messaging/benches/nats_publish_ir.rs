@@ -5,10 +5,13 @@
 //! `(Ir(2N) - Ir(N)) / N`, which cancels start-up and connection costs:
 //!
 //! ```text
-//! cargo build --release -p otel-kit-messaging --features nats --example nats_publish_ir
-//! valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p \
-//!     target/release/examples/nats_publish_ir traced 2000 128
+//! cargo bench -p otel-kit-messaging --features nats --bench nats_publish_ir --no-run
+//! valgrind --tool=callgrind --callgrind-out-file=cg.%p \
+//!     target/release/deps/nats_publish_ir-<hash> traced 2000 128
 //! ```
+//!
+//! A bench target without the criterion harness: `cargo bench` runs it
+//! with no variant, and it then only prints this usage.
 //!
 //! Variants: `raw` (`Client::publish`), `header` (`publish_with_headers`
 //! with one `traceparent`), `traced` (`TracedClient::publish`, SDK tracer
@@ -49,7 +52,16 @@ fn usage() -> ! {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `cargo bench` passes `--bench`; only the positional arguments count.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    if args.is_empty() {
+        eprintln!("nats_publish_ir: no variant given, nothing to measure");
+        eprintln!("usage: nats_publish_ir raw|header|traced|unsampled|span N SIZE");
+        return;
+    }
     let [variant, n, size] = args.as_slice() else {
         usage()
     };
