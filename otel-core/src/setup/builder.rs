@@ -1102,7 +1102,9 @@ fn batch_logs<E: opentelemetry_sdk::logs::LogExporter + 'static>(
     sdk_metrics: &mut crate::sdk_metrics::SdkMetrics,
     component: std::borrow::Cow<'static, str>,
 ) -> crate::sdk_metrics::LogQueueLimit<
-    LogProcessorKind<crate::sdk_metrics::Released<crate::sdk_metrics::Observed<OnExportRuntime<E>>>>,
+    LogProcessorKind<
+        crate::sdk_metrics::Released<crate::sdk_metrics::Observed<OnExportRuntime<E>>>,
+    >,
 > {
     use opentelemetry_sdk::logs::{BatchConfigBuilder, BatchLogProcessor, SimpleLogProcessor};
     let b = &config.log_batch;
