@@ -195,3 +195,47 @@ async fn a_failed_command_in_a_pipeline_fails_its_span() {
         .assert_attr("db.operation.batch.size", 2i64);
     let _: () = conn.del(&k).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_response_timeout_fails_the_span_as_timeout() {
+    let capture = Capture::new();
+    let client = redis::Client::open(url()).unwrap();
+    // A multiplexed connection with a short response timeout, wrapped: the
+    // server holds `BLPOP` on an empty list for longer than the client waits.
+    let mut raw = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis on 127.0.0.1:6379 (scripts/test starts it)");
+    raw.set_response_timeout(std::time::Duration::from_millis(100));
+    let mut conn = TracedConnection::new(
+        raw,
+        otel_kit_db::redis::target_of(client.get_connection_info()),
+        instrumentation(&capture),
+    );
+    let k = key("timeout-empty-list");
+    let err = redis::cmd("BLPOP")
+        .arg(&k)
+        .arg(2)
+        .query_async::<Option<(String, String)>>(&mut conn)
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    capture
+        .span("BLPOP")
+        .assert_kind(SpanKind::Client)
+        .assert_error()
+        .assert_attr("error.type", "timeout")
+        .assert_no_attr("db.response.status_code")
+        .assert_attr("db.operation.name", "BLPOP")
+        .assert_event("exception");
+    let metrics = capture.collect_metrics();
+    metrics
+        .histogram("db.client.operation.duration")
+        .assert_count(
+            &[
+                KeyValue::new("db.operation.name", "BLPOP"),
+                KeyValue::new("error.type", "timeout"),
+            ],
+            1,
+        );
+}

@@ -162,7 +162,8 @@
 //! - `postgres`: [`log::PostgresLog`] (saga and transaction log with
 //!   recovery claims, barrier store) and [`saga::TxBarrier`] (the barrier
 //!   inside the participant's own database transaction) over
-//!   `tokio-postgres`.
+//!   `tokio-postgres`; the log writes through any
+//!   [`log::PostgresClient`], otel-kit-db's traced client included.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

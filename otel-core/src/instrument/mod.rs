@@ -17,6 +17,7 @@
 //! | `_OTHER` | [`OTHER`] |
 //! | filters | [`Filter`] and its combinators |
 //! | which attempt a request is | [`ResendCount`] |
+//! | a PostgreSQL client a component runs its statements on, plain or traced (feature `tokio-postgres`) | `PostgresClient` |
 //!
 //! The clock is [`crate::clock`].
 //!
@@ -37,6 +38,8 @@ mod filter;
 mod hasher;
 mod headers;
 mod options;
+#[cfg(feature = "tokio-postgres")]
+mod postgres_client;
 mod propagation;
 mod resend;
 mod scope;
@@ -56,6 +59,9 @@ pub use filter::{All, Any, Filter, FilterExt, Not, all, any, not};
 pub use hasher::{BuildFastHasher, FastHasher};
 pub use headers::{HeaderCapture, SENSITIVE_HEADERS, is_sensitive_header};
 pub use options::{Options, ResolvedOptions, SemconvArea};
+#[cfg(feature = "tokio-postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio-postgres")))]
+pub use postgres_client::PostgresClient;
 pub use propagation::{Extracted, Propagation};
 pub use resend::ResendCount;
 pub use scope::scope;

@@ -16,8 +16,15 @@
 //!
 //! Errors: [`failure`] (SQLSTATE first). `COPY`: [`TracedClient::copy_in`]
 //! and [`TracedClient::copy_out`], one span for the whole transfer.
+//!
+//! A [`TracedClient`] is also the instrumentation core's
+//! [`PostgresClient`](otel_kit_core::instrument::PostgresClient): a
+//! component that runs its own statements on a client its user passes
+//! (otel-kit-patterns' `PostgresLog`, the saga log) traces them when given
+//! one.
 
 mod client;
+mod component_client;
 mod connect;
 mod connection;
 mod copy;

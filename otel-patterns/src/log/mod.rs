@@ -10,7 +10,9 @@
 //!   claims so concurrent recoveries never resume one instance twice.
 //! - [`MemoryLog`] (in `memory`): the default, in memory.
 //! - `PostgresLog` (in `postgres`, feature `postgres`): tables in one
-//!   PostgreSQL schema.
+//!   PostgreSQL schema, written through a plain tokio-postgres client or a
+//!   traced one (`PostgresClient`, the core trait `otel-kit-db`'s
+//!   `TracedClient` implements).
 //! - the claim renewal of a running recovery (in `claim`).
 //!
 //! A saga or a coordinator takes its log from its builder:
@@ -43,6 +45,8 @@ mod store;
 
 pub(crate) use claim::renewing_claim;
 pub use memory::MemoryLog;
+#[cfg(feature = "postgres")]
+pub use otel_kit_core::instrument::PostgresClient;
 pub use otel_kit_core::propagation::TraceParent;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresLog;

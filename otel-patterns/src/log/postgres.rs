@@ -2,6 +2,7 @@
 
 use super::{LogEntry, LogError, LogRecord, LoggedInstance, SagaLog};
 use futures_util::future::BoxFuture;
+use otel_kit_core::instrument::PostgresClient;
 use otel_kit_core::propagation::{TraceParent, TraceParentBuf};
 use std::borrow::Cow;
 use std::fmt;
@@ -28,13 +29,57 @@ use tokio_postgres::{Client, NoTls};
 /// saga.run("order-1".to_owned()).await?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct PostgresLog {
-    pub(crate) client: Arc<Client>,
+///
+/// # Traced log writes
+///
+/// The log runs its statements on any [`PostgresClient`](super::PostgresClient)
+/// (the instrumentation core's trait, re-exported here). [`connect`](Self::connect)
+/// uses a plain `tokio_postgres::Client`: its statements make no spans.
+/// Hand [`with_client`](Self::with_client) a traced client of
+/// `otel-kit-db` instead (`otel_kit_db::postgres::TracedClient`, feature
+/// `tokio-postgres`, which implements the trait) and every log write is a
+/// CLIENT span (`INSERT orders.entries`, `UPDATE orders.records`,
+/// `db.system.name` `postgresql`): each step's writes (`started`, then
+/// `done` or `failed`) are children of the step's span, a compensation's
+/// of the compensation's, the instance's creation and status changes of
+/// the saga's. No glue: neither crate depends on the other, both on the
+/// core trait.
+///
+/// ```no_run
+/// use otel_kit_patterns::log::{PostgresClient, PostgresLog};
+/// use otel_kit_patterns::saga::{Saga, Step};
+/// use std::sync::Arc;
+///
+/// // `client`: the traced client, made once at start-up:
+/// //   let config: tokio_postgres::Config = "postgres://postgres@127.0.0.1:5432/test".parse()?;
+/// //   let client = otel_kit_db::postgres::connect(&config, tokio_postgres::NoTls,
+/// //       &otel_kit_db::Instrumentation::default()).await?;
+/// async fn order_saga(client: impl PostgresClient + 'static) -> Result<(), Box<dyn std::error::Error>> {
+///     let log = Arc::new(PostgresLog::with_client(Arc::new(client), "orders").await?);
+///     let saga = Saga::<String>::builder("order")
+///         .step(Step::new("reserve", |_| async { Ok(()) }))
+///         .log(log)
+///         .build();
+///     // Span `reserve` has children `INSERT orders.entries` (started, done).
+///     saga.run("order-1".to_owned()).await?;
+///     Ok(())
+/// }
+/// ```
+pub struct PostgresLog<C = Client> {
+    pub(crate) client: Arc<C>,
     pub(crate) schema: String,
 }
 
-impl fmt::Debug for PostgresLog {
+impl<C> Clone for PostgresLog<C> {
+    fn clone(&self) -> Self {
+        PostgresLog {
+            client: self.client.clone(),
+            schema: self.schema.clone(),
+        }
+    }
+}
+
+impl<C> fmt::Debug for PostgresLog<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PostgresLog")
             .field("schema", &self.schema)
@@ -72,7 +117,8 @@ pub(crate) fn barrier_ddl(s: &str) -> String {
 impl PostgresLog {
     /// Connects to `url` (e.g. `postgres://postgres@127.0.0.1:5432/test`,
     /// no TLS) and prepares the tables in `schema` (letters, digits, `_`).
-    /// The connection is driven by a spawned tokio task.
+    /// The connection is driven by a spawned tokio task. Its statements are
+    /// not traced ([`with_client`](Self::with_client) takes a traced one).
     pub async fn connect(url: &str, schema: &str) -> Result<Self, LogError> {
         let (client, conn) = tokio_postgres::connect(url, NoTls).await.map_err(pg)?;
         tokio::spawn(async move {
@@ -81,9 +127,13 @@ impl PostgresLog {
         });
         Self::with_client(Arc::new(client), schema).await
     }
+}
 
-    /// Uses an existing client.
-    pub async fn with_client(client: Arc<Client>, schema: &str) -> Result<Self, LogError> {
+impl<C: PostgresClient> PostgresLog<C> {
+    /// Uses an existing client (a `tokio_postgres::Client`, or
+    /// `otel-kit-db`'s traced one: see [Traced log writes](PostgresLog#traced-log-writes))
+    /// and prepares the tables in `schema` (letters, digits, `_`).
+    pub async fn with_client(client: Arc<C>, schema: &str) -> Result<Self, LogError> {
         valid_schema(schema)?;
         let s = schema;
         client
@@ -114,7 +164,7 @@ impl PostgresLog {
     }
 
     /// The client.
-    pub fn client(&self) -> &Client {
+    pub fn client(&self) -> &C {
         &self.client
     }
 
@@ -180,7 +230,7 @@ fn span_text(tp: Option<TraceParent>) -> Option<TraceParentBuf> {
     tp.map(|tp| tp.encode())
 }
 
-impl SagaLog for PostgresLog {
+impl<C: PostgresClient + 'static> SagaLog for PostgresLog<C> {
     fn create<'a>(
         &'a self,
         rec: &'a LogRecord,
@@ -358,7 +408,7 @@ impl SagaLog for PostgresLog {
     }
 }
 
-impl PostgresLog {
+impl<C: PostgresClient> PostgresLog<C> {
     async fn claim_row(
         &self,
         id: &str,

@@ -3,6 +3,8 @@
 
 use super::{LogEntry, LogError, LogRecord, LoggedInstance};
 use futures_util::future::BoxFuture;
+use otel_kit_core::opentelemetry::Context;
+use otel_kit_core::opentelemetry::context::FutureExt as _;
 use std::time::Duration;
 
 /// Where sagas and transactions write every state change before acting on
@@ -121,26 +123,31 @@ pub trait SagaLog: Send + Sync + 'static {
     }
 }
 
-/// Writes `entry`, synchronously when the log can.
+/// Writes `entry`, synchronously when the log can, else in `cx` (the span
+/// of the step or saga it belongs to): a traced log's statement is a child
+/// of that span.
 pub(crate) async fn write_entry(
     log: &dyn SagaLog,
+    cx: &Context,
     id: &str,
     entry: &LogEntry,
 ) -> Result<(), LogError> {
     match log.set_entry_now(id, entry) {
         Some(r) => r,
-        None => log.set_entry(id, entry).await,
+        None => log.set_entry(id, entry).with_context(cx.clone()).await,
     }
 }
 
-/// Writes `status`, synchronously when the log can.
+/// Writes `status`, synchronously when the log can, else in `cx` (the
+/// saga's span).
 pub(crate) async fn write_status(
     log: &dyn SagaLog,
+    cx: &Context,
     id: &str,
     status: &str,
 ) -> Result<(), LogError> {
     match log.set_status_now(id, status) {
         Some(r) => r,
-        None => log.set_status(id, status).await,
+        None => log.set_status(id, status).with_context(cx.clone()).await,
     }
 }

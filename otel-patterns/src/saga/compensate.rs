@@ -32,11 +32,23 @@ impl<I: Send + Sync + 'static> Run<'_, I> {
                 continue;
             }
             if let Some(stuck) = self.compensate_step(index, entry, &trigger).await? {
-                write_status(&*self.saga.log, self.id, SagaStatus::Stuck.as_str()).await?;
+                write_status(
+                    &*self.saga.log,
+                    self.root,
+                    self.id,
+                    SagaStatus::Stuck.as_str(),
+                )
+                .await?;
                 return Ok(stuck);
             }
         }
-        write_status(&*self.saga.log, self.id, SagaStatus::Compensated.as_str()).await?;
+        write_status(
+            &*self.saga.log,
+            self.root,
+            self.id,
+            SagaStatus::Compensated.as_str(),
+        )
+        .await?;
         Ok(SagaOutcome::Compensated {
             failed_step: String::from(&*trigger.step),
             error_type: trigger.error_type,
@@ -57,7 +69,7 @@ impl<I: Send + Sync + 'static> Run<'_, I> {
         let step = &s.steps[index];
         let Some(compensation) = &step.compensation else {
             entry.state = StepState::Compensated.into();
-            write_entry(log, self.id, entry).await?;
+            write_entry(log, self.root, self.id, entry).await?;
             return Ok(None);
         };
         let links = if self.sampled {
@@ -75,7 +87,7 @@ impl<I: Send + Sync + 'static> Run<'_, I> {
         );
         let span_cx: &Context = own_cx.as_ref().unwrap_or(self.root);
         entry.state = StepState::Compensating.into();
-        if let Err(e) = write_entry(log, self.id, entry).await {
+        if let Err(e) = write_entry(log, span_cx, self.id, entry).await {
             let record = log_step_failure(&e);
             end_span(span_cx, self.sampled, None, Some(&record), &s.exceptions);
             return Err(e);
@@ -103,7 +115,7 @@ impl<I: Send + Sync + 'static> Run<'_, I> {
             Attempted::Ok(attempts) => {
                 counted("compensated");
                 entry.state = StepState::Compensated.into();
-                let w = write_entry(log, self.id, entry).await;
+                let w = write_entry(log, span_cx, self.id, entry).await;
                 end_span(span_cx, self.sampled, Some(attempts), None, &s.exceptions);
                 w?;
                 Ok(None)
@@ -124,7 +136,7 @@ impl<I: Send + Sync + 'static> Run<'_, I> {
                 );
                 entry.state = StepState::CompensationFailed.into();
                 entry.error = Some(error_type.clone());
-                write_entry(log, self.id, entry).await?;
+                write_entry(log, span_cx, self.id, entry).await?;
                 Ok(Some(SagaOutcome::Stuck {
                     step: String::from(&*step.name),
                     error_type,

@@ -197,7 +197,13 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                 e.state = StepState::Compensating.into();
             }
         }
-        write_status(&*s.log, id, SagaStatus::Compensating.as_str()).await?;
+        write_status(
+            &*s.log,
+            &Context::current(),
+            id,
+            SagaStatus::Compensating.as_str(),
+        )
+        .await?;
         record.status = SagaStatus::Compensating.into();
         self.resume(record, entries).await
     }
@@ -217,7 +223,10 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
         let root = s.root_span(&Context::new(), &record.id, true, original);
         entries.sort_by_key(|e| e.index);
         let point = match self.checked(&record, &entries) {
-            Ok(status) => self.resume_point(&record.id, status, &mut entries).await,
+            Ok(status) => {
+                self.resume_point(&root, &record.id, status, &mut entries)
+                    .await
+            }
             Err(e) => Err(e),
         };
         let (from, trigger) = match point {
@@ -269,6 +278,7 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
     /// from the first step not done.
     async fn resume_point(
         &self,
+        root: &Context,
         id: &str,
         status: SagaStatus,
         entries: &mut [LogEntry],
@@ -302,8 +312,8 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
         let entry = &mut entries[p];
         entry.state = StepState::InDoubt.into();
         entry.error = Some(PROCESS_RESTART.to_owned());
-        write_entry(&*s.log, id, entry).await?;
-        write_status(&*s.log, id, SagaStatus::Compensating.as_str()).await?;
+        write_entry(&*s.log, root, id, entry).await?;
+        write_status(&*s.log, root, id, SagaStatus::Compensating.as_str()).await?;
         Ok((
             n,
             Some(Trigger {

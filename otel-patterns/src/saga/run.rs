@@ -64,7 +64,12 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
                 error: None,
             })
             .collect();
-        if let Err(e) = s.log.create(&record, &entries).await {
+        if let Err(e) = s
+            .log
+            .create(&record, &entries)
+            .with_context(root.clone())
+            .await
+        {
             s.end_root(&root, Err(&e));
             return Err(e.into());
         }
@@ -180,7 +185,7 @@ impl<'a, I: Send + Sync + 'static> Run<'a, I> {
             let step = &s.steps[index];
             let own_cx = self.start_step(index, entry);
             let span_cx = own_cx.as_ref().unwrap_or(self.root);
-            if let Err(e) = write_entry(log, self.id, entry).await {
+            if let Err(e) = write_entry(log, span_cx, self.id, entry).await {
                 let record = log_step_failure(&e);
                 end_span(span_cx, self.sampled, None, Some(&record), &s.exceptions);
                 return Err(e);
@@ -197,7 +202,7 @@ impl<'a, I: Send + Sync + 'static> Run<'a, I> {
             match attempted {
                 Attempted::Ok(attempts) => {
                     entry.state = StepState::Done.into();
-                    let w = write_entry(log, self.id, entry).await;
+                    let w = write_entry(log, span_cx, self.id, entry).await;
                     end_span(span_cx, self.sampled, Some(attempts), None, &s.exceptions);
                     w?;
                 }
@@ -208,13 +213,14 @@ impl<'a, I: Send + Sync + 'static> Run<'a, I> {
                 } => {
                     let failed =
                         self.step_failed(span_cx, index, entry, attempts, error_type, message);
-                    write_entry(log, self.id, entry).await?;
-                    write_status(log, self.id, SagaStatus::Compensating.as_str()).await?;
+                    write_entry(log, span_cx, self.id, entry).await?;
+                    write_status(log, self.root, self.id, SagaStatus::Compensating.as_str())
+                        .await?;
                     return Ok(Some(failed));
                 }
             }
         }
-        write_status(log, self.id, SagaStatus::Completed.as_str()).await?;
+        write_status(log, self.root, self.id, SagaStatus::Completed.as_str()).await?;
         Ok(None)
     }
 

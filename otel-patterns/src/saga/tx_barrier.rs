@@ -7,6 +7,7 @@ use crate::log::postgres::{barrier_ddl, pg, valid_schema};
 use crate::log::{LogError, PostgresLog};
 use crate::names;
 use futures_util::future::BoxFuture;
+use otel_kit_core::instrument::PostgresClient;
 
 fn op_from(s: &str) -> Op {
     if s == Op::Compensation.as_str() {
@@ -21,7 +22,7 @@ fn op_from(s: &str) -> Op {
 /// the log's own client, or inside the participant's transaction
 /// ([`TxBarrier`]).
 async fn insert_barrier(
-    client: &impl tokio_postgres::GenericClient,
+    client: &impl PostgresClient,
     schema: &str,
     gid: &str,
     branch: &str,
@@ -55,7 +56,7 @@ async fn insert_barrier(
     Ok(Some(row.map_or(origin, |r| op_from(r.get::<_, &str>(0)))))
 }
 
-impl BarrierStore for PostgresLog {
+impl<C: PostgresClient + 'static> BarrierStore for PostgresLog<C> {
     fn insert<'a>(
         &'a self,
         gid: &'a str,
@@ -137,7 +138,7 @@ pub struct TxBarrier {
     schema: String,
 }
 
-impl PostgresLog {
+impl<C> PostgresLog<C> {
     /// The transactional barrier over this log's `barrier` table (for a
     /// participant whose business tables are in the log's database).
     pub fn tx_barrier(&self) -> TxBarrier {

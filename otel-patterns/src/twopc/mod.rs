@@ -413,6 +413,8 @@ impl Coordinator {
             let outcome = self.phase_two(&root, &id, decision, &mut entries).await?;
             Ok::<_, LogError>((outcome, refused))
         }
+        // A traced log's statements are children of the transaction's span.
+        .with_context(root.clone())
         .await;
         self.finish(root, id, r, started, false)
     }
