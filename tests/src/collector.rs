@@ -74,6 +74,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(15);
 const START_ATTEMPTS: usize = 5;
 /// How long `Drop` waits after SIGTERM before SIGKILL.
 const STOP_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long [`Collector::restart`] retries a port still in use.
+pub const REBIND_TIMEOUT: Duration = Duration::from_secs(20);
 const POLL: Duration = Duration::from_millis(20);
 
 /// A running rotel collector, stopped (and its directory removed) on drop.
@@ -425,11 +427,13 @@ impl Collector {
     ///
     /// # Panics
     /// When rotel does not come up (for instance another process took one
-    /// of the ports meanwhile; retried for a few seconds first).
+    /// of the ports meanwhile); a port refused with "address in use" is
+    /// retried for up to [`REBIND_TIMEOUT`] first.
     pub fn restart(&self) {
         let binary = rotel_binary();
         let mut last = String::new();
-        for _ in 0..START_ATTEMPTS {
+        let deadline = Instant::now() + REBIND_TIMEOUT;
+        while Instant::now() < deadline {
             let child = match spawn_rotel(&binary, self.dir(), self.grpc_port, self.http_port) {
                 Ok(child) => child,
                 Err(StartError::Fatal(msg) | StartError::PortTaken(msg)) => panic!("{msg}"),
@@ -820,7 +824,35 @@ fn spawn_rotel(
 }
 
 /// Two distinct free ports: bind both to port 0 at once, then release them.
+/// Two free loopback ports **below the kernel's ephemeral range**: a port
+/// from that range (what binding port 0 gives) can be taken by any outgoing
+/// connection on the machine while rotel is stopped between
+/// [`Collector::stop`] and [`Collector::restart`] (seen under a load test
+/// running beside the suite), and rotel could not bind it again.
 fn free_port_pair() -> io::Result<(u16, u16)> {
+    use std::hash::BuildHasher;
+    let ephemeral_low = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000u16, ephemeral_low.saturating_sub(1).max(10_001));
+    let span = u64::from(high - low);
+    let random = std::collections::hash_map::RandomState::new();
+    for attempt in 0u64..500 {
+        let pick =
+            |salt: u64| low + (random.hash_one((std::process::id(), attempt, salt)) % span) as u16;
+        let (a, b) = (pick(0), pick(1));
+        if a == b {
+            continue;
+        }
+        if let (Ok(_a), Ok(_b)) = (
+            TcpListener::bind((Ipv4Addr::LOCALHOST, a)),
+            TcpListener::bind((Ipv4Addr::LOCALHOST, b)),
+        ) {
+            return Ok((a, b));
+        }
+    }
+    // A machine whose every low port is taken: any free pair.
     let a = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     let b = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     Ok((a.local_addr()?.port(), b.local_addr()?.port()))
