@@ -17,6 +17,7 @@
 //! | `_OTHER` | [`OTHER`] |
 //! | filters | [`Filter`] and its combinators |
 //! | which attempt a request is | [`ResendCount`] |
+//! | a deadline any executor can wait for (stream policies) | [`Deadline`] |
 //!
 //! The clock is [`crate::clock`].
 //!
@@ -28,6 +29,7 @@
 
 mod bound;
 mod carried;
+mod deadline;
 mod duration;
 mod error;
 mod error_record;
@@ -46,6 +48,7 @@ mod span_start;
 
 pub use bound::{BoundCache, StaticKey};
 pub use carried::{carried_onto, with_base_baggage};
+pub use deadline::Deadline;
 pub use duration::{DURATION_BUCKETS, duration_histogram, old_duration_histogram_ms};
 pub use error::{record_error, record_exception};
 pub use error_record::ErrorRecord;
