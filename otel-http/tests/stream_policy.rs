@@ -194,5 +194,9 @@ async fn max_duration_ends_the_span_of_an_idle_stream_without_a_frame() {
     let summary = capture.wait_for_span("stream /sse").await;
     summary.assert_attr("stream.frames", 10).assert_not_error();
     assert_parent(&summary, &request);
+    assert_eq!(
+        summary.start_time, request.end_time,
+        "the summary starts where the request span ended"
+    );
     assert_eq!(capture.spans_named("GET /sse").len(), 1);
 }

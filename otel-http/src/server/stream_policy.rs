@@ -157,14 +157,15 @@ impl Finisher {
         let Some(p) = self.stream.as_mut() else {
             return;
         };
-        p.truncated_at = Some(SystemTime::now());
+        let now = SystemTime::now();
+        p.truncated_at = Some(now);
         p.deadline = None;
         let frames = p.frames;
         if self.recording {
             let span = self.cx.span();
             span.set_attribute(KeyValue::new(STREAM_TRUNCATED, true));
             span.set_attribute(KeyValue::new(STREAM_FRAMES, frames as i64));
-            self.end_request_span();
+            self.end_request_span(Some(now));
         }
     }
 
