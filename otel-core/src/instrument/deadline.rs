@@ -23,6 +23,13 @@ use std::time::Instant;
 /// `at` has passed, and wakes the task that polled it then, on any
 /// executor.
 ///
+/// No runtime is needed: one thread (`otel-kit-deadline`), started the
+/// first time a deadline has to wait, wakes the waiting tasks; a Tokio
+/// timer would panic outside a Tokio runtime, and tower layers run under
+/// any executor. A deadline dropped before it passed is unregistered, so
+/// the thread holds only the waiting ones. If the thread cannot be
+/// started, the deadline is still checked each time it is polled.
+///
 /// ```
 /// use std::task::{Context, Poll, Waker};
 /// use std::time::{Duration, Instant};
