@@ -62,7 +62,13 @@ where
             Some(call) if *this.attach => Some(call.attach()),
             _ => None,
         };
-        let result = ready!(this.inner.poll_frame(cx));
+        let Poll::Ready(result) = this.inner.poll_frame(cx) else {
+            // Waiting for the next message: `max_span_duration` may pass.
+            if let Some(call) = this.call.as_mut() {
+                call.on_pending(cx);
+            }
+            return Poll::Pending;
+        };
         let Some(call) = this.call.as_mut() else {
             return Poll::Ready(result.map(|r| r.map_err(|e| Status::from_error(e.into()))));
         };

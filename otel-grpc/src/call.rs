@@ -11,10 +11,13 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::task::Context as TaskContext;
 use std::time::SystemTime;
 
 use http::HeaderMap;
-use otel_kit_core::instrument::{ErrorRecord, ResendCount, record_exception, type_error_type};
+use otel_kit_core::instrument::{
+    Deadline, ErrorRecord, ResendCount, record_exception, type_error_type,
+};
 use otel_kit_core::opentelemetry::trace::{Link, SpanBuilder, SpanKind, TraceContextExt};
 use otel_kit_core::opentelemetry::{Context, ContextGuard, KeyValue, StringValue, Value};
 use otel_kit_core::propagation::{HeaderExtractor, HeaderInjector};
@@ -41,6 +44,8 @@ pub(crate) struct Call {
     budget: EventBudget,
     /// When the span was ended early (`max_span_duration`).
     truncated_at: Option<SystemTime>,
+    /// `max_span_duration`'s timer, from the first time the call waited.
+    deadline: Option<Deadline>,
     done: bool,
 }
 
@@ -301,6 +306,7 @@ impl Call {
             received: MessageCounter::default(),
             budget: EventBudget::new(shared),
             truncated_at: None,
+            deadline: None,
             done: false,
         })
     }
@@ -349,12 +355,52 @@ impl Call {
         {
             let now = SystemTime::now();
             if now.duration_since(self.start).unwrap_or_default() >= max {
-                self.truncated_at = Some(now);
-                let span = self.cx.span();
-                span.set_attribute(KeyValue::new(names::STREAM_TRUNCATED, true));
-                span.end_with_timestamp(now);
+                self.truncate(now);
             }
         }
+    }
+
+    /// The call waits (for the handler's response, the peer's response
+    /// headers or the next response message): with `max_span_duration`,
+    /// polls the call's deadline (registering `cx`'s waker) and ends the
+    /// span when it passes, so an idle stream, and a client-streaming call
+    /// whose only response comes at its end, are cut at the maximum too.
+    /// The timer is created the first time a call with a maximum waits.
+    pub(crate) fn on_pending(&mut self, cx: &mut TaskContext<'_>) {
+        let Some(max) = self.shared.max_span_duration else {
+            return;
+        };
+        if self.truncated_at.is_some() || self.done {
+            return;
+        }
+        let deadline = match &mut self.deadline {
+            Some(deadline) => deadline,
+            None => {
+                // The remaining time on the monotonic clock from the span's
+                // start; a maximum beyond what `Instant` holds is never reached.
+                let spent = SystemTime::now()
+                    .duration_since(self.start)
+                    .unwrap_or_default();
+                let Some(at) = std::time::Instant::now().checked_add(max.saturating_sub(spent))
+                else {
+                    return;
+                };
+                self.deadline.insert(Deadline::new(at))
+            }
+        };
+        if deadline.poll_elapsed(cx).is_ready() {
+            self.truncate(SystemTime::now());
+        }
+    }
+
+    /// Ends the call's span at `now` (`stream.truncated`); the rest of the
+    /// call becomes the summary span at its end.
+    fn truncate(&mut self, now: SystemTime) {
+        self.truncated_at = Some(now);
+        self.deadline = None;
+        let span = self.cx.span();
+        span.set_attribute(KeyValue::new(names::STREAM_TRUNCATED, true));
+        span.end_with_timestamp(now);
     }
 
     /// Step 8: ends the call with the status `code` the peer (or the

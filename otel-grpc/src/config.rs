@@ -224,12 +224,21 @@ impl<Kind> LayerBuilder<Kind> {
         self
     }
 
-    /// A call's span ends at `max` (checked as response messages flow:
-    /// server-streaming and bidirectional calls), marked
-    /// `stream.truncated`, while the call goes on; when it ends, a
-    /// `stream {rpc.method}` span (INTERNAL, child of the call's span, from
-    /// the cut to the end) records its status. The duration metric still
-    /// measures the whole call. Default: none.
+    /// A call's span ends at `max`, marked `stream.truncated`, while the
+    /// call goes on; when it ends, a `stream {rpc.method}` span (INTERNAL,
+    /// child of the call's span, from the cut to the end) records its
+    /// status. The duration metric still measures the whole call. Default:
+    /// none.
+    ///
+    /// The maximum holds whether messages flow or not: a server-streaming
+    /// or bidirectional call idle between messages, and a client-streaming
+    /// call (whose one response comes at its end), are cut at `max` too. A
+    /// call that waits polls a timer alongside its response
+    /// ([`otel_kit_core::instrument::Deadline`]: one shared thread, no
+    /// runtime needed), created the first time a call with a maximum waits;
+    /// on a client the cut happens while the application waits on the
+    /// call (its response or its reply stream). Any call longer than `max`
+    /// is cut, a slow unary call included.
     pub fn max_span_duration(mut self, max: Duration) -> Self {
         self.max_span_duration = Some(max);
         self

@@ -16,8 +16,13 @@ use otel_kit_core::testing::{Capture, assert_parent};
 use otel_kit_http::server::{ServerLayer, StreamPolicy};
 use tokio::sync::Notify;
 
-/// `/sse`: 10 events; after the third it waits for `resume`.
-async fn serve(capture: &Capture, policy: Option<StreamPolicy>, resume: Arc<Notify>) -> SocketAddr {
+/// `/sse`: 10 events; after the `hold_after`-th it waits for `resume`.
+async fn serve(
+    capture: &Capture,
+    policy: Option<StreamPolicy>,
+    resume: Arc<Notify>,
+    hold_after: u32,
+) -> SocketAddr {
     let sse = get(move || {
         let resume = resume.clone();
         async move {
@@ -27,7 +32,7 @@ async fn serve(capture: &Capture, policy: Option<StreamPolicy>, resume: Arc<Noti
                     if n == 10 {
                         return None;
                     }
-                    if n == 3 {
+                    if n == hold_after {
                         resume.notified().await;
                     }
                     Some((
@@ -69,6 +74,7 @@ async fn the_span_ends_at_the_maximum_while_the_stream_goes_on() {
         &capture,
         Some(StreamPolicy::new().max_frames(3)),
         resume.clone(),
+        3,
     )
     .await;
 
@@ -113,13 +119,14 @@ async fn the_span_ends_at_the_maximum_while_the_stream_goes_on() {
 }
 
 #[tokio::test]
-async fn max_duration_ends_the_span_at_the_first_frame_after_it() {
+async fn max_duration_zero_ends_the_span_at_the_first_frame() {
     let capture = Capture::new();
     let resume = Arc::new(Notify::new());
     let addr = serve(
         &capture,
         Some(StreamPolicy::new().max_duration(Duration::ZERO)),
         resume.clone(),
+        3,
     )
     .await;
     let response = reqwest::get(format!("http://{addr}/sse")).await.unwrap();
@@ -140,7 +147,7 @@ async fn max_duration_ends_the_span_at_the_first_frame_after_it() {
 async fn without_a_policy_the_span_lasts_as_long_as_the_stream() {
     let capture = Capture::new();
     let resume = Arc::new(Notify::new());
-    let addr = serve(&capture, None, resume.clone()).await;
+    let addr = serve(&capture, None, resume.clone(), 3).await;
     let response = reqwest::get(format!("http://{addr}/sse")).await.unwrap();
     resume.notify_one();
     assert_eq!(read_all(response).await, 10);
@@ -149,4 +156,47 @@ async fn without_a_policy_the_span_lasts_as_long_as_the_stream() {
         .assert_no_attr("stream.truncated")
         .assert_no_attr("stream.frames");
     assert!(capture.spans_named("stream /sse").is_empty());
+}
+
+#[tokio::test]
+async fn max_duration_ends_the_span_of_an_idle_stream_without_a_frame() {
+    let capture = Capture::new();
+    let resume = Arc::new(Notify::new());
+    // One event, then the stream waits (as a server-sent-events connection
+    // waits for its next event) until the test lets it go on.
+    let addr = serve(
+        &capture,
+        Some(StreamPolicy::new().max_duration(Duration::from_millis(100))),
+        resume.clone(),
+        1,
+    )
+    .await;
+    let mut response = reqwest::get(format!("http://{addr}/sse")).await.unwrap();
+    let first = response.chunk().await.unwrap().unwrap();
+    assert!(std::str::from_utf8(&first).unwrap().contains("event 0"));
+
+    // No frame is sent while the stream is held: the deadline alone ends
+    // the request span.
+    let request = capture.wait_for_span("GET /sse").await;
+    request
+        .assert_kind(SpanKind::Server)
+        .assert_attr("stream.truncated", true)
+        .assert_attr("stream.frames", 1)
+        .assert_not_error();
+    assert!(capture.spans_named("stream /sse").is_empty());
+
+    resume.notify_one();
+    assert_eq!(
+        read_all(response).await,
+        9,
+        "the stream itself is untouched"
+    );
+    let summary = capture.wait_for_span("stream /sse").await;
+    summary.assert_attr("stream.frames", 10).assert_not_error();
+    assert_parent(&summary, &request);
+    assert_eq!(
+        summary.start_time, request.end_time,
+        "the summary starts where the request span ended"
+    );
+    assert_eq!(capture.spans_named("GET /sse").len(), 1);
 }

@@ -18,6 +18,7 @@
 //! | filters | [`Filter`] and its combinators |
 //! | which attempt a request is | [`ResendCount`] |
 //! | a PostgreSQL client a component runs its statements on, plain or traced (feature `tokio-postgres`) | `PostgresClient` |
+//! | a deadline any executor can wait for (stream policies) | [`Deadline`] |
 //!
 //! The clock is [`crate::clock`].
 //!
@@ -29,6 +30,7 @@
 
 mod bound;
 mod carried;
+mod deadline;
 mod duration;
 mod error;
 mod error_record;
@@ -49,6 +51,7 @@ mod span_start;
 
 pub use bound::{BoundCache, StaticKey};
 pub use carried::{carried_onto, with_base_baggage};
+pub use deadline::Deadline;
 pub use duration::{DURATION_BUCKETS, duration_histogram, old_duration_histogram_ms};
 pub use error::{record_error, record_exception};
 pub use error_record::ErrorRecord;

@@ -1,6 +1,6 @@
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context as TaskContext, Poll, ready};
+use std::task::{Context as TaskContext, Poll};
 
 use bytes::Bytes;
 use http::Response;
@@ -47,7 +47,14 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = ready!(this.inner.poll(cx));
+        let Poll::Ready(result) = this.inner.poll(cx) else {
+            // No response headers yet (a client-streaming call gets them
+            // at its end): `max_span_duration` may pass.
+            if let Some(call) = this.call.as_mut() {
+                call.on_pending(cx);
+            }
+            return Poll::Pending;
+        };
         let call = this.call.take();
         Poll::Ready(match result {
             Ok(response) => Ok(on_response(response, call, false)),

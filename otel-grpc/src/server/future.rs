@@ -1,6 +1,6 @@
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context as TaskContext, Poll, ready};
+use std::task::{Context as TaskContext, Poll};
 
 use bytes::Bytes;
 use http::Response;
@@ -48,7 +48,15 @@ where
         let this = self.project();
         let result = {
             let _attached = this.call.as_ref().map(Call::attach);
-            ready!(this.inner.poll(cx))
+            let Poll::Ready(result) = this.inner.poll(cx) else {
+                // The handler is still working (a client-streaming handler
+                // reading its requests): `max_span_duration` may pass.
+                if let Some(call) = this.call.as_mut() {
+                    call.on_pending(cx);
+                }
+                return Poll::Pending;
+            };
+            result
         };
         let call = this.call.take();
         Poll::Ready(match result {

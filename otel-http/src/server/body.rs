@@ -12,7 +12,9 @@ use super::finish::Finisher;
 pin_project! {
     /// The response body of a [`ServerService`](super::ServerService): the
     /// inner body, unchanged, whose end (last frame sent, error, or drop)
-    /// ends the request's span and records its duration. Bytes sent are
+    /// ends the request's span and records its duration (or, with a
+    /// [`StreamPolicy`](super::StreamPolicy), its limit while the stream
+    /// goes on). Bytes sent are
     /// counted for `http.server.response.body.size`. A failing body marks
     /// the span as an error (`error.type` = the body error's full type
     /// path, `axum_core::error::Error` for an axum body).
@@ -53,7 +55,14 @@ impl<B: Body> Body for ResponseBody<B> {
             this.finisher.take();
             return Poll::Ready(None);
         };
-        let result = std::task::ready!(inner.poll_frame(cx));
+        let Poll::Ready(result) = inner.poll_frame(cx) else {
+            // Waiting for the next frame: the stream policy's deadline may
+            // pass meanwhile (an idle stream).
+            if let Some(f) = this.finisher.as_mut() {
+                f.on_pending(cx);
+            }
+            return Poll::Pending;
+        };
         match &result {
             Some(Ok(frame)) => {
                 if let Some(f) = this.finisher.as_mut()

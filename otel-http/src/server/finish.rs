@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use http::request::Parts;
 use otel_kit_core::opentelemetry::trace::TraceContextExt;
@@ -90,11 +91,13 @@ impl Finisher {
             self.finish_truncated_stream();
             return;
         }
-        self.end_request_span();
+        self.end_request_span(None);
     }
 
-    /// Sets the response size attributes and ends the request span.
-    pub(super) fn end_request_span(&self) {
+    /// Sets the response size attributes and ends the request span, at
+    /// `at` when given (the cut of a truncated stream, where its summary
+    /// span starts), else now.
+    pub(super) fn end_request_span(&self, at: Option<SystemTime>) {
         let span = self.cx.span();
         if self
             .config
@@ -113,7 +116,10 @@ impl Finisher {
                 ));
             }
         }
-        span.end();
+        match at {
+            Some(at) => span.end_with_timestamp(at),
+            None => span.end(),
+        }
     }
 }
 

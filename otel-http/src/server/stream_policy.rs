@@ -3,8 +3,10 @@
 //! while the stream goes on; the rest is recorded by a summary span when
 //! the stream ends.
 
+use std::task::Context as TaskContext;
 use std::time::{Duration, Instant, SystemTime};
 
+use otel_kit_core::instrument::Deadline;
 use otel_kit_core::opentelemetry::trace::{SpanBuilder, SpanKind, TraceContextExt};
 use otel_kit_core::opentelemetry::{KeyValue, StringValue};
 use otel_kit_core::semconv::attribute as sc;
@@ -20,17 +22,24 @@ pub(crate) const STREAM_FRAMES: &str = "stream.frames";
 /// When the span of a streamed response ends, if before the stream does.
 ///
 /// By default (no policy) the request span lasts until the response body
-/// ends, however long that takes. With a policy, the span ends at the first
-/// data frame sent after `max_duration` (since the request started) or at
-/// the `max_frames`-th data frame, with `stream.truncated` = `true` and
+/// ends, however long that takes. With a policy, the span ends at
+/// `max_duration` (since the request started) or at the `max_frames`-th
+/// data frame, with `stream.truncated` = `true` and
 /// `stream.frames`; the stream continues untouched, and when it ends a
 /// `stream {http.route}` span (INTERNAL, child of the request span, started
 /// when the request span ended) records the total `stream.frames`,
 /// `http.response.body.size` and the body's error, if any. The duration
 /// metric still measures the whole response. Nothing is kept per frame.
 ///
-/// The limits are checked as frames are sent: an idle stream ends its span
-/// at its next frame.
+/// `max_duration` holds for an idle stream too: a server-sent-events
+/// connection waiting an hour for its next event ends its span at the
+/// deadline, not at that event. While the body waits for its next frame, a
+/// timer ([`otel_kit_core::instrument::Deadline`]) is polled alongside it;
+/// the timer is created only for a policy with a duration, at the first
+/// frame the body has to wait for, so a body that is always ready, and
+/// every response without such a policy, cost nothing more. The timer needs
+/// no runtime (one shared thread wakes the waiting bodies), so the policy
+/// works under any executor, Tokio or not.
 ///
 /// ```
 /// use std::time::Duration;
@@ -53,8 +62,8 @@ impl StreamPolicy {
         Self::default()
     }
 
-    /// The span ends at the first frame sent after `max` since the request
-    /// started.
+    /// The span ends `max` after the request started, whether frames flow
+    /// or the stream waits for its next one.
     pub fn max_duration(mut self, max: Duration) -> Self {
         self.max_duration = Some(max);
         self
@@ -81,6 +90,8 @@ pub(crate) struct StreamProgress {
     route: Option<StringValue>,
     /// When the request span ended early.
     truncated_at: Option<SystemTime>,
+    /// `max_duration`'s timer, from the first time the body waited.
+    deadline: Option<Deadline>,
 }
 
 impl StreamProgress {
@@ -91,6 +102,7 @@ impl StreamProgress {
             frames: 0,
             route,
             truncated_at: None,
+            deadline: None,
         }
     }
 
@@ -110,13 +122,50 @@ impl Finisher {
         if p.truncated_at.is_some() || !p.policy.exceeded(p.started, p.frames) {
             return;
         }
-        p.truncated_at = Some(SystemTime::now());
+        self.truncate();
+    }
+
+    /// The body waits for its next frame: with a `max_duration`, polls its
+    /// timer (registering `cx`'s waker) and ends the span at the deadline.
+    pub(crate) fn on_pending(&mut self, cx: &mut TaskContext<'_>) {
+        let Some(p) = self.stream.as_mut() else {
+            return;
+        };
+        if p.truncated_at.is_some() {
+            return;
+        }
+        let Some(max) = p.policy.max_duration else {
+            return;
+        };
+        let deadline = match &mut p.deadline {
+            Some(deadline) => deadline,
+            None => {
+                // A maximum beyond what `Instant` holds is never reached.
+                let Some(at) = p.started.checked_add(max) else {
+                    return;
+                };
+                p.deadline.insert(Deadline::new(at))
+            }
+        };
+        if deadline.poll_elapsed(cx).is_ready() {
+            self.truncate();
+        }
+    }
+
+    /// Ends the request span now, before the stream.
+    fn truncate(&mut self) {
+        let Some(p) = self.stream.as_mut() else {
+            return;
+        };
+        let now = SystemTime::now();
+        p.truncated_at = Some(now);
+        p.deadline = None;
         let frames = p.frames;
         if self.recording {
             let span = self.cx.span();
             span.set_attribute(KeyValue::new(STREAM_TRUNCATED, true));
             span.set_attribute(KeyValue::new(STREAM_FRAMES, frames as i64));
-            self.end_request_span();
+            self.end_request_span(Some(now));
         }
     }
 
