@@ -162,3 +162,19 @@ impl Drop for ServerProcess {
         }
     }
 }
+
+/// The resident set of process `pid` now and at its peak (`VmRSS`,
+/// `VmHWM` of `/proc/<pid>/status`), in bytes.
+pub fn memory(pid: u32) -> io::Result<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let field = |name: &str| -> io::Result<u64> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().strip_suffix("kB"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+            .ok_or_else(|| io::Error::other(format!("no {name} in /proc/{pid}/status")))
+    };
+    Ok((field("VmRSS:")?, field("VmHWM:")?))
+}
