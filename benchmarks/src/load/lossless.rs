@@ -30,6 +30,9 @@ use super::process::{self, ServerProcess};
 use super::sink::SinkProcess;
 use super::{Route, Variant, schedule_delay};
 
+/// Name prefixes of the server's span export threads (`comm`, 15 bytes).
+const EXPORT_THREADS: &[&str] = &["OpenTelemetry.T", "otel-export"];
+
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct SearchPlan {
@@ -73,6 +76,10 @@ pub struct SearchResult {
     pub saturation_peak_rss: Option<u64>,
     /// The sink's CPU time over the saturation phase's wall time (cores).
     pub sink_cores: Option<f64>,
+    /// The server's span export threads' CPU time (the SDK's batch
+    /// processor thread and otel-kit-core's `otel-export` runtime, which
+    /// also carries the metric exports) over the same wall time (cores).
+    pub export_cores: Option<f64>,
     /// The bisection's probes, in order.
     pub probes: Vec<Probe>,
     /// Load average when the variant started.
@@ -175,9 +182,16 @@ pub fn search_variant(
     };
 
     let sink_before = process::cpu_time(sink_pid).ok();
+    let export_before = process::threads_cpu_time(server.pid(), EXPORT_THREADS).ok();
     let started = Instant::now();
     let (saturation, saturation_lost) = phase(Some(plan.workers), 0)?;
     let memory = process::memory(server.pid()).ok();
+    let export_cores = export_before.and_then(|b| {
+        let cpu = process::threads_cpu_time(server.pid(), EXPORT_THREADS)
+            .ok()?
+            .saturating_sub(b);
+        Some(cpu.as_secs_f64() / started.elapsed().as_secs_f64())
+    });
     let sink_cores = sink_before.and_then(|b| {
         // The sink's CPU from the phase's start until its spans were drained.
         let cpu = process::cpu_time(sink_pid).ok()?.saturating_sub(b);
@@ -225,6 +239,7 @@ pub fn search_variant(
         saturation_rss: memory.map(|m| m.0),
         saturation_peak_rss: memory.map(|m| m.1),
         sink_cores,
+        export_cores,
         probes,
         load_average,
     })
@@ -243,16 +258,17 @@ pub fn markdown(results: &[SearchResult], plan: &SearchPlan) -> String {
          phases of {:.0} s. Saturation: {} keep-alive workers, closed loop. Lossless throughput: the highest fixed rate \
          (open loop, bisection of {} probes over (0, saturation]) whose every request succeeds, whose last answer comes \
          within 5 % of the phase's length, and whose every span reaches the sink. RSS: the server's resident set at the \
-         end of the saturation phase (peak in parentheses). Sink CPU: its run time over the saturation phase and its drain.\n",
+         end of the saturation phase (peak in parentheses). Sink CPU and export threads' CPU (the server's batch processor thread and its `otel-export` runtime): their run time over \
+         the saturation phase and its drain, in cores.\n",
         plan.phase.as_secs_f64(),
         plan.workers,
         plan.steps
     );
     let _ = writeln!(
         out,
-        "| variant | saturation requests/s | spans lost at saturation | RSS at saturation MiB | sink CPU (cores) | lossless throughput requests/s | probes (requests/s: result) | load average at start |"
+        "| variant | saturation requests/s | spans lost at saturation | RSS at saturation MiB | sink CPU (cores) | export threads' CPU (cores) | lossless throughput requests/s | probes (requests/s: result) | load average at start |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
     for r in results {
         let lost = match r.saturation_lost {
             Some(l) => format!(
@@ -280,13 +296,15 @@ pub fn markdown(results: &[SearchResult], plan: &SearchPlan) -> String {
             .join(", ");
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {} | {} ({}) | {} | {} | {} | {} |",
+            "| {} | {:.0} | {} | {} ({}) | {} | {} | {} | {} | {} |",
             r.variant.name(),
             r.saturation.rate(),
             lost,
             mib(r.saturation_rss),
             mib(r.saturation_peak_rss),
             r.sink_cores
+                .map_or_else(|| "–".into(), |c| format!("{c:.2}")),
+            r.export_cores
                 .map_or_else(|| "–".into(), |c| format!("{c:.2}")),
             r.lossless_rate(),
             probes,

@@ -178,3 +178,29 @@ pub fn memory(pid: u32) -> io::Result<(u64, u64)> {
     };
     Ok((field("VmRSS:")?, field("VmHWM:")?))
 }
+
+/// Scheduler run time of the threads of process `pid` whose name
+/// (`/proc/<pid>/task/<tid>/comm`, at most 15 bytes) starts with one of
+/// `prefixes`.
+pub fn threads_cpu_time(pid: u32, prefixes: &[&str]) -> io::Result<Duration> {
+    let mut total: u64 = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let dir = task?.path();
+        let Ok(name) = std::fs::read_to_string(dir.join("comm")) else {
+            continue; // exited while listed
+        };
+        if !prefixes.iter().any(|p| name.trim_end().starts_with(p)) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(dir.join("schedstat")) else {
+            continue;
+        };
+        total = total.saturating_add(
+            text.split_whitespace()
+                .next()
+                .and_then(|f| f.parse().ok())
+                .unwrap_or(0),
+        );
+    }
+    Ok(Duration::from_nanos(total))
+}
