@@ -17,9 +17,12 @@
 
 pub mod delay;
 pub mod driver;
+pub mod lossless;
 pub mod process;
 pub mod report;
 pub mod server;
+pub mod sink;
+pub mod sink_ceiling;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -162,3 +162,45 @@ impl Drop for ServerProcess {
         }
     }
 }
+
+/// The resident set of process `pid` now and at its peak (`VmRSS`,
+/// `VmHWM` of `/proc/<pid>/status`), in bytes.
+pub fn memory(pid: u32) -> io::Result<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let field = |name: &str| -> io::Result<u64> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().strip_suffix("kB"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+            .ok_or_else(|| io::Error::other(format!("no {name} in /proc/{pid}/status")))
+    };
+    Ok((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// Scheduler run time of the threads of process `pid` whose name
+/// (`/proc/<pid>/task/<tid>/comm`, at most 15 bytes) starts with one of
+/// `prefixes`.
+pub fn threads_cpu_time(pid: u32, prefixes: &[&str]) -> io::Result<Duration> {
+    let mut total: u64 = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let dir = task?.path();
+        let Ok(name) = std::fs::read_to_string(dir.join("comm")) else {
+            continue; // exited while listed
+        };
+        if !prefixes.iter().any(|p| name.trim_end().starts_with(p)) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(dir.join("schedstat")) else {
+            continue;
+        };
+        total = total.saturating_add(
+            text.split_whitespace()
+                .next()
+                .and_then(|f| f.parse().ok())
+                .unwrap_or(0),
+        );
+    }
+    Ok(Duration::from_nanos(total))
+}

@@ -60,9 +60,16 @@ fn telemetry(variant: Variant, otlp_endpoint: &str) -> Telemetry {
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_string()),
         ("OTEL_LOGS_EXPORTER", "none".to_string()),
     ];
-    // The smoke test shortens the batch delay (`super::schedule_delay`).
-    if let Ok(ms) = std::env::var("OTEL_BSP_SCHEDULE_DELAY") {
-        env.push(("OTEL_BSP_SCHEDULE_DELAY", ms));
+    // The smoke test shortens the batch delay (`super::schedule_delay`);
+    // the other batch settings pass through to try them under load.
+    for name in [
+        "OTEL_BSP_SCHEDULE_DELAY",
+        "OTEL_BSP_MAX_QUEUE_SIZE",
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+    ] {
+        if let Ok(v) = std::env::var(name) {
+            env.push((name, v));
+        }
     }
     Telemetry::builder()
         .environment(Environment::from_pairs(env))
