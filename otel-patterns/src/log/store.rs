@@ -16,34 +16,42 @@ use std::time::Duration;
 /// durable when their future completes) and, for several recovering
 /// processes, [`claim`](Self::claim) and [`release`](Self::release):
 ///
-/// ```no_run
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
 /// use futures_util::future::BoxFuture;
-/// use otel_kit_patterns::log::{LogEntry, LogError, LogRecord, LoggedInstance, SagaLog};
+/// use otel_kit_patterns::log::{LogEntry, LogError, LogRecord, LoggedInstance, MemoryLog, SagaLog};
 ///
-/// struct KvLog { /* a client of a durable key-value store */ }
+/// /// A log that counts its writes and keeps them in another store.
+/// struct CountedLog<L> { inner: L, writes: AtomicU64 }
 ///
-/// impl SagaLog for KvLog {
+/// impl<L: SagaLog> SagaLog for CountedLog<L> {
 ///     fn create<'a>(&'a self, record: &'a LogRecord, entries: &'a [LogEntry])
 ///         -> BoxFuture<'a, Result<(), LogError>> {
-///         Box::pin(async move { todo!("store the record and its entries together") })
+///         self.writes.fetch_add(1, Ordering::Relaxed);
+///         self.inner.create(record, entries)
 ///     }
 ///     fn set_status<'a>(&'a self, id: &'a str, status: &'a str)
 ///         -> BoxFuture<'a, Result<(), LogError>> {
-///         Box::pin(async move { todo!() })
+///         self.writes.fetch_add(1, Ordering::Relaxed);
+///         self.inner.set_status(id, status)
 ///     }
 ///     fn set_entry<'a>(&'a self, id: &'a str, entry: &'a LogEntry)
 ///         -> BoxFuture<'a, Result<(), LogError>> {
-///         Box::pin(async move { todo!() })
+///         self.writes.fetch_add(1, Ordering::Relaxed);
+///         self.inner.set_entry(id, entry)
 ///     }
 ///     fn find<'a>(&'a self, kind: &'a str, name: &'a str, statuses: &'a [&'a str])
 ///         -> BoxFuture<'a, Result<Vec<LoggedInstance>, LogError>> {
-///         Box::pin(async move { todo!() })
+///         self.inner.find(kind, name, statuses)
 ///     }
 ///     fn get<'a>(&'a self, id: &'a str)
 ///         -> BoxFuture<'a, Result<Option<LoggedInstance>, LogError>> {
-///         Box::pin(async move { todo!() })
+///         self.inner.get(id)
 ///     }
 /// }
+///
+/// let log = CountedLog { inner: MemoryLog::default(), writes: AtomicU64::new(0) };
+/// # let _ = log;
 /// ```
 pub trait SagaLog: Send + Sync + 'static {
     /// Stores a new instance and its entries.
