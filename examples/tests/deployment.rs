@@ -9,32 +9,13 @@
 
 #![cfg(unix)]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod support;
+use support::{free_port, get};
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use otel_tests::collector::Collector;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// One HTTP/1.1 GET, returning the status line.
-fn get(addr: &str, path: &str) -> std::io::Result<String> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    Ok(out.lines().next().unwrap_or_default().to_owned())
-}
 
 #[test]
 fn deployed_by_the_environment_and_stopped_by_sigterm() {
@@ -63,7 +44,7 @@ fn deployed_by_the_environment_and_stopped_by_sigterm() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         match get(&addr, "/users/7") {
-            Ok(line) => break line,
+            Ok(response) => break response.lines().next().unwrap_or_default().to_owned(),
             Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
             Err(e) => {
                 let _ = child.kill();

@@ -8,8 +8,9 @@
 
 #![cfg(unix)]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod support;
+use support::{free_port, get};
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -24,26 +25,6 @@ const CLIENT: i32 = 3;
 const PRODUCER: i32 = 4;
 const CONSUMER: i32 = 5;
 const STATUS_ERROR: i32 = 2;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// One HTTP/1.1 GET, returning the whole response (headers and body).
-fn get(addr: &str, path: &str) -> std::io::Result<String> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(20)))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    Ok(out)
-}
 
 fn start(addr: &str, collector: &Collector) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_http-server"))
