@@ -1001,22 +1001,26 @@ async fn message_without_baggage_leaves_the_ambient_baggage_alone() {
 async fn builder_propagator_replaces_the_global_one() {
     // The global propagator is W3C trace context (set by `capture()`).
     let capture = capture();
+    // One connection for both: the server handles a connection's commands in
+    // order, so both subscriptions exist before the publish. (`flush` only
+    // writes the buffer; with two connections the publish could overtake
+    // the second SUB and the W3C consumer would wait forever.)
+    let connection = connect().await;
     let b3 = TracedClient::new(
-        connect().await,
+        connection.clone(),
         builder(&capture)
             .propagator(B3Propagator::single())
             .process_mode(ProcessMode::Parent)
             .build(),
     );
     let global = TracedClient::new(
-        connect().await,
+        connection,
         builder(&capture).process_mode(ProcessMode::Parent).build(),
     );
     let subject = unique("t.b3");
     let mut b3_sub = b3.subscribe(subject.clone()).await.unwrap();
     let mut global_sub = global.subscribe(subject.clone()).await.unwrap();
     b3.client().flush().await.unwrap();
-    global.client().flush().await.unwrap();
     b3.publish(subject.clone(), Bytes::from_static(b"x"))
         .await
         .unwrap();
