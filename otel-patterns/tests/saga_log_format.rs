@@ -147,9 +147,9 @@ async fn recovers_the_fixture(log: Arc<dyn SagaLog>) {
     assert_eq!(stuck.len(), 1);
     assert_eq!(stuck[0].id, "s1");
     let s1 = saga.resume_stuck("s1").await.unwrap();
-    // The trigger read back is the first step with an error logged: `b`,
-    // whose compensation failed (as in earlier versions).
-    assert_eq!(s1.outcome, compensated("b", "unavailable"));
+    // The trigger read back is the step that failed (`c`), not `b`, whose
+    // compensation failed and which carries an error too.
+    assert_eq!(s1.outcome, compensated("c", "declined"));
 
     let mut journal = j.lock().unwrap().clone();
     journal.sort();

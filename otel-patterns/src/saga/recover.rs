@@ -287,10 +287,14 @@ impl<I: Serialize + DeserializeOwned + Send + Sync + 'static> Saga<I> {
         let n = entries.len();
         let state = |e: &LogEntry| StepState::parse(&e.state);
         if status == SagaStatus::Compensating {
-            let failed = entries.iter().find(|e| {
-                matches!(state(e), Some(StepState::Failed | StepState::InDoubt))
-                    || e.error.is_some()
-            });
+            // The step that failed (or is in doubt) triggered the
+            // compensation; a step whose compensation failed carries an
+            // error too, but it is not the trigger. Older logs may have only
+            // the error: then the first step with one.
+            let failed = entries
+                .iter()
+                .find(|e| matches!(state(e), Some(StepState::Failed | StepState::InDoubt)))
+                .or_else(|| entries.iter().find(|e| e.error.is_some()));
             let trigger = Trigger {
                 step: failed.map_or_else(|| Arc::from(""), |e| e.name.clone()),
                 error_type: failed
