@@ -111,6 +111,11 @@ impl PropagatorKind {
     }
 }
 
+/// Span exports in flight at once by default. Measured with the load
+/// harness's fast sink (BENCHMARKS.md, "lossless throughput"): more than one
+/// lost no fewer spans at saturation, so one, as the SDK does.
+const DEFAULT_CONCURRENT_SPAN_EXPORTS: u64 = 1;
+
 /// Settings of a batch processor (`OTEL_BSP_*` for spans, `OTEL_BLRP_*` for logs).
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,6 +128,12 @@ pub struct BatchSettings {
     pub max_queue_size: usize,
     /// Items per export (at most `max_queue_size`).
     pub max_export_batch_size: usize,
+    /// Exports in flight at once (`OTEL_BSP_MAX_CONCURRENT_EXPORTS`, the
+    /// Rust SDK's variable; spans only, logs export one batch at a time).
+    pub max_concurrent_exports: usize,
+    /// Where `max_queue_size` is set, for messages: the variable, or the
+    /// configuration file's field.
+    pub(crate) queue_setting: &'static str,
 }
 
 impl BatchSettings {
@@ -167,11 +178,26 @@ impl BatchSettings {
             );
             max_export_batch_size = max_queue_size;
         }
+        let max_concurrent_exports = if prefix == "OTEL_BSP" {
+            positive(
+                diag,
+                var("MAX_CONCURRENT_EXPORTS"),
+                DEFAULT_CONCURRENT_SPAN_EXPORTS,
+            )
+        } else {
+            1
+        };
         BatchSettings {
             schedule_delay,
             export_timeout,
             max_queue_size,
             max_export_batch_size,
+            max_concurrent_exports,
+            queue_setting: if prefix == "OTEL_BSP" {
+                "OTEL_BSP_MAX_QUEUE_SIZE"
+            } else {
+                "OTEL_BLRP_MAX_QUEUE_SIZE"
+            },
         }
     }
 }
@@ -627,8 +653,12 @@ impl fmt::Display for Config {
         let b = &self.span_batch;
         writeln!(
             f,
-            "span batch: delay={:?} timeout={:?} queue={} batch={}",
-            b.schedule_delay, b.export_timeout, b.max_queue_size, b.max_export_batch_size
+            "span batch: delay={:?} timeout={:?} queue={} batch={} concurrent={}",
+            b.schedule_delay,
+            b.export_timeout,
+            b.max_queue_size,
+            b.max_export_batch_size,
+            b.max_concurrent_exports
         )?;
         let b = &self.log_batch;
         writeln!(

@@ -1,4 +1,5 @@
 use super::SetupError;
+use super::batch_export::BatchExport;
 use super::guard::{SetupReport, Telemetry, ValueSource};
 use super::limits::ValueLengthLimit;
 use super::runtime::RuntimeHandle;
@@ -13,9 +14,7 @@ use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
-use opentelemetry_sdk::trace::{
-    BatchSpanProcessor, SdkTracerProvider, ShouldSample, SpanLimits, SpanProcessor,
-};
+use opentelemetry_sdk::trace::{SdkTracerProvider, ShouldSample, SpanLimits, SpanProcessor};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,6 +79,7 @@ pub struct TelemetryBuilder {
     sampler: Option<Box<dyn ShouldSample>>,
     sampler_forced: bool,
     span_processors: Vec<Box<dyn SpanProcessor>>,
+    span_exporters: Vec<Box<SpanExporterHook>>,
     metric_exporters: Vec<Box<MetricExporterHook>>,
     forward_headers: Vec<String>,
     mesh_forwarding: bool,
@@ -108,6 +108,7 @@ impl Default for TelemetryBuilder {
             sampler: None,
             sampler_forced: false,
             span_processors: Vec::new(),
+            span_exporters: Vec::new(),
             metric_exporters: Vec::new(),
             forward_headers: Vec::new(),
             mesh_forwarding: true,
@@ -401,6 +402,50 @@ impl TelemetryBuilder {
     /// An extra span processor (e.g. the test kit's), after the configured ones.
     pub fn with_span_processor(mut self, processor: impl SpanProcessor + 'static) -> Self {
         self.span_processors.push(Box::new(processor));
+        self
+    }
+
+    /// An extra span exporter (a vendor's, or the SDK's `InMemorySpanExporter`
+    /// in tests) behind otel-kit-core's own batch processor, next to the
+    /// configured exporters: it gets the `OTEL_BSP_*` settings, concurrent
+    /// exports, counted drops ([`Telemetry::export_stats`](super::Telemetry::export_stats))
+    /// and the `otel.sdk.*` metrics, where [`with_span_processor`](Self::with_span_processor)
+    /// gets none of them.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use otel_kit_core::opentelemetry::trace::Tracer;
+    /// use otel_kit_core::Telemetry;
+    ///
+    /// # fn main() -> Result<(), otel_kit_core::SetupError> {
+    /// let spans = InMemorySpanExporter::default();
+    /// let telemetry = Telemetry::builder()
+    ///     .traces_exporter(&[]) // only this one
+    ///     .with_span_exporter(spans.clone())
+    ///     .install_global(false)
+    ///     .install()?;
+    /// telemetry.tracer("app").in_span("work", |_| {});
+    /// telemetry.tracer_provider().force_flush().expect("flushed");
+    /// assert_eq!(spans.get_finished_spans().unwrap().len(), 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_span_exporter(
+        mut self,
+        exporter: impl opentelemetry_sdk::trace::SpanExporter + 'static,
+    ) -> Self {
+        self.span_exporters
+            .push(Box::new(move |config, rt, pipelines, sdk_metrics| {
+                let name = std::any::type_name_of_val(&exporter);
+                let report = (config.log_level >= LogLevel::Warn)
+                    .then(super::span_pipeline::stderr_reporter);
+                let b = &config.span_batch;
+                let pipeline =
+                    SpanPipeline::with_setting(name, b.max_queue_size, b.queue_setting, report);
+                let processor = batch_spans(exporter, config, rt, pipeline.clone(), false)?;
+                sdk_metrics.span_pipeline(&pipeline, std::borrow::Cow::Borrowed(name));
+                pipelines.push(pipeline);
+                Ok(processor)
+            }));
         self
     }
 
@@ -764,7 +809,7 @@ impl TelemetryBuilder {
                     &mut diag,
                     &mut span_pipelines,
                     &mut sdk_metrics,
-                ) {
+                )? {
                     tracer_builder = match config.limits.span_attribute_value_length {
                         Some(max) => {
                             tracer_builder.with_span_processor(ValueLengthLimit { inner: p, max })
@@ -773,6 +818,15 @@ impl TelemetryBuilder {
                     };
                     installed.0.push(kind.as_str());
                 }
+            }
+            for add in self.span_exporters {
+                let p = add(&config, &rt, &mut span_pipelines, &mut sdk_metrics)?;
+                tracer_builder = match config.limits.span_attribute_value_length {
+                    Some(max) => {
+                        tracer_builder.with_span_processor(ValueLengthLimit { inner: p, max })
+                    }
+                    None => tracer_builder.with_span_processor(p),
+                };
             }
             for p in self.span_processors {
                 tracer_builder = match config.limits.span_attribute_value_length {
@@ -987,6 +1041,14 @@ impl TelemetryBuilder {
 }
 
 /// Adds a user's metric exporter once the configuration and runtime exist.
+/// Installs one [`TelemetryBuilder::with_span_exporter`] exporter.
+type SpanExporterHook = dyn FnOnce(
+    &Config,
+    &RuntimeHandle,
+    &mut Vec<Arc<SpanPipeline>>,
+    &mut crate::sdk_metrics::SdkMetrics,
+) -> Result<BoxedProcessor, SetupError>;
+
 type MetricExporterHook = dyn FnOnce(
     opentelemetry_sdk::metrics::MeterProviderBuilder,
     &Config,
@@ -1054,43 +1116,38 @@ impl SpanProcessor for BoxedProcessor {
 /// unless `OTEL_LOG_LEVEL` is below `warn`.
 fn span_pipeline(kind: ExporterKind, config: &Config) -> Arc<SpanPipeline> {
     let report = (config.log_level >= LogLevel::Warn).then(super::span_pipeline::stderr_reporter);
-    SpanPipeline::new(kind.as_str(), config.span_batch.max_queue_size, report)
+    let b = &config.span_batch;
+    SpanPipeline::with_setting(kind.as_str(), b.max_queue_size, b.queue_setting, report)
 }
 
-/// The span processor of one exporter: a batch processor, or a simple one
-/// when the configuration file asks for it, behind the queue limit.
+/// The span processor of one exporter: otel-kit-core's batch processor, or
+/// the SDK's simple one behind the queue limit when the configuration file
+/// asks for it. `ordered` exporters (the console) export one batch at a time.
 fn batch_spans<E: opentelemetry_sdk::trace::SpanExporter + 'static>(
     exporter: E,
     config: &Config,
     rt: &RuntimeHandle,
     pipeline: Arc<SpanPipeline>,
-) -> QueueLimit<BoxedProcessor> {
-    use opentelemetry_sdk::trace::BatchConfigBuilder;
+    ordered: bool,
+) -> Result<BoxedProcessor, SetupError> {
     let b = &config.span_batch;
     let exporter = CountedExporter {
         inner: OnExportRuntime::new(exporter, rt.clone(), b.export_timeout),
         pipeline: pipeline.clone(),
     };
-    let inner: Box<dyn SpanProcessor> = match config.span_processor {
-        config::ProcessorKind::Simple => {
-            Box::new(opentelemetry_sdk::trace::SimpleSpanProcessor::new(exporter))
+    Ok(BoxedProcessor(match config.span_processor {
+        config::ProcessorKind::Simple => Box::new(QueueLimit {
+            inner: opentelemetry_sdk::trace::SimpleSpanProcessor::new(exporter),
+            pipeline,
+        }),
+        config::ProcessorKind::Batch => {
+            let concurrent = if ordered { 1 } else { b.max_concurrent_exports };
+            Box::new(
+                BatchExport::new(exporter, b, concurrent, rt.clone(), pipeline)
+                    .map_err(SetupError::Runtime)?,
+            )
         }
-        config::ProcessorKind::Batch => Box::new(
-            BatchSpanProcessor::builder(exporter)
-                .with_batch_config(
-                    BatchConfigBuilder::default()
-                        .with_max_queue_size(b.max_queue_size)
-                        .with_max_export_batch_size(b.max_export_batch_size)
-                        .with_scheduled_delay(b.schedule_delay)
-                        .build(),
-                )
-                .build(),
-        ),
-    };
-    QueueLimit {
-        inner: BoxedProcessor(inner),
-        pipeline,
-    }
+    }))
 }
 
 /// The log processor of one exporter: batch, or simple when the
@@ -1206,7 +1263,7 @@ fn span_processor(
     diag: &mut Diagnostics,
     pipelines: &mut Vec<Arc<SpanPipeline>>,
     sdk_metrics: &mut crate::sdk_metrics::SdkMetrics,
-) -> Option<QueueLimit<BoxedProcessor>> {
+) -> Result<Option<BoxedProcessor>, SetupError> {
     let pipeline = span_pipeline(kind, config);
     let processor = match kind {
         ExporterKind::Console => Some(batch_spans(
@@ -1214,11 +1271,12 @@ fn span_processor(
             config,
             rt,
             pipeline.clone(),
-        )),
+            true,
+        )?),
         #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
         ExporterKind::Otlp => {
             match super::otlp::span_exporter(&config.otlp_traces, rt, diag, &pipeline) {
-                Ok(exporter) => Some(batch_spans(exporter, config, rt, pipeline.clone())),
+                Ok(exporter) => Some(batch_spans(exporter, config, rt, pipeline.clone(), false)?),
                 Err(e) => {
                     exporter_failed(diag, Signal::Traces, config, e);
                     None
@@ -1235,7 +1293,7 @@ fn span_processor(
         sdk_metrics.span_pipeline(&pipeline, exporter_type(Signal::Traces, kind, config));
         pipelines.push(pipeline);
     }
-    processor
+    Ok(processor)
 }
 
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]

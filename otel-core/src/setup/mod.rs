@@ -7,6 +7,7 @@
 //! with a `force_*` setter. Both return a [`Telemetry`] guard that
 //! flushes and shuts every provider down when dropped.
 
+mod batch_export;
 mod builder;
 mod compose;
 mod guard;

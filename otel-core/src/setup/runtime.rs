@@ -41,7 +41,6 @@ impl RuntimeHandle {
         self.handle.enter()
     }
 
-    #[cfg(feature = "prometheus")]
     pub(crate) fn spawn<F>(&self, fut: F) -> tokio::task::JoinHandle<F::Output>
     where
         F: Future + Send + 'static,

@@ -1,14 +1,14 @@
 //! What the span export pipeline lost, counted and reported once.
 //!
-//! The SDK's `BatchSpanProcessor` drops a span when its queue is full and an
-//! export that fails loses its batch; with the SDK's internal logs compiled
-//! out (they are: they need the `tracing` crate) neither is visible anywhere.
-//! Here every batch processor gets a [`SpanPipeline`]:
+//! A batch processor drops a span when its queue is full and an export that
+//! fails loses its batch; the SDK's internal logs (compiled out: they need
+//! the `tracing` crate) are not where users look. Every span processor the
+//! setup installs gets a [`SpanPipeline`]:
 //!
-//! - [`QueueLimit`] admits at most `OTEL_BSP_MAX_QUEUE_SIZE` spans that the
-//!   exporter has not taken yet and counts the rest as dropped. The SDK
-//!   queue holds exactly that many, and spans leave it before the exporter
-//!   is called, so the SDK never drops one itself: the count is exact.
+//! - [`SpanPipeline::admit`] lets at most `OTEL_BSP_MAX_QUEUE_SIZE` spans wait
+//!   for the exporter and counts the rest as dropped; otel-kit-core's batch
+//!   processor ([`BatchExport`](super::batch_export::BatchExport)) asks it for
+//!   every span, [`QueueLimit`] does for the SDK's simple processor.
 //! - [`CountedExporter`] releases exported spans from that count and counts
 //!   the spans of failed exports.
 //! - The first drop and the first failure print one warning each (with the
@@ -37,6 +37,8 @@ pub(crate) fn stderr_reporter() -> Reporter {
 pub(crate) struct SpanPipeline {
     exporter: &'static str,
     max_queue_size: usize,
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`, or the configuration file's field.
+    queue_setting: &'static str,
     queued: AtomicUsize,
     /// Spans handed to the exporter (the released queue places).
     released: AtomicU64,
@@ -65,15 +67,29 @@ impl std::fmt::Debug for SpanPipeline {
 }
 
 impl SpanPipeline {
-    /// `report` is `None` when `OTEL_LOG_LEVEL` silences warnings.
+    /// A pipeline whose queue size is `OTEL_BSP_MAX_QUEUE_SIZE` (tests).
+    #[cfg(test)]
     pub(crate) fn new(
         exporter: &'static str,
         max_queue_size: usize,
         report: Option<Reporter>,
     ) -> Arc<Self> {
+        Self::with_setting(exporter, max_queue_size, "OTEL_BSP_MAX_QUEUE_SIZE", report)
+    }
+
+    /// A pipeline whose queue size `queue_setting` set (a variable, or the
+    /// configuration file's field). `report` is `None` when
+    /// `OTEL_LOG_LEVEL` silences warnings.
+    pub(crate) fn with_setting(
+        exporter: &'static str,
+        max_queue_size: usize,
+        queue_setting: &'static str,
+        report: Option<Reporter>,
+    ) -> Arc<Self> {
         Arc::new(SpanPipeline {
             exporter,
             max_queue_size,
+            queue_setting,
             queued: AtomicUsize::new(0),
             released: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
@@ -94,7 +110,7 @@ impl SpanPipeline {
     }
 
     /// Takes a place in the queue, or counts a drop.
-    fn admit(&self) -> bool {
+    pub(super) fn admit(&self) -> bool {
         let before = self.queued.fetch_add(1, Ordering::AcqRel);
         if before < self.max_queue_size {
             return true;
@@ -103,9 +119,9 @@ impl SpanPipeline {
         self.dropped.fetch_add(1, Ordering::Relaxed);
         if !self.drop_reported.swap(true, Ordering::AcqRel) {
             self.say(&format!(
-                "the {} span export queue is full (OTEL_BSP_MAX_QUEUE_SIZE={}): new spans are \
+                "the {} span export queue is full ({}={}): new spans are \
                  dropped until it drains; the total is reported at shutdown",
-                self.exporter, self.max_queue_size
+                self.exporter, self.queue_setting, self.max_queue_size
             ));
         }
         false
@@ -172,8 +188,8 @@ impl SpanPipeline {
         if dropped > 0 || failed > 0 {
             self.say(&format!(
                 "{} span export: {dropped} spans dropped because the queue was full \
-                 (OTEL_BSP_MAX_QUEUE_SIZE={}), {failed} spans lost in failed exports",
-                self.exporter, self.max_queue_size
+                 ({}={}), {failed} spans lost in failed exports",
+                self.exporter, self.queue_setting, self.max_queue_size
             ));
         }
     }
@@ -309,9 +325,23 @@ impl<E: SpanExporter> SpanExporter for CountedExporter<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::BatchSettings;
+    use crate::setup::batch_export::BatchExport;
+    use crate::setup::runtime::ExportRuntime;
     use opentelemetry::trace::{Tracer, TracerProvider as _};
     use opentelemetry_sdk::error::OTelSdkError;
-    use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+
+    fn batch(queue: usize, size: usize) -> BatchSettings {
+        BatchSettings {
+            schedule_delay: Duration::from_millis(10),
+            export_timeout: Duration::from_secs(30),
+            max_queue_size: queue,
+            max_export_batch_size: size,
+            max_concurrent_exports: 2,
+            queue_setting: "OTEL_BSP_MAX_QUEUE_SIZE",
+        }
+    }
 
     /// An exporter that fails every export and holds the first one until
     /// released, so the queue fills behind it.
@@ -349,20 +379,11 @@ mod tests {
             inner: Stuck { gate: gate.clone() },
             pipeline: pipeline.clone(),
         };
-        let bsp = BatchSpanProcessor::builder(exporter)
-            .with_batch_config(
-                BatchConfigBuilder::default()
-                    .with_max_queue_size(8)
-                    .with_max_export_batch_size(4)
-                    .with_scheduled_delay(Duration::from_millis(10))
-                    .build(),
-            )
-            .build();
+        let rt = ExportRuntime::start().unwrap();
+        let processor =
+            BatchExport::new(exporter, &batch(8, 4), 2, rt.handle(), pipeline.clone()).unwrap();
         let provider = SdkTracerProvider::builder()
-            .with_span_processor(QueueLimit {
-                inner: bsp,
-                pipeline: pipeline.clone(),
-            })
+            .with_span_processor(processor)
             .build();
         let tracer = provider.tracer("t");
         const ENDED: u64 = 500;
@@ -387,7 +408,10 @@ mod tests {
             Some("Operation failed: collector unavailable")
         );
         let lines = lines.lock().unwrap();
-        let drops = lines.iter().filter(|l| l.contains("queue is full")).count();
+        let drops = lines
+            .iter()
+            .filter(|l| l.contains("queue is full (OTEL_BSP_MAX_QUEUE_SIZE=8)"))
+            .count();
         let failures = lines.iter().filter(|l| l.contains("export failed")).count();
         let totals = lines.iter().filter(|l| l.contains("spans dropped")).count();
         assert_eq!((drops, failures, totals), (1, 1, 1), "{lines:#?}");
@@ -419,17 +443,22 @@ mod tests {
     fn recorded_but_unsampled_spans_are_not_exported_and_take_no_place() {
         let pipeline = SpanPipeline::new("test", 4, None);
         let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
-        let bsp = BatchSpanProcessor::builder(CountedExporter {
+        let counted = CountedExporter {
             inner: exporter.clone(),
             pipeline: pipeline.clone(),
-        })
-        .build();
+        };
+        let rt = ExportRuntime::start().unwrap();
+        let processor =
+            BatchExport::new(counted, &batch(4, 4), 2, rt.handle(), pipeline.clone()).unwrap();
+        let simple = QueueLimit {
+            inner: opentelemetry_sdk::trace::SimpleSpanProcessor::new(exporter.clone()),
+            pipeline: SpanPipeline::new("simple", 4, None),
+        };
+        let simple_pipeline = simple.pipeline.clone();
         let provider = SdkTracerProvider::builder()
             .with_sampler(RecordOnly)
-            .with_span_processor(QueueLimit {
-                inner: bsp,
-                pipeline: pipeline.clone(),
-            })
+            .with_span_processor(processor)
+            .with_span_processor(simple)
             .build();
         let tracer = provider.tracer("t");
         for _ in 0..10 {
@@ -438,8 +467,36 @@ mod tests {
         provider.force_flush().unwrap();
         assert_eq!(pipeline.queued(), 0);
         assert_eq!(pipeline.stats().spans_dropped, 0);
+        assert_eq!(simple_pipeline.queued(), 0);
+        assert_eq!(simple_pipeline.stats().spans_dropped, 0);
         assert!(exporter.get_finished_spans().unwrap().is_empty());
         let _ = provider.shutdown();
+    }
+
+    #[test]
+    fn messages_name_where_the_queue_size_was_set() {
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = lines.clone();
+        let pipeline = SpanPipeline::with_setting(
+            "otlp",
+            1,
+            "tracer_provider.processors[].batch.max_queue_size",
+            Some(Arc::new(move |l: &str| {
+                sink.lock().unwrap().push(l.to_string())
+            })),
+        );
+        assert!(pipeline.admit());
+        assert!(!pipeline.admit());
+        pipeline.report_totals();
+        let lines = lines.lock().unwrap();
+        assert_eq!(lines.len(), 2, "{lines:#?}");
+        for line in lines.iter() {
+            assert!(
+                line.contains("(tracer_provider.processors[].batch.max_queue_size=1)"),
+                "{line}"
+            );
+            assert!(!line.contains("OTEL_BSP"), "{line}");
+        }
     }
 
     #[test]

@@ -254,6 +254,9 @@ impl FileSettings {
         config.metric_views = self.views.clone();
         config.mesh = self.mesh.clone();
         config.cardinality_limits = self.cardinality_limits;
+        // The variables are ignored: name the file's fields in messages.
+        config.span_batch.queue_setting = "tracer_provider.processors[].batch.max_queue_size";
+        config.log_batch.queue_setting = "logger_provider.processors[].batch.max_queue_size";
     }
 
     /// Names the file's fields instead of the variables they stand for.

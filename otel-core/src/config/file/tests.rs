@@ -47,6 +47,11 @@ fn getting_started_example() {
         c.resource_attributes.as_deref(),
         Some("deployment.environment.name=prod")
     );
+    // Messages about a full queue name the file's field, not the variable.
+    assert_eq!(
+        c.span_batch.queue_setting,
+        "tracer_provider.processors[].batch.max_queue_size"
+    );
     // The service detector reads OTEL_SERVICE_NAME, as the schema says.
     assert_eq!(c.service_name.as_deref(), Some("payments"));
     let detection = c.resource_detection.unwrap();
