@@ -31,7 +31,7 @@ use super::sink::SinkProcess;
 use super::{Route, Variant, schedule_delay};
 
 /// Name prefixes of the server's span export threads (`comm`, 15 bytes).
-const EXPORT_THREADS: &[&str] = &["OpenTelemetry.T", "otel-export"];
+const EXPORT_THREADS: &[&str] = &["OpenTelemetry.T", "otel-span-batch", "otel-export"];
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -76,8 +76,8 @@ pub struct SearchResult {
     pub saturation_peak_rss: Option<u64>,
     /// The sink's CPU time over the saturation phase's wall time (cores).
     pub sink_cores: Option<f64>,
-    /// The server's span export threads' CPU time (the SDK's batch
-    /// processor thread and otel-kit-core's `otel-export` runtime, which
+    /// The server's span export threads' CPU time (the SDK's or
+    /// otel-kit-core's batch processor thread and otel-kit-core's `otel-export` runtime, which
     /// also carries the metric exports) over the same wall time (cores).
     pub export_cores: Option<f64>,
     /// The bisection's probes, in order.
