@@ -1040,7 +1040,6 @@ impl TelemetryBuilder {
     }
 }
 
-/// Adds a user's metric exporter once the configuration and runtime exist.
 /// Installs one [`TelemetryBuilder::with_span_exporter`] exporter.
 type SpanExporterHook = dyn FnOnce(
     &Config,
@@ -1049,6 +1048,7 @@ type SpanExporterHook = dyn FnOnce(
     &mut crate::sdk_metrics::SdkMetrics,
 ) -> Result<BoxedProcessor, SetupError>;
 
+/// Adds a user's metric exporter once the configuration and runtime exist.
 type MetricExporterHook = dyn FnOnce(
     opentelemetry_sdk::metrics::MeterProviderBuilder,
     &Config,
