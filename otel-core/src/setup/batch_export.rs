@@ -5,8 +5,8 @@
 //! thread receives them one by one and then blocks on each export, polling
 //! it from outside the runtime that does the I/O. At saturation its queue
 //! overflows now and then although the collector keeps up on average
-//! (BENCHMARKS.md: with the same settings and load, the SDK's processor
-//! dropped spans in every run where this one dropped none). Here:
+//! (BENCHMARKS.md: at the same queue and load, the SDK's processor dropped
+//! spans in each of three runs, this one in one of four). Here:
 //!
 //! - [`BatchExport::on_end`] takes a place from the [`SpanPipeline`] (at most
 //!   `OTEL_BSP_MAX_QUEUE_SIZE` spans not yet handed to the exporter; the rest
