@@ -10,7 +10,7 @@
 #![cfg(unix)]
 
 mod support;
-use support::{free_port, get};
+use support::{free_port, get, sigterm_and_wait};
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -54,22 +54,7 @@ fn deployed_by_the_environment_and_stopped_by_sigterm() {
     };
     assert!(status.contains("200"), "{status}");
 
-    rustix::process::kill_process(
-        rustix::process::Pid::from_child(&child),
-        rustix::process::Signal::TERM,
-    )
-    .expect("SIGTERM");
-    let started = Instant::now();
-    let exit = loop {
-        if let Some(exit) = child.try_wait().expect("wait") {
-            break exit;
-        }
-        if started.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            panic!("the example did not stop within 20 s of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let exit = sigterm_and_wait(&mut child);
     assert!(
         exit.success(),
         "exit after SIGTERM: {exit:?} (143 = killed by it)"

@@ -9,7 +9,7 @@
 #![cfg(unix)]
 
 mod support;
-use support::{free_port, get};
+use support::{free_port, get, sigterm_and_wait};
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -53,22 +53,7 @@ fn start(addr: &str, collector: &Collector) -> Child {
 
 /// SIGTERM, and the exit of a graceful stop (the spans flushed).
 fn stop(mut child: Child) {
-    rustix::process::kill_process(
-        rustix::process::Pid::from_child(&child),
-        rustix::process::Signal::TERM,
-    )
-    .expect("SIGTERM");
-    let started = Instant::now();
-    let exit = loop {
-        if let Some(exit) = child.try_wait().expect("wait") {
-            break exit;
-        }
-        if started.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            panic!("the example did not stop within 20 s of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let exit = sigterm_and_wait(&mut child);
     assert!(exit.success(), "exit after SIGTERM: {exit:?}");
 }
 

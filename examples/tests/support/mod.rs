@@ -1,9 +1,10 @@
-//! What the example-binary tests share: a free loopback port and a plain
-//! HTTP/1.1 GET.
+//! What the example-binary tests share: a free loopback port, a plain
+//! HTTP/1.1 GET, and a SIGTERM stop.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::time::Duration;
+use std::process::{Child, ExitStatus};
+use std::time::{Duration, Instant};
 
 /// A loopback port free at the time of the call.
 pub fn free_port() -> u16 {
@@ -25,4 +26,25 @@ pub fn get(addr: &str, path: &str) -> std::io::Result<String> {
     let mut out = String::new();
     s.read_to_string(&mut out)?;
     Ok(out)
+}
+
+/// Sends SIGTERM (what an orchestrator sends) and waits at most 20 s for
+/// the process to exit; kills it and panics if it does not.
+pub fn sigterm_and_wait(child: &mut Child) -> ExitStatus {
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(child),
+        rustix::process::Signal::TERM,
+    )
+    .expect("SIGTERM");
+    let started = Instant::now();
+    loop {
+        if let Some(exit) = child.try_wait().expect("wait") {
+            return exit;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("the example did not stop within 20 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
