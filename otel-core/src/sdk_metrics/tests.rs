@@ -71,8 +71,10 @@ fn collector_down_every_span_is_counted_exactly() {
     }
     // Traces first, so that the final exports are counted when metrics are
     // collected.
-    // (Its result is the failure of the last exports: the collector is down.)
-    let _ = telemetry.tracer_provider().shutdown();
+    telemetry
+        .tracer_provider()
+        .shutdown()
+        .expect("traces shut down");
     let stats = telemetry.export_stats();
     let m = collect(&telemetry, &exporter);
 
