@@ -237,6 +237,15 @@ impl SpanProcessor for BatchExport {
         }
         let queued = {
             let mut spans = self.queue.spans.lock().unwrap_or_else(|p| p.into_inner());
+            // Checked again under the lock: the shutdown's last export takes
+            // this lock after `closed` is set, so a span that raced the check
+            // above is either in that export or refused here, never left
+            // behind holding a queue place.
+            if self.queue.closed.load(Ordering::Relaxed) {
+                drop(spans);
+                self.queue.pipeline.withdraw();
+                return;
+            }
             spans.push(span);
             spans.len()
         };
@@ -671,6 +680,64 @@ mod tests {
         end_spans(&s.provider, 5);
         assert_eq!(s.pipeline.queued(), 0);
         assert_eq!(s.pipeline.stats().spans_dropped, 0);
+    }
+
+    /// One sampled span's export data.
+    fn span_data() -> SpanData {
+        let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        provider.tracer("t").in_span("raced", |_| {});
+        exporter.get_finished_spans().unwrap().remove(0)
+    }
+
+    #[test]
+    fn a_span_ending_during_shutdown_is_exported_or_refused_never_left_queued() {
+        let span = span_data();
+        for round in 0..200 {
+            let rt = ExportRuntime::start().unwrap();
+            let recorder = Arc::new(Recorder::default());
+            recorder.open.add_permits(1 << 20);
+            let pipeline = SpanPipeline::new("test", 1 << 20, None);
+            let exporter = super::super::span_pipeline::CountedExporter {
+                inner: Shared(recorder.clone()),
+                pipeline: pipeline.clone(),
+            };
+            let settings = settings(1 << 20, 512, Duration::from_secs(3600));
+            let processor = Arc::new(
+                BatchExport::new(exporter, &settings, 1, rt.handle(), pipeline.clone()).unwrap(),
+            );
+            let started = Arc::new(std::sync::Barrier::new(4));
+            let enders: Vec<_> = (0..3)
+                .map(|_| {
+                    let (processor, span, started) =
+                        (processor.clone(), span.clone(), started.clone());
+                    std::thread::spawn(move || {
+                        started.wait();
+                        while !processor.queue.closed.load(Ordering::Relaxed) {
+                            processor.on_end(span.clone());
+                        }
+                        // A few more, racing the shutdown's last export.
+                        for _ in 0..100 {
+                            processor.on_end(span.clone());
+                        }
+                    })
+                })
+                .collect();
+            started.wait();
+            std::thread::sleep(Duration::from_micros(200 + round * 7));
+            processor
+                .shutdown_with_timeout(Duration::from_secs(10))
+                .unwrap();
+            for t in enders {
+                t.join().unwrap();
+            }
+            let exported: usize = recorder.batches.lock().unwrap().iter().map(Vec::len).sum();
+            assert_eq!(pipeline.queued(), 0, "round {round}: a span kept its place");
+            assert_eq!(pipeline.released(), exported as u64, "round {round}");
+            assert_eq!(pipeline.stats().spans_dropped, 0);
+        }
     }
 
     #[test]

@@ -127,6 +127,13 @@ impl SpanPipeline {
         false
     }
 
+    /// Gives back a place taken by [`admit`](Self::admit) for a span that
+    /// will not be exported (it ended while the processor shut down); like
+    /// any span ended after shutdown, it is not counted as dropped.
+    pub(super) fn withdraw(&self) {
+        self.queued.fetch_sub(1, Ordering::AcqRel);
+    }
+
     fn release(&self, n: usize) {
         self.released.fetch_add(n as u64, Ordering::Relaxed);
         // Saturating: spans ended after shutdown never reach the exporter.
