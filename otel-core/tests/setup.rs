@@ -352,6 +352,36 @@ fn console_is_the_fallback_only_when_nothing_is_configured() {
 }
 
 #[test]
+fn exporters_given_in_code_are_listed_in_the_report_by_type() {
+    let t = Telemetry::builder()
+        .environment(Environment::default())
+        .install_global(false)
+        .traces_exporter(&[ExporterKind::Console])
+        .metrics_exporter(&[])
+        .logs_exporter(&[])
+        .with_span_exporter(InMemorySpanExporter::default())
+        .with_metric_exporter(opentelemetry_sdk::metrics::InMemoryMetricExporter::default())
+        .install()
+        .unwrap();
+    let report = t.report();
+    assert_eq!(
+        report.trace_exporters(),
+        [
+            "console",
+            "opentelemetry_sdk::trace::in_memory_exporter::InMemorySpanExporter"
+        ]
+    );
+    assert_eq!(
+        report.metric_exporters(),
+        ["opentelemetry_sdk::metrics::in_memory_exporter::InMemoryMetricExporter"]
+    );
+    assert!(
+        report.to_string().contains("InMemorySpanExporter"),
+        "{report}"
+    );
+}
+
+#[test]
 fn sdk_disabled_installs_no_exporter() {
     let t = Telemetry::builder()
         .environment(Environment::from_pairs([("OTEL_SDK_DISABLED", "true")]))

@@ -79,8 +79,10 @@ pub struct TelemetryBuilder {
     sampler: Option<Box<dyn ShouldSample>>,
     sampler_forced: bool,
     span_processors: Vec<Box<dyn SpanProcessor>>,
-    span_exporters: Vec<Box<SpanExporterHook>>,
-    metric_exporters: Vec<Box<MetricExporterHook>>,
+    /// [`with_span_exporter`](Self::with_span_exporter)'s, with their type names.
+    span_exporters: Vec<(&'static str, Box<SpanExporterHook>)>,
+    /// [`with_metric_exporter`](Self::with_metric_exporter)'s, with their type names.
+    metric_exporters: Vec<(&'static str, Box<MetricExporterHook>)>,
     forward_headers: Vec<String>,
     mesh_forwarding: bool,
     force_trace_header: Option<String>,
@@ -433,9 +435,10 @@ impl TelemetryBuilder {
         mut self,
         exporter: impl opentelemetry_sdk::trace::SpanExporter + 'static,
     ) -> Self {
-        self.span_exporters
-            .push(Box::new(move |config, rt, pipelines, sdk_metrics| {
-                let name = std::any::type_name_of_val(&exporter);
+        let name = std::any::type_name_of_val(&exporter);
+        self.span_exporters.push((
+            name,
+            Box::new(move |config, rt, pipelines, sdk_metrics| {
                 let report = (config.log_level >= LogLevel::Warn)
                     .then(super::span_pipeline::stderr_reporter);
                 let b = &config.span_batch;
@@ -445,7 +448,8 @@ impl TelemetryBuilder {
                 sdk_metrics.span_pipeline(&pipeline, std::borrow::Cow::Borrowed(name));
                 pipelines.push(pipeline);
                 Ok(processor)
-            }));
+            }),
+        ));
         self
     }
 
@@ -456,11 +460,14 @@ impl TelemetryBuilder {
         mut self,
         exporter: impl opentelemetry_sdk::metrics::exporter::PushMetricExporter,
     ) -> Self {
-        self.metric_exporters
-            .push(Box::new(move |b, config, rt, sdk_metrics| {
-                let component = std::borrow::Cow::Borrowed(std::any::type_name_of_val(&exporter));
+        let name = std::any::type_name_of_val(&exporter);
+        self.metric_exporters.push((
+            name,
+            Box::new(move |b, config, rt, sdk_metrics| {
+                let component = std::borrow::Cow::Borrowed(name);
                 b.with_reader(periodic(exporter, config, rt, sdk_metrics, component))
-            }));
+            }),
+        ));
         self
     }
 
@@ -819,8 +826,9 @@ impl TelemetryBuilder {
                     installed.0.push(kind.as_str());
                 }
             }
-            for add in self.span_exporters {
+            for (name, add) in self.span_exporters {
                 let p = add(&config, &rt, &mut span_pipelines, &mut sdk_metrics)?;
+                installed.0.push(name);
                 tracer_builder = match config.limits.span_attribute_value_length {
                     Some(max) => {
                         tracer_builder.with_span_processor(ValueLengthLimit { inner: p, max })
@@ -894,8 +902,9 @@ impl TelemetryBuilder {
                     other => missing_feature(&mut diag, "OTEL_METRICS_EXPORTER", *other),
                 }
             }
-            for add in self.metric_exporters {
+            for (name, add) in self.metric_exporters {
                 meter_builder = add(meter_builder, &config, &rt, &mut sdk_metrics);
+                installed.1.push(name);
             }
             for kind in &logs {
                 match kind {

@@ -114,12 +114,16 @@ impl SetupReport {
         &self.resource
     }
 
-    /// The exporters installed for traces (e.g. `["otlp"]`, `["console"]`, `[]`).
+    /// The exporters installed for traces (e.g. `["otlp"]`, `["console"]`, `[]`);
+    /// one given to [`TelemetryBuilder::with_span_exporter`](super::TelemetryBuilder::with_span_exporter)
+    /// is listed by its type name, after the configured ones.
     pub fn trace_exporters(&self) -> &[&'static str] {
         &self.traces
     }
 
-    /// The exporters (or readers) installed for metrics.
+    /// The exporters (or readers) installed for metrics; one given to
+    /// [`TelemetryBuilder::with_metric_exporter`](super::TelemetryBuilder::with_metric_exporter)
+    /// is listed by its type name, after the configured ones.
     pub fn metric_exporters(&self) -> &[&'static str] {
         &self.metrics
     }
