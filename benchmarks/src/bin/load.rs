@@ -13,7 +13,7 @@
 //! `--lossless`: per variant (all but `ours_unsampled` unless `--variants`),
 //! the loss at saturation and the lossless throughput with the counting
 //! sink instead of rotel (`otel_benchmarks::load::lossless`); `--steps`
-//! probes (default 4, 3 with phases under 10 s). `sink-ceiling`: the sink's
+//! probes (default 6, 3 with phases under 10 s). `sink-ceiling`: the sink's
 //! own ceiling in spans/s (`otel_benchmarks::load::sink_ceiling`).
 //!
 //! Default: 10 s per phase at 1000 requests/s (open loop) and 32 workers
@@ -97,7 +97,7 @@ fn main() {
             variants,
             phase: Duration::from_secs_f64(seconds),
             workers,
-            steps: steps.unwrap_or(if seconds < 10.0 { 3 } else { 4 }),
+            steps: steps.unwrap_or(if seconds < 10.0 { 3 } else { 6 }),
             warmup: 2000,
         };
         lossless_main(&plan, out);

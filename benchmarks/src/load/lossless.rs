@@ -86,6 +86,45 @@ pub struct SearchResult {
     pub load_average: String,
 }
 
+/// Why a probe failed, or what ended a search: the rule its lowest failing
+/// probe broke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// Requests failed.
+    Failures,
+    /// Spans did not all reach the sink.
+    Loss,
+    /// The server did not keep pace (its last answer came more than 5 %
+    /// late): the rate is above what the machine serves, spans or not.
+    Pace,
+}
+
+impl Limit {
+    fn name(self) -> &'static str {
+        match self {
+            Limit::Failures => "failed requests",
+            Limit::Loss => "lost spans",
+            Limit::Pace => "pace",
+        }
+    }
+}
+
+impl Probe {
+    /// The rule this probe broke (the first of failures, loss, pace), `None`
+    /// when it passed.
+    pub fn limit(&self) -> Option<Limit> {
+        if self.passed {
+            None
+        } else if self.samples.failed > 0 {
+            Some(Limit::Failures)
+        } else if self.spans_lost.unwrap_or(0) > 0 {
+            Some(Limit::Loss)
+        } else {
+            Some(Limit::Pace)
+        }
+    }
+}
+
 impl SearchResult {
     /// The highest passing rate, 0 when none passed.
     pub fn lossless_rate(&self) -> u64 {
@@ -95,6 +134,16 @@ impl SearchResult {
             .map(|p| p.rate)
             .max()
             .unwrap_or(0)
+    }
+
+    /// What bounded the lossless throughput: the limit of the lowest failing
+    /// probe (`None`: every probe passed).
+    pub fn limit(&self) -> Option<Limit> {
+        self.probes
+            .iter()
+            .filter(|p| !p.passed)
+            .min_by_key(|p| p.rate)
+            .and_then(Probe::limit)
     }
 }
 
@@ -281,14 +330,11 @@ pub fn markdown(results: &[SearchResult], plan: &SearchPlan) -> String {
             .probes
             .iter()
             .map(|p| {
-                let why = if p.passed {
-                    "ok".to_string()
-                } else if p.samples.failed > 0 {
-                    format!("{} failed", p.samples.failed)
-                } else if p.spans_lost.unwrap_or(0) > 0 {
-                    format!("{} lost", p.spans_lost.unwrap_or(0))
-                } else {
-                    format!("{:.1} s", p.samples.elapsed.as_secs_f64())
+                let why = match p.limit() {
+                    None => "ok".to_string(),
+                    Some(Limit::Failures) => format!("{} failed", p.samples.failed),
+                    Some(Limit::Loss) => format!("{} lost", p.spans_lost.unwrap_or(0)),
+                    Some(Limit::Pace) => format!("{:.1} s", p.samples.elapsed.as_secs_f64()),
                 };
                 format!("{}: {why}", p.rate)
             })
@@ -327,6 +373,34 @@ pub fn markdown(results: &[SearchResult], plan: &SearchPlan) -> String {
             peer.variant.name(),
             if ratio >= 1.2 { "met" } else { "**not met**" }
         );
+        let limits = results
+            .iter()
+            .filter(|r| r.variant == Variant::OursSampled || r.variant == peer.variant)
+            .map(|r| {
+                format!(
+                    "{} by {}",
+                    r.variant.name(),
+                    r.limit().map_or("none (every probe passed)", Limit::name)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(out, "Searches bounded: {limits}.");
+        // With no span lost, the search measures how fast the machine serves
+        // the requests, and the uninstrumented server bounds that.
+        if let Some(bare) = results.iter().find(|r| r.variant == Variant::Bare) {
+            let ceiling = bare.lossless_rate() as f64 / peer.lossless_rate().max(1) as f64;
+            let _ = writeln!(
+                out,
+                "Ceiling: bare's lossless throughput over the best peer's: {ceiling:.2}x, what instrumentation \
+                 costing nothing would reach{}",
+                if ceiling < 1.2 {
+                    " (below the 1.2x target: no instrumentation could meet it in this run)"
+                } else {
+                    ""
+                }
+            );
+        }
     }
     if let Some(r) = results.iter().find(|r| r.variant == Variant::OursSampled) {
         let lost = r.saturation_lost.unwrap_or(0);
@@ -337,4 +411,124 @@ pub fn markdown(results: &[SearchResult], plan: &SearchPlan) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples(ok: u64, failed: u64, secs: f64) -> Samples {
+        Samples {
+            ok,
+            failed,
+            latencies: Vec::new(),
+            elapsed: Duration::from_secs_f64(secs),
+            max_send_lag: Duration::ZERO,
+        }
+    }
+
+    fn probe(rate: u64, secs: f64, lost: u64) -> Probe {
+        Probe {
+            rate,
+            samples: samples(rate * 10, 0, secs),
+            spans_lost: Some(lost),
+            passed: secs <= 10.5 && lost == 0,
+        }
+    }
+
+    fn result(variant: Variant, probes: Vec<Probe>) -> SearchResult {
+        SearchResult {
+            variant,
+            saturation: samples(300_000, 0, 10.0),
+            saturation_lost: variant.exports_spans().then_some(0),
+            saturation_rss: None,
+            saturation_peak_rss: None,
+            sink_cores: None,
+            export_cores: None,
+            probes,
+            load_average: String::new(),
+        }
+    }
+
+    fn plan() -> SearchPlan {
+        SearchPlan {
+            variants: Vec::new(),
+            phase: Duration::from_secs(10),
+            workers: 32,
+            steps: 3,
+            warmup: 0,
+        }
+    }
+
+    #[test]
+    fn the_lowest_failing_probe_names_what_bounded_the_search() {
+        let r = result(
+            Variant::OursSampled,
+            vec![
+                probe(10_000, 10.0, 0),
+                probe(15_000, 10.0, 12),
+                probe(20_000, 12.0, 0),
+            ],
+        );
+        assert_eq!(r.lossless_rate(), 10_000);
+        assert_eq!(r.limit(), Some(Limit::Loss));
+        assert_eq!(r.probes[2].limit(), Some(Limit::Pace));
+        let r = result(Variant::OursSampled, vec![probe(10_000, 10.0, 0)]);
+        assert_eq!(r.limit(), None);
+    }
+
+    #[test]
+    fn the_summary_gives_the_ratio_the_bounds_and_the_ceiling_bare_sets() {
+        let results = [
+            result(
+                Variant::Bare,
+                vec![probe(24_000, 10.0, 0), probe(26_000, 11.0, 0)],
+            ),
+            result(
+                Variant::OursSampled,
+                vec![probe(19_000, 10.0, 0), probe(21_000, 10.8, 0)],
+            ),
+            result(
+                Variant::InstrumentationTower,
+                vec![probe(21_000, 10.0, 0), probe(22_000, 10.0, 3)],
+            ),
+        ];
+        let text = markdown(&results, &plan());
+        assert!(
+            text.contains(
+                "best peer's (instrumentation_tower): 0.90x (target ≥ 1.2x: **not met**)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "Searches bounded: ours_sampled by pace, instrumentation_tower by lost spans."
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("Ceiling: bare's lossless throughput over the best peer's: 1.14x"),
+            "{text}"
+        );
+        assert!(
+            text.contains("no instrumentation could meet it in this run"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| 22000: 3 lost |") || text.contains("22000: 3 lost"),
+            "{text}"
+        );
+
+        // A ceiling above the target says nothing more.
+        let results = [
+            result(Variant::Bare, vec![probe(40_000, 10.0, 0)]),
+            results[1].clone(),
+            results[2].clone(),
+        ];
+        let text = markdown(&results, &plan());
+        assert!(
+            text.contains("best peer's: 1.90x, what instrumentation costing nothing would reach\n"),
+            "{text}"
+        );
+    }
 }
