@@ -66,6 +66,7 @@ fn telemetry(variant: Variant, otlp_endpoint: &str) -> Telemetry {
         "OTEL_BSP_SCHEDULE_DELAY",
         "OTEL_BSP_MAX_QUEUE_SIZE",
         "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        "OTEL_BSP_MAX_CONCURRENT_EXPORTS",
     ] {
         if let Ok(v) = std::env::var(name) {
             env.push((name, v));
