@@ -20,7 +20,7 @@ fn defaults_follow_the_specification() {
     assert_eq!(c.span_batch.export_timeout, Duration::from_millis(30_000));
     assert_eq!(c.span_batch.max_queue_size, 2048);
     assert_eq!(c.span_batch.max_export_batch_size, 512);
-    assert_eq!(c.span_batch.max_concurrent_exports, 1);
+    assert_eq!(c.span_batch.max_concurrent_exports, 4);
     assert_eq!(c.log_batch.max_concurrent_exports, 1);
     assert_eq!(c.log_batch.schedule_delay, Duration::from_millis(1000));
     assert_eq!(c.metrics.export_interval, Duration::from_millis(60_000));
@@ -202,14 +202,14 @@ fn every_variable_valid_and_invalid() {
         ),
         (
             "OTEL_BSP_MAX_CONCURRENT_EXPORTS",
-            "4",
-            |c| c.span_batch.max_concurrent_exports == 4,
+            "2",
+            |c| c.span_batch.max_concurrent_exports == 2,
             false,
         ),
         (
             "OTEL_BSP_MAX_CONCURRENT_EXPORTS",
             "0",
-            |c| c.span_batch.max_concurrent_exports == 1,
+            |c| c.span_batch.max_concurrent_exports == 4,
             true,
         ),
         (
