@@ -148,8 +148,9 @@ impl SearchResult {
 }
 
 /// Waits until the sink has `target` spans, or their count has not grown
-/// for the batch delay plus 2 s, at most 40 s; returns the count.
-fn drain(sink: &mut SinkProcess, target: u64) -> std::io::Result<u64> {
+/// for the batch delay plus 2 s, at most 40 s; returns the count and when
+/// it last grew (the last span's arrival, as seen every 50 ms).
+fn drain(sink: &mut SinkProcess, target: u64) -> std::io::Result<(u64, Instant)> {
     let deadline = Instant::now() + Duration::from_secs(40);
     let stall = schedule_delay() + Duration::from_secs(2);
     let mut last = sink.spans()?;
@@ -162,7 +163,7 @@ fn drain(sink: &mut SinkProcess, target: u64) -> std::io::Result<u64> {
             last_change = Instant::now();
         }
     }
-    Ok(last)
+    Ok((last, last_change))
 }
 
 /// The next rate of a bisection between the highest passing rate `lo` and
@@ -200,14 +201,15 @@ pub fn search_variant(
         ))
         .ok;
     let mut spans_before = if exports {
-        drain(&mut sink, requests)?
+        drain(&mut sink, requests)?.0
     } else {
         0
     };
-    // Runs one phase and drains its spans: (samples, spans lost).
+    // Runs one phase and drains its spans: (samples, spans lost, when the
+    // phase's work ended: its last span's arrival, or its last answer).
     let mut phase = |saturation: Option<usize>,
                      rate: u64|
-     -> std::io::Result<(Samples, Option<u64>)> {
+     -> std::io::Result<(Samples, Option<u64>, Instant)> {
         let samples = runtime.block_on(async {
             match saturation {
                 Some(workers) => {
@@ -219,32 +221,39 @@ pub fn search_variant(
             }
         });
         requests += samples.ok;
-        let lost = if exports {
-            let now = drain(&mut sink, requests)?;
+        let answered = Instant::now();
+        let (lost, ended) = if exports {
+            let (now, last_arrival) = drain(&mut sink, requests)?;
             let received = now.saturating_sub(spans_before);
             spans_before = now;
-            Some(samples.ok.saturating_sub(received))
+            (
+                Some(samples.ok.saturating_sub(received)),
+                last_arrival.max(answered),
+            )
         } else {
-            None
+            (None, answered)
         };
-        Ok((samples, lost))
+        Ok((samples, lost, ended))
     };
 
     let sink_before = process::cpu_time(sink_pid).ok();
     let export_before = process::threads_cpu_time(server.pid(), EXPORT_THREADS).ok();
     let started = Instant::now();
-    let (saturation, saturation_lost) = phase(Some(plan.workers), 0)?;
+    let (saturation, saturation_lost, ended) = phase(Some(plan.workers), 0)?;
     let memory = process::memory(server.pid()).ok();
+    // CPU over the phase and its drain up to the last span's arrival: a
+    // drain that waits out a stalled count (spans were lost) adds idle
+    // seconds that would dilute the figure.
+    let busy = ended.duration_since(started).as_secs_f64();
     let export_cores = export_before.and_then(|b| {
         let cpu = process::threads_cpu_time(server.pid(), EXPORT_THREADS)
             .ok()?
             .saturating_sub(b);
-        Some(cpu.as_secs_f64() / started.elapsed().as_secs_f64())
+        Some(cpu.as_secs_f64() / busy)
     });
     let sink_cores = sink_before.and_then(|b| {
-        // The sink's CPU from the phase's start until its spans were drained.
         let cpu = process::cpu_time(sink_pid).ok()?.saturating_sub(b);
-        Some(cpu.as_secs_f64() / started.elapsed().as_secs_f64())
+        Some(cpu.as_secs_f64() / busy)
     });
 
     let mut probes = Vec::new();
@@ -255,7 +264,7 @@ pub fn search_variant(
         if rate == 0 || rate == lo {
             break;
         }
-        let (samples, spans_lost) = phase(None, rate)?;
+        let (samples, spans_lost, _) = phase(None, rate)?;
         let kept_pace = samples.elapsed.as_secs_f64() <= plan.phase.as_secs_f64() * 1.05;
         let passed = samples.failed == 0 && kept_pace && spans_lost.unwrap_or(0) == 0;
         eprintln!(
@@ -308,7 +317,7 @@ pub fn markdown(results: &[SearchResult], plan: &SearchPlan) -> String {
          (open loop, bisection of {} probes over (0, saturation]) whose every request succeeds, whose last answer comes \
          within 5 % of the phase's length, and whose every span reaches the sink. RSS: the server's resident set at the \
          end of the saturation phase (peak in parentheses). Sink CPU and export threads' CPU (the server's batch processor thread and its `otel-export` runtime): their run time over \
-         the saturation phase and its drain, in cores.\n",
+         the saturation phase and its drain up to the last span's arrival, in cores.\n",
         plan.phase.as_secs_f64(),
         plan.workers,
         plan.steps
