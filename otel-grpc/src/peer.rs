@@ -5,8 +5,9 @@
 //!   `TcpConnectInfo::remote_addr` (IP and port), or for a Unix domain socket
 //!   `UdsConnectInfo::peer_addr` when the client's socket has a path (client
 //!   sockets are usually unnamed: then nothing). Needs the `connect-info`
-//!   feature (on by default); a server behind another transport (or TLS,
-//!   whose connect info wraps the TCP one) gets no peer attributes.
+//!   feature (on by default). A TLS server (`Server::tls_config`) gets the
+//!   same: tonic puts the TCP connect info in the extensions next to the
+//!   TLS one. A server behind another transport gets no peer attributes.
 //! - Client: the layer never sees the socket, so the peer is the
 //!   [target](crate::LayerBuilder::target) when it is an IP literal
 //!   (`http://10.0.0.7:50051`, `[::1]:50051`); a target that is a name is

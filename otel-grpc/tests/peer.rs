@@ -55,3 +55,37 @@ async fn a_client_target_by_name_has_no_peer() {
         .assert_no_attr("network.peer.address")
         .assert_no_attr("network.peer.port");
 }
+
+/// A TLS server (`Server::tls_config`): tonic puts the TCP connect info in
+/// the extensions next to the TLS one, so the peer is the same.
+#[cfg(feature = "connect-info")]
+#[tokio::test]
+async fn a_tls_server_names_its_peer() {
+    use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity, ServerTlsConfig};
+    use tower::ServiceBuilder;
+
+    // More than one rustls provider is compiled into the workspace's tests.
+    let _ = tokio_rustls::rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert_pem, key_pem) = (cert.cert.pem(), cert.signing_key.serialize_pem());
+    let capture = Capture::new();
+    let tls = ServerTlsConfig::new().identity(Identity::from_pem(&cert_pem, &key_pem));
+    let addr = serve_tls(server_builder(&capture).build(), tls).await;
+    let channel = Channel::from_shared(format!("https://localhost:{}", addr.port()))
+        .unwrap()
+        .tls_config(
+            ClientTlsConfig::new()
+                .ca_certificate(Certificate::from_pem(&cert_pem))
+                .domain_name("localhost"),
+        )
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = EchoClient::new(ServiceBuilder::new().service(channel));
+    client.unary(req("x")).await.unwrap();
+    let s = wait_kind(&capture, SpanKind::Server).await;
+    s.assert_attr("network.peer.address", "127.0.0.1");
+    let client_port = s.attr_i64("network.peer.port").expect("peer port");
+    assert!(client_port > 0 && client_port != i64::from(addr.port()));
+}

@@ -170,6 +170,27 @@ pub async fn serve(layer: GrpcServerLayer) -> SocketAddr {
     addr
 }
 
+/// [`serve`] over TLS.
+pub async fn serve_tls(
+    layer: GrpcServerLayer,
+    tls: tonic::transport::ServerTlsConfig,
+) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    tokio::spawn(async move {
+        Server::builder()
+            .tls_config(tls)
+            .unwrap()
+            .layer(layer)
+            .add_service(EchoServer::new(EchoImpl))
+            .serve_with_incoming(incoming)
+            .await
+            .unwrap();
+    });
+    addr
+}
+
 pub async fn connect(addr: SocketAddr, layer: GrpcClientLayer) -> Client {
     let channel = Channel::from_shared(format!("http://{addr}"))
         .unwrap()
