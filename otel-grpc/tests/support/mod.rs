@@ -156,18 +156,7 @@ pub fn client_builder(capture: &Capture, addr: SocketAddr) -> LayerBuilder<Clien
 
 /// Starts the echo server on 127.0.0.1, port 0, behind `layer`.
 pub async fn serve(layer: GrpcServerLayer) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    tokio::spawn(async move {
-        Server::builder()
-            .layer(layer)
-            .add_service(EchoServer::new(EchoImpl))
-            .serve_with_incoming(incoming)
-            .await
-            .unwrap();
-    });
-    addr
+    serve_on(Server::builder(), layer).await
 }
 
 /// [`serve`] over TLS.
@@ -175,13 +164,15 @@ pub async fn serve_tls(
     layer: GrpcServerLayer,
     tls: tonic::transport::ServerTlsConfig,
 ) -> SocketAddr {
+    serve_on(Server::builder().tls_config(tls).unwrap(), layer).await
+}
+
+async fn serve_on(server: Server, layer: GrpcServerLayer) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     tokio::spawn(async move {
-        Server::builder()
-            .tls_config(tls)
-            .unwrap()
+        server
             .layer(layer)
             .add_service(EchoServer::new(EchoImpl))
             .serve_with_incoming(incoming)
