@@ -483,3 +483,56 @@ async fn a_traceparent_in_the_message_continues_the_senders_trace() {
     assert_root(without);
     assert_linked(without, &upgrade);
 }
+
+/// The traced client's handshake is an HTTP client request in the metrics:
+/// `http.client.request.duration` with the status, or `error.type` when the
+/// server refuses the upgrade.
+#[tokio::test]
+async fn the_client_handshake_records_the_http_client_duration() {
+    let capture = Capture::new();
+    let ws = ws_builder(&capture).build();
+    let addr = serve(&capture, ws.clone()).await;
+
+    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+    request.extensions_mut().insert(UrlTemplate("/ws".into()));
+    let (mut client, _) = ws.connect_async(request).await.unwrap();
+    client.send(TMessage::Close(None)).await.unwrap();
+    while client.recv().await.is_some() {}
+    let refused = ws
+        .connect_async(format!("ws://{addr}/missing"))
+        .await
+        .expect_err("no WebSocket route there");
+    assert!(
+        matches!(refused, tokio_tungstenite::tungstenite::Error::Http(_)),
+        "{refused}"
+    );
+
+    let port = i64::from(addr.port());
+    let metrics = capture.collect_metrics();
+    let duration = metrics.histogram("http.client.request.duration");
+    duration.assert_count(
+        &[
+            KeyValue::new("http.request.method", "GET"),
+            KeyValue::new("server.address", "127.0.0.1"),
+            KeyValue::new("server.port", port),
+            KeyValue::new("url.template", "/ws"),
+            KeyValue::new("http.response.status_code", 101),
+        ],
+        1,
+    );
+    duration.assert_count(
+        &[
+            KeyValue::new("server.port", port),
+            KeyValue::new("http.response.status_code", 404),
+            KeyValue::new("error.type", "404"),
+        ],
+        1,
+    );
+    let ok = duration.point_with(&[KeyValue::new("http.response.status_code", 101)]);
+    assert!(
+        !ok.attributes
+            .iter()
+            .any(|kv| kv.key.as_str() == "error.type"),
+        "a completed handshake is not an error"
+    );
+}

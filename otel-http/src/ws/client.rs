@@ -30,9 +30,11 @@ impl WsInstrumentation {
     /// CLIENT span (`GET`, or `GET {url.template}` when the request carries
     /// a [`UrlTemplate`] extension), child of the current context, whose
     /// context is injected into the handshake request; it ends when the
-    /// `101` response arrives (not an error) or the handshake fails. The
-    /// returned socket's messages are `receive` / `send` spans linked to it
-    /// (`receive {url.template}` with a template).
+    /// `101` response arrives (not an error) or the handshake fails, and
+    /// its duration is recorded as `http.client.request.duration` (method,
+    /// server, status code or `error.type`, `url.template` with a template).
+    /// The returned socket's messages are `receive` / `send` spans linked to
+    /// it (`receive {url.template}` with a template).
     ///
     /// ```no_run
     /// use otel_kit_http::client::UrlTemplate;
@@ -79,11 +81,7 @@ impl WsInstrumentation {
             if let Some(host) = uri.host() {
                 late.push(KeyValue::new(sc::SERVER_ADDRESS, host.to_owned()));
             }
-            let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
-                Some("wss") | Some("https") => 443,
-                _ => 80,
-            });
-            late.push(KeyValue::new(sc::SERVER_PORT, i64::from(port)));
+            late.push(KeyValue::new(sc::SERVER_PORT, i64::from(port_of(&uri))));
             if let Some(t) = &template {
                 late.push(KeyValue::new(sc::URL_TEMPLATE, t.to_string()));
             }
@@ -92,12 +90,27 @@ impl WsInstrumentation {
             .propagation
             .inject(&cx, &mut HeaderInjector(request.headers_mut()));
         let span = cx.span();
-        match tokio_tungstenite::connect_async(request).await {
+        let started = std::time::Instant::now();
+        let result = tokio_tungstenite::connect_async(request).await;
+        if let Some(metrics) = config.metrics(Side::Client) {
+            let mut attrs = handshake_attributes(&uri, template.as_ref());
+            match &result {
+                Ok((_, response)) => attrs.push(status_attribute(response.status().as_u16())),
+                Err(tungstenite::Error::Http(response)) => {
+                    let code = response.status().as_u16();
+                    attrs.push(status_attribute(code));
+                    attrs.push(KeyValue::new(sc::ERROR_TYPE, status_error_type(code)));
+                }
+                Err(_) => attrs.push(KeyValue::new(
+                    sc::ERROR_TYPE,
+                    type_error_type::<tungstenite::Error>(),
+                )),
+            }
+            metrics.handshake(started.elapsed().as_secs_f64(), &attrs);
+        }
+        match result {
             Ok((stream, response)) => {
-                span.set_attribute(KeyValue::new(
-                    sc::HTTP_RESPONSE_STATUS_CODE,
-                    i64::from(response.status().as_u16()),
-                ));
+                span.set_attribute(status_attribute(response.status().as_u16()));
                 span.end();
                 let route = template.map(|t| KeyValue::new(sc::URL_TEMPLATE, t));
                 let connection = Connection::open(
@@ -112,10 +125,7 @@ impl WsInstrumentation {
                 let error_type = match &e {
                     tungstenite::Error::Http(response) => {
                         let code = response.status().as_u16();
-                        span.set_attribute(KeyValue::new(
-                            sc::HTTP_RESPONSE_STATUS_CODE,
-                            i64::from(code),
-                        ));
+                        span.set_attribute(status_attribute(code));
                         status_error_type(code)
                     }
                     _ => Cow::Borrowed(type_error_type::<tungstenite::Error>()),
@@ -133,6 +143,34 @@ impl WsInstrumentation {
             }
         }
     }
+}
+
+/// `http.response.status_code`.
+fn status_attribute(code: u16) -> KeyValue {
+    KeyValue::new(sc::HTTP_RESPONSE_STATUS_CODE, i64::from(code))
+}
+
+/// The handshake's `http.client.request.duration` attributes before its
+/// outcome: `GET`, the server's address and port, the template if any.
+fn handshake_attributes(uri: &http::Uri, template: Option<&Cow<'static, str>>) -> Vec<KeyValue> {
+    let mut attrs = Vec::with_capacity(6);
+    attrs.push(KeyValue::new(sc::HTTP_REQUEST_METHOD, "GET"));
+    if let Some(host) = uri.host() {
+        attrs.push(KeyValue::new(sc::SERVER_ADDRESS, host.to_owned()));
+    }
+    attrs.push(KeyValue::new(sc::SERVER_PORT, i64::from(port_of(uri))));
+    if let Some(t) = template {
+        attrs.push(KeyValue::new(sc::URL_TEMPLATE, t.clone()));
+    }
+    attrs
+}
+
+/// The URI's port, or its scheme's default (`wss`/`https` 443, else 80).
+fn port_of(uri: &http::Uri) -> u16 {
+    uri.port_u16().unwrap_or(match uri.scheme_str() {
+        Some("wss") | Some("https") => 443,
+        _ => 80,
+    })
 }
 
 /// [`WsInstrumentation::connect_async`] with [`WsInstrumentation::global`].

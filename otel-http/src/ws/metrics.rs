@@ -1,5 +1,7 @@
 //! The WebSocket metrics of one side: open connections, connection
-//! duration, messages and bytes per direction.
+//! duration, messages and bytes per direction; on the client, the
+//! handshake's `http.client.request.duration` (the server's is the HTTP
+//! server layer's, around the upgrade request).
 
 use otel_kit_core::instrument::duration_histogram;
 use otel_kit_core::opentelemetry::KeyValue;
@@ -15,6 +17,8 @@ pub(crate) struct WsMetrics {
     duration: Histogram<f64>,
     messages: Counter<u64>,
     bytes: Counter<u64>,
+    /// Client only: `http.client.request.duration` of the handshake.
+    handshake: Option<Histogram<f64>>,
 }
 
 impl WsMetrics {
@@ -50,6 +54,21 @@ impl WsMetrics {
                 .with_unit("By")
                 .with_description("WebSocket message payload bytes, per direction.")
                 .build(),
+            handshake: (side == Side::Client).then(|| {
+                duration_histogram(
+                    meter,
+                    otel_kit_core::semconv::metric::HTTP_CLIENT_REQUEST_DURATION,
+                    "Duration of HTTP client requests.",
+                )
+            }),
+        }
+    }
+
+    /// The client's handshake took `seconds`; `attrs` are the HTTP client
+    /// metric's (method, server, status or `error.type`, template).
+    pub(crate) fn handshake(&self, seconds: f64, attrs: &[KeyValue]) {
+        if let Some(h) = &self.handshake {
+            h.record(seconds, attrs);
         }
     }
 
