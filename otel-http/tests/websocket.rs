@@ -506,6 +506,12 @@ async fn the_client_handshake_records_the_http_client_duration() {
         matches!(refused, tokio_tungstenite::tungstenite::Error::Http(_)),
         "{refused}"
     );
+    let refused_span = capture
+        .find(|s| {
+            s.kind() == SpanKind::Client && s.attr_i64("http.response.status_code") == Some(404)
+        })
+        .expect("the refused handshake's span");
+    refused_span.assert_attr("error.type", "404").assert_error();
 
     let port = i64::from(addr.port());
     let metrics = capture.collect_metrics();

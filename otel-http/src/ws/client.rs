@@ -92,25 +92,23 @@ impl WsInstrumentation {
         let span = cx.span();
         let started = std::time::Instant::now();
         let result = tokio_tungstenite::connect_async(request).await;
+        let seconds = started.elapsed().as_secs_f64();
+        let (status, error_type) = outcome(&result);
+        let status =
+            status.map(|code| KeyValue::new(sc::HTTP_RESPONSE_STATUS_CODE, i64::from(code)));
         if let Some(metrics) = config.metrics(Side::Client) {
             let mut attrs = handshake_attributes(&uri, template.as_ref());
-            match &result {
-                Ok((_, response)) => attrs.push(status_attribute(response.status().as_u16())),
-                Err(tungstenite::Error::Http(response)) => {
-                    let code = response.status().as_u16();
-                    attrs.push(status_attribute(code));
-                    attrs.push(KeyValue::new(sc::ERROR_TYPE, status_error_type(code)));
-                }
-                Err(_) => attrs.push(KeyValue::new(
-                    sc::ERROR_TYPE,
-                    type_error_type::<tungstenite::Error>(),
-                )),
+            attrs.extend(status.clone());
+            if let Some(e) = &error_type {
+                attrs.push(KeyValue::new(sc::ERROR_TYPE, e.clone()));
             }
-            metrics.handshake(started.elapsed().as_secs_f64(), &attrs);
+            metrics.handshake(seconds, &attrs);
+        }
+        if let Some(status) = status {
+            span.set_attribute(status);
         }
         match result {
             Ok((stream, response)) => {
-                span.set_attribute(status_attribute(response.status().as_u16()));
                 span.end();
                 let route = template.map(|t| KeyValue::new(sc::URL_TEMPLATE, t));
                 let connection = Connection::open(
@@ -122,18 +120,11 @@ impl WsInstrumentation {
                 Ok((TracedWebSocket::new(stream, connection), response))
             }
             Err(e) => {
-                let error_type = match &e {
-                    tungstenite::Error::Http(response) => {
-                        let code = response.status().as_u16();
-                        span.set_attribute(status_attribute(code));
-                        status_error_type(code)
-                    }
-                    _ => Cow::Borrowed(type_error_type::<tungstenite::Error>()),
-                };
                 record_error(
                     &span,
                     &ErrorRecord {
-                        error_type,
+                        error_type: error_type
+                            .unwrap_or(Cow::Borrowed(type_error_type::<tungstenite::Error>())),
                         message: Some(Cow::Owned(e.to_string())),
                         exception: !matches!(e, tungstenite::Error::Http(_)),
                     },
@@ -145,9 +136,23 @@ impl WsInstrumentation {
     }
 }
 
-/// `http.response.status_code`.
-fn status_attribute(code: u16) -> KeyValue {
-    KeyValue::new(sc::HTTP_RESPONSE_STATUS_CODE, i64::from(code))
+/// The handshake's status code, when a response came, and its `error.type`
+/// when it failed: the status for a refused upgrade (any answer but `101`),
+/// tungstenite's error type otherwise.
+fn outcome<T>(
+    result: &Result<(T, Response), tungstenite::Error>,
+) -> (Option<u16>, Option<Cow<'static, str>>) {
+    match result {
+        Ok((_, response)) => (Some(response.status().as_u16()), None),
+        Err(tungstenite::Error::Http(response)) => {
+            let code = response.status().as_u16();
+            (Some(code), Some(status_error_type(code)))
+        }
+        Err(_) => (
+            None,
+            Some(Cow::Borrowed(type_error_type::<tungstenite::Error>())),
+        ),
+    }
 }
 
 /// The handshake's `http.client.request.duration` attributes before its
