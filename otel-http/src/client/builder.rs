@@ -1,9 +1,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use otel_kit_core::instrument::{
-    Options, SemconvArea, duration_histogram, old_duration_histogram_ms,
-};
+use otel_kit_core::instrument::{Options, SemconvArea, old_duration_histogram_ms};
 use otel_kit_core::propagation::HostAllowList;
 use otel_kit_core::semconv::metric as scm;
 
@@ -138,11 +136,7 @@ impl ClientLayerBuilder {
                     .build()
             };
             ClientMetrics {
-                duration: duration_histogram(
-                    meter,
-                    scm::HTTP_CLIENT_REQUEST_DURATION,
-                    "Duration of HTTP client requests.",
-                ),
+                duration: super::config::request_duration(meter),
                 request_size: self.body_sizes.then(|| {
                     size(
                         scm::HTTP_CLIENT_REQUEST_BODY_SIZE,

@@ -1,12 +1,24 @@
 //! What a built client layer or middleware keeps: the resolved shared
 //! options and the HTTP client ones.
 
-use otel_kit_core::instrument::{ExceptionEvents, HeaderCapture, Propagation, SpanStarter};
-use otel_kit_core::opentelemetry::metrics::{Histogram, UpDownCounter};
+use otel_kit_core::instrument::{
+    ExceptionEvents, HeaderCapture, Propagation, SpanStarter, duration_histogram,
+};
+use otel_kit_core::opentelemetry::metrics::{Histogram, Meter, UpDownCounter};
 use otel_kit_core::propagation::HostAllowList;
 
 use crate::attributes::KnownMethods;
 use crate::redact::Redactor;
+
+/// `http.client.request.duration`: the HTTP client layer's, and the traced
+/// WebSocket client's handshake (one instrument, one description).
+pub(crate) fn request_duration(meter: &Meter) -> Histogram<f64> {
+    duration_histogram(
+        meter,
+        otel_kit_core::semconv::metric::HTTP_CLIENT_REQUEST_DURATION,
+        "Duration of HTTP client requests.",
+    )
+}
 
 pub(crate) struct ClientMetrics {
     pub duration: Histogram<f64>,

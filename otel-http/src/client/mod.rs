@@ -43,6 +43,8 @@ mod reqwest;
 use std::borrow::Cow;
 
 pub use builder::ClientLayerBuilder;
+#[cfg(any(feature = "ws", feature = "tungstenite"))]
+pub(crate) use config::request_duration;
 pub use layer::{ClientLayer, ClientService, ResponseFuture};
 #[cfg(feature = "reqwest")]
 pub use reqwest::TracingMiddleware;

@@ -78,10 +78,7 @@ impl WsInstrumentation {
                 sc::URL_FULL,
                 Redactor::default().redact_url(&uri.to_string()),
             ));
-            if let Some(host) = uri.host() {
-                late.push(KeyValue::new(sc::SERVER_ADDRESS, host.to_owned()));
-            }
-            late.push(KeyValue::new(sc::SERVER_PORT, i64::from(port_of(&uri))));
+            push_server(&uri, late);
             if let Some(t) = &template {
                 late.push(KeyValue::new(sc::URL_TEMPLATE, t.to_string()));
             }
@@ -160,22 +157,24 @@ fn outcome<T>(
 fn handshake_attributes(uri: &http::Uri, template: Option<&Cow<'static, str>>) -> Vec<KeyValue> {
     let mut attrs = Vec::with_capacity(6);
     attrs.push(KeyValue::new(sc::HTTP_REQUEST_METHOD, "GET"));
-    if let Some(host) = uri.host() {
-        attrs.push(KeyValue::new(sc::SERVER_ADDRESS, host.to_owned()));
-    }
-    attrs.push(KeyValue::new(sc::SERVER_PORT, i64::from(port_of(uri))));
+    push_server(uri, &mut attrs);
     if let Some(t) = template {
         attrs.push(KeyValue::new(sc::URL_TEMPLATE, t.clone()));
     }
     attrs
 }
 
-/// The URI's port, or its scheme's default (`wss`/`https` 443, else 80).
-fn port_of(uri: &http::Uri) -> u16 {
-    uri.port_u16().unwrap_or(match uri.scheme_str() {
+/// `server.address` (when the URI has a host) and `server.port` (the URI's,
+/// or its scheme's default: `wss`/`https` 443, else 80).
+fn push_server(uri: &http::Uri, out: &mut Vec<KeyValue>) {
+    if let Some(host) = uri.host() {
+        out.push(KeyValue::new(sc::SERVER_ADDRESS, host.to_owned()));
+    }
+    let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
         Some("wss") | Some("https") => 443,
         _ => 80,
-    })
+    });
+    out.push(KeyValue::new(sc::SERVER_PORT, i64::from(port)));
 }
 
 /// [`WsInstrumentation::connect_async`] with [`WsInstrumentation::global`].

@@ -54,13 +54,7 @@ impl WsMetrics {
                 .with_unit("By")
                 .with_description("WebSocket message payload bytes, per direction.")
                 .build(),
-            handshake: (side == Side::Client).then(|| {
-                duration_histogram(
-                    meter,
-                    otel_kit_core::semconv::metric::HTTP_CLIENT_REQUEST_DURATION,
-                    "Duration of HTTP client requests.",
-                )
-            }),
+            handshake: (side == Side::Client).then(|| crate::client::request_duration(meter)),
         }
     }
 
