@@ -114,8 +114,8 @@ impl PropagatorKind {
 /// Span exports in flight at once by default. Measured with the load
 /// harness's fast sink at about 110 000 spans/s (BENCHMARKS.md, "lossless
 /// throughput"): one export at a time lost 0.7–2.7 % of the spans at
-/// saturation in every run, four lost at most 151 spans (0.01 %); eight and
-/// sixteen did no better. Memory stays bounded by the queue plus four
+/// saturation in every run, four lost none in half the runs and at most 215
+/// spans (0.02 %) in the others; eight and sixteen did no better. Memory stays bounded by the queue plus four
 /// batches in flight.
 const DEFAULT_CONCURRENT_SPAN_EXPORTS: u64 = 4;
 
